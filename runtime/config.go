@@ -1,0 +1,72 @@
+package outbox
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Config tunes a Processor. The zero value gives the seed's defaults.
+type Config struct {
+	// Concurrency bounds the deliveries in flight at once. Default 16.
+	Concurrency int
+	// BatchSize bounds the events one claim takes. Default 100.
+	BatchSize int
+	// Lease is how long a claim lasts. An event whose lease expires (its
+	// processor died mid-send) is claimed again, so Lease must exceed the
+	// longest delivery the sender allows. Default 1 minute.
+	Lease time.Duration
+	// PollInterval is the safety net that looks for work nobody announced
+	// (new events are announced by the store on commit) and reclaims
+	// expired leases. Default 30 s, the seed's poll interval.
+	PollInterval time.Duration
+	// Backoff spaces retries of transient failures. Default DefaultBackoff().
+	Backoff Backoff
+	// UnavailableBackoff spaces probes of an unavailable backend while
+	// delivery is paused. Default 1 s doubling to 30 s, ±20%.
+	UnavailableBackoff Backoff
+	// Retention is how long completed events are kept before they are
+	// deleted. Default 24 h; negative keeps them until purged by hand.
+	Retention time.Duration
+	// StopTimeout is how long Run waits for deliveries in flight when its
+	// context ends before it cancels them. Default 10 s.
+	StopTimeout time.Duration
+	// Owner names this processor in leases. Default host:pid:random.
+	Owner string
+	// Logger receives the processor's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 16
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	if c.Lease <= 0 {
+		c.Lease = time.Minute
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 30 * time.Second
+	}
+	c.Backoff = c.Backoff.orDefault(DefaultBackoff())
+	c.UnavailableBackoff = c.UnavailableBackoff.orDefault(Backoff{Base: time.Second, Max: 30 * time.Second, Jitter: 0.2})
+	if c.Retention == 0 {
+		c.Retention = 24 * time.Hour
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = 10 * time.Second
+	}
+	if c.Owner == "" {
+		host, _ := os.Hostname()
+		c.Owner = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}

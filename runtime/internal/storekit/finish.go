@@ -1,0 +1,154 @@
+// Package storekit holds the parts of a store that do not depend on its
+// database: how outcomes are grouped into one transaction and isolated when a
+// hook fails, and how versioned migrations are applied. Each store supplies
+// the statements.
+package storekit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+)
+
+// FinishTx is one store's statements for recording outcomes, all run in
+// the same transaction. Each statement is fenced by the lease token and
+// returns the events it changed.
+type FinishTx interface {
+	// Complete marks delivered events completed; it returns their ordering
+	// keys by event id.
+	Complete(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error)
+	// Retry schedules the events' next attempt.
+	Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error)
+	// Release gives the events back their attempt and schedules them.
+	Release(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error)
+	// Kill marks the events dead; it returns their ordering keys by event id.
+	Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error)
+	// FinishKeys records that one event of each listed key (a key may be
+	// listed more than once) left the unfinished set, and promotes each
+	// key's next event to head. It reports whether any event was promoted.
+	FinishKeys(ctx context.Context, keys []string) (bool, error)
+	// Hook runs the delivered hook registered for the event's type, if any.
+	Hook(ctx context.Context, d outbox.Delivery) error
+}
+
+// Begin starts a transaction for Finish. commit ends it; rollback undoes it
+// and is a no-op after commit.
+type Begin func(ctx context.Context) (tx FinishTx, commit func(context.Context) error, rollback func(context.Context), err error)
+
+// hookError carries a failed hook out of the transaction it aborted.
+type hookError struct {
+	id  uuid.UUID
+	err error
+}
+
+func (e *hookError) Error() string { return fmt.Sprintf("delivered hook of %s: %v", e.id, e.err) }
+
+// Finish records outcomes in one transaction. If a delivered hook fails, the
+// transaction is rolled back and the outcomes are recorded one at a time, so
+// one bad hook holds back nobody else; the failed hooks' events stay claimed
+// and are reported in HookErrors. promoted reports whether a key's next
+// event became claimable.
+func Finish(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outbox.FinishResult, promoted bool, err error) {
+	if len(outs) == 0 {
+		return res, false, nil
+	}
+	res, promoted, err = finishTx(ctx, outs, begin)
+	var he *hookError
+	if !errors.As(err, &he) {
+		return res, promoted, err
+	}
+	res = outbox.FinishResult{HookErrors: make(map[uuid.UUID]error)}
+	if len(outs) == 1 {
+		res.HookErrors[he.id] = he.err
+		return res, false, nil
+	}
+	for _, out := range outs {
+		one, p, err := finishTx(ctx, []outbox.Outcome{out}, begin)
+		switch {
+		case errors.As(err, &he):
+			res.HookErrors[he.id] = he.err
+		case err != nil:
+			return res, promoted, err
+		default:
+			res.Lost = append(res.Lost, one.Lost...)
+			promoted = promoted || p
+		}
+	}
+	return res, promoted, nil
+}
+
+func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outbox.FinishResult, promoted bool, err error) {
+	tx, commit, rollback, err := begin(ctx)
+	if err != nil {
+		return res, false, fmt.Errorf("begin: %w", err)
+	}
+	defer rollback(ctx)
+
+	byKind := make(map[outbox.OutcomeKind][]outbox.Outcome)
+	for _, o := range outs {
+		byKind[o.Kind] = append(byKind[o.Kind], o)
+	}
+	recorded := make(map[uuid.UUID]bool, len(outs))
+	var keys []string
+
+	if delivered := byKind[outbox.Delivered]; len(delivered) > 0 {
+		done, err := tx.Complete(ctx, delivered)
+		if err != nil {
+			return res, false, fmt.Errorf("complete: %w", err)
+		}
+		for _, o := range delivered {
+			key, ok := done[o.Event.ID]
+			if !ok {
+				continue
+			}
+			if err := tx.Hook(ctx, outbox.Delivery{Event: o.Event, Receipt: o.Receipt}); err != nil {
+				return res, false, &hookError{id: o.Event.ID, err: err}
+			}
+			recorded[o.Event.ID] = true
+			keys = append(keys, key)
+		}
+	}
+	if dead := byKind[outbox.Dead]; len(dead) > 0 {
+		killed, err := tx.Kill(ctx, dead)
+		if err != nil {
+			return res, false, fmt.Errorf("kill: %w", err)
+		}
+		for id, key := range killed {
+			recorded[id] = true
+			keys = append(keys, key)
+		}
+	}
+	for _, step := range []struct {
+		kind outbox.OutcomeKind
+		run  func(context.Context, []outbox.Outcome) ([]uuid.UUID, error)
+	}{{outbox.Retry, tx.Retry}, {outbox.Release, tx.Release}} {
+		if len(byKind[step.kind]) == 0 {
+			continue
+		}
+		ids, err := step.run(ctx, byKind[step.kind])
+		if err != nil {
+			return res, false, fmt.Errorf("%s: %w", step.kind, err)
+		}
+		for _, id := range ids {
+			recorded[id] = true
+		}
+	}
+	if len(keys) > 0 {
+		if promoted, err = tx.FinishKeys(ctx, keys); err != nil {
+			return res, false, fmt.Errorf("finish keys: %w", err)
+		}
+	}
+	if err := commit(ctx); err != nil {
+		return res, false, fmt.Errorf("commit: %w", err)
+	}
+	for _, o := range outs {
+		if !recorded[o.Event.ID] {
+			res.Lost = append(res.Lost, o.Event.ID)
+		}
+	}
+	return res, promoted, nil
+}

@@ -1,0 +1,241 @@
+package pgstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/internal/storekit"
+	"github.com/outboxgen/outboxgen/runtime/pgstore/internal/pgdb"
+)
+
+// Claim implements outbox.Store.
+func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
+	rows, err := s.q.Claim(ctx, pgdb.ClaimParams{
+		Owner:     owner,
+		Token:     uuid.New(),
+		Now:       s.now(),
+		LeaseMs:   lease.Milliseconds(),
+		MaxEvents: int32(limit),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// UPDATE … RETURNING does not keep the claim order; restore it.
+	slices.SortFunc(rows, func(a, b pgdb.OutboxEvent) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Seq, b.Seq))
+	})
+	return toEvents(rows)
+}
+
+// Finish implements outbox.Store.
+func (s *Store) Finish(ctx context.Context, outs []outbox.Outcome) (outbox.FinishResult, error) {
+	res, promoted, err := storekit.Finish(ctx, outs, s.beginFinish)
+	if promoted {
+		s.Notify()
+	}
+	return res, err
+}
+
+func (s *Store) beginFinish(ctx context.Context) (storekit.FinishTx, func(context.Context) error, func(context.Context), error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rollback := func(ctx context.Context) { _ = tx.Rollback(ctx) }
+	return &finishTx{s: s, tx: tx, q: s.q.WithTx(tx)}, tx.Commit, rollback, nil
+}
+
+// ReclaimExpired implements outbox.Store.
+func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
+	n, promoted := 0, false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		rows, err := q.ReclaimExpired(ctx, s.now())
+		if err != nil {
+			return err
+		}
+		n = len(rows)
+		var keys []string
+		for _, r := range rows {
+			if outbox.Status(r.Status) == outbox.StatusDead {
+				keys = append(keys, r.OrderingKey)
+			}
+		}
+		promoted, err = finishKeys(ctx, q, keys)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reclaim expired leases: %w", err)
+	}
+	if n > 0 || promoted {
+		s.Notify()
+	}
+	return n, nil
+}
+
+// NextDue implements outbox.Store.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	at, err := s.q.NextDue(ctx)
+	if isNoRows(err) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	return at, true, nil
+}
+
+// finishTx is storekit.FinishTx on one pgx transaction. Each statement
+// handles the whole batch through arrays, so a batch costs a handful of
+// round trips whatever its size.
+type finishTx struct {
+	s  *Store
+	tx pgx.Tx
+	q  *pgdb.Queries
+}
+
+func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
+	ids, tokens := leases(outs)
+	rows, err := f.q.Complete(ctx, pgdb.CompleteParams{Now: f.s.now(), Ids: ids, Tokens: tokens})
+	done := make(map[uuid.UUID]string, len(rows))
+	for _, r := range rows {
+		done[r.ID] = r.OrderingKey
+	}
+	return done, err
+}
+
+func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
+	ids, tokens := leases(outs)
+	rows, err := f.q.Kill(ctx, pgdb.KillParams{Now: f.s.now(), Ids: ids, Tokens: tokens, Errors: errorTexts(outs)})
+	killed := make(map[uuid.UUID]string, len(rows))
+	for _, r := range rows {
+		killed[r.ID] = r.OrderingKey
+	}
+	return killed, err
+}
+
+func (f *finishTx) Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
+	ids, tokens := leases(outs)
+	return f.q.Retry(ctx, pgdb.RetryParams{Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs)})
+}
+
+func (f *finishTx) Release(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
+	ids, tokens := leases(outs)
+	return f.q.Release(ctx, pgdb.ReleaseParams{Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs)})
+}
+
+func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) {
+	return finishKeys(ctx, f.q, keys)
+}
+
+func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery) error {
+	if hook := f.s.hook(d.Event.Type); hook != nil {
+		return hook(ctx, f.tx, d)
+	}
+	return nil
+}
+
+// finishKeys records that one event per listed key left the unfinished set
+// and promotes each key's next event. It reports whether any was promoted.
+func finishKeys(ctx context.Context, q *pgdb.Queries, keys []string) (bool, error) {
+	if len(keys) == 0 {
+		return false, nil
+	}
+	if err := q.DecrementKeys(ctx, keys); err != nil {
+		return false, fmt.Errorf("decrement keys: %w", err)
+	}
+	if err := q.DeleteIdleKeys(ctx, keys); err != nil {
+		return false, fmt.Errorf("delete idle keys: %w", err)
+	}
+	n, err := q.PromoteHeads(ctx, keys)
+	if err != nil {
+		return false, fmt.Errorf("promote heads: %w", err)
+	}
+	return n > 0, nil
+}
+
+func leases(outs []outbox.Outcome) (ids, tokens []uuid.UUID) {
+	ids = make([]uuid.UUID, len(outs))
+	tokens = make([]uuid.UUID, len(outs))
+	for i, o := range outs {
+		ids[i], tokens[i] = o.Event.ID, o.Event.Lease.Token
+	}
+	return ids, tokens
+}
+
+func delays(outs []outbox.Outcome) []int64 {
+	ds := make([]int64, len(outs))
+	for i, o := range outs {
+		ds[i] = o.Delay.Milliseconds()
+	}
+	return ds
+}
+
+func errorTexts(outs []outbox.Outcome) []string {
+	es := make([]string, len(outs))
+	for i, o := range outs {
+		es[i] = o.Error
+	}
+	return es
+}
+
+func toEvents(rows []pgdb.OutboxEvent) ([]*outbox.Event, error) {
+	evs := make([]*outbox.Event, len(rows))
+	for i, r := range rows {
+		ev, err := toEvent(r)
+		if err != nil {
+			return nil, err
+		}
+		evs[i] = ev
+	}
+	return evs, nil
+}
+
+func toEvent(r pgdb.OutboxEvent) (*outbox.Event, error) {
+	meta, err := outbox.DecodeMetadata(r.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", r.ID, err)
+	}
+	ev := &outbox.Event{
+		ID:            r.ID,
+		Type:          r.EventType,
+		Aggregate:     r.Aggregate,
+		AggregateID:   r.AggregateID,
+		UserID:        r.UserID,
+		OrderingKey:   r.OrderingKey,
+		IsNewRecord:   r.IsNewRecord,
+		EntityVersion: r.EntityVersion,
+		Payload:       r.Payload,
+		Metadata:      meta,
+		Priority:      int(r.Priority),
+		MaxAttempts:   int(r.MaxAttempts),
+		Status:        outbox.Status(r.Status),
+		Attempts:      int(r.Attempts),
+		RunAt:         r.RunAt,
+		CreatedAt:     r.CreatedAt,
+		UpdatedAt:     r.UpdatedAt,
+	}
+	if r.LastError != nil {
+		ev.LastError = *r.LastError
+	}
+	if r.LeaseOwner != nil {
+		ev.Lease.Owner = *r.LeaseOwner
+	}
+	if r.LeaseToken != nil {
+		ev.Lease.Token = *r.LeaseToken
+	}
+	if r.LeaseUntil != nil {
+		ev.Lease.Until = *r.LeaseUntil
+	}
+	if r.CompletedAt != nil {
+		ev.CompletedAt = *r.CompletedAt
+	}
+	return ev, nil
+}

@@ -1,0 +1,156 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/pgstore/internal/pgdb"
+)
+
+// Stats implements outbox.Inspector.
+func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+	rows, err := s.q.CountByTypeAndStatus(ctx)
+	if err != nil {
+		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	st := outbox.Stats{Counts: make(map[outbox.Status]int64), ByType: make(map[string]map[outbox.Status]int64)}
+	for _, r := range rows {
+		status := outbox.Status(r.Status)
+		st.Counts[status] += r.Events
+		if st.ByType[r.EventType] == nil {
+			st.ByType[r.EventType] = make(map[outbox.Status]int64)
+		}
+		st.ByType[r.EventType][status] = r.Events
+	}
+	if st.OldestPending, err = s.q.OldestUnfinished(ctx); err != nil && !isNoRows(err) {
+		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	if st.NextRunAt, _, err = s.NextDue(ctx); err != nil {
+		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	return st, nil
+}
+
+// List implements outbox.Inspector.
+func (s *Store) List(ctx context.Context, f outbox.Filter) ([]*outbox.Event, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := s.q.ListEvents(ctx, pgdb.ListEventsParams{
+		Status:    optional(string(f.Status)),
+		EventType: optional(f.Type),
+		UserID:    optional(f.UserID),
+		MaxEvents: int32(f.Limit),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return toEvents(rows)
+}
+
+// Get implements outbox.Inspector.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
+	row, err := s.q.GetEvent(ctx, id)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	return toEvent(row)
+}
+
+// Retry implements outbox.Inspector.
+func (s *Store) Retry(ctx context.Context, id uuid.UUID) error {
+	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev pgdb.OutboxEvent) error {
+		switch outbox.Status(ev.Status) {
+		case outbox.StatusFailed:
+			return q.RequeueFailed(ctx, pgdb.RequeueFailedParams{Now: s.now(), ID: id})
+		case outbox.StatusDead:
+			// The event rejoins its key's queue; it is the head only if
+			// the key has nothing else unfinished.
+			n, err := q.IncrementKey(ctx, ev.OrderingKey)
+			if err != nil {
+				return err
+			}
+			return q.RequeueDead(ctx, pgdb.RequeueDeadParams{IsHead: n == 1, Now: s.now(), ID: id})
+		}
+		return fmt.Errorf("event %s is %s: %w", id, ev.Status, outbox.ErrNotRetryable)
+	})
+	if err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
+	s.Notify()
+	return nil
+}
+
+// Discard implements outbox.Inspector.
+func (s *Store) Discard(ctx context.Context, id uuid.UUID) error {
+	promoted := false
+	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev pgdb.OutboxEvent) error {
+		status := outbox.Status(ev.Status)
+		if status == outbox.StatusProcessing && ev.LeaseUntil != nil && ev.LeaseUntil.After(s.wallNow()) {
+			return fmt.Errorf("event %s: %w until its lease ends at %s", id, outbox.ErrInFlight, ev.LeaseUntil.Format(time.RFC3339))
+		}
+		if err := q.DeleteEvent(ctx, id); err != nil {
+			return err
+		}
+		if status.Finished() {
+			return nil
+		}
+		var err error
+		promoted, err = finishKeys(ctx, q, []string{ev.OrderingKey})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("discard: %w", err)
+	}
+	if promoted {
+		s.Notify()
+	}
+	return nil
+}
+
+// PurgeCompleted implements outbox.Inspector. It deletes in chunks so that
+// a large purge never holds one huge transaction.
+func (s *Store) PurgeCompleted(ctx context.Context, before time.Time) (int64, error) {
+	const chunk = 10_000
+	var total int64
+	for {
+		n, err := s.q.PurgeCompleted(ctx, pgdb.PurgeCompletedParams{Before: before, MaxEvents: chunk})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("purge completed: %w", err)
+		}
+		if n < chunk {
+			return total, nil
+		}
+	}
+}
+
+// withEvent runs fn in a transaction holding the event's row lock.
+func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*pgdb.Queries, pgdb.OutboxEvent) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		ev, err := q.LockEvent(ctx, id)
+		if isNoRows(err) {
+			return fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(q, ev)
+	})
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,129 @@
+package pgstore
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+)
+
+// Subscribe implements outbox.Store. Besides this process's own commits, the
+// subscription hears NOTIFY from every other process, over a connection of
+// its own that is re-established with backoff if it drops.
+func (s *Store) Subscribe() (<-chan struct{}, func()) {
+	sub := s.local.Subscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.listen(ctx, sub.Signal)
+	}()
+	return sub.C, func() {
+		cancel()
+		wg.Wait()
+		sub.Cancel()
+	}
+}
+
+var reconnect = outbox.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
+
+func (s *Store) listen(ctx context.Context, signal func()) {
+	for failures := 0; ctx.Err() == nil; {
+		err := s.listenOnce(ctx, signal)
+		if ctx.Err() != nil {
+			return
+		}
+		failures++
+		wait := reconnect.Delay(failures)
+		s.log.Warn("outbox LISTEN connection lost; reconnecting", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// listenOnce holds one LISTEN connection until it fails or ctx ends.
+func (s *Store) listenOnce(ctx context.Context, signal func()) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		return err
+	}
+	// Notifications sent while we were not listening are lost; look once.
+	signal()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		signal()
+	}
+}
+
+// notifier sends NOTIFY after commits, outside the writers' transactions,
+// coalescing bursts: while one NOTIFY is in flight, any number of further
+// kicks cost one more.
+type notifier struct {
+	pool    *pgxpool.Pool
+	channel string
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	pending bool
+	running bool
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+func (n *notifier) kick() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	n.pending = true
+	if n.running {
+		return
+	}
+	n.running = true
+	n.wg.Add(1)
+	go n.send()
+}
+
+func (n *notifier) send() {
+	defer n.wg.Done()
+	for {
+		n.mu.Lock()
+		if !n.pending {
+			n.running = false
+			n.mu.Unlock()
+			return
+		}
+		n.pending = false
+		n.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A lost NOTIFY only delays delivery until the next poll.
+		if _, err := n.pool.Exec(ctx, "SELECT pg_notify($1, '')", n.channel); err != nil {
+			n.log.Debug("outbox NOTIFY failed", "err", err)
+		}
+		cancel()
+	}
+}
+
+func (n *notifier) close() {
+	n.mu.Lock()
+	n.closed = true
+	n.pending = false
+	n.mu.Unlock()
+	n.wg.Wait()
+}

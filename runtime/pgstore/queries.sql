@@ -1,0 +1,216 @@
+-- Queries of the PostgreSQL outbox store. A "now" parameter is NULL in
+-- production, so the database clock decides and processors on machines with
+-- skewed clocks agree; tests set it. Parameters are written sqlc.arg/narg
+-- throughout: sqlc mis-edits queries that mix them with @name.
+
+-- name: AppliedMigrations :many
+SELECT version FROM outboxgen_migrations WHERE component = sqlc.arg('component') ORDER BY version;
+
+-- name: RecordMigration :exec
+INSERT INTO outboxgen_migrations (component, version, name) VALUES (sqlc.arg('component'), sqlc.arg('version'), sqlc.arg('migration_name')::text);
+
+-- The key row is locked by the upsert, so concurrent enqueues of one key
+-- serialise and exactly one of them sees the count go to 1 and is the head.
+-- name: Enqueue :exec
+WITH k AS (
+    INSERT INTO outbox_keys (ordering_key, unfinished)
+    VALUES (sqlc.arg('ordering_key')::text, 1)
+    ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + 1
+    RETURNING unfinished
+)
+INSERT INTO outbox_events (
+    id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record,
+    entity_version, payload, metadata, priority, status, is_head, attempts,
+    max_attempts, run_at, created_at, updated_at
+)
+SELECT sqlc.arg('id'), sqlc.arg('event_type'), sqlc.arg('aggregate'), sqlc.arg('aggregate_id'), sqlc.arg('user_id'), sqlc.arg('ordering_key')::text, sqlc.arg('is_new_record'),
+    sqlc.arg('entity_version'), sqlc.arg('payload'), sqlc.arg('metadata'), sqlc.arg('priority'), 'pending', k.unfinished = 1, 0,
+    sqlc.arg('max_attempts'), coalesce(sqlc.narg('run_at')::timestamptz, sqlc.narg('now')::timestamptz, now()),
+    coalesce(sqlc.narg('now')::timestamptz, now()), coalesce(sqlc.narg('now')::timestamptz, now())
+FROM k;
+
+-- name: Claim :many
+WITH due AS (
+    SELECT id FROM outbox_events
+    WHERE is_head AND status IN ('pending', 'failed')
+      AND run_at <= coalesce(sqlc.narg('now')::timestamptz, now())
+    ORDER BY priority DESC, seq
+    LIMIT sqlc.arg('max_events')
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox_events e
+SET status = 'processing',
+    attempts = e.attempts + 1,
+    lease_owner = sqlc.arg('owner')::text,
+    lease_token = sqlc.arg('token')::uuid,
+    lease_until = coalesce(sqlc.narg('now')::timestamptz, now()) + sqlc.arg('lease_ms')::bigint * interval '1 millisecond',
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+FROM due
+WHERE e.id = due.id
+RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
+    e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
+    e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at;
+
+-- Fenced: only rows still leased under the same token, lease unexpired.
+-- name: Complete :many
+UPDATE outbox_events e
+SET status = 'completed', is_head = false,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    completed_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+FROM (SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token) AS f
+WHERE e.id = f.id AND e.lease_token = f.token AND e.status = 'processing'
+  AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
+RETURNING e.id, e.ordering_key;
+
+-- name: Retry :many
+UPDATE outbox_events e
+SET status = 'failed',
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
+    last_error = f.error,
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
+        unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error
+) AS f
+WHERE e.id = f.id AND e.lease_token = f.token AND e.status = 'processing'
+  AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
+RETURNING e.id;
+
+-- The attempt is given back: the backend never saw a real attempt.
+-- name: Release :many
+UPDATE outbox_events e
+SET status = CASE WHEN e.attempts > 1 THEN 'failed' ELSE 'pending' END,
+    attempts = e.attempts - 1,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
+    last_error = f.error,
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
+        unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error
+) AS f
+WHERE e.id = f.id AND e.lease_token = f.token AND e.status = 'processing'
+  AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
+RETURNING e.id;
+
+-- name: Kill :many
+UPDATE outbox_events e
+SET status = 'dead', is_head = false,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    last_error = f.error,
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token, unnest(sqlc.arg('errors')::text[]) AS error
+) AS f
+WHERE e.id = f.id AND e.lease_token = f.token AND e.status = 'processing'
+  AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
+RETURNING e.id, e.ordering_key;
+
+-- Locks the key rows in key order, so two finishing transactions never
+-- wait on each other in a cycle.
+-- name: DecrementKeys :exec
+UPDATE outbox_keys k
+SET unfinished = k.unfinished - c.n
+FROM (
+    SELECT locked.ordering_key, counted.n
+    FROM (
+        SELECT ordering_key FROM outbox_keys
+        WHERE ordering_key = ANY(sqlc.arg('keys')::text[])
+        ORDER BY ordering_key
+        FOR UPDATE
+    ) locked
+    JOIN (
+        SELECT key, count(*)::integer AS n FROM unnest(sqlc.arg('keys')::text[]) AS key GROUP BY key
+    ) counted ON counted.key = locked.ordering_key
+) c
+WHERE k.ordering_key = c.ordering_key;
+
+-- name: DeleteIdleKeys :exec
+DELETE FROM outbox_keys WHERE ordering_key = ANY(sqlc.arg('keys')::text[]) AND unfinished = 0;
+
+-- Makes the oldest unfinished event of each key the head, unless the key
+-- already has one.
+-- name: PromoteHeads :execrows
+UPDATE outbox_events e
+SET is_head = true
+FROM (
+    SELECT DISTINCT ON (ordering_key) id, ordering_key
+    FROM outbox_events
+    WHERE ordering_key = ANY(sqlc.arg('keys')::text[]) AND status IN ('pending', 'processing', 'failed')
+    ORDER BY ordering_key, seq
+) nxt
+WHERE e.id = nxt.id AND NOT e.is_head
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox_events h
+      WHERE h.ordering_key = nxt.ordering_key AND h.is_head
+        AND h.status IN ('pending', 'processing', 'failed')
+  );
+
+-- name: ReclaimExpired :many
+UPDATE outbox_events
+SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
+    is_head = attempts < max_attempts,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+    last_error = 'lease expired: the processor stopped or stalled during delivery',
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+WHERE status = 'processing' AND lease_until <= coalesce(sqlc.narg('now')::timestamptz, now())
+RETURNING id, ordering_key, status;
+
+-- name: NextDue :one
+SELECT run_at FROM outbox_events
+WHERE is_head AND status IN ('pending', 'failed')
+ORDER BY run_at LIMIT 1;
+
+-- name: PurgeCompleted :execrows
+DELETE FROM outbox_events
+WHERE id IN (
+    SELECT id FROM outbox_events
+    WHERE status = 'completed' AND completed_at < sqlc.arg('before')::timestamptz
+    LIMIT sqlc.arg('max_events')
+);
+
+-- name: CountByTypeAndStatus :many
+SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status;
+
+-- name: OldestUnfinished :one
+SELECT created_at FROM outbox_events
+WHERE status IN ('pending', 'processing', 'failed')
+ORDER BY created_at LIMIT 1;
+
+-- name: ListEvents :many
+SELECT * FROM outbox_events
+WHERE (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+ORDER BY seq
+LIMIT sqlc.arg('max_events');
+
+-- name: GetEvent :one
+SELECT * FROM outbox_events WHERE id = sqlc.arg('id');
+
+-- name: LockEvent :one
+SELECT * FROM outbox_events WHERE id = sqlc.arg('id') FOR UPDATE;
+
+-- name: RequeueFailed :exec
+UPDATE outbox_events
+SET attempts = 0, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+WHERE id = sqlc.arg('id');
+
+-- name: IncrementKey :one
+INSERT INTO outbox_keys (ordering_key, unfinished) VALUES (sqlc.arg('ordering_key'), 1)
+ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + 1
+RETURNING unfinished;
+
+-- name: RequeueDead :exec
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, is_head = sqlc.arg('is_head'),
+    run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+WHERE id = sqlc.arg('id');
+
+-- name: DeleteEvent :exec
+DELETE FROM outbox_events WHERE id = sqlc.arg('id');

@@ -1,0 +1,290 @@
+// Package pgstore is the PostgreSQL outbox store, built on pgx/v5 and pgxpool.
+//
+// It is safe for many processors in many processes sharing one database:
+// claims take rows with FOR UPDATE SKIP LOCKED, so processors never wait on
+// each other's claims, and processors learn about new events through
+// LISTEN/NOTIFY rather than by polling.
+//
+// Its queries live in queries.sql and migrations/, and are turned into typed
+// Go by sqlc (go generate ./runtime/...).
+package pgstore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/internal/storekit"
+	"github.com/outboxgen/outboxgen/runtime/internal/wake"
+	"github.com/outboxgen/outboxgen/runtime/pgstore/internal/pgdb"
+)
+
+//go:generate go tool sqlc generate
+
+//go:embed migrations/*.sql schema/migrations_table.sql
+var sqlFiles embed.FS
+
+// Component is the name under which the outbox's own migrations are recorded.
+const Component = "outbox"
+
+// DefaultChannel is the LISTEN/NOTIFY channel used unless WithChannel says otherwise.
+const DefaultChannel = "outboxgen_events"
+
+// DeliveredHook runs in the transaction that completes a delivered event.
+// Returning an error rolls that completion back; the event is retried.
+type DeliveredHook func(ctx context.Context, tx pgx.Tx, d outbox.Delivery) error
+
+// Store is the PostgreSQL outbox. Create it with New or Open and call
+// Migrate before first use. It implements outbox.Store.
+type Store struct {
+	pool       *pgxpool.Pool
+	ownsPool   bool
+	q          *pgdb.Queries
+	clock      func() time.Time
+	maxPayload int
+	channel    string
+	log        *slog.Logger
+
+	local    wake.Hub
+	notifier notifier
+
+	hooksMu sync.RWMutex
+	hooks   map[string]DeliveredHook
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock makes the store read time from now instead of the database's
+// clock. Tests use it to move time without sleeping; production should not.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.clock = now } }
+
+// WithMaxPayloadBytes bounds event payloads at enqueue (default
+// outbox.DefaultMaxPayloadBytes).
+func WithMaxPayloadBytes(n int) Option { return func(s *Store) { s.maxPayload = n } }
+
+// WithChannel sets the LISTEN/NOTIFY channel (default DefaultChannel).
+func WithChannel(name string) Option { return func(s *Store) { s.channel = name } }
+
+// WithLogger sets where the store logs connection trouble (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// New returns a store on an existing pool. Close does not close the pool.
+func New(pool *pgxpool.Pool, opts ...Option) *Store {
+	s := &Store{
+		pool:       pool,
+		q:          pgdb.New(pool),
+		maxPayload: outbox.DefaultMaxPayloadBytes,
+		channel:    DefaultChannel,
+		log:        slog.Default(),
+		hooks:      make(map[string]DeliveredHook),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.notifier = notifier{pool: pool, channel: s.channel, log: s.log}
+	return s
+}
+
+// Open connects to the database at url (a postgres:// URL or a libpq
+// keyword string) with a pool of maxConns connections (0 means 10).
+// Close closes the pool.
+func Open(ctx context.Context, url string, maxConns int, opts ...Option) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: parse database url: %w", err)
+	}
+	if maxConns <= 0 {
+		maxConns = 10
+	}
+	cfg.MaxConns = int32(maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: connect to %s: %w", cfg.ConnConfig.Host, err)
+	}
+	s := New(pool, opts...)
+	s.ownsPool = true
+	return s, nil
+}
+
+// Pool returns the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close waits for pending notifications and closes the pool if Open made it.
+func (s *Store) Close() {
+	s.notifier.close()
+	if s.ownsPool {
+		s.pool.Close()
+	}
+}
+
+// Migrate creates or upgrades the outbox tables. It is idempotent and safe
+// to run from several processes at once.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := outbox.LoadMigrations(sqlFiles, "migrations")
+	if err != nil {
+		return err
+	}
+	_, err = s.ApplyMigrations(ctx, Component, ms)
+	return err
+}
+
+// ApplyMigrations applies the migrations of component that the database
+// lacks and returns how many it applied. Generated metric packages use it
+// for their own tables.
+func (s *Store) ApplyMigrations(ctx context.Context, component string, ms []outbox.Migration) (int, error) {
+	bootstrap, err := sqlFiles.ReadFile("schema/migrations_table.sql")
+	if err != nil {
+		return 0, err
+	}
+	return storekit.Migrate(ctx, component, ms, func(ctx context.Context) (storekit.MigrateTx, func(context.Context) error, func(context.Context), error) {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		rollback := func(ctx context.Context) { _ = tx.Rollback(ctx) }
+		return &migrateTx{tx: tx, q: s.q.WithTx(tx), bootstrap: string(bootstrap)}, tx.Commit, rollback, nil
+	})
+}
+
+// migrationLock is the advisory lock key that serialises migrators.
+const migrationLock = 0x6f7574626f78 // "outbox"
+
+type migrateTx struct {
+	tx        pgx.Tx
+	q         *pgdb.Queries
+	bootstrap string
+}
+
+func (m *migrateTx) Prepare(ctx context.Context) error {
+	if _, err := m.tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+		return err
+	}
+	_, err := m.tx.Exec(ctx, m.bootstrap)
+	return err
+}
+
+func (m *migrateTx) Applied(ctx context.Context, component string) ([]int, error) {
+	vs, err := m.q.AppliedMigrations(ctx, component)
+	out := make([]int, len(vs))
+	for i, v := range vs {
+		out[i] = int(v)
+	}
+	return out, err
+}
+
+func (m *migrateTx) Exec(ctx context.Context, sql string) error {
+	_, err := m.tx.Exec(ctx, sql)
+	return err
+}
+
+func (m *migrateTx) Record(ctx context.Context, component string, mig outbox.Migration) error {
+	return m.q.RecordMigration(ctx, pgdb.RecordMigrationParams{Component: component, Version: int32(mig.Version), MigrationName: mig.Name})
+}
+
+// Enqueue adds ev to the outbox inside tx, the caller's transaction: the
+// event exists exactly when the caller's own changes commit. It returns the
+// event with its defaults filled in (ID, ordering key, priority, attempts).
+//
+// Processors in this process learn of the event when InTx commits or when
+// Notify is called after the caller's own commit; otherwise the poll finds it.
+func (s *Store) Enqueue(ctx context.Context, tx pgx.Tx, ev outbox.Event) (outbox.Event, error) {
+	ev, err := outbox.Prepare(ev, s.maxPayload)
+	if err != nil {
+		return outbox.Event{}, err
+	}
+	meta, err := outbox.EncodeMetadata(ev.Metadata)
+	if err != nil {
+		return outbox.Event{}, err
+	}
+	var runAt *time.Time
+	if !ev.RunAt.IsZero() {
+		runAt = &ev.RunAt
+	}
+	err = s.q.WithTx(tx).Enqueue(ctx, pgdb.EnqueueParams{
+		ID:            ev.ID,
+		EventType:     ev.Type,
+		Aggregate:     ev.Aggregate,
+		AggregateID:   ev.AggregateID,
+		UserID:        ev.UserID,
+		OrderingKey:   ev.OrderingKey,
+		IsNewRecord:   ev.IsNewRecord,
+		EntityVersion: ev.EntityVersion,
+		Payload:       ev.Payload,
+		Metadata:      meta,
+		Priority:      int32(ev.Priority),
+		MaxAttempts:   int32(ev.MaxAttempts),
+		RunAt:         runAt,
+		Now:           s.now(),
+	})
+	if err != nil {
+		return outbox.Event{}, fmt.Errorf("enqueue %s: %w", ev.Type, err)
+	}
+	return ev, nil
+}
+
+// InTx runs fn in a transaction, commits it when fn returns nil, and then
+// wakes processors. It is how generated repositories write.
+func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	if err := pgx.BeginFunc(ctx, s.pool, fn); err != nil {
+		return err
+	}
+	s.Notify()
+	return nil
+}
+
+// Notify wakes processors: those in this process at once, others through
+// NOTIFY (sent after the caller's commit, coalesced, never inside it, so
+// writers do not serialise on the notification queue). Call it after
+// committing a transaction that enqueued events without InTx.
+func (s *Store) Notify() {
+	s.local.Notify()
+	s.notifier.kick()
+}
+
+// OnDelivered registers hook to run, for every delivered event of
+// eventType, in the transaction that marks it completed. A later
+// registration for the same type replaces the earlier one.
+func (s *Store) OnDelivered(eventType string, hook DeliveredHook) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.hooks[eventType] = hook
+}
+
+func (s *Store) hook(eventType string) DeliveredHook {
+	s.hooksMu.RLock()
+	defer s.hooksMu.RUnlock()
+	return s.hooks[eventType]
+}
+
+// now is the time parameter of every query: nil lets the database decide.
+func (s *Store) now() *time.Time {
+	if s.clock == nil {
+		return nil
+	}
+	t := s.clock()
+	return &t
+}
+
+// wallNow is the best local idea of the time, for checks made in Go.
+func (s *Store) wallNow() time.Time {
+	if s.clock == nil {
+		return time.Now()
+	}
+	return s.clock()
+}
+
+// IsNoRows reports whether err means a query found no row.
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -1,0 +1,255 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/internal/storekit"
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore/internal/sqlitedb"
+)
+
+// Claim implements outbox.Store.
+func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
+	now := s.clock()
+	rows, err := s.q.Claim(ctx, sqlitedb.ClaimParams{
+		Owner:      nullString(owner),
+		Token:      nullString(uuid.NewString()),
+		LeaseUntil: nullInt(micros(now.Add(lease))),
+		Now:        micros(now),
+		MaxEvents:  int64(limit),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return toEvents(rows)
+}
+
+// Finish implements outbox.Store.
+func (s *Store) Finish(ctx context.Context, outs []outbox.Outcome) (outbox.FinishResult, error) {
+	res, promoted, err := storekit.Finish(ctx, outs, s.beginFinish)
+	if promoted {
+		s.Notify()
+	}
+	return res, err
+}
+
+func (s *Store) beginFinish(ctx context.Context) (storekit.FinishTx, func(context.Context) error, func(context.Context), error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	commit := func(context.Context) error { return tx.Commit() }
+	rollback := func(context.Context) { _ = tx.Rollback() }
+	return &finishTx{s: s, tx: tx, q: s.q.WithTx(tx), now: s.clock()}, commit, rollback, nil
+}
+
+// ReclaimExpired implements outbox.Store.
+func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
+	n, promoted := 0, false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		q := s.q.WithTx(tx)
+		rows, err := q.ReclaimExpired(ctx, s.micros())
+		if err != nil {
+			return err
+		}
+		n = len(rows)
+		var keys []string
+		for _, r := range rows {
+			if outbox.Status(r.Status) == outbox.StatusDead {
+				keys = append(keys, r.OrderingKey)
+			}
+		}
+		promoted, err = finishKeys(ctx, q, keys)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reclaim expired leases: %w", err)
+	}
+	if n > 0 || promoted {
+		s.Notify()
+	}
+	return n, nil
+}
+
+// NextDue implements outbox.Store.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	at, err := sqlitedb.New(s.read).NextDue(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	return fromMicros(at), true, nil
+}
+
+// finishTx is storekit.FinishTx on one SQLite transaction. SQLite runs in
+// process, so one statement per event costs microseconds, not round trips.
+type finishTx struct {
+	s   *Store
+	tx  *sql.Tx
+	q   *sqlitedb.Queries
+	now time.Time
+}
+
+func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
+	done := make(map[uuid.UUID]string, len(outs))
+	for _, o := range outs {
+		key, err := f.q.Complete(ctx, sqlitedb.CompleteParams{
+			Now: nullInt(micros(f.now)), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
+		})
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // the lease is gone
+		}
+		if err != nil {
+			return nil, err
+		}
+		done[o.Event.ID] = key
+	}
+	return done, nil
+}
+
+func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
+	killed := make(map[uuid.UUID]string, len(outs))
+	for _, o := range outs {
+		key, err := f.q.Kill(ctx, sqlitedb.KillParams{
+			LastError: nullString(o.Error), Now: micros(f.now), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
+		})
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		killed[o.Event.ID] = key
+	}
+	return killed, nil
+}
+
+func (f *finishTx) Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
+	return f.each(outs, func(o outbox.Outcome) (int64, error) {
+		return f.q.Retry(ctx, sqlitedb.RetryParams{
+			RunAt: micros(f.now.Add(o.Delay)), LastError: nullString(o.Error), Now: micros(f.now),
+			ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
+		})
+	})
+}
+
+func (f *finishTx) Release(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
+	return f.each(outs, func(o outbox.Outcome) (int64, error) {
+		return f.q.Release(ctx, sqlitedb.ReleaseParams{
+			RunAt: micros(f.now.Add(o.Delay)), LastError: nullString(o.Error), Now: micros(f.now),
+			ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
+		})
+	})
+}
+
+// each runs a fenced single-row update per outcome and returns the ids it changed.
+func (f *finishTx) each(outs []outbox.Outcome, update func(outbox.Outcome) (int64, error)) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	for _, o := range outs {
+		n, err := update(o)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			ids = append(ids, o.Event.ID)
+		}
+	}
+	return ids, nil
+}
+
+func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) {
+	return finishKeys(ctx, f.q, keys)
+}
+
+func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery) error {
+	if hook := f.s.hook(d.Event.Type); hook != nil {
+		return hook(ctx, f.tx, d)
+	}
+	return nil
+}
+
+// finishKeys records that one event per listed key left the unfinished set
+// and promotes each key's next event. It reports whether any was promoted.
+func finishKeys(ctx context.Context, q *sqlitedb.Queries, keys []string) (bool, error) {
+	promoted := false
+	for _, key := range keys {
+		if err := q.DecrementKey(ctx, key); err != nil {
+			return false, fmt.Errorf("decrement key: %w", err)
+		}
+		if err := q.DeleteIdleKey(ctx, key); err != nil {
+			return false, fmt.Errorf("delete idle key: %w", err)
+		}
+		n, err := q.PromoteHead(ctx, key)
+		if err != nil {
+			return false, fmt.Errorf("promote head: %w", err)
+		}
+		promoted = promoted || n > 0
+	}
+	return promoted, nil
+}
+
+func toEvents(rows []sqlitedb.OutboxEvent) ([]*outbox.Event, error) {
+	evs := make([]*outbox.Event, len(rows))
+	for i, r := range rows {
+		ev, err := toEvent(r)
+		if err != nil {
+			return nil, err
+		}
+		evs[i] = ev
+	}
+	return evs, nil
+}
+
+func toEvent(r sqlitedb.OutboxEvent) (*outbox.Event, error) {
+	id, err := uuid.Parse(r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("event id %q: %w", r.ID, err)
+	}
+	meta, err := outbox.DecodeMetadata([]byte(r.Metadata.String))
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", id, err)
+	}
+	ev := &outbox.Event{
+		ID:            id,
+		Type:          r.EventType,
+		Aggregate:     r.Aggregate,
+		AggregateID:   r.AggregateID,
+		UserID:        r.UserID,
+		OrderingKey:   r.OrderingKey,
+		IsNewRecord:   r.IsNewRecord,
+		EntityVersion: r.EntityVersion,
+		Payload:       r.Payload,
+		Metadata:      meta,
+		Priority:      int(r.Priority),
+		MaxAttempts:   int(r.MaxAttempts),
+		Status:        outbox.Status(r.Status),
+		Attempts:      int(r.Attempts),
+		RunAt:         fromMicros(r.RunAt),
+		LastError:     r.LastError.String,
+		CreatedAt:     fromMicros(r.CreatedAt),
+		UpdatedAt:     fromMicros(r.UpdatedAt),
+	}
+	if r.LeaseToken.Valid {
+		if ev.Lease.Token, err = uuid.Parse(r.LeaseToken.String); err != nil {
+			return nil, fmt.Errorf("event %s lease token: %w", id, err)
+		}
+		ev.Lease.Owner = r.LeaseOwner.String
+		ev.Lease.Until = fromMicros(r.LeaseUntil.Int64)
+	}
+	if r.CompletedAt.Valid {
+		ev.CompletedAt = fromMicros(r.CompletedAt.Int64)
+	}
+	return ev, nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
+
+func nullInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: true} }

@@ -1,0 +1,165 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore/internal/sqlitedb"
+)
+
+// Stats implements outbox.Inspector.
+func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
+	q := sqlitedb.New(s.read)
+	rows, err := q.CountByTypeAndStatus(ctx)
+	if err != nil {
+		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	st := outbox.Stats{Counts: make(map[outbox.Status]int64), ByType: make(map[string]map[outbox.Status]int64)}
+	for _, r := range rows {
+		status := outbox.Status(r.Status)
+		st.Counts[status] += r.Events
+		if st.ByType[r.EventType] == nil {
+			st.ByType[r.EventType] = make(map[outbox.Status]int64)
+		}
+		st.ByType[r.EventType][status] = r.Events
+	}
+	oldest, err := q.OldestUnfinished(ctx)
+	switch {
+	case err == nil:
+		st.OldestPending = fromMicros(oldest)
+	case !errors.Is(err, sql.ErrNoRows):
+		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	if st.NextRunAt, _, err = s.NextDue(ctx); err != nil {
+		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	return st, nil
+}
+
+// List implements outbox.Inspector.
+func (s *Store) List(ctx context.Context, f outbox.Filter) ([]*outbox.Event, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := sqlitedb.New(s.read).ListEvents(ctx, sqlitedb.ListEventsParams{
+		Status:    optional(string(f.Status)),
+		EventType: optional(f.Type),
+		UserID:    optional(f.UserID),
+		MaxEvents: int64(f.Limit),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return toEvents(rows)
+}
+
+// Get implements outbox.Inspector.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
+	row, err := sqlitedb.New(s.read).GetEvent(ctx, id.String())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	return toEvent(row)
+}
+
+// Retry implements outbox.Inspector.
+func (s *Store) Retry(ctx context.Context, id uuid.UUID) error {
+	now := s.micros()
+	err := s.withEvent(ctx, id, func(q *sqlitedb.Queries, ev sqlitedb.OutboxEvent) error {
+		switch outbox.Status(ev.Status) {
+		case outbox.StatusFailed:
+			return q.RequeueFailed(ctx, sqlitedb.RequeueFailedParams{Now: now, ID: ev.ID})
+		case outbox.StatusDead:
+			// The event rejoins its key's queue; it is the head only if
+			// the key has nothing else unfinished.
+			n, err := q.IncrementKey(ctx, ev.OrderingKey)
+			if err != nil {
+				return err
+			}
+			return q.RequeueDead(ctx, sqlitedb.RequeueDeadParams{IsHead: n == 1, Now: now, ID: ev.ID})
+		}
+		return fmt.Errorf("event %s is %s: %w", id, ev.Status, outbox.ErrNotRetryable)
+	})
+	if err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
+	s.Notify()
+	return nil
+}
+
+// Discard implements outbox.Inspector.
+func (s *Store) Discard(ctx context.Context, id uuid.UUID) error {
+	promoted := false
+	now := s.clock()
+	err := s.withEvent(ctx, id, func(q *sqlitedb.Queries, ev sqlitedb.OutboxEvent) error {
+		status := outbox.Status(ev.Status)
+		if status == outbox.StatusProcessing && ev.LeaseUntil.Int64 > micros(now) {
+			until := fromMicros(ev.LeaseUntil.Int64)
+			return fmt.Errorf("event %s: %w until its lease ends at %s", id, outbox.ErrInFlight, until.Format(time.RFC3339))
+		}
+		if err := q.DeleteEvent(ctx, ev.ID); err != nil {
+			return err
+		}
+		if status.Finished() {
+			return nil
+		}
+		var err error
+		promoted, err = finishKeys(ctx, q, []string{ev.OrderingKey})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("discard: %w", err)
+	}
+	if promoted {
+		s.Notify()
+	}
+	return nil
+}
+
+// PurgeCompleted implements outbox.Inspector. It deletes in chunks so that
+// writers are never held up by one long purge.
+func (s *Store) PurgeCompleted(ctx context.Context, before time.Time) (int64, error) {
+	const chunk = 5_000
+	var total int64
+	for {
+		n, err := s.q.PurgeCompleted(ctx, sqlitedb.PurgeCompletedParams{Before: nullInt(micros(before)), MaxEvents: chunk})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("purge completed: %w", err)
+		}
+		if n < chunk {
+			return total, nil
+		}
+	}
+}
+
+// withEvent runs fn in a write transaction after reading the event.
+func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*sqlitedb.Queries, sqlitedb.OutboxEvent) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		q := s.q.WithTx(tx)
+		ev, err := q.GetEvent(ctx, id.String())
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return fn(q, ev)
+	})
+}
+
+func optional(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

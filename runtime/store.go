@@ -1,0 +1,165 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Store is what a Processor needs from a database. sqlitestore and pgstore
+// implement it; storetest holds the conformance suite every implementation
+// must pass. Enqueue is not part of it because it takes the caller's own
+// transaction, whose type depends on the database driver.
+type Store interface {
+	// Claim leases up to limit due events for owner: highest priority first,
+	// then oldest, and only the head of each ordering key. Each returned event
+	// carries its Lease and has Attempts already counting this attempt.
+	Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*Event, error)
+	// Finish records outcomes of claimed events in one transaction, running
+	// delivered hooks in it. Outcomes whose lease no longer holds are skipped
+	// and reported as Lost; a failing hook leaves its event claimed and is
+	// reported in HookErrors while the other outcomes still commit.
+	Finish(ctx context.Context, outcomes []Outcome) (FinishResult, error)
+	// ReclaimExpired ends leases that expired (a processor died or stalled
+	// mid-send): such events become due again, or dead when their attempts
+	// are used up. It returns how many events it reclaimed.
+	ReclaimExpired(ctx context.Context) (int, error)
+	// NextDue returns when the earliest claimable event is due; ok is false
+	// when nothing is waiting.
+	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+	// Subscribe returns a channel that receives a value whenever new work may
+	// be claimable (an enqueue committed, an event was retried), and a
+	// function that ends the subscription and releases its resources.
+	Subscribe() (wake <-chan struct{}, cancel func())
+
+	Inspector
+}
+
+// Inspector is the operator's view of an outbox: counts, listings and
+// repairs. Both stores implement it.
+type Inspector interface {
+	// Stats counts events by status and by type, and dates the backlog.
+	Stats(ctx context.Context) (Stats, error)
+	// List returns events matching f, oldest first.
+	List(ctx context.Context, f Filter) ([]*Event, error)
+	// Get returns one event, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, id uuid.UUID) (*Event, error)
+	// Retry makes a dead or failed event due now with a fresh set of attempts.
+	Retry(ctx context.Context, id uuid.UUID) error
+	// Discard deletes an event that is not being delivered right now.
+	Discard(ctx context.Context, id uuid.UUID) error
+	// PurgeCompleted deletes completed events finished before the given time
+	// and returns how many it deleted.
+	PurgeCompleted(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Errors returned by Inspector methods.
+var (
+	ErrNotFound = errors.New("outbox event not found")
+	// ErrInFlight: the event is leased by a processor right now.
+	ErrInFlight = errors.New("outbox event is being delivered")
+	// ErrNotRetryable: only dead and failed events can be retried.
+	ErrNotRetryable = errors.New("outbox event is neither dead nor failed")
+)
+
+// OutcomeKind is what happened to one claimed event.
+type OutcomeKind int
+
+const (
+	// Delivered: the backend has the event; it completes.
+	Delivered OutcomeKind = iota
+	// Retry: the attempt failed; the event is due again after Delay.
+	Retry
+	// Dead: the event will not be delivered without an operator.
+	Dead
+	// Release: the attempt never really happened (the backend was
+	// unavailable, or the processor stopped); its attempt is given back and
+	// the event is due again after Delay.
+	Release
+)
+
+func (k OutcomeKind) String() string {
+	switch k {
+	case Delivered:
+		return "delivered"
+	case Retry:
+		return "retry"
+	case Dead:
+		return "dead"
+	case Release:
+		return "release"
+	}
+	return "unknown"
+}
+
+// Outcome is the result of one delivery attempt, as given to Store.Finish.
+type Outcome struct {
+	// Event is the claimed event, with the Lease its claim returned.
+	Event *Event
+	Kind  OutcomeKind
+	// Delay is how long from now a Retry or Release waits.
+	Delay time.Duration
+	// Error is recorded as the event's LastError (Retry, Dead, Release).
+	Error string
+	// Receipt is what the backend answered (Delivered).
+	Receipt Receipt
+}
+
+// FinishResult reports the outcomes Finish could not record.
+type FinishResult struct {
+	// Lost lists events whose lease had expired or been taken over; their
+	// outcome was discarded and the current lease holder decides.
+	Lost []uuid.UUID
+	// HookErrors holds the events whose delivered hook failed. They remain
+	// claimed under the same lease; the caller decides what comes next.
+	HookErrors map[uuid.UUID]error
+}
+
+// Delivery is what a delivered hook learns about the delivery it follows.
+type Delivery struct {
+	Event   *Event
+	Receipt Receipt
+}
+
+// Stats is a snapshot of an outbox.
+type Stats struct {
+	// Counts holds the number of events in each status.
+	Counts map[Status]int64
+	// ByType holds the same counts per event type.
+	ByType map[string]map[Status]int64
+	// OldestPending is when the oldest event still waiting to be delivered
+	// (pending, processing or failed) was enqueued; zero when none is.
+	OldestPending time.Time
+	// NextRunAt is when the next waiting event is due; zero when none is.
+	NextRunAt time.Time
+}
+
+// Filter selects events for List. Zero fields match everything.
+type Filter struct {
+	Status Status
+	Type   string
+	UserID string
+	// Limit bounds the result; zero means 100.
+	Limit int
+}
+
+// Sender delivers one event to the backend. Errors should be classified with
+// PermanentError, TransientError or UnavailableError; unclassified errors are
+// transient. Send must honour ctx: the processor cancels it on stop.
+type Sender interface {
+	Send(ctx context.Context, ev *Event) (Receipt, error)
+}
+
+// SenderFunc adapts a function to Sender.
+type SenderFunc func(ctx context.Context, ev *Event) (Receipt, error)
+
+// Send calls f.
+func (f SenderFunc) Send(ctx context.Context, ev *Event) (Receipt, error) { return f(ctx, ev) }
+
+// Receipt is the backend's answer to a delivery.
+type Receipt struct {
+	// RemoteID is the backend's id for the entity, when it returns one.
+	RemoteID string
+}
