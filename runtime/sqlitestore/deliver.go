@@ -1,10 +1,12 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,6 +29,10 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 	if err != nil {
 		return nil, err
 	}
+	// UPDATE … RETURNING does not keep the claim order; restore it.
+	slices.SortFunc(rows, func(a, b sqlitedb.OutboxEvent) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Seq, b.Seq))
+	})
 	return toEvents(rows)
 }
 

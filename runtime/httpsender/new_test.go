@@ -1,0 +1,68 @@
+package httpsender
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewValidates(t *testing.T) {
+	cases := []struct {
+		name   string
+		base   string
+		routes map[string]string
+		opts   []Option
+		want   string // substring of the error
+	}{
+		{"unparsable", "http://a b", testRoutes, nil, "does not parse"},
+		{"password not echoed", "http://user:s3cret@a b", testRoutes, nil, "does not parse"},
+		{"no scheme", "api.example.com", testRoutes, nil, "has no scheme"},
+		{"ftp", "ftp://api.example.com", testRoutes, nil, "has scheme \"ftp\""},
+		{"no host", "https:///v1", testRoutes, nil, "has no host"},
+		{"query", "https://api.example.com?x=1", testRoutes, nil, "query"},
+		{"no routes", "https://api.example.com", nil, nil, "no routes"},
+		{"relative route", "https://api.example.com", map[string]string{"a": "v1/a"}, nil, `must start with "/"`},
+		{"empty type", "https://api.example.com", map[string]string{"": "/a"}, nil, "empty event type"},
+		{"nil client", "https://api.example.com", testRoutes, []Option{WithClient(nil)}, "WithClient(nil)"},
+		{"zero timeout", "https://api.example.com", testRoutes, []Option{WithTimeout(0)}, "must be positive"},
+		{"bad header name", "https://api.example.com", testRoutes, []Option{WithHeader("X Bad", "v")}, "not a valid header name"},
+		{"bad header value", "https://api.example.com", testRoutes, []Option{WithHeader("X-Ok", "a\r\nb")}, "control characters"},
+		{"reserved header", "https://api.example.com", testRoutes, []Option{WithHeader("idempotency-key", "k")}, "sets this header itself"},
+		{"outbox header", "https://api.example.com", testRoutes, []Option{WithHeader("X-Outbox-Attempt", "1")}, "sets this header itself"},
+		{"empty id field", "https://api.example.com", testRoutes, []Option{WithRemoteIDField("")}, "field name is empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.base, tc.routes, tc.opts...)
+			if err == nil {
+				s.CloseIdleConnections()
+				t.Fatalf("New succeeded, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q reveals the password", err)
+			}
+		})
+	}
+}
+
+func TestNewAccepts(t *testing.T) {
+	cases := map[string]string{
+		"https://api.example.com":         "https://api.example.com/v1/weight",
+		"http://127.0.0.1:8080/":          "http://127.0.0.1:8080/v1/weight",
+		"HTTPS://api.example.com/prefix/": "https://api.example.com/prefix/v1/weight",
+	}
+	for base, want := range cases {
+		s, err := New(base, testRoutes, WithTimeout(time.Second), WithHeader("Authorization", "Bearer x"), nil)
+		if err != nil {
+			t.Errorf("New(%q): %v", base, err)
+			continue
+		}
+		s.CloseIdleConnections()
+		if got := s.routes["weight.created"].url; got != want {
+			t.Errorf("New(%q): weight.created goes to %q, want %q", base, got, want)
+		}
+	}
+}

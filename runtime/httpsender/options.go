@@ -1,0 +1,125 @@
+package httpsender
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Defaults used when no option says otherwise.
+const (
+	// DefaultTimeout bounds each request, from sending it to reading the
+	// response body.
+	DefaultTimeout = 15 * time.Second
+	// DefaultRemoteIDField is the JSON field of a delivered response body
+	// that holds the backend's id for the entity.
+	DefaultRemoteIDField = "id"
+)
+
+// Option configures a [Sender]; pass options to [New].
+type Option func(*config)
+
+type config struct {
+	client        *http.Client
+	clientSet     bool
+	timeout       time.Duration
+	header        http.Header
+	remoteIDField string
+	errs          []error
+}
+
+// WithClient makes the sender use c instead of its own client. The sender
+// copies c and never follows redirects (a redirected POST may turn into a
+// GET without a body), so c's CheckRedirect is ignored; its Transport,
+// Jar and Timeout are used as they are. Without this option the sender has a
+// client of its own with a keep-alive Transport (up to 64 idle connections
+// per host) and bounded dial and TLS handshake times.
+func WithClient(c *http.Client) Option {
+	return func(cfg *config) {
+		cfg.client, cfg.clientSet = c, true
+	}
+}
+
+// WithTimeout bounds each request, from sending it to reading the response
+// body; the default is [DefaultTimeout]. A request that gets no response
+// headers in time fails as unavailable.
+func WithTimeout(d time.Duration) Option {
+	return func(cfg *config) {
+		if d <= 0 {
+			cfg.errs = append(cfg.errs, fmt.Errorf("WithTimeout(%s): the timeout must be positive; omit the option for the default of %s", d, DefaultTimeout))
+			return
+		}
+		cfg.timeout = d
+	}
+}
+
+// WithHeader adds a header to every request, e.g. an Authorization header.
+// It may replace User-Agent but not the headers the sender's contract relies
+// on (Content-Type, Idempotency-Key, X-Outbox-*); a later WithHeader with the
+// same key wins.
+func WithHeader(key, value string) Option {
+	return func(cfg *config) {
+		canon := http.CanonicalHeaderKey(key)
+		switch {
+		case !validToken(key):
+			cfg.errs = append(cfg.errs, fmt.Errorf("WithHeader(%q): not a valid header name; use letters, digits and - only", key))
+		case !validValue(value):
+			cfg.errs = append(cfg.errs, fmt.Errorf("WithHeader(%q): the value contains control characters; remove them", key))
+		case reservedHeader(canon):
+			cfg.errs = append(cfg.errs, fmt.Errorf("WithHeader(%q): the sender sets this header itself; drop the option", key))
+		default:
+			cfg.header.Set(canon, value)
+		}
+	}
+}
+
+// WithRemoteIDField names the JSON field of a delivered (2xx or 409)
+// response body that holds the backend's id for the entity; the default is
+// [DefaultRemoteIDField].
+func WithRemoteIDField(name string) Option {
+	return func(cfg *config) {
+		if name == "" {
+			cfg.errs = append(cfg.errs, fmt.Errorf("WithRemoteIDField(\"\"): the field name is empty; omit the option for the default %q", DefaultRemoteIDField))
+			return
+		}
+		cfg.remoteIDField = name
+	}
+}
+
+// reservedHeader reports whether the sender owns the canonical header key.
+func reservedHeader(canon string) bool {
+	switch canon {
+	case "Content-Type", "Content-Length", "Transfer-Encoding", "Host", "Idempotency-Key":
+		return true
+	}
+	return strings.HasPrefix(canon, "X-Outbox-")
+}
+
+// validToken reports whether s is a valid header name (an RFC 9110 token).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validValue reports whether s can be sent as a header value: no control
+// characters other than horizontal tab.
+func validValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,220 @@
+package httpsender
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+)
+
+// Sender posts outbox events to an HTTP backend. It implements
+// [outbox.Sender] and is safe for concurrent use.
+type Sender struct {
+	client        *http.Client
+	routes        map[string]route
+	timeout       time.Duration
+	header        http.Header
+	remoteIDField string
+}
+
+// route is where events of one type go.
+type route struct {
+	path string // as configured; error messages name it
+	url  string // base URL + path
+}
+
+var _ outbox.Sender = (*Sender)(nil)
+
+// New returns a sender posting each event to baseURL + the route of its
+// type. baseURL must be an absolute http or https URL without a query, e.g.
+// "https://api.example.com" or "https://example.com/api"; routes maps each
+// event type to a path starting with "/", e.g. "weight.created" →
+// "/v1/weight". Events of a type without a route fail permanently.
+func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, error) {
+	base, err := parseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	if len(routes) == 0 {
+		return nil, errors.New(`httpsender: no routes; map each event type to a path, e.g. "weight.created": "/v1/weight"`)
+	}
+	s := &Sender{routes: make(map[string]route, len(routes))}
+	for _, typ := range slices.Sorted(maps.Keys(routes)) {
+		path := routes[typ]
+		switch {
+		case typ == "":
+			return nil, errors.New("httpsender: a route has an empty event type; key routes by event type, e.g. \"weight.created\"")
+		case !validValue(typ):
+			return nil, fmt.Errorf("httpsender: event type %q contains control characters; event types are sent as a header", typ)
+		case !strings.HasPrefix(path, "/"):
+			return nil, fmt.Errorf("httpsender: route %q for event type %q must start with \"/\", e.g. \"/v1/weight\"", path, typ)
+		}
+		if _, err := url.Parse(base + path); err != nil {
+			return nil, fmt.Errorf("httpsender: route %q for event type %q does not make a valid URL (%v); fix the path", path, typ, urlErrCause(err))
+		}
+		s.routes[typ] = route{path: path, url: base + path}
+	}
+
+	cfg := config{timeout: DefaultTimeout, header: http.Header{}, remoteIDField: DefaultRemoteIDField}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&cfg)
+		}
+	}
+	if cfg.clientSet && cfg.client == nil {
+		cfg.errs = append(cfg.errs, errors.New("WithClient(nil): the client is nil; omit the option to use the sender's own client"))
+	}
+	if len(cfg.errs) > 0 {
+		return nil, fmt.Errorf("httpsender: %w", errors.Join(cfg.errs...))
+	}
+	if cfg.client != nil {
+		c := *cfg.client
+		c.CheckRedirect = noRedirects
+		s.client = &c
+	} else {
+		s.client = defaultClient()
+	}
+	s.timeout, s.header, s.remoteIDField = cfg.timeout, cfg.header, cfg.remoteIDField
+	return s, nil
+}
+
+// parseBaseURL checks baseURL and returns it without trailing slashes.
+func parseBaseURL(baseURL string) (string, error) {
+	const example = `use an absolute URL such as "https://api.example.com"`
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		// The error would quote the URL, which may hold a password.
+		return "", fmt.Errorf("httpsender: base URL does not parse (%v); %s", urlErrCause(err), example)
+	}
+	switch {
+	case u.Scheme == "":
+		return "", fmt.Errorf("httpsender: base URL %q has no scheme; start it with https:// or http://", u.Redacted())
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("httpsender: base URL %q has scheme %q; only http and https are supported", u.Redacted(), u.Scheme)
+	case u.Host == "":
+		return "", fmt.Errorf("httpsender: base URL %q has no host; %s", u.Redacted(), example)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", fmt.Errorf("httpsender: base URL %q has a query or fragment; give the scheme, host and optional path prefix only", u.Redacted())
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// urlErrCause strips the URL from a url.Error.
+func urlErrCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// defaultClient is a client of the sender's own, so that its connection
+// pool is tuned for many small POSTs to one host and shared with nobody.
+func defaultClient() *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout:   10 * time.Second,
+			MaxIdleConns:          64,
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+		CheckRedirect: noRedirects,
+	}
+}
+
+// noRedirects hands a 3xx back to Send, which treats it as permanent.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// CloseIdleConnections closes the idle keep-alive connections of the
+// sender's client (of the WithClient client's Transport, if one was given).
+// Call it when the sender is no longer used.
+func (s *Sender) CloseIdleConnections() { s.client.CloseIdleConnections() }
+
+// Send posts ev to the route of its type and classifies the outcome as the
+// package documentation describes. A nil error means the backend has the
+// event.
+func (s *Sender) Send(ctx context.Context, ev *outbox.Event) (outbox.Receipt, error) {
+	if ev == nil {
+		return outbox.Receipt{}, outbox.PermanentError(errors.New("httpsender: nil event"))
+	}
+	rt, ok := s.routes[ev.Type]
+	if !ok {
+		return outbox.Receipt{}, outbox.PermanentError(fmt.Errorf(
+			"httpsender: no route for event type %q; add one to the routes passed to httpsender.New", ev.Type))
+	}
+	reqCtx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, rt.url, bytes.NewReader(ev.Payload))
+	if err != nil { // New checked the URL; this is not expected.
+		return outbox.Receipt{}, outbox.PermanentError(fmt.Errorf("POST %s: %w", rt.path, urlErrCause(err)))
+	}
+	s.setHeaders(req.Header, ev)
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return outbox.Receipt{}, fmt.Errorf("POST %s: %w", rt.path, ctx.Err())
+		case reqCtx.Err() != nil:
+			return outbox.Receipt{}, outbox.UnavailableError(fmt.Errorf("POST %s: no response within %s: %w", rt.path, s.timeout, urlErrCause(err)))
+		default:
+			return outbox.Receipt{}, outbox.UnavailableError(fmt.Errorf("POST %s: %w", rt.path, urlErrCause(err)))
+		}
+	}
+	body := readBody(resp.Body)
+	return s.classify(rt.path, resp, body, time.Now())
+}
+
+// setHeaders fills the headers of ev's request.
+func (s *Sender) setHeaders(h http.Header, ev *outbox.Event) {
+	for _, k := range slices.Sorted(maps.Keys(ev.Metadata)) {
+		if v := ev.Metadata[k]; validToken(k) && validValue(v) {
+			h.Set("X-Outbox-Meta-"+k, v)
+		}
+	}
+	for k, vs := range s.header {
+		h[k] = slices.Clone(vs)
+	}
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "outboxgen")
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Idempotency-Key", ev.ID.String())
+	h.Set("X-Outbox-Event-Type", ev.Type)
+	h.Set("X-Outbox-Attempt", strconv.Itoa(ev.Attempts))
+}
+
+// Response bodies are read up to maxBodyBytes for the remote id or the error
+// excerpt, then drained up to maxDrainBytes more so the connection can be
+// reused; a longer body costs a new connection, not unbounded reading.
+const (
+	maxBodyBytes  = 64 << 10
+	maxDrainBytes = 64 << 10
+)
+
+// readBody returns the start of body and closes it. A read error just ends
+// the data: the status code already says what happened.
+func readBody(body io.ReadCloser) []byte {
+	defer body.Close()
+	data, _ := io.ReadAll(io.LimitReader(body, maxBodyBytes))
+	_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
+	return data
+}

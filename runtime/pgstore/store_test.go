@@ -1,0 +1,80 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+
+	"github.com/outboxgen/outboxgen/internal/pgtest"
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/pgstore"
+	"github.com/outboxgen/outboxgen/runtime/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// suiteStore adapts a Store to the conformance suite.
+type suiteStore struct{ *pgstore.Store }
+
+var errRollback = errors.New("roll back")
+
+func (s suiteStore) EnqueueTx(ctx context.Context, commit bool, events ...outbox.Event) ([]outbox.Event, error) {
+	var out []outbox.Event
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		for _, ev := range events {
+			stored, err := s.Enqueue(ctx, tx, ev)
+			if err != nil {
+				return err
+			}
+			out = append(out, stored)
+		}
+		if !commit {
+			return errRollback
+		}
+		return nil
+	})
+	if !commit && errors.Is(err, errRollback) {
+		err = nil
+	}
+	return out, err
+}
+
+func (s suiteStore) OnDelivered(eventType string, fn func(context.Context, outbox.Delivery) error) {
+	s.Store.OnDelivered(eventType, func(ctx context.Context, _ pgx.Tx, d outbox.Delivery) error { return fn(ctx, d) })
+}
+
+func open(t *testing.T, opts ...pgstore.Option) *pgstore.Store {
+	t.Helper()
+	s, err := pgstore.Open(t.Context(), pgtest.NewDatabase(t), 8, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, clock func() time.Time) storetest.Store {
+		return suiteStore{open(t, pgstore.WithClock(clock))}
+	})
+}
+
+func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
+	s := open(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- s.Migrate(t.Context()) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
+	"github.com/outboxgen/outboxgen/runtime/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// suiteStore adapts a Store to the conformance suite.
+type suiteStore struct{ *sqlitestore.Store }
+
+func (s suiteStore) EnqueueTx(ctx context.Context, commit bool, events ...outbox.Event) ([]outbox.Event, error) {
+	var out []outbox.Event
+	errRollback := context.Canceled
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		for _, ev := range events {
+			stored, err := s.Enqueue(ctx, tx, ev)
+			if err != nil {
+				return err
+			}
+			out = append(out, stored)
+		}
+		if !commit {
+			return errRollback
+		}
+		return nil
+	})
+	if !commit && err == errRollback {
+		err = nil
+	}
+	return out, err
+}
+
+func (s suiteStore) OnDelivered(eventType string, fn func(context.Context, outbox.Delivery) error) {
+	s.Store.OnDelivered(eventType, func(ctx context.Context, _ *sql.Tx, d outbox.Delivery) error { return fn(ctx, d) })
+}
+
+func open(t *testing.T, opts ...sqlitestore.Option) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "outbox.db"), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, clock func() time.Time) storetest.Store {
+		return suiteStore{open(t, sqlitestore.WithClock(clock), sqlitestore.WithWatchInterval(10*time.Millisecond))}
+	})
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	s := open(t)
+	for range 2 {
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

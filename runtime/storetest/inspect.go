@@ -1,0 +1,192 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+)
+
+func testStats(t *testing.T, e *env) {
+	st, err := e.store.Stats(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Counts) != 0 || !st.OldestPending.IsZero() || !st.NextRunAt.IsZero() {
+		t.Fatalf("stats of an empty outbox: %+v", st)
+	}
+	created := e.clock.Now()
+	steps := Event("s1", 1)
+	steps.Type = "steps.updated"
+	e.enqueue(Event("a", 1), Event("b", 1), Event("c", 1), steps)
+	e.clock.Advance(time.Minute)
+	c := e.wantClaim("a", "b", "c", "s1")
+	e.finish(delivered(c[0]), outbox.Outcome{Event: c[1], Kind: outbox.Dead, Error: "400"},
+		outbox.Outcome{Event: c[2], Kind: outbox.Retry, Delay: time.Hour, Error: "500"})
+
+	st, err = e.store.Stats(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[outbox.Status]int64{outbox.StatusCompleted: 1, outbox.StatusDead: 1, outbox.StatusFailed: 1, outbox.StatusProcessing: 1}
+	for _, s := range outbox.Statuses() {
+		if st.Counts[s] != want[s] {
+			t.Errorf("count of %s = %d, want %d", s, st.Counts[s], want[s])
+		}
+	}
+	if st.ByType["steps.updated"][outbox.StatusProcessing] != 1 || st.ByType["weight.updated"][outbox.StatusCompleted] != 1 {
+		t.Errorf("counts by type = %v", st.ByType)
+	}
+	if !st.OldestPending.Equal(created) {
+		t.Errorf("oldest pending = %v, want %v", st.OldestPending, created)
+	}
+	if !st.NextRunAt.Equal(e.clock.Now().Add(time.Hour)) {
+		t.Errorf("next run at = %v, want %v", st.NextRunAt, e.clock.Now().Add(time.Hour))
+	}
+}
+
+func testListAndGet(t *testing.T, e *env) {
+	other := Event("w2", 1)
+	other.UserID = "user-2"
+	steps := Event("s1", 1)
+	steps.Type = "steps.updated"
+	evs := e.enqueue(Event("w1", 1), other, steps)
+	c := e.wantClaim("w1", "w2", "s1")
+	e.finish(outbox.Outcome{Event: c[0], Kind: outbox.Dead, Error: "400"})
+
+	for _, tc := range []struct {
+		f    outbox.Filter
+		want []string
+	}{
+		{outbox.Filter{}, []string{"w1", "w2", "s1"}},
+		{outbox.Filter{Status: outbox.StatusDead}, []string{"w1"}},
+		{outbox.Filter{Type: "steps.updated"}, []string{"s1"}},
+		{outbox.Filter{UserID: "user-2"}, []string{"w2"}},
+		{outbox.Filter{Status: outbox.StatusProcessing, UserID: "user-1"}, []string{"s1"}},
+		{outbox.Filter{Limit: 2}, []string{"w1", "w2"}},
+		{outbox.Filter{Type: "nope"}, []string{}},
+	} {
+		got, err := e.store.List(e.ctx, tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := ids(got); len(g) != len(tc.want) || (len(g) > 0 && fmtIDs(g) != fmtIDs(tc.want)) {
+			t.Errorf("list %+v = %v, want %v", tc.f, g, tc.want)
+		}
+	}
+	if got := e.get(evs[0]); got.LastError != "400" {
+		t.Errorf("get: last error %q", got.LastError)
+	}
+	if _, err := e.store.Get(e.ctx, uuid.New()); !errors.Is(err, outbox.ErrNotFound) {
+		t.Errorf("get of an unknown id: %v, want ErrNotFound", err)
+	}
+}
+
+func testRetryDead(t *testing.T, e *env) {
+	evs := e.enqueue(Event("w1", 1), Event("w1", 2))
+	c := e.wantClaim("w1")
+	e.finish(outbox.Outcome{Event: c[0], Kind: outbox.Dead, Error: "400"})
+	// Version 2 is now the head; retrying version 1 queues it behind.
+	if err := e.store.Retry(e.ctx, evs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	got := e.wantStatus(evs[0], outbox.StatusPending)
+	if got.Attempts != 0 {
+		t.Errorf("retried dead event has attempts %d, want 0", got.Attempts)
+	}
+	second := e.wantClaim("w1")
+	if second[0].EntityVersion != 2 {
+		t.Fatalf("claimed version %d, want the head, version 2", second[0].EntityVersion)
+	}
+	e.finish(delivered(second[0]))
+	if third := e.wantClaim("w1"); third[0].ID != evs[0].ID {
+		t.Fatalf("the retried event was not next in its key")
+	}
+
+	// A dead event alone in its key is claimable at once.
+	lone := e.enqueue(Event("w9", 1))[0]
+	c = e.wantClaim("w9")
+	e.finish(outbox.Outcome{Event: c[0], Kind: outbox.Dead, Error: "400"})
+	if err := e.store.Retry(e.ctx, lone.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.wantClaim("w9")
+
+	if err := e.store.Retry(e.ctx, uuid.New()); !errors.Is(err, outbox.ErrNotFound) {
+		t.Errorf("retry of an unknown id: %v, want ErrNotFound", err)
+	}
+}
+
+func testRetryFailed(t *testing.T, e *env) {
+	ev := e.enqueue(Event("w1", 1))[0]
+	c := e.wantClaim("w1")
+	e.finish(outbox.Outcome{Event: c[0], Kind: outbox.Retry, Delay: time.Hour, Error: "500"})
+	if err := e.store.Retry(e.ctx, ev.ID); err != nil {
+		t.Fatal(err)
+	}
+	if again := e.wantClaim("w1"); again[0].Attempts != 1 {
+		t.Fatalf("a retried failed event is claimed with attempts %d, want a fresh start", again[0].Attempts)
+	}
+	pending := e.enqueue(Event("w2", 1))[0]
+	if err := e.store.Retry(e.ctx, pending.ID); !errors.Is(err, outbox.ErrNotRetryable) {
+		t.Fatalf("retry of a pending event: %v, want ErrNotRetryable", err)
+	}
+}
+
+func testDiscard(t *testing.T, e *env) {
+	evs := e.enqueue(Event("w1", 1), Event("w1", 2), Event("w1", 3))
+	c := e.wantClaim("w1")
+	if err := e.store.Discard(e.ctx, evs[0].ID); !errors.Is(err, outbox.ErrInFlight) {
+		t.Fatalf("discard of an event in flight: %v, want ErrInFlight", err)
+	}
+	// A waiting event may go; the head keeps its place.
+	if err := e.store.Discard(e.ctx, evs[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.wantClaim()
+	// Once its lease has expired, the head may go too, and the key moves on.
+	e.clock.Advance(2 * time.Minute)
+	if err := e.store.Discard(e.ctx, c[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if next := e.wantClaim("w1"); next[0].ID != evs[2].ID {
+		t.Fatalf("after discarding versions 1 and 2, claimed version %d", next[0].EntityVersion)
+	}
+	if _, err := e.store.Get(e.ctx, evs[1].ID); !errors.Is(err, outbox.ErrNotFound) {
+		t.Fatalf("a discarded event is still there: %v", err)
+	}
+	if err := e.store.Discard(e.ctx, evs[1].ID); !errors.Is(err, outbox.ErrNotFound) {
+		t.Fatalf("discarding twice: %v, want ErrNotFound", err)
+	}
+}
+
+func testPurgeCompleted(t *testing.T, e *env) {
+	evs := e.enqueue(Event("old", 1), Event("dead", 1))
+	c := e.wantClaim("old", "dead")
+	e.finish(delivered(c[0]), outbox.Outcome{Event: c[1], Kind: outbox.Dead, Error: "400"})
+	cutoff := e.clock.Now().Add(time.Second)
+	e.clock.Advance(time.Hour)
+	evs = append(evs, e.enqueue(Event("new", 1))...)
+	e.finish(delivered(e.wantClaim("new")[0]))
+
+	n, err := e.store.PurgeCompleted(e.ctx, cutoff)
+	if err != nil || n != 1 {
+		t.Fatalf("purge = %d, %v; want 1", n, err)
+	}
+	if _, err := e.store.Get(e.ctx, evs[0].ID); !errors.Is(err, outbox.ErrNotFound) {
+		t.Errorf("the old completed event survived the purge")
+	}
+	e.wantStatus(evs[1], outbox.StatusDead)
+	e.wantStatus(evs[2], outbox.StatusCompleted)
+}
+
+func fmtIDs(ids []string) string {
+	s := ""
+	for _, id := range ids {
+		s += id + ","
+	}
+	return s
+}

@@ -1,0 +1,170 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+)
+
+func testRetrySchedules(t *testing.T, e *env) {
+	ev := e.enqueue(Event("w1", 1))[0]
+	claimed := e.wantClaim("w1")[0]
+	e.finish(outbox.Outcome{Event: claimed, Kind: outbox.Retry, Delay: 30 * time.Second, Error: "503 Service Unavailable"})
+	got := e.wantStatus(ev, outbox.StatusFailed)
+	if got.Attempts != 1 || got.LastError != "503 Service Unavailable" || !got.RunAt.Equal(e.clock.Now().Add(30*time.Second)) {
+		t.Fatalf("after a retry: attempts %d, last error %q, run at %v; want 1, the error, 30 s from now", got.Attempts, got.LastError, got.RunAt)
+	}
+	if got.Lease != (outbox.Lease{}) {
+		t.Errorf("a retried event still holds a lease: %+v", got.Lease)
+	}
+	e.clock.Advance(29 * time.Second)
+	e.wantClaim()
+	e.clock.Advance(time.Second)
+	if again := e.wantClaim("w1"); again[0].Attempts != 2 {
+		t.Fatalf("retry claimed with attempts %d, want 2", again[0].Attempts)
+	}
+}
+
+func testReleaseRefundsAttempt(t *testing.T, e *env) {
+	ev := e.enqueue(Event("w1", 1))[0]
+	claimed := e.wantClaim("w1")[0]
+	e.finish(outbox.Outcome{Event: claimed, Kind: outbox.Release, Delay: 5 * time.Second, Error: "backend unavailable"})
+	got := e.wantStatus(ev, outbox.StatusPending)
+	if got.Attempts != 0 || !got.RunAt.Equal(e.clock.Now().Add(5*time.Second)) {
+		t.Fatalf("after a release: attempts %d, run at %v; want 0, 5 s from now", got.Attempts, got.RunAt)
+	}
+	// Released many more times than MaxAttempts: never dead.
+	for i := 0; i < 3*outbox.DefaultMaxAttempts; i++ {
+		e.clock.Advance(5 * time.Second)
+		c := e.wantClaim("w1")[0]
+		e.finish(outbox.Outcome{Event: c, Kind: outbox.Release, Delay: 5 * time.Second, Error: "backend unavailable"})
+	}
+	e.wantStatus(ev, outbox.StatusPending)
+
+	// After a counted failure, a release returns the event to failed.
+	e.clock.Advance(5 * time.Second)
+	c := e.wantClaim("w1")[0]
+	e.finish(outbox.Outcome{Event: c, Kind: outbox.Retry, Error: "500"})
+	c = e.wantClaim("w1")[0]
+	e.finish(outbox.Outcome{Event: c, Kind: outbox.Release, Error: "backend unavailable"})
+	if got := e.wantStatus(ev, outbox.StatusFailed); got.Attempts != 1 {
+		t.Fatalf("attempts %d after one counted failure and a release, want 1", got.Attempts)
+	}
+}
+
+func testMixedBatch(t *testing.T, e *env) {
+	evs := e.enqueue(Event("a", 1), Event("b", 1), Event("c", 1), Event("d", 1))
+	c := e.wantClaim("a", "b", "c", "d")
+	res := e.finish(
+		delivered(c[0]),
+		outbox.Outcome{Event: c[1], Kind: outbox.Retry, Delay: time.Minute, Error: "500"},
+		outbox.Outcome{Event: c[2], Kind: outbox.Dead, Error: "422"},
+		outbox.Outcome{Event: c[3], Kind: outbox.Release, Error: "refused"},
+	)
+	if len(res.Lost) != 0 || len(res.HookErrors) != 0 {
+		t.Fatalf("finish result %+v, want nothing lost", res)
+	}
+	e.wantStatus(evs[0], outbox.StatusCompleted)
+	e.wantStatus(evs[1], outbox.StatusFailed)
+	e.wantStatus(evs[2], outbox.StatusDead)
+	e.wantStatus(evs[3], outbox.StatusPending)
+	if got := e.get(evs[0]); !got.CompletedAt.Equal(e.clock.Now()) {
+		t.Errorf("completed at %v, want %v", got.CompletedAt, e.clock.Now())
+	}
+}
+
+func testHookRunsOnDelivery(t *testing.T, e *env) {
+	var got []outbox.Delivery
+	e.store.OnDelivered("weight.updated", func(_ context.Context, d outbox.Delivery) error {
+		got = append(got, d)
+		return nil
+	})
+	ev := e.enqueue(Event("w1", 1))[0]
+	other := Event("s1", 1)
+	other.Type = "steps.updated"
+	e.enqueue(other)
+	c := e.wantClaim("w1", "s1")
+	e.finish(outbox.Outcome{Event: c[0], Kind: outbox.Delivered, Receipt: outbox.Receipt{RemoteID: "backend-7"}}, delivered(c[1]))
+	if len(got) != 1 || got[0].Event.ID != ev.ID || got[0].Receipt.RemoteID != "backend-7" {
+		t.Fatalf("hook calls %+v, want one for %s with the receipt", got, ev.ID)
+	}
+	// A fenced-out completion does not run the hook.
+	e.enqueue(Event("w2", 1))
+	late := e.wantClaim("w2")[0]
+	e.clock.Advance(2 * time.Minute)
+	e.finish(delivered(late))
+	if len(got) != 1 {
+		t.Fatalf("the hook ran for a completion that was not recorded")
+	}
+}
+
+func testHookFailureIsolated(t *testing.T, e *env) {
+	bad := errors.New("entity table locked")
+	var calls int
+	e.store.OnDelivered("weight.updated", func(_ context.Context, d outbox.Delivery) error {
+		calls++
+		if d.Event.AggregateID == "poison" {
+			return bad
+		}
+		return nil
+	})
+	evs := e.enqueue(Event("a", 1), Event("poison", 1), Event("b", 1))
+	c := e.wantClaim("a", "poison", "b")
+	res := e.finish(delivered(c[0]), delivered(c[1]), delivered(c[2]))
+	if !errors.Is(res.HookErrors[evs[1].ID], bad) || len(res.HookErrors) != 1 {
+		t.Fatalf("hook errors %v, want only the poison event's", res.HookErrors)
+	}
+	e.wantStatus(evs[0], outbox.StatusCompleted)
+	e.wantStatus(evs[2], outbox.StatusCompleted)
+	// The poison event is still claimed under the same lease, so its
+	// holder can decide what happens next.
+	e.wantStatus(evs[1], outbox.StatusProcessing)
+	if res := e.finish(outbox.Outcome{Event: c[1], Kind: outbox.Retry, Error: "hook failed"}); len(res.Lost) != 0 {
+		t.Fatalf("the lease holder could not record a retry after a hook failure")
+	}
+	e.wantStatus(evs[1], outbox.StatusFailed)
+	if calls < 3 {
+		t.Fatalf("hook called %d times, want at least 3", calls)
+	}
+}
+
+func testNextDue(t *testing.T, e *env) {
+	if _, ok, err := e.store.NextDue(e.ctx); err != nil || ok {
+		t.Fatalf("next due on an empty outbox: ok=%v err=%v", ok, err)
+	}
+	ev := Event("w1", 1)
+	ev.RunAt = e.clock.Now().Add(time.Hour)
+	e.enqueue(ev)
+	at, ok, err := e.store.NextDue(e.ctx)
+	if err != nil || !ok || !at.Equal(ev.RunAt) {
+		t.Fatalf("next due = %v %v %v, want %v", at, ok, err, ev.RunAt)
+	}
+}
+
+func testSubscribeWakesOnCommit(t *testing.T, e *env) {
+	wake, cancel := e.store.Subscribe()
+	defer cancel()
+	drain(wake)
+	if _, err := e.store.EnqueueTx(e.ctx, true, Event("w1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up within 10 s of a committed enqueue")
+	}
+}
+
+// drain empties a wake channel of signals sent before the test's action.
+func drain(c <-chan struct{}) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
+}
