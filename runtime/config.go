@@ -38,7 +38,29 @@ type Config struct {
 	Owner string
 	// Logger receives the processor's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Observer is told about outcomes and pauses, for metrics and tests.
+	// Default: nobody.
+	Observer Observer
 }
+
+// Observer is told what a processor does. Its methods are called from the
+// processor's goroutines and must return quickly.
+type Observer interface {
+	// Recorded is called once an outcome is committed to the store; took
+	// is how long the send took.
+	Recorded(o Outcome, took time.Duration)
+	// Paused is called when delivery pauses because the backend is
+	// unavailable, with how long the pause lasts and why.
+	Paused(d time.Duration, err error)
+	// Resumed is called when a delivery succeeds after a pause.
+	Resumed()
+}
+
+type noObserver struct{}
+
+func (noObserver) Recorded(Outcome, time.Duration) {}
+func (noObserver) Paused(time.Duration, error)     {}
+func (noObserver) Resumed()                        {}
 
 func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
@@ -67,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 	return c
 }

@@ -50,7 +50,7 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	r := &run{
 		Processor: p,
-		results:   make(chan Outcome, p.cfg.Concurrency),
+		results:   make(chan attempt, p.cfg.Concurrency),
 		freed:     make(chan struct{}, 1),
 		pause:     pause{backoff: p.cfg.UnavailableBackoff},
 	}
@@ -86,7 +86,7 @@ func (p *Processor) Run(ctx context.Context) error {
 // run is the state of one Run call.
 type run struct {
 	*Processor
-	results  chan Outcome  // deliveries → completer
+	results  chan attempt  // deliveries → completer
 	freed    chan struct{} // completer → loop: capacity or a key's next event may be free
 	inflight atomic.Int64  // claimed and not yet recorded
 	sends    sync.WaitGroup
@@ -222,18 +222,28 @@ func (r *run) housekeep(ctx context.Context) {
 	}
 }
 
+// attempt is one delivery attempt's outcome and how long the send took.
+type attempt struct {
+	out  Outcome
+	took time.Duration
+}
+
 // deliver makes one delivery attempt and hands its outcome to the completer.
 func (r *run) deliver(ctx context.Context, ev *Event) {
 	defer r.sends.Done()
-	r.results <- r.attempt(ctx, ev)
+	start := time.Now()
+	receipt, err := r.sender.Send(ctx, ev)
+	took := time.Since(start)
+	r.results <- attempt{out: r.outcome(ctx, ev, receipt, err), took: took}
 }
 
-func (r *run) attempt(ctx context.Context, ev *Event) Outcome {
+// outcome decides what a send's result means for the event.
+func (r *run) outcome(ctx context.Context, ev *Event, receipt Receipt, err error) Outcome {
 	log := r.log.With("event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "max_attempts", ev.MaxAttempts)
-	receipt, err := r.sender.Send(ctx, ev)
 	if err == nil {
 		if r.pause.reset() {
 			log.Info("outbox backend reachable again; delivery resumed")
+			r.cfg.Observer.Resumed()
 		}
 		log.Debug("outbox event delivered")
 		return Outcome{Event: ev, Kind: Delivered, Receipt: receipt}
@@ -251,6 +261,7 @@ func (r *run) attempt(ctx context.Context, ev *Event) Outcome {
 		delay, started := r.pause.trip(time.Now())
 		if started {
 			log.Warn("outbox backend unavailable; delivery paused", "err", err, "resume_in", delay)
+			r.cfg.Observer.Paused(delay, err)
 		}
 		r.dueAt(time.Now().Add(delay))
 		return Outcome{Event: ev, Kind: Release, Delay: delay, Error: "backend unavailable: " + err.Error()}
@@ -271,22 +282,32 @@ func (r *run) attempt(ctx context.Context, ev *Event) Outcome {
 // complete records outcomes as they arrive, batching whatever is waiting
 // into one store transaction.
 func (r *run) complete(ctx context.Context) {
-	batch := make([]Outcome, 0, r.cfg.Concurrency)
-	for out := range r.results {
-		batch = append(batch[:0], out)
+	batch := make([]attempt, 0, r.cfg.Concurrency)
+	outs := make([]Outcome, 0, r.cfg.Concurrency)
+	for a := range r.results {
+		batch = append(batch[:0], a)
 	drain:
 		for len(batch) < cap(batch) {
 			select {
-			case o, ok := <-r.results:
+			case a, ok := <-r.results:
 				if !ok {
 					break drain
 				}
-				batch = append(batch, o)
+				batch = append(batch, a)
 			default:
 				break drain
 			}
 		}
-		r.finish(ctx, batch)
+		outs = outs[:0]
+		for _, a := range batch {
+			outs = append(outs, a.out)
+		}
+		lost := r.finish(ctx, outs)
+		for _, a := range batch {
+			if !lost[a.out.Event.ID] {
+				r.cfg.Observer.Recorded(a.out, a.took)
+			}
+		}
 		r.inflight.Add(-int64(len(batch)))
 		select {
 		case r.freed <- struct{}{}:
@@ -296,14 +317,19 @@ func (r *run) complete(ctx context.Context) {
 }
 
 // finish records a batch of outcomes, retrying while the store fails, and
-// turns failed delivered hooks into retries.
-func (r *run) finish(ctx context.Context, batch []Outcome) {
+// turns failed delivered hooks into retries. It returns the events whose
+// outcome was not recorded.
+func (r *run) finish(ctx context.Context, batch []Outcome) (lost map[uuid.UUID]bool) {
+	lost = make(map[uuid.UUID]bool)
 	for failures := 0; len(batch) > 0; {
 		res, err := r.store.Finish(ctx, batch)
 		if err != nil {
 			if ctx.Err() != nil {
 				r.log.Error("outbox outcomes not recorded before stop; their leases will expire and the events be retried", "events", len(batch), "err", err)
-				return
+				for _, o := range batch {
+					lost[o.Event.ID] = true
+				}
+				return lost
 			}
 			failures++
 			wait := storeRetry.Delay(failures)
@@ -315,10 +341,15 @@ func (r *run) finish(ctx context.Context, batch []Outcome) {
 			continue
 		}
 		for _, id := range res.Lost {
+			lost[id] = true
 			r.log.Warn("outbox lease lost before the outcome was recorded; the new lease holder decides", "event_id", id)
 		}
 		batch = r.hookFailures(batch, res.HookErrors)
+		for _, o := range batch {
+			lost[o.Event.ID] = true // recorded again below, as what it became
+		}
 	}
+	return lost
 }
 
 // hookFailures returns retry (or dead) outcomes for events whose delivered

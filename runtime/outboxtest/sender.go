@@ -1,0 +1,111 @@
+package outboxtest
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+)
+
+// Sender is an outbox.Sender that records every delivery and fails on
+// demand. The zero value delivers everything. It is safe for concurrent use.
+type Sender struct {
+	mu         sync.Mutex
+	delivered  []outbox.Event
+	attempts   int
+	failNext   []error
+	rule       func(*outbox.Event) error
+	remoteID   func(*outbox.Event) string
+	onDelivery func(outbox.Event)
+}
+
+// ErrInjected is the error FailNext and FailWhen callers usually pass,
+// wrapped in a class: outbox.TransientError(outboxtest.ErrInjected, 0).
+var ErrInjected = errors.New("injected failure")
+
+// FailNext makes the next len(errs) sends fail with errs, in order.
+func (s *Sender) FailNext(errs ...error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = append(s.failNext, errs...)
+}
+
+// FailWhen makes every send for which rule returns an error fail with it;
+// a nil rule removes the rule.
+func (s *Sender) FailWhen(rule func(*outbox.Event) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rule = rule
+}
+
+// ReturnRemoteID makes successful sends answer with id(ev) as the
+// backend's id.
+func (s *Sender) ReturnRemoteID(id func(*outbox.Event) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.remoteID = id
+}
+
+// OnDelivery calls fn after every successful send, outside the sender's lock.
+func (s *Sender) OnDelivery(fn func(outbox.Event)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onDelivery = fn
+}
+
+// Send implements outbox.Sender.
+func (s *Sender) Send(ctx context.Context, ev *outbox.Event) (outbox.Receipt, error) {
+	if err := ctx.Err(); err != nil {
+		return outbox.Receipt{}, err
+	}
+	s.mu.Lock()
+	s.attempts++
+	var err error
+	switch {
+	case len(s.failNext) > 0:
+		err, s.failNext = s.failNext[0], s.failNext[1:]
+	case s.rule != nil:
+		err = s.rule(ev)
+	}
+	if err != nil {
+		s.mu.Unlock()
+		return outbox.Receipt{}, err
+	}
+	s.delivered = append(s.delivered, *ev)
+	var receipt outbox.Receipt
+	if s.remoteID != nil {
+		receipt.RemoteID = s.remoteID(ev)
+	}
+	hook := s.onDelivery
+	s.mu.Unlock()
+	if hook != nil {
+		hook(*ev)
+	}
+	return receipt, nil
+}
+
+// Delivered returns the events delivered so far, in delivery order.
+func (s *Sender) Delivered() []outbox.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]outbox.Event(nil), s.delivered...)
+}
+
+// DeliveredOfType returns the delivered events of one type, in order.
+func (s *Sender) DeliveredOfType(eventType string) []outbox.Event {
+	var out []outbox.Event
+	for _, ev := range s.Delivered() {
+		if ev.Type == eventType {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// Attempts counts sends so far, failed ones included.
+func (s *Sender) Attempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts
+}
