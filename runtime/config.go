@@ -25,6 +25,9 @@ type Config struct {
 	PollInterval time.Duration
 	// Backoff spaces retries of transient failures. Default DefaultBackoff().
 	Backoff Backoff
+	// Backoffs overrides Backoff per event type (generated packages
+	// provide theirs from the spec).
+	Backoffs map[string]Backoff
 	// UnavailableBackoff spaces probes of an unavailable backend while
 	// delivery is paused. Default 1 s doubling to 30 s, ±20%.
 	UnavailableBackoff Backoff
@@ -76,6 +79,13 @@ func (c Config) withDefaults() Config {
 		c.PollInterval = 30 * time.Second
 	}
 	c.Backoff = c.Backoff.orDefault(DefaultBackoff())
+	if len(c.Backoffs) > 0 {
+		own := make(map[string]Backoff, len(c.Backoffs))
+		for typ, b := range c.Backoffs {
+			own[typ] = b.orDefault(c.Backoff)
+		}
+		c.Backoffs = own
+	}
 	c.UnavailableBackoff = c.UnavailableBackoff.orDefault(Backoff{Base: time.Second, Max: 30 * time.Second, Jitter: 0.2})
 	if c.Retention == 0 {
 		c.Retention = 24 * time.Hour

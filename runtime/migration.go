@@ -49,3 +49,13 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	return ms, nil
 }
+
+// Column is a column that a table created by an older schema may lack.
+// Generated metric packages list their field columns this way, so that a
+// field added to a metric reaches existing databases: ApplySchema adds the
+// columns that are missing and leaves the rest alone.
+type Column struct {
+	Table      string
+	Name       string
+	Definition string // the column's type and constraints, e.g. "REAL"
+}

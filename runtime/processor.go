@@ -271,7 +271,7 @@ func (r *run) outcome(ctx context.Context, ev *Event, receipt Receipt, err error
 	default:
 		delay := retryAfter
 		if delay <= 0 {
-			delay = r.cfg.Backoff.Delay(ev.Attempts)
+			delay = r.backoff(ev.Type).Delay(ev.Attempts)
 		}
 		log.Warn("outbox delivery failed; will retry", "err", err, "retry_in", delay)
 		r.dueAt(time.Now().Add(delay))
@@ -372,11 +372,19 @@ func (r *run) hookFailures(batch []Outcome, errs map[uuid.UUID]error) []Outcome 
 			next = append(next, Outcome{Event: ev, Kind: Dead, Error: msg})
 			continue
 		}
-		delay := r.cfg.Backoff.Delay(ev.Attempts)
+		delay := r.backoff(ev.Type).Delay(ev.Attempts)
 		r.dueAt(time.Now().Add(delay))
 		next = append(next, Outcome{Event: ev, Kind: Retry, Delay: delay, Error: msg})
 	}
 	return next
+}
+
+// backoff returns the retry schedule of an event type.
+func (r *run) backoff(eventType string) Backoff {
+	if b, ok := r.cfg.Backoffs[eventType]; ok {
+		return b
+	}
+	return r.cfg.Backoff
 }
 
 // pause is the processor-wide stop on delivery while the backend is

@@ -245,6 +245,47 @@ func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return nil
 }
 
+// Write runs fn in a transaction, enqueues the event fn returns in that
+// same transaction, commits, and wakes processors. Generated repositories
+// write through it, so none of their writes can commit without its event.
+func (s *Store) Write(ctx context.Context, fn func(tx pgx.Tx) (outbox.Event, error)) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		ev, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		_, err = s.Enqueue(ctx, tx, ev)
+		return err
+	})
+}
+
+// ApplySchema brings the tables of a generated metrics package up to date:
+// it runs ddl (CREATE … IF NOT EXISTS statements) and adds each listed
+// column its table lacks. It never drops or changes anything, and
+// concurrent callers take turns.
+func (s *Store) ApplySchema(ctx context.Context, ddl string, columns []outbox.Column) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, ddl); err != nil {
+			return err
+		}
+		for _, c := range columns {
+			stmt := fmt.Sprintf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS %s %s",
+				pgx.Identifier{c.Table}.Sanitize(), pgx.Identifier{c.Name}.Sanitize(), c.Definition)
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("add column %s.%s: %w", c.Table, c.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("apply schema: %w", err)
+	}
+	return nil
+}
+
 // Notify wakes processors: those in this process at once, others through
 // NOTIFY (sent after the caller's commit, coalesced, never inside it, so
 // writers do not serialise on the notification queue). Call it after

@@ -289,6 +289,50 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error)
 	return nil
 }
 
+// Write runs fn in a write transaction, enqueues the event fn returns in
+// that same transaction, commits, and wakes processors. Generated
+// repositories write through it, so none of their writes can commit
+// without its event.
+func (s *Store) Write(ctx context.Context, fn func(tx *sql.Tx) (outbox.Event, error)) error {
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		ev, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		_, err = s.Enqueue(ctx, tx, ev)
+		return err
+	})
+}
+
+// ApplySchema brings the tables of a generated metrics package up to date:
+// it runs ddl (CREATE … IF NOT EXISTS statements) and adds each listed
+// column its table lacks. It never drops or changes anything.
+func (s *Store) ApplySchema(ctx context.Context, ddl string, columns []outbox.Column) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, ddl); err != nil {
+			return err
+		}
+		for _, c := range columns {
+			var n int
+			err := tx.QueryRowContext(ctx, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?", c.Table, c.Name).Scan(&n)
+			if err != nil {
+				return fmt.Errorf("column %s.%s: %w", c.Table, c.Name, err)
+			}
+			if n > 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE "%s" ADD COLUMN "%s" %s`, c.Table, c.Name, c.Definition)); err != nil {
+				return fmt.Errorf("add column %s.%s: %w", c.Table, c.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("apply schema: %w", err)
+	}
+	return nil
+}
+
 // Notify wakes processors in this process. Call it after committing a
 // transaction that enqueued events without InTx. Processors in other
 // processes notice commits by watching the file.
