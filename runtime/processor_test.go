@@ -44,8 +44,10 @@ func eachStore(t *testing.T, test func(t *testing.T, s testStore)) {
 	t.Run("postgres", func(t *testing.T) {
 		s := outboxtest.NewPostgresStore(t, pgtest.NewDatabase(t))
 		test(t, testStore{
-			Store:   s,
-			enqueue: func(t *testing.T, evs ...outbox.Event) []outbox.Event { return outboxtest.EnqueuePostgres(t, s, evs...) },
+			Store: s,
+			enqueue: func(t *testing.T, evs ...outbox.Event) []outbox.Event {
+				return outboxtest.EnqueuePostgres(t, s, evs...)
+			},
 			onDelivered: func(typ string, fn func(outbox.Delivery) error) {
 				s.OnDelivered(typ, func(_ context.Context, _ pgx.Tx, d outbox.Delivery) error { return fn(d) })
 			},

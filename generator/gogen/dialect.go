@@ -243,7 +243,7 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 		field("UpdatedAt", d.timeFromDB(jen.Id("r").Dot("UpdatedAt"))),
 	)
 	f.Commentf("%sFrom%s turns a row into an entry.", mt.VarName, d.name)
-	f.Func().Id(mt.VarName+"From"+d.name).Params(jen.Id("r").Add(row)).Add(entity).Block(
+	f.Func().Id(mt.VarName + "From" + d.name).Params(jen.Id("r").Add(row)).Add(entity).Block(
 		jen.Return(jen.Id(mt.GoName).Add(values(fields...))),
 	)
 }

@@ -393,7 +393,7 @@ func durationLit(d time.Duration) jen.Code {
 			if d == u.unit {
 				return jen.Qual("time", u.name)
 			}
-			return jen.Lit(int(d / u.unit)).Op("*").Qual("time", u.name)
+			return jen.Lit(int(d/u.unit)).Op("*").Qual("time", u.name)
 		}
 	}
 	return jen.Qual("time", "Duration").Call(jen.Lit(int64(d)))

@@ -24,4 +24,3 @@ func TestGenerateRootSpec(t *testing.T) {
 		t.Logf("%s: %d bytes", name, len(b))
 	}
 }
-
