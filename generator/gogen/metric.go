@@ -54,6 +54,14 @@ func baseType(fl *model.Field) *jen.Statement {
 	}
 }
 
+// commented adds a trailing comment to s unless text is empty.
+func commented(s *jen.Statement, text string) *jen.Statement {
+	if text == "" {
+		return s
+	}
+	return s.Comment(text)
+}
+
 func fieldComment(fl *model.Field) string {
 	text := strings.TrimSuffix(fl.Description, ".")
 	if text == "" {
@@ -83,7 +91,7 @@ func (g *gen) emitEntity(f *jen.File, mt *model.Metric) {
 		jen.Id("RecordedAt").Add(timeT()),
 	}
 	for _, fl := range mt.Fields {
-		fields = append(fields, jen.Id(fl.GoName).Add(fieldType(fl)).Comment(fieldComment(fl)))
+		fields = append(fields, commented(jen.Id(fl.GoName).Add(fieldType(fl)), fieldComment(fl)))
 	}
 	fields = append(fields,
 		jen.Id("Version").Int64().Comment("counts the entry's changes, from 1"),
@@ -121,7 +129,7 @@ func emitInput(f *jen.File, mt *model.Metric) {
 		jen.Id("RecordedAt").Add(timeT()),
 	}
 	for _, fl := range mt.Fields {
-		fields = append(fields, jen.Id(fl.GoName).Add(fieldType(fl)).Comment(fieldComment(fl)))
+		fields = append(fields, commented(jen.Id(fl.GoName).Add(fieldType(fl)), fieldComment(fl)))
 	}
 	f.Type().Id(mt.GoName + "Input").Struct(fields...)
 
