@@ -1,0 +1,162 @@
+// Package backend is the demo backend of the fitness example: a real HTTP
+// server that receives the outbox's events, validates them, dedupes them on
+// their Idempotency-Key, and keeps what it received in an SQLite file of
+// its own. It can be told to go down (refusing connections), to answer
+// slowly, or to fail a share of requests with 5xx or 429 + Retry-After, so
+// the example can show the outbox riding through all of it.
+package backend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the backend's own store
+)
+
+// Faults are the misbehaviours the backend is told to show. The zero value
+// is a healthy backend.
+type Faults struct {
+	// SlowShare of requests are answered only after SlowBy, once the event
+	// is stored: a client that gives up earlier retries, and the retry is
+	// a duplicate the backend must absorb.
+	SlowShare float64
+	SlowBy    time.Duration
+	// FailShare of requests fail with FailStatus (503 or 429, say) and a
+	// Retry-After of RetryAfter, before anything is stored.
+	FailShare  float64
+	FailStatus int
+	RetryAfter time.Duration
+}
+
+// Server is the demo backend.
+type Server struct {
+	db    *sql.DB
+	addr  string
+	token string
+
+	mu     sync.Mutex
+	faults Faults
+	ln     net.Listener
+	srv    *http.Server
+	done   chan struct{} // closed when the current Serve returns
+}
+
+// Open opens (creating) the backend's SQLite file at path.
+func Open(ctx context.Context, path string) (*Server, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	f.Close()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("backend: create tables: %w", err)
+	}
+	return &Server{db: db}, nil
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS deliveries (
+    idempotency_key TEXT PRIMARY KEY,
+    event_type      TEXT NOT NULL,
+    metric          TEXT NOT NULL,
+    entity_id       TEXT NOT NULL,
+    received_at     INTEGER NOT NULL,
+    duplicates      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS records (
+    metric    TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    user_id   TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    deleted   BOOLEAN NOT NULL,
+    payload   BLOB NOT NULL,
+    PRIMARY KEY (metric, entity_id)
+);`
+
+// RequireToken makes the backend refuse requests without this bearer token.
+func (s *Server) RequireToken(token string) { s.token = token }
+
+// SetFaults changes how the backend misbehaves.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+}
+
+func (s *Server) currentFaults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// Start listens on addr ("127.0.0.1:0" picks a port) and serves until Down
+// or Close. It returns the base URL.
+func (s *Server) Start(addr string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return "", errors.New("backend: already up")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("backend: listen: %w", err)
+	}
+	s.addr = ln.Addr().String()
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.done = make(chan struct{})
+	go func(srv *http.Server, done chan struct{}) {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}(s.srv, s.done)
+	return "http://" + s.addr, nil
+}
+
+// Down stops listening: new connections are refused, as if the backend
+// were unreachable. Requests in progress are cut off.
+func (s *Server) Down() {
+	s.mu.Lock()
+	srv, done := s.srv, s.done
+	s.ln, s.srv = nil, nil
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+		<-done
+	}
+}
+
+// Up listens again on the address Start chose.
+func (s *Server) Up() error {
+	_, err := s.Start(s.addr)
+	return err
+}
+
+// IsUp reports whether the backend is listening.
+func (s *Server) IsUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ln != nil
+}
+
+// Close stops the server and closes its database.
+func (s *Server) Close() error {
+	s.Down()
+	return s.db.Close()
+}
+
+// chance reports true with probability p.
+func chance(p float64) bool { return p > 0 && rand.Float64() < p }
