@@ -239,3 +239,5 @@ func toEvent(r pgdb.OutboxEvent) (*outbox.Event, error) {
 	}
 	return ev, nil
 }
+
+var _ outbox.Store = (*Store)(nil)

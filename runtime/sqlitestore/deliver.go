@@ -259,3 +259,5 @@ func toEvent(r sqlitedb.OutboxEvent) (*outbox.Event, error) {
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 
 func nullInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: true} }
+
+var _ outbox.Store = (*Store)(nil)
