@@ -11,6 +11,7 @@ import (
 // store, the sqlc package, the transaction type and how times are kept.
 type dialect struct {
 	name        string // in identifiers: "SQLite", "Postgres"
+	withArticle string // in prose: "an SQLite"
 	suffix      string // in file names: "sqlite", "postgres"
 	constructor string // "NewSQLite"
 	storePath   string
@@ -32,6 +33,7 @@ func sqliteDialect(m *model.Model) *dialect {
 	f := jen.Id("f")
 	return &dialect{
 		name:        "SQLite",
+		withArticle: "an SQLite",
 		suffix:      "sqlite",
 		constructor: "NewSQLite",
 		storePath:   sqliteStorePath,
@@ -65,6 +67,7 @@ func postgresDialect(m *model.Model) *dialect {
 	utc := func(t jen.Code) jen.Code { return jen.Add(t).Dot("UTC").Call() }
 	return &dialect{
 		name:          "Postgres",
+		withArticle:   "a PostgreSQL",
 		suffix:        "postgres",
 		constructor:   "NewPostgres",
 		storePath:     pgStorePath,
@@ -274,6 +277,7 @@ func (g *gen) emitConstructor(d *dialect) {
 	}
 	f.Var().Id(columns).Op("=").Index().Add(outbox("Column")).Add(values(cols...))
 
+	register := "Register" + d.name
 	body := []jen.Code{
 		jen.Id("m").Op(":=").Id("newMetrics").Call(jen.Id("opts")),
 		jen.Id("m").Dot("migrate").Op("=").Func().Params(jen.Id("ctx").Add(ctxT())).Error().Block(
@@ -282,21 +286,29 @@ func (g *gen) emitConstructor(d *dialect) {
 		jen.Id("read").Op(":=").Add(d.db("New")).Call(d.readDB(jen.Id("store"))),
 	}
 	for _, mt := range g.m.Metrics {
-		a := mt.VarName
-		body = append(body,
-			jen.Line(),
-			jen.Id(a).Op(":=").Id(d.adapterName(mt)).Values(field("store", jen.Id("store")), field("read", jen.Id("read"))),
-			jen.Id("m").Dot(mt.GoName).Op("=").Op("&").Id(mt.GoName+"Repository").Values(field("db", jen.Id(a)), field("cfg", jen.Op("&").Id("m").Dot("cfg"))),
-		)
+		body = append(body, jen.Id("m").Dot(mt.GoName).Op("=").Op("&").Id(mt.GoName+"Repository").Values(
+			field("db", jen.Id(d.adapterName(mt)).Values(field("store", jen.Id("store")), field("read", jen.Id("read")))),
+			field("cfg", jen.Op("&").Id("m").Dot("cfg")),
+		))
+	}
+	body = append(body, jen.Id(register).Call(jen.Id("store")), jen.Return(jen.Id("m")))
+	f.Commentf("%s returns the metrics kept in store, %s outbox store, and", d.constructor, d.withArticle)
+	f.Commentf("calls %s on it. Call Migrate before first use.", register)
+	f.Func().Id(d.constructor).Params(jen.Id("store").Op("*").Qual(d.storePath, "Store"), jen.Id("opts").Op("...").Id("Option")).Op("*").Id("Metrics").Block(body...)
+
+	var hooks []jen.Code
+	for _, mt := range g.m.Metrics {
 		for _, c := range []string{mt.Events.CreatedConst, mt.Events.UpdatedConst, mt.Events.DeletedConst} {
-			body = append(body, jen.Id("store").Dot("OnDelivered").Call(jen.Id(c), jen.Id(a).Dot("markSynced")))
+			hooks = append(hooks, jen.Id("store").Dot("OnDelivered").Call(jen.Id(c), jen.Id(d.adapterName(mt)).Values().Dot("markSynced")))
 		}
 	}
-	body = append(body, jen.Return(jen.Id("m")))
-	f.Commentf("%s returns the metrics kept in store, a %s outbox store, and", d.constructor, d.name)
-	f.Comment("registers with it, for every event type, the hook that marks an entry")
-	f.Comment("synced once its latest change is delivered. Call Migrate before first use.")
-	f.Func().Id(d.constructor).Params(jen.Id("store").Op("*").Qual(d.storePath, "Store"), jen.Id("opts").Op("...").Id("Option")).Op("*").Id("Metrics").Block(body...)
+	f.Commentf("%s wires this package's events into store: for every event type,", register)
+	f.Comment("the hook that marks the entry synced, in the transaction that completes the")
+	f.Comment("event, when the event carries the entry's current version. " + d.constructor + " calls")
+	f.Comment("it; a processor running in a process that never calls " + d.constructor + " must")
+	f.Comment("call it before it starts. Routes and Backoffs complete the wiring, for the")
+	f.Comment("sender and the processor.")
+	f.Func().Id(register).Params(jen.Id("store").Op("*").Qual(d.storePath, "Store")).Block(hooks...)
 
 	g.emitFilterHelpers(f, d)
 }

@@ -83,7 +83,7 @@ type EnumValue struct {
 // Type names of the generated code that do not depend on the spec. Derived
 // names must not collide with them.
 var fixedNames = []string{
-	"Metrics", "Option", "NewSQLite", "NewPostgres", "WithUserResolver", "WithClock", "ListFilter",
+	"Metrics", "Option", "NewSQLite", "NewPostgres", "RegisterSQLite", "RegisterPostgres", "WithUserResolver", "WithClock", "ListFilter",
 	"SyncStatus", "SyncPending", "SyncSynced", "ValidationError", "ErrNotFound", "ErrNoUser", "ErrRequired",
 	"ErrOutOfRange", "ErrTooLong", "ErrNotAllowed", "Routes", "EventTypes", "Backoffs", "DeletedPayload",
 	"Component",

@@ -33,64 +33,57 @@ var postgresColumns = []outbox.Column{
 	{Table: "metric_water_intake", Name: "ml", Definition: "bigint"},
 }
 
-// NewPostgres returns the metrics kept in store, a Postgres outbox store, and
-// registers with it, for every event type, the hook that marks an entry
-// synced once its latest change is delivered. Call Migrate before first use.
+// NewPostgres returns the metrics kept in store, a PostgreSQL outbox store, and
+// calls RegisterPostgres on it. Call Migrate before first use.
 func NewPostgres(store *pgstore.Store, opts ...Option) *Metrics {
 	m := newMetrics(opts)
 	m.migrate = func(ctx context.Context) error {
 		return store.ApplySchema(ctx, postgresSchema, postgresColumns)
 	}
 	read := pgdb.New(store.Pool())
-
-	steps := postgresSteps{store: store, read: read}
-	m.Steps = &StepsRepository{db: steps, cfg: &m.cfg}
-	store.OnDelivered(EventStepsCreated, steps.markSynced)
-	store.OnDelivered(EventStepsUpdated, steps.markSynced)
-	store.OnDelivered(EventStepsDeleted, steps.markSynced)
-
-	heartRate := postgresHeartRate{store: store, read: read}
-	m.HeartRate = &HeartRateRepository{db: heartRate, cfg: &m.cfg}
-	store.OnDelivered(EventHeartRateCreated, heartRate.markSynced)
-	store.OnDelivered(EventHeartRateUpdated, heartRate.markSynced)
-	store.OnDelivered(EventHeartRateDeleted, heartRate.markSynced)
-
-	weight := postgresWeight{store: store, read: read}
-	m.Weight = &WeightRepository{db: weight, cfg: &m.cfg}
-	store.OnDelivered(EventWeightCreated, weight.markSynced)
-	store.OnDelivered(EventWeightUpdated, weight.markSynced)
-	store.OnDelivered(EventWeightDeleted, weight.markSynced)
-
-	height := postgresHeight{store: store, read: read}
-	m.Height = &HeightRepository{db: height, cfg: &m.cfg}
-	store.OnDelivered(EventHeightCreated, height.markSynced)
-	store.OnDelivered(EventHeightUpdated, height.markSynced)
-	store.OnDelivered(EventHeightDeleted, height.markSynced)
-
-	mood := postgresMood{store: store, read: read}
-	m.Mood = &MoodRepository{db: mood, cfg: &m.cfg}
-	store.OnDelivered(EventMoodCreated, mood.markSynced)
-	store.OnDelivered(EventMoodUpdated, mood.markSynced)
-	store.OnDelivered(EventMoodDeleted, mood.markSynced)
-
-	bodyFat := postgresBodyFat{store: store, read: read}
-	m.BodyFat = &BodyFatRepository{db: bodyFat, cfg: &m.cfg}
-	store.OnDelivered(EventBodyFatCreated, bodyFat.markSynced)
-	store.OnDelivered(EventBodyFatUpdated, bodyFat.markSynced)
-	store.OnDelivered(EventBodyFatDeleted, bodyFat.markSynced)
-
-	sleep := postgresSleep{store: store, read: read}
-	m.Sleep = &SleepRepository{db: sleep, cfg: &m.cfg}
-	store.OnDelivered(EventSleepCreated, sleep.markSynced)
-	store.OnDelivered(EventSleepUpdated, sleep.markSynced)
-	store.OnDelivered(EventSleepDeleted, sleep.markSynced)
-
-	waterIntake := postgresWaterIntake{store: store, read: read}
-	m.WaterIntake = &WaterIntakeRepository{db: waterIntake, cfg: &m.cfg}
-	store.OnDelivered(EventWaterIntakeCreated, waterIntake.markSynced)
-	store.OnDelivered(EventWaterIntakeUpdated, waterIntake.markSynced)
-	store.OnDelivered(EventWaterIntakeDeleted, waterIntake.markSynced)
+	m.Steps = &StepsRepository{db: postgresSteps{store: store, read: read}, cfg: &m.cfg}
+	m.HeartRate = &HeartRateRepository{db: postgresHeartRate{store: store, read: read}, cfg: &m.cfg}
+	m.Weight = &WeightRepository{db: postgresWeight{store: store, read: read}, cfg: &m.cfg}
+	m.Height = &HeightRepository{db: postgresHeight{store: store, read: read}, cfg: &m.cfg}
+	m.Mood = &MoodRepository{db: postgresMood{store: store, read: read}, cfg: &m.cfg}
+	m.BodyFat = &BodyFatRepository{db: postgresBodyFat{store: store, read: read}, cfg: &m.cfg}
+	m.Sleep = &SleepRepository{db: postgresSleep{store: store, read: read}, cfg: &m.cfg}
+	m.WaterIntake = &WaterIntakeRepository{db: postgresWaterIntake{store: store, read: read}, cfg: &m.cfg}
+	RegisterPostgres(store)
 	return m
+}
+
+// RegisterPostgres wires this package's events into store: for every event type,
+// the hook that marks the entry synced, in the transaction that completes the
+// event, when the event carries the entry's current version. NewPostgres calls
+// it; a processor running in a process that never calls NewPostgres must
+// call it before it starts. Routes and Backoffs complete the wiring, for the
+// sender and the processor.
+func RegisterPostgres(store *pgstore.Store) {
+	store.OnDelivered(EventStepsCreated, postgresSteps{}.markSynced)
+	store.OnDelivered(EventStepsUpdated, postgresSteps{}.markSynced)
+	store.OnDelivered(EventStepsDeleted, postgresSteps{}.markSynced)
+	store.OnDelivered(EventHeartRateCreated, postgresHeartRate{}.markSynced)
+	store.OnDelivered(EventHeartRateUpdated, postgresHeartRate{}.markSynced)
+	store.OnDelivered(EventHeartRateDeleted, postgresHeartRate{}.markSynced)
+	store.OnDelivered(EventWeightCreated, postgresWeight{}.markSynced)
+	store.OnDelivered(EventWeightUpdated, postgresWeight{}.markSynced)
+	store.OnDelivered(EventWeightDeleted, postgresWeight{}.markSynced)
+	store.OnDelivered(EventHeightCreated, postgresHeight{}.markSynced)
+	store.OnDelivered(EventHeightUpdated, postgresHeight{}.markSynced)
+	store.OnDelivered(EventHeightDeleted, postgresHeight{}.markSynced)
+	store.OnDelivered(EventMoodCreated, postgresMood{}.markSynced)
+	store.OnDelivered(EventMoodUpdated, postgresMood{}.markSynced)
+	store.OnDelivered(EventMoodDeleted, postgresMood{}.markSynced)
+	store.OnDelivered(EventBodyFatCreated, postgresBodyFat{}.markSynced)
+	store.OnDelivered(EventBodyFatUpdated, postgresBodyFat{}.markSynced)
+	store.OnDelivered(EventBodyFatDeleted, postgresBodyFat{}.markSynced)
+	store.OnDelivered(EventSleepCreated, postgresSleep{}.markSynced)
+	store.OnDelivered(EventSleepUpdated, postgresSleep{}.markSynced)
+	store.OnDelivered(EventSleepDeleted, postgresSleep{}.markSynced)
+	store.OnDelivered(EventWaterIntakeCreated, postgresWaterIntake{}.markSynced)
+	store.OnDelivered(EventWaterIntakeUpdated, postgresWaterIntake{}.markSynced)
+	store.OnDelivered(EventWaterIntakeDeleted, postgresWaterIntake{}.markSynced)
 }
 
 // ptrIfSet passes a filter value to PostgreSQL, or nil to match anything.

@@ -33,64 +33,57 @@ var sqliteColumns = []outbox.Column{
 	{Table: "metric_water_intake", Name: "ml", Definition: "INTEGER"},
 }
 
-// NewSQLite returns the metrics kept in store, a SQLite outbox store, and
-// registers with it, for every event type, the hook that marks an entry
-// synced once its latest change is delivered. Call Migrate before first use.
+// NewSQLite returns the metrics kept in store, an SQLite outbox store, and
+// calls RegisterSQLite on it. Call Migrate before first use.
 func NewSQLite(store *sqlitestore.Store, opts ...Option) *Metrics {
 	m := newMetrics(opts)
 	m.migrate = func(ctx context.Context) error {
 		return store.ApplySchema(ctx, sqliteSchema, sqliteColumns)
 	}
 	read := sqlitedb.New(store.DB())
-
-	steps := sqliteSteps{store: store, read: read}
-	m.Steps = &StepsRepository{db: steps, cfg: &m.cfg}
-	store.OnDelivered(EventStepsCreated, steps.markSynced)
-	store.OnDelivered(EventStepsUpdated, steps.markSynced)
-	store.OnDelivered(EventStepsDeleted, steps.markSynced)
-
-	heartRate := sqliteHeartRate{store: store, read: read}
-	m.HeartRate = &HeartRateRepository{db: heartRate, cfg: &m.cfg}
-	store.OnDelivered(EventHeartRateCreated, heartRate.markSynced)
-	store.OnDelivered(EventHeartRateUpdated, heartRate.markSynced)
-	store.OnDelivered(EventHeartRateDeleted, heartRate.markSynced)
-
-	weight := sqliteWeight{store: store, read: read}
-	m.Weight = &WeightRepository{db: weight, cfg: &m.cfg}
-	store.OnDelivered(EventWeightCreated, weight.markSynced)
-	store.OnDelivered(EventWeightUpdated, weight.markSynced)
-	store.OnDelivered(EventWeightDeleted, weight.markSynced)
-
-	height := sqliteHeight{store: store, read: read}
-	m.Height = &HeightRepository{db: height, cfg: &m.cfg}
-	store.OnDelivered(EventHeightCreated, height.markSynced)
-	store.OnDelivered(EventHeightUpdated, height.markSynced)
-	store.OnDelivered(EventHeightDeleted, height.markSynced)
-
-	mood := sqliteMood{store: store, read: read}
-	m.Mood = &MoodRepository{db: mood, cfg: &m.cfg}
-	store.OnDelivered(EventMoodCreated, mood.markSynced)
-	store.OnDelivered(EventMoodUpdated, mood.markSynced)
-	store.OnDelivered(EventMoodDeleted, mood.markSynced)
-
-	bodyFat := sqliteBodyFat{store: store, read: read}
-	m.BodyFat = &BodyFatRepository{db: bodyFat, cfg: &m.cfg}
-	store.OnDelivered(EventBodyFatCreated, bodyFat.markSynced)
-	store.OnDelivered(EventBodyFatUpdated, bodyFat.markSynced)
-	store.OnDelivered(EventBodyFatDeleted, bodyFat.markSynced)
-
-	sleep := sqliteSleep{store: store, read: read}
-	m.Sleep = &SleepRepository{db: sleep, cfg: &m.cfg}
-	store.OnDelivered(EventSleepCreated, sleep.markSynced)
-	store.OnDelivered(EventSleepUpdated, sleep.markSynced)
-	store.OnDelivered(EventSleepDeleted, sleep.markSynced)
-
-	waterIntake := sqliteWaterIntake{store: store, read: read}
-	m.WaterIntake = &WaterIntakeRepository{db: waterIntake, cfg: &m.cfg}
-	store.OnDelivered(EventWaterIntakeCreated, waterIntake.markSynced)
-	store.OnDelivered(EventWaterIntakeUpdated, waterIntake.markSynced)
-	store.OnDelivered(EventWaterIntakeDeleted, waterIntake.markSynced)
+	m.Steps = &StepsRepository{db: sqliteSteps{store: store, read: read}, cfg: &m.cfg}
+	m.HeartRate = &HeartRateRepository{db: sqliteHeartRate{store: store, read: read}, cfg: &m.cfg}
+	m.Weight = &WeightRepository{db: sqliteWeight{store: store, read: read}, cfg: &m.cfg}
+	m.Height = &HeightRepository{db: sqliteHeight{store: store, read: read}, cfg: &m.cfg}
+	m.Mood = &MoodRepository{db: sqliteMood{store: store, read: read}, cfg: &m.cfg}
+	m.BodyFat = &BodyFatRepository{db: sqliteBodyFat{store: store, read: read}, cfg: &m.cfg}
+	m.Sleep = &SleepRepository{db: sqliteSleep{store: store, read: read}, cfg: &m.cfg}
+	m.WaterIntake = &WaterIntakeRepository{db: sqliteWaterIntake{store: store, read: read}, cfg: &m.cfg}
+	RegisterSQLite(store)
 	return m
+}
+
+// RegisterSQLite wires this package's events into store: for every event type,
+// the hook that marks the entry synced, in the transaction that completes the
+// event, when the event carries the entry's current version. NewSQLite calls
+// it; a processor running in a process that never calls NewSQLite must
+// call it before it starts. Routes and Backoffs complete the wiring, for the
+// sender and the processor.
+func RegisterSQLite(store *sqlitestore.Store) {
+	store.OnDelivered(EventStepsCreated, sqliteSteps{}.markSynced)
+	store.OnDelivered(EventStepsUpdated, sqliteSteps{}.markSynced)
+	store.OnDelivered(EventStepsDeleted, sqliteSteps{}.markSynced)
+	store.OnDelivered(EventHeartRateCreated, sqliteHeartRate{}.markSynced)
+	store.OnDelivered(EventHeartRateUpdated, sqliteHeartRate{}.markSynced)
+	store.OnDelivered(EventHeartRateDeleted, sqliteHeartRate{}.markSynced)
+	store.OnDelivered(EventWeightCreated, sqliteWeight{}.markSynced)
+	store.OnDelivered(EventWeightUpdated, sqliteWeight{}.markSynced)
+	store.OnDelivered(EventWeightDeleted, sqliteWeight{}.markSynced)
+	store.OnDelivered(EventHeightCreated, sqliteHeight{}.markSynced)
+	store.OnDelivered(EventHeightUpdated, sqliteHeight{}.markSynced)
+	store.OnDelivered(EventHeightDeleted, sqliteHeight{}.markSynced)
+	store.OnDelivered(EventMoodCreated, sqliteMood{}.markSynced)
+	store.OnDelivered(EventMoodUpdated, sqliteMood{}.markSynced)
+	store.OnDelivered(EventMoodDeleted, sqliteMood{}.markSynced)
+	store.OnDelivered(EventBodyFatCreated, sqliteBodyFat{}.markSynced)
+	store.OnDelivered(EventBodyFatUpdated, sqliteBodyFat{}.markSynced)
+	store.OnDelivered(EventBodyFatDeleted, sqliteBodyFat{}.markSynced)
+	store.OnDelivered(EventSleepCreated, sqliteSleep{}.markSynced)
+	store.OnDelivered(EventSleepUpdated, sqliteSleep{}.markSynced)
+	store.OnDelivered(EventSleepDeleted, sqliteSleep{}.markSynced)
+	store.OnDelivered(EventWaterIntakeCreated, sqliteWaterIntake{}.markSynced)
+	store.OnDelivered(EventWaterIntakeUpdated, sqliteWaterIntake{}.markSynced)
+	store.OnDelivered(EventWaterIntakeDeleted, sqliteWaterIntake{}.markSynced)
 }
 
 // nilIfZero passes a filter value to SQLite, or nil to match anything.

@@ -34,46 +34,45 @@ var postgresColumns = []outbox.Column{
 	{Table: "metric_meditation", Name: "minutes", Definition: "bigint"},
 }
 
-// NewPostgres returns the metrics kept in store, a Postgres outbox store, and
-// registers with it, for every event type, the hook that marks an entry
-// synced once its latest change is delivered. Call Migrate before first use.
+// NewPostgres returns the metrics kept in store, a PostgreSQL outbox store, and
+// calls RegisterPostgres on it. Call Migrate before first use.
 func NewPostgres(store *pgstore.Store, opts ...Option) *Metrics {
 	m := newMetrics(opts)
 	m.migrate = func(ctx context.Context) error {
 		return store.ApplySchema(ctx, postgresSchema, postgresColumns)
 	}
 	read := pgdb.New(store.Pool())
-
-	bloodPressure := postgresBloodPressure{store: store, read: read}
-	m.BloodPressure = &BloodPressureRepository{db: bloodPressure, cfg: &m.cfg}
-	store.OnDelivered(EventBloodPressureCreated, bloodPressure.markSynced)
-	store.OnDelivered(EventBloodPressureUpdated, bloodPressure.markSynced)
-	store.OnDelivered(EventBloodPressureDeleted, bloodPressure.markSynced)
-
-	symptom := postgresSymptom{store: store, read: read}
-	m.Symptom = &SymptomRepository{db: symptom, cfg: &m.cfg}
-	store.OnDelivered(EventSymptomCreated, symptom.markSynced)
-	store.OnDelivered(EventSymptomUpdated, symptom.markSynced)
-	store.OnDelivered(EventSymptomDeleted, symptom.markSynced)
-
-	glucose := postgresGlucose{store: store, read: read}
-	m.Glucose = &GlucoseRepository{db: glucose, cfg: &m.cfg}
-	store.OnDelivered(EventGlucoseCreated, glucose.markSynced)
-	store.OnDelivered(EventGlucoseUpdated, glucose.markSynced)
-	store.OnDelivered(EventGlucoseDeleted, glucose.markSynced)
-
-	temperature := postgresTemperature{store: store, read: read}
-	m.Temperature = &TemperatureRepository{db: temperature, cfg: &m.cfg}
-	store.OnDelivered(EventTemperatureCreated, temperature.markSynced)
-	store.OnDelivered(EventTemperatureUpdated, temperature.markSynced)
-	store.OnDelivered(EventTemperatureDeleted, temperature.markSynced)
-
-	meditation := postgresMeditation{store: store, read: read}
-	m.Meditation = &MeditationRepository{db: meditation, cfg: &m.cfg}
-	store.OnDelivered(EventMeditationCreated, meditation.markSynced)
-	store.OnDelivered(EventMeditationUpdated, meditation.markSynced)
-	store.OnDelivered(EventMeditationDeleted, meditation.markSynced)
+	m.BloodPressure = &BloodPressureRepository{db: postgresBloodPressure{store: store, read: read}, cfg: &m.cfg}
+	m.Symptom = &SymptomRepository{db: postgresSymptom{store: store, read: read}, cfg: &m.cfg}
+	m.Glucose = &GlucoseRepository{db: postgresGlucose{store: store, read: read}, cfg: &m.cfg}
+	m.Temperature = &TemperatureRepository{db: postgresTemperature{store: store, read: read}, cfg: &m.cfg}
+	m.Meditation = &MeditationRepository{db: postgresMeditation{store: store, read: read}, cfg: &m.cfg}
+	RegisterPostgres(store)
 	return m
+}
+
+// RegisterPostgres wires this package's events into store: for every event type,
+// the hook that marks the entry synced, in the transaction that completes the
+// event, when the event carries the entry's current version. NewPostgres calls
+// it; a processor running in a process that never calls NewPostgres must
+// call it before it starts. Routes and Backoffs complete the wiring, for the
+// sender and the processor.
+func RegisterPostgres(store *pgstore.Store) {
+	store.OnDelivered(EventBloodPressureCreated, postgresBloodPressure{}.markSynced)
+	store.OnDelivered(EventBloodPressureUpdated, postgresBloodPressure{}.markSynced)
+	store.OnDelivered(EventBloodPressureDeleted, postgresBloodPressure{}.markSynced)
+	store.OnDelivered(EventSymptomCreated, postgresSymptom{}.markSynced)
+	store.OnDelivered(EventSymptomUpdated, postgresSymptom{}.markSynced)
+	store.OnDelivered(EventSymptomDeleted, postgresSymptom{}.markSynced)
+	store.OnDelivered(EventGlucoseCreated, postgresGlucose{}.markSynced)
+	store.OnDelivered(EventGlucoseUpdated, postgresGlucose{}.markSynced)
+	store.OnDelivered(EventGlucoseDeleted, postgresGlucose{}.markSynced)
+	store.OnDelivered(EventTemperatureCreated, postgresTemperature{}.markSynced)
+	store.OnDelivered(EventTemperatureUpdated, postgresTemperature{}.markSynced)
+	store.OnDelivered(EventTemperatureDeleted, postgresTemperature{}.markSynced)
+	store.OnDelivered(EventMeditationCreated, postgresMeditation{}.markSynced)
+	store.OnDelivered(EventMeditationUpdated, postgresMeditation{}.markSynced)
+	store.OnDelivered(EventMeditationDeleted, postgresMeditation{}.markSynced)
 }
 
 // ptrIfSet passes a filter value to PostgreSQL, or nil to match anything.

@@ -34,46 +34,45 @@ var sqliteColumns = []outbox.Column{
 	{Table: "metric_meditation", Name: "minutes", Definition: "INTEGER"},
 }
 
-// NewSQLite returns the metrics kept in store, a SQLite outbox store, and
-// registers with it, for every event type, the hook that marks an entry
-// synced once its latest change is delivered. Call Migrate before first use.
+// NewSQLite returns the metrics kept in store, an SQLite outbox store, and
+// calls RegisterSQLite on it. Call Migrate before first use.
 func NewSQLite(store *sqlitestore.Store, opts ...Option) *Metrics {
 	m := newMetrics(opts)
 	m.migrate = func(ctx context.Context) error {
 		return store.ApplySchema(ctx, sqliteSchema, sqliteColumns)
 	}
 	read := sqlitedb.New(store.DB())
-
-	bloodPressure := sqliteBloodPressure{store: store, read: read}
-	m.BloodPressure = &BloodPressureRepository{db: bloodPressure, cfg: &m.cfg}
-	store.OnDelivered(EventBloodPressureCreated, bloodPressure.markSynced)
-	store.OnDelivered(EventBloodPressureUpdated, bloodPressure.markSynced)
-	store.OnDelivered(EventBloodPressureDeleted, bloodPressure.markSynced)
-
-	symptom := sqliteSymptom{store: store, read: read}
-	m.Symptom = &SymptomRepository{db: symptom, cfg: &m.cfg}
-	store.OnDelivered(EventSymptomCreated, symptom.markSynced)
-	store.OnDelivered(EventSymptomUpdated, symptom.markSynced)
-	store.OnDelivered(EventSymptomDeleted, symptom.markSynced)
-
-	glucose := sqliteGlucose{store: store, read: read}
-	m.Glucose = &GlucoseRepository{db: glucose, cfg: &m.cfg}
-	store.OnDelivered(EventGlucoseCreated, glucose.markSynced)
-	store.OnDelivered(EventGlucoseUpdated, glucose.markSynced)
-	store.OnDelivered(EventGlucoseDeleted, glucose.markSynced)
-
-	temperature := sqliteTemperature{store: store, read: read}
-	m.Temperature = &TemperatureRepository{db: temperature, cfg: &m.cfg}
-	store.OnDelivered(EventTemperatureCreated, temperature.markSynced)
-	store.OnDelivered(EventTemperatureUpdated, temperature.markSynced)
-	store.OnDelivered(EventTemperatureDeleted, temperature.markSynced)
-
-	meditation := sqliteMeditation{store: store, read: read}
-	m.Meditation = &MeditationRepository{db: meditation, cfg: &m.cfg}
-	store.OnDelivered(EventMeditationCreated, meditation.markSynced)
-	store.OnDelivered(EventMeditationUpdated, meditation.markSynced)
-	store.OnDelivered(EventMeditationDeleted, meditation.markSynced)
+	m.BloodPressure = &BloodPressureRepository{db: sqliteBloodPressure{store: store, read: read}, cfg: &m.cfg}
+	m.Symptom = &SymptomRepository{db: sqliteSymptom{store: store, read: read}, cfg: &m.cfg}
+	m.Glucose = &GlucoseRepository{db: sqliteGlucose{store: store, read: read}, cfg: &m.cfg}
+	m.Temperature = &TemperatureRepository{db: sqliteTemperature{store: store, read: read}, cfg: &m.cfg}
+	m.Meditation = &MeditationRepository{db: sqliteMeditation{store: store, read: read}, cfg: &m.cfg}
+	RegisterSQLite(store)
 	return m
+}
+
+// RegisterSQLite wires this package's events into store: for every event type,
+// the hook that marks the entry synced, in the transaction that completes the
+// event, when the event carries the entry's current version. NewSQLite calls
+// it; a processor running in a process that never calls NewSQLite must
+// call it before it starts. Routes and Backoffs complete the wiring, for the
+// sender and the processor.
+func RegisterSQLite(store *sqlitestore.Store) {
+	store.OnDelivered(EventBloodPressureCreated, sqliteBloodPressure{}.markSynced)
+	store.OnDelivered(EventBloodPressureUpdated, sqliteBloodPressure{}.markSynced)
+	store.OnDelivered(EventBloodPressureDeleted, sqliteBloodPressure{}.markSynced)
+	store.OnDelivered(EventSymptomCreated, sqliteSymptom{}.markSynced)
+	store.OnDelivered(EventSymptomUpdated, sqliteSymptom{}.markSynced)
+	store.OnDelivered(EventSymptomDeleted, sqliteSymptom{}.markSynced)
+	store.OnDelivered(EventGlucoseCreated, sqliteGlucose{}.markSynced)
+	store.OnDelivered(EventGlucoseUpdated, sqliteGlucose{}.markSynced)
+	store.OnDelivered(EventGlucoseDeleted, sqliteGlucose{}.markSynced)
+	store.OnDelivered(EventTemperatureCreated, sqliteTemperature{}.markSynced)
+	store.OnDelivered(EventTemperatureUpdated, sqliteTemperature{}.markSynced)
+	store.OnDelivered(EventTemperatureDeleted, sqliteTemperature{}.markSynced)
+	store.OnDelivered(EventMeditationCreated, sqliteMeditation{}.markSynced)
+	store.OnDelivered(EventMeditationUpdated, sqliteMeditation{}.markSynced)
+	store.OnDelivered(EventMeditationDeleted, sqliteMeditation{}.markSynced)
 }
 
 // nilIfZero passes a filter value to SQLite, or nil to match anything.

@@ -24,22 +24,29 @@ var postgresColumns = []outbox.Column{
 	{Table: "metric_mood", Name: "label", Definition: "text"},
 }
 
-// NewPostgres returns the metrics kept in store, a Postgres outbox store, and
-// registers with it, for every event type, the hook that marks an entry
-// synced once its latest change is delivered. Call Migrate before first use.
+// NewPostgres returns the metrics kept in store, a PostgreSQL outbox store, and
+// calls RegisterPostgres on it. Call Migrate before first use.
 func NewPostgres(store *pgstore.Store, opts ...Option) *Metrics {
 	m := newMetrics(opts)
 	m.migrate = func(ctx context.Context) error {
 		return store.ApplySchema(ctx, postgresSchema, postgresColumns)
 	}
 	read := pgdb.New(store.Pool())
-
-	mood := postgresMood{store: store, read: read}
-	m.Mood = &MoodRepository{db: mood, cfg: &m.cfg}
-	store.OnDelivered(EventMoodCreated, mood.markSynced)
-	store.OnDelivered(EventMoodUpdated, mood.markSynced)
-	store.OnDelivered(EventMoodDeleted, mood.markSynced)
+	m.Mood = &MoodRepository{db: postgresMood{store: store, read: read}, cfg: &m.cfg}
+	RegisterPostgres(store)
 	return m
+}
+
+// RegisterPostgres wires this package's events into store: for every event type,
+// the hook that marks the entry synced, in the transaction that completes the
+// event, when the event carries the entry's current version. NewPostgres calls
+// it; a processor running in a process that never calls NewPostgres must
+// call it before it starts. Routes and Backoffs complete the wiring, for the
+// sender and the processor.
+func RegisterPostgres(store *pgstore.Store) {
+	store.OnDelivered(EventMoodCreated, postgresMood{}.markSynced)
+	store.OnDelivered(EventMoodUpdated, postgresMood{}.markSynced)
+	store.OnDelivered(EventMoodDeleted, postgresMood{}.markSynced)
 }
 
 // ptrIfSet passes a filter value to PostgreSQL, or nil to match anything.

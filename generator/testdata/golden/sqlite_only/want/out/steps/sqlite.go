@@ -23,22 +23,29 @@ var sqliteColumns = []outbox.Column{
 	{Table: "metric_steps", Name: "count", Definition: "INTEGER"},
 }
 
-// NewSQLite returns the metrics kept in store, a SQLite outbox store, and
-// registers with it, for every event type, the hook that marks an entry
-// synced once its latest change is delivered. Call Migrate before first use.
+// NewSQLite returns the metrics kept in store, an SQLite outbox store, and
+// calls RegisterSQLite on it. Call Migrate before first use.
 func NewSQLite(store *sqlitestore.Store, opts ...Option) *Metrics {
 	m := newMetrics(opts)
 	m.migrate = func(ctx context.Context) error {
 		return store.ApplySchema(ctx, sqliteSchema, sqliteColumns)
 	}
 	read := sqlitedb.New(store.DB())
-
-	steps := sqliteSteps{store: store, read: read}
-	m.Steps = &StepsRepository{db: steps, cfg: &m.cfg}
-	store.OnDelivered(EventStepsCreated, steps.markSynced)
-	store.OnDelivered(EventStepsUpdated, steps.markSynced)
-	store.OnDelivered(EventStepsDeleted, steps.markSynced)
+	m.Steps = &StepsRepository{db: sqliteSteps{store: store, read: read}, cfg: &m.cfg}
+	RegisterSQLite(store)
 	return m
+}
+
+// RegisterSQLite wires this package's events into store: for every event type,
+// the hook that marks the entry synced, in the transaction that completes the
+// event, when the event carries the entry's current version. NewSQLite calls
+// it; a processor running in a process that never calls NewSQLite must
+// call it before it starts. Routes and Backoffs complete the wiring, for the
+// sender and the processor.
+func RegisterSQLite(store *sqlitestore.Store) {
+	store.OnDelivered(EventStepsCreated, sqliteSteps{}.markSynced)
+	store.OnDelivered(EventStepsUpdated, sqliteSteps{}.markSynced)
+	store.OnDelivered(EventStepsDeleted, sqliteSteps{}.markSynced)
 }
 
 // nilIfZero passes a filter value to SQLite, or nil to match anything.
