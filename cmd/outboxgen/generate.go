@@ -18,14 +18,7 @@ import (
 func render(path string, stderr io.Writer) (files generator.Files, root string, ok bool) {
 	s, err := spec.Load(path)
 	if err != nil {
-		var errs spec.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e)
-			}
-		} else {
-			fmt.Fprintf(stderr, "outboxgen: %v\n", err)
-		}
+		reportError(stderr, err)
 		return nil, "", false
 	}
 	root = filepath.Dir(path)
@@ -37,17 +30,23 @@ func render(path string, stderr io.Writer) (files generator.Files, root string, 
 	}
 	files, err = generator.Generate(s, generator.Options{ImportPath: importPath})
 	if err != nil {
-		var errs spec.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				fmt.Fprintln(stderr, e)
-			}
-		} else {
-			fmt.Fprintf(stderr, "outboxgen: %v\n", err)
-		}
+		reportError(stderr, err)
 		return nil, "", false
 	}
 	return files, root, true
+}
+
+// reportError prints spec problems one per line, as FILE:LINE:COL: message,
+// and any other error with the command's name.
+func reportError(stderr io.Writer, err error) {
+	var errs spec.Errors
+	if !errors.As(err, &errs) {
+		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
+		return
+	}
+	for _, e := range errs {
+		fmt.Fprintln(stderr, e)
+	}
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) int {
