@@ -53,6 +53,20 @@ type Inspector interface {
 	// PurgeCompleted deletes completed events finished before the given time
 	// and returns how many it deleted.
 	PurgeCompleted(ctx context.Context, before time.Time) (int64, error)
+	// CountByUser counts the events of each user that are not completed,
+	// by status, for the limit users with the most of them.
+	CountByUser(ctx context.Context, limit int) ([]UserCounts, error)
+}
+
+// UserCounts is one user's events that are not completed, by status.
+type UserCounts struct {
+	UserID string
+	Counts map[Status]int64
+}
+
+// Waiting is how many of the user's events still wait for delivery.
+func (u UserCounts) Waiting() int64 {
+	return u.Counts[StatusPending] + u.Counts[StatusProcessing] + u.Counts[StatusFailed]
 }
 
 // Errors returned by Inspector methods.
@@ -141,6 +155,8 @@ type Filter struct {
 	Status Status
 	Type   string
 	UserID string
+	// CreatedBefore keeps events enqueued before this time.
+	CreatedBefore time.Time
 	// Limit bounds the result; zero means 100.
 	Limit int
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/internal/storekit"
 	"github.com/outboxgen/outboxgen/runtime/pgstore/internal/pgdb"
 )
 
@@ -42,15 +43,29 @@ func (s *Store) List(ctx context.Context, f outbox.Filter) ([]*outbox.Event, err
 		f.Limit = 100
 	}
 	rows, err := s.q.ListEvents(ctx, pgdb.ListEventsParams{
-		Status:    optional(string(f.Status)),
-		EventType: optional(f.Type),
-		UserID:    optional(f.UserID),
-		MaxEvents: int32(f.Limit),
+		Status:        optional(string(f.Status)),
+		EventType:     optional(f.Type),
+		UserID:        optional(f.UserID),
+		CreatedBefore: optionalTime(f.CreatedBefore),
+		MaxEvents:     int32(f.Limit),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return toEvents(rows)
+}
+
+// CountByUser implements outbox.Inspector.
+func (s *Store) CountByUser(ctx context.Context, limit int) ([]outbox.UserCounts, error) {
+	rows, err := s.q.CountUnfinishedByUser(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count by user: %w", err)
+	}
+	counts := make([]storekit.UserStatusCount, len(rows))
+	for i, r := range rows {
+		counts[i] = storekit.UserStatusCount{UserID: r.UserID, Status: r.Status, Events: r.Events}
+	}
+	return storekit.TopUsers(counts, limit), nil
 }
 
 // Get implements outbox.Inspector.
@@ -146,6 +161,13 @@ func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*pgdb.Queri
 		}
 		return fn(q, ev)
 	})
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func optional(s string) *string {

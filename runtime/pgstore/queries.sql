@@ -185,8 +185,15 @@ SELECT * FROM outbox_events
 WHERE (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
   AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
   AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
 ORDER BY seq
 LIMIT sqlc.arg('max_events');
+
+-- name: CountUnfinishedByUser :many
+-- Completed events are left out: there are many and they need no one.
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status <> 'completed'
+GROUP BY user_id, status;
 
 -- name: GetEvent :one
 SELECT * FROM outbox_events WHERE id = sqlc.arg('id');

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/internal/storekit"
 	"github.com/outboxgen/outboxgen/runtime/sqlitestore/internal/sqlitedb"
 )
 
@@ -48,15 +49,29 @@ func (s *Store) List(ctx context.Context, f outbox.Filter) ([]*outbox.Event, err
 		f.Limit = 100
 	}
 	rows, err := sqlitedb.New(s.read).ListEvents(ctx, sqlitedb.ListEventsParams{
-		Status:    optional(string(f.Status)),
-		EventType: optional(f.Type),
-		UserID:    optional(f.UserID),
-		MaxEvents: int64(f.Limit),
+		Status:        optional(string(f.Status)),
+		EventType:     optional(f.Type),
+		UserID:        optional(f.UserID),
+		CreatedBefore: optionalMicros(f.CreatedBefore),
+		MaxEvents:     int64(f.Limit),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	return toEvents(rows)
+}
+
+// CountByUser implements outbox.Inspector.
+func (s *Store) CountByUser(ctx context.Context, limit int) ([]outbox.UserCounts, error) {
+	rows, err := sqlitedb.New(s.read).CountUnfinishedByUser(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count by user: %w", err)
+	}
+	counts := make([]storekit.UserStatusCount, len(rows))
+	for i, r := range rows {
+		counts[i] = storekit.UserStatusCount{UserID: r.UserID, Status: r.Status, Events: r.Events}
+	}
+	return storekit.TopUsers(counts, limit), nil
 }
 
 // Get implements outbox.Inspector.
@@ -155,6 +170,13 @@ func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*sqlitedb.Q
 		}
 		return fn(q, ev)
 	})
+}
+
+func optionalMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
 }
 
 func optional(s string) any {

@@ -138,8 +138,15 @@ SELECT * FROM outbox_events
 WHERE (sqlc.narg('status') IS NULL OR status = sqlc.narg('status'))
   AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
   AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
+  AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'))
 ORDER BY seq
 LIMIT sqlc.arg('max_events');
+
+-- name: CountUnfinishedByUser :many
+-- Completed events are left out: there are many and they need no one.
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status <> 'completed'
+GROUP BY user_id, status;
 
 -- name: GetEvent :one
 SELECT * FROM outbox_events WHERE id = sqlc.arg('id');

@@ -53,7 +53,9 @@ func testListAndGet(t *testing.T, e *env) {
 	other.UserID = "user-2"
 	steps := Event("s1", 1)
 	steps.Type = "steps.updated"
-	evs := e.enqueue(Event("w1", 1), other, steps)
+	evs := e.enqueue(Event("w1", 1), other)
+	e.clock.Advance(time.Minute)
+	evs = append(evs, e.enqueue(steps)...)
 	c := e.wantClaim("w1", "w2", "s1")
 	e.finish(outbox.Outcome{Event: c[0], Kind: outbox.Dead, Error: "400"})
 
@@ -67,6 +69,7 @@ func testListAndGet(t *testing.T, e *env) {
 		{outbox.Filter{UserID: "user-2"}, []string{"w2"}},
 		{outbox.Filter{Status: outbox.StatusProcessing, UserID: "user-1"}, []string{"s1"}},
 		{outbox.Filter{Limit: 2}, []string{"w1", "w2"}},
+		{outbox.Filter{CreatedBefore: e.clock.Now()}, []string{"w1", "w2"}},
 		{outbox.Filter{Type: "nope"}, []string{}},
 	} {
 		got, err := e.store.List(e.ctx, tc.f)
@@ -189,4 +192,26 @@ func fmtIDs(ids []string) string {
 		s += id + ","
 	}
 	return s
+}
+
+func testCountByUser(t *testing.T, e *env) {
+	ada, bob, cy := Event("a1", 1), Event("b1", 1), Event("c1", 1)
+	ada.UserID, bob.UserID, cy.UserID = "ada", "bob", "cy"
+	ada2 := Event("a2", 1)
+	ada2.UserID = "ada"
+	e.enqueue(ada, ada2, bob, cy)
+	c := e.wantClaim("a1", "a2", "b1", "c1")
+	e.finish(delivered(c[3]), outbox.Outcome{Event: c[2], Kind: outbox.Dead, Error: "400"})
+
+	users, err := e.store.CountByUser(e.ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cy's only event completed: cy is not listed. ada waits on two, bob on none but has a dead one.
+	if len(users) != 2 || users[0].UserID != "ada" || users[0].Waiting() != 2 || users[1].UserID != "bob" || users[1].Counts[outbox.StatusDead] != 1 {
+		t.Fatalf("count by user = %+v", users)
+	}
+	if top, _ := e.store.CountByUser(e.ctx, 1); len(top) != 1 || top[0].UserID != "ada" {
+		t.Fatalf("top 1 = %+v", top)
+	}
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"SubscribeWakesOnCommit", testSubscribeWakesOnCommit},
 		{"Stats", testStats},
 		{"ListAndGet", testListAndGet},
+		{"CountByUser", testCountByUser},
 		{"RetryDead", testRetryDead},
 		{"RetryFailed", testRetryFailed},
 		{"Discard", testDiscard},

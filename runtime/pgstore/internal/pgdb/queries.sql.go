@@ -195,6 +195,39 @@ func (q *Queries) CountByTypeAndStatus(ctx context.Context) ([]CountByTypeAndSta
 	return items, nil
 }
 
+const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status <> 'completed'
+GROUP BY user_id, status
+`
+
+type CountUnfinishedByUserRow struct {
+	UserID string
+	Status string
+	Events int64
+}
+
+// Completed events are left out: there are many and they need no one.
+func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedByUserRow, error) {
+	rows, err := q.db.Query(ctx, countUnfinishedByUser)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountUnfinishedByUserRow
+	for rows.Next() {
+		var i CountUnfinishedByUserRow
+		if err := rows.Scan(&i.UserID, &i.Status, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const decrementKeys = `-- name: DecrementKeys :exec
 UPDATE outbox_keys k
 SET unfinished = k.unfinished - c.n
@@ -401,15 +434,17 @@ SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_n
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR event_type = $2::text)
   AND ($3::text IS NULL OR user_id = $3::text)
+  AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)
 ORDER BY seq
-LIMIT $4
+LIMIT $5
 `
 
 type ListEventsParams struct {
-	Status    *string
-	EventType *string
-	UserID    *string
-	MaxEvents int32
+	Status        *string
+	EventType     *string
+	UserID        *string
+	CreatedBefore *time.Time
+	MaxEvents     int32
 }
 
 func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]OutboxEvent, error) {
@@ -417,6 +452,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 		arg.Status,
 		arg.EventType,
 		arg.UserID,
+		arg.CreatedBefore,
 		arg.MaxEvents,
 	)
 	if err != nil {

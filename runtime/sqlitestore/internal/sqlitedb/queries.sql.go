@@ -175,6 +175,42 @@ func (q *Queries) CountByTypeAndStatus(ctx context.Context) ([]CountByTypeAndSta
 	return items, nil
 }
 
+const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status <> 'completed'
+GROUP BY user_id, status
+`
+
+type CountUnfinishedByUserRow struct {
+	UserID string
+	Status string
+	Events int64
+}
+
+// Completed events are left out: there are many and they need no one.
+func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedByUserRow, error) {
+	rows, err := q.db.QueryContext(ctx, countUnfinishedByUser)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountUnfinishedByUserRow
+	for rows.Next() {
+		var i CountUnfinishedByUserRow
+		if err := rows.Scan(&i.UserID, &i.Status, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const decrementKey = `-- name: DecrementKey :exec
 UPDATE outbox_keys SET unfinished = unfinished - 1 WHERE ordering_key = ?1
 `
@@ -338,15 +374,17 @@ SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_n
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
   AND (?3 IS NULL OR user_id = ?3)
+  AND (?4 IS NULL OR created_at < ?4)
 ORDER BY seq
-LIMIT ?4
+LIMIT ?5
 `
 
 type ListEventsParams struct {
-	Status    interface{}
-	EventType interface{}
-	UserID    interface{}
-	MaxEvents int64
+	Status        interface{}
+	EventType     interface{}
+	UserID        interface{}
+	CreatedBefore interface{}
+	MaxEvents     int64
 }
 
 func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]OutboxEvent, error) {
@@ -354,6 +392,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 		arg.Status,
 		arg.EventType,
 		arg.UserID,
+		arg.CreatedBefore,
 		arg.MaxEvents,
 	)
 	if err != nil {
