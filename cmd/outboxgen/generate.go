@@ -49,7 +49,8 @@ func reportError(stderr io.Writer, err error) {
 	}
 }
 
-func runGenerate(args []string, stdout, stderr io.Writer) int {
+func runGenerate(e *env, args []string) int {
+	stdout, stderr := e.stdout, e.stderr
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "metrics.yaml", "the spec to generate from")
@@ -85,7 +86,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func runCheck(args []string, stdout, stderr io.Writer) int {
+func runCheck(e *env, args []string) int {
+	stdout, stderr := e.stdout, e.stderr
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "metrics.yaml", "the spec the generated code must match")

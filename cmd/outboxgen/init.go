@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 )
@@ -13,7 +12,8 @@ import (
 //go:embed starter.yaml
 var starter []byte
 
-func runInit(args []string, stdout, stderr io.Writer) int {
+func runInit(e *env, args []string) int {
+	stdout, stderr := e.stdout, e.stderr
 	flags := flag.NewFlagSet("init", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	specPath := flags.String("spec", "metrics.yaml", "where to write the starter spec")

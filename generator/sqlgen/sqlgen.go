@@ -92,6 +92,12 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 	return files, nil
 }
 
+// Schema returns the CREATE statements of m's tables in a dialect
+// ("sqlite" or "postgres"), the schema.sql a generated package embeds.
+func Schema(m *model.Model, dialect string) ([]byte, error) {
+	return render(dialect+"/schema.sql.tmpl", m)
+}
+
 func render(name string, m *model.Model) ([]byte, error) {
 	t, err := template.ParseFS(templates.FS, name)
 	if err != nil {

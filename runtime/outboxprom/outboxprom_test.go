@@ -1,0 +1,102 @@
+package outboxprom_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/outboxprom"
+	"github.com/outboxgen/outboxgen/runtime/outboxtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestMetricsMoveWithDeliveries(t *testing.T) {
+	store := outboxtest.NewSQLiteStore(t)
+	outboxtest.EnqueueSQLite(t, store,
+		outbox.Event{Type: "weight.created", Aggregate: "weight", AggregateID: "w1", UserID: "secret-user-7"},
+		outbox.Event{Type: "weight.created", Aggregate: "weight", AggregateID: "w2", UserID: "secret-user-7"},
+	)
+	m := outboxprom.New(store)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP outbox_events Events in the outbox, by status and event type.
+# TYPE outbox_events gauge
+outbox_events{event_type="weight.created",status="completed"} 0
+outbox_events{event_type="weight.created",status="dead"} 0
+outbox_events{event_type="weight.created",status="failed"} 0
+outbox_events{event_type="weight.created",status="pending"} 2
+outbox_events{event_type="weight.created",status="processing"} 0
+`), "outbox_events"); err != nil {
+		t.Fatal(err)
+	}
+
+	evs, err := store.Claim(t.Context(), "t", 10, time.Minute)
+	if err != nil || len(evs) != 2 {
+		t.Fatal(evs, err)
+	}
+	m.Recorded(outbox.Outcome{Event: evs[0], Kind: outbox.Retry}, 20*time.Millisecond)
+	m.Recorded(outbox.Outcome{Event: evs[1], Kind: outbox.Delivered}, 10*time.Millisecond)
+	m.Paused(time.Second, errors.New("refused"))
+
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP outbox_deliveries_total Delivery attempts recorded, by event type and outcome (delivered, retry, dead, release).
+# TYPE outbox_deliveries_total counter
+outbox_deliveries_total{event_type="weight.created",outcome="delivered"} 1
+outbox_deliveries_total{event_type="weight.created",outcome="retry"} 1
+# HELP outbox_processor_paused 1 while delivery is paused because the backend is unavailable.
+# TYPE outbox_processor_paused gauge
+outbox_processor_paused 1
+# HELP outbox_delivery_attempts Attempts a delivered event took, by event type.
+# TYPE outbox_delivery_attempts histogram
+outbox_delivery_attempts_bucket{event_type="weight.created",le="1"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="2"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="3"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="4"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="5"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="7"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="10"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="15"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="20"} 1
+outbox_delivery_attempts_bucket{event_type="weight.created",le="+Inf"} 1
+outbox_delivery_attempts_sum{event_type="weight.created"} 1
+outbox_delivery_attempts_count{event_type="weight.created"} 1
+`), "outbox_deliveries_total", "outbox_processor_paused", "outbox_delivery_attempts"); err != nil {
+		t.Fatal(err)
+	}
+	if !m.IsPaused() {
+		t.Fatal("not paused")
+	}
+	m.Resumed()
+	if m.IsPaused() {
+		t.Fatal("still paused")
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+		for _, metric := range mf.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if strings.Contains(l.GetValue(), "secret-user-7") || l.GetValue() == "w1" || l.GetValue() == "w2" {
+					t.Errorf("%s carries a user or entity id in label %s", mf.GetName(), l.GetName())
+				}
+			}
+		}
+	}
+	for _, want := range []string{"outbox_delivery_duration_seconds", "outbox_end_to_end_seconds", "outbox_oldest_waiting_seconds", "outbox_processor_pauses_total"} {
+		if !strings.Contains(strings.Join(names, " "), want) {
+			t.Errorf("no %s among %v", want, names)
+		}
+	}
+}
