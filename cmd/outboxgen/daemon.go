@@ -116,6 +116,9 @@ func runDaemon(e *env, args []string) int {
 		}
 		defer stopServer()
 		logger.Info("serving /healthz and /metrics", "addr", addr)
+		if e.listening != nil {
+			e.listening(addr)
+		}
 	}
 	logger.Info("delivering", "outbox", o.Where, "backend", c.Backend, "spec", c.Spec)
 	if err := proc.Run(ctx); err != nil {

@@ -45,6 +45,8 @@ type env struct {
 	// terminal is true when a person is at the keyboard: output may be
 	// coloured and destructive commands ask before acting.
 	terminal bool
+	// listening, if set, learns the address run serves /metrics on.
+	listening func(addr string)
 }
 
 func isTerminal(f *os.File) bool {

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/outboxtest"
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
+)
+
+// run delivers to a real HTTP backend, serves /healthz and /metrics while
+// it does, and stops cleanly when its context ends.
+func TestRunServesMetricsThatMove(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "metrics.yaml")
+	write(t, spec, smallSpec)
+	db := filepath.Join(dir, "app.db")
+	if code, out, errOut := cli(t, "migrate", "--db", db, "--spec", spec); code != exitOK {
+		t.Fatal(out, errOut)
+	}
+
+	var received atomic.Int64
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/weight" {
+			http.Error(w, "no such route", http.StatusNotFound)
+			return
+		}
+		<-release // hold deliveries until the first scrape is done
+		received.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer backend.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+
+	store, err := sqlitestore.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	const n = 5
+	var evs []outbox.Event
+	for i := range n {
+		evs = append(evs, outbox.Event{Type: "weight.created", Aggregate: "weight", AggregateID: strings.Repeat("a", i+1), Payload: []byte(`{}`)})
+	}
+	outboxtest.EnqueueSQLite(t, store, evs...)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	addr := make(chan string, 1)
+	var logs bytes.Buffer
+	e := &env{ctx: ctx, stdout: io.Discard, stderr: &logs, stdin: eofReader{}, now: time.Now, listening: func(a string) { addr <- a }}
+	done := make(chan int, 1)
+	go func() {
+		done <- e.run([]string{"run", "--db", db, "--spec", spec, "--backend", backend.URL, "--listen", "127.0.0.1:0", "--poll", "100ms"})
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case code := <-done:
+		t.Fatalf("run exited %d:\n%s", code, logs.String())
+	}
+
+	delivered := regexp.MustCompile(`outbox_deliveries_total\{event_type="weight.created",outcome="delivered"\} (\d+)`)
+	scrape := func() string {
+		t.Helper()
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	before := scrape()
+	if delivered.MatchString(before) || !strings.Contains(before, `outbox_events{event_type="weight.created",status="completed"} 0`) {
+		t.Fatalf("first scrape, deliveries held back:\n%s", grepOutbox(before))
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m := delivered.FindStringSubmatch(scrape())
+		if m != nil && m[1] == "5" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries counter never reached 5:\n%s", grepOutbox(scrape()))
+		}
+		time.Sleep(20 * time.Millisecond) // polling an external endpoint
+	}
+	if after := scrape(); !strings.Contains(after, `outbox_events{event_type="weight.created",status="completed"} 5`) {
+		t.Fatalf("after delivery:\n%s", grepOutbox(after))
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("run exited %d on stop:\n%s", code, logs.String())
+	}
+	if received.Load() != n || !strings.Contains(logs.String(), "outbox processor stopped") {
+		t.Fatalf("backend received %d; logs:\n%s", received.Load(), logs.String())
+	}
+}
+
+func grepOutbox(s string) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "outbox_") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
