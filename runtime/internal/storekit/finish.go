@@ -8,6 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -56,6 +59,7 @@ func Finish(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outbox
 	if len(outs) == 0 {
 		return res, false, nil
 	}
+	outs = boundErrors(outs)
 	res, promoted, err = finishTx(ctx, outs, begin)
 	var he *hookError
 	if !errors.As(err, &he) {
@@ -151,4 +155,37 @@ func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outb
 		}
 	}
 	return res, promoted, nil
+}
+
+// MaxErrorBytes bounds the last error kept with an event: enough for a
+// status line and an excerpt of the response, not a whole body.
+const MaxErrorBytes = 1024
+
+// boundErrors returns outs with every error made one line of printable
+// text of at most MaxErrorBytes, so that last_error stays readable in a
+// terminal and small in the table whatever a sender returned.
+func boundErrors(outs []outbox.Outcome) []outbox.Outcome {
+	bounded := make([]outbox.Outcome, len(outs))
+	for i, o := range outs {
+		o.Error = boundError(o.Error)
+		bounded[i] = o
+	}
+	return bounded
+}
+
+func boundError(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) <= MaxErrorBytes {
+		return s
+	}
+	cut := MaxErrorBytes - len("…")
+	for !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
