@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -24,6 +25,14 @@ type statusReport struct {
 	NextRunAt     *time.Time                         `json:"next_run_at,omitempty"`
 	Dead          int64                              `json:"dead"`
 	Metrics       map[string]map[string]int64        `json:"metrics,omitempty"`
+	// Problems are the most common last errors of the events still
+	// waiting: what is holding delivery up right now.
+	Problems []problem `json:"problems"`
+}
+
+type problem struct {
+	Error  string `json:"error"`
+	Events int    `json:"events"`
 }
 
 type userCounts struct {
@@ -115,7 +124,33 @@ func gatherStatus(e *env, o *outboxDB, cat *catalog, users int) (*statusReport, 
 			return nil, err
 		}
 	}
+	if r.Problems, err = currentProblems(e, o); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// currentProblems groups the last errors of waiting events (looking at the
+// oldest few thousand), most common first.
+func currentProblems(e *env, o *outboxDB) ([]problem, error) {
+	counts := map[string]int{}
+	for _, status := range []outbox.Status{outbox.StatusPending, outbox.StatusFailed} {
+		evs, err := o.List(e.ctx, outbox.Filter{Status: status, Limit: 5000})
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range evs {
+			if ev.LastError != "" {
+				counts[ev.LastError]++
+			}
+		}
+	}
+	problems := []problem{}
+	for msg, n := range counts {
+		problems = append(problems, problem{Error: msg, Events: n})
+	}
+	slices.SortFunc(problems, func(a, b problem) int { return cmp.Or(cmp.Compare(b.Events, a.Events), cmp.Compare(a.Error, b.Error)) })
+	return problems[:min(len(problems), 3)], nil
 }
 
 func (r *statusReport) print(w io.Writer, colour bool) {
@@ -138,6 +173,9 @@ func (r *statusReport) print(w io.Writer, colour bool) {
 		fmt.Fprintf(w, "oldest waiting event: %s old (enqueued %s)\n", age(time.Duration(r.WaitingFor*float64(time.Second))), r.OldestWaiting.Format("15:04:05"))
 	} else {
 		fmt.Fprintln(w, "oldest waiting event: none; nothing is waiting")
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "waiting on:           %d event(s): %s\n", p.Events, truncate(p.Error, 110))
 	}
 	if r.NextRunAt != nil {
 		if d := r.NextRunAt.Sub(r.At); d > 0 {
