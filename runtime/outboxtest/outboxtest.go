@@ -8,7 +8,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,6 +133,7 @@ func Drain(t testing.TB, store outbox.Store, sender outbox.Sender, timeout time.
 	}
 	recorded := make(chan struct{}, 1)
 	p := outbox.NewProcessor(store, sender, outbox.Config{
+		Logger:             slog.New(slog.NewTextHandler(testLog{t}, nil)),
 		Lease:              10 * time.Second,
 		PollInterval:       50 * time.Millisecond,
 		Backoff:            outbox.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
@@ -182,6 +185,15 @@ func describe(st outbox.Stats) string {
 		s += fmt.Sprintf("%s %d, ", status, st.Counts[status])
 	}
 	return s[:len(s)-2]
+}
+
+// testLog writes the processor's log lines to the test's log, which shows
+// them when the test fails.
+type testLog struct{ t testing.TB }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 // signalObserver signals its channel whenever an outcome is recorded.
