@@ -60,6 +60,7 @@ func runProcessor(ctx context.Context, args []string, out io.Writer) error {
 	var sf storeFlags
 	sf.register(fs, "fitness.db")
 	backendURL := fs.String("backend", "http://127.0.0.1:8080", "the backend's base URL")
+	token := fs.String("token", "demo-token", "the bearer token the backend expects")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,7 +69,8 @@ func runProcessor(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	sender, err := httpsender.New(*backendURL, metrics.Routes(), httpsender.WithTimeout(demo.ClientTimeout))
+	sender, err := httpsender.New(*backendURL, metrics.Routes(), httpsender.WithTimeout(demo.ClientTimeout),
+		httpsender.WithTokenSource(httpsender.StaticToken(*token)))
 	if err != nil {
 		return err
 	}
@@ -86,6 +88,7 @@ func runBackend(ctx context.Context, args []string, out io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "where the backend listens")
 	adminAddr := fs.String("admin", "127.0.0.1:8081", "where the admin API listens")
 	db := fs.String("backend-db", "fitness-backend.db", "the backend's SQLite file")
+	token := fs.String("token", "demo-token", "the bearer token deliveries must carry")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,6 +97,7 @@ func runBackend(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer be.Close()
+	be.RequireToken(*token)
 	url, err := be.Start(*addr)
 	if err != nil {
 		return err

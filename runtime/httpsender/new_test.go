@@ -1,6 +1,9 @@
 package httpsender
 
 import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +33,22 @@ func TestNewValidates(t *testing.T) {
 		{"reserved header", "https://api.example.com", testRoutes, []Option{WithHeader("idempotency-key", "k")}, "sets this header itself"},
 		{"outbox header", "https://api.example.com", testRoutes, []Option{WithHeader("X-Outbox-Attempt", "1")}, "sets this header itself"},
 		{"empty id field", "https://api.example.com", testRoutes, []Option{WithRemoteIDField("")}, "field name is empty"},
+		{"nil token source", "https://api.example.com", testRoutes, []Option{WithTokenSource(nil)}, "WithTokenSource(nil)"},
+		{"empty static token", "https://api.example.com", testRoutes, []Option{WithTokenSource(StaticToken(""))}, "the token is empty"},
+		{"static token not echoed", "https://api.example.com", testRoutes, []Option{WithTokenSource(StaticToken("s3cret\r\n"))}, "control characters"},
+		{"token source and header", "https://api.example.com", testRoutes,
+			[]Option{WithHeader("authorization", "Bearer s3cret"), WithTokenSource(StaticToken("t"))}, "both set the Authorization header; drop one"},
+		{"token source and route header", "https://api.example.com", testRoutes,
+			[]Option{WithTokenSource(StaticToken("t")), WithRouteHeader("weight.created", "Authorization", "Bearer s3cret")}, "both set the Authorization header; drop one"},
+		{"route header without route", "https://api.example.com", testRoutes,
+			[]Option{WithRouteHeader("sleep.logged", "X-Tenant", "s3cret")}, `no route for event type "sleep.logged"; add one`},
+		{"bad route header name", "https://api.example.com", testRoutes, []Option{WithRouteHeader("weight.created", "X Bad", "v")}, "not a valid header name"},
+		{"bad route header value", "https://api.example.com", testRoutes, []Option{WithRouteHeader("weight.created", "X-Ok", "s3cret\n")}, "control characters"},
+		{"reserved route header", "https://api.example.com", testRoutes, []Option{WithRouteHeader("weight.created", "Content-Type", "text/plain")}, "sets this header itself"},
+		{"nil TLS config", "https://api.example.com", testRoutes, []Option{WithTLSConfig(nil)}, "WithTLSConfig(nil)"},
+		{"TLS config and client", "https://api.example.com", testRoutes,
+			[]Option{WithClient(&http.Client{}), WithTLSConfig(&tls.Config{})}, "set TLSClientConfig on that client's Transport instead"},
+		{"nil logger", "https://api.example.com", testRoutes, []Option{WithLogger(nil)}, "WithLogger(nil)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,7 +74,8 @@ func TestNewAccepts(t *testing.T) {
 		"HTTPS://api.example.com/prefix/": "https://api.example.com/prefix/v1/weight",
 	}
 	for base, want := range cases {
-		s, err := New(base, testRoutes, WithTimeout(time.Second), WithHeader("Authorization", "Bearer x"), nil)
+		s, err := New(base, testRoutes, WithTimeout(time.Second), WithHeader("Authorization", "Bearer x"), nil,
+			WithRouteHeader("meal.created", "X-Tenant", "acme"), WithTLSConfig(&tls.Config{}), WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			t.Errorf("New(%q): %v", base, err)
 			continue

@@ -1,7 +1,10 @@
 package httpsender
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -25,7 +28,13 @@ type config struct {
 	clientSet     bool
 	timeout       time.Duration
 	header        http.Header
+	routeHeader   map[string]http.Header // by event type
 	remoteIDField string
+	tokens        TokenSource
+	tlsConfig     *tls.Config
+	tlsSet        bool
+	logger        *slog.Logger
+	loggerSet     bool
 	errs          []error
 }
 
@@ -43,7 +52,10 @@ func WithClient(c *http.Client) Option {
 
 // WithTimeout bounds each request, from sending it to reading the response
 // body; the default is [DefaultTimeout]. A request that gets no response
-// headers in time fails as unavailable.
+// headers in time fails as unavailable. A send that meets a 401 with a
+// [TokenSource] makes a second request with a timeout of its own, so a
+// processor's lease should exceed twice the timeout plus the time the token
+// source may take.
 func WithTimeout(d time.Duration) Option {
 	return func(cfg *config) {
 		if d <= 0 {
@@ -54,23 +66,58 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithHeader adds a header to every request, e.g. an Authorization header.
-// It may replace User-Agent but not the headers the sender's contract relies
-// on (Content-Type, Idempotency-Key, X-Outbox-*); a later WithHeader with the
-// same key wins.
+// WithHeader adds a header to every request, e.g. an API key. It may replace
+// User-Agent but not the headers the sender's contract relies on
+// (Content-Type, Idempotency-Key, X-Outbox-*); a later WithHeader with the
+// same key wins. For bearer tokens prefer [WithTokenSource], which can
+// refresh an expired token.
 func WithHeader(key, value string) Option {
 	return func(cfg *config) {
-		canon := http.CanonicalHeaderKey(key)
-		switch {
-		case !validToken(key):
-			cfg.errs = append(cfg.errs, fmt.Errorf("WithHeader(%q): not a valid header name; use letters, digits and - only", key))
-		case !validValue(value):
-			cfg.errs = append(cfg.errs, fmt.Errorf("WithHeader(%q): the value contains control characters; remove them", key))
-		case reservedHeader(canon):
-			cfg.errs = append(cfg.errs, fmt.Errorf("WithHeader(%q): the sender sets this header itself; drop the option", key))
-		default:
-			cfg.header.Set(canon, value)
+		if err := checkHeader(key, value); err != nil {
+			cfg.errs = append(cfg.errs, fmt.Errorf("WithHeader(%q): %w", key, err))
+			return
 		}
+		cfg.header.Set(key, value)
+	}
+}
+
+// WithRouteHeader adds a header to the requests of one event type, e.g. a
+// tenant or an API version that only one route needs. The same rules as for
+// [WithHeader] apply; for that event type it wins over a WithHeader with the
+// same key. eventType must have a route, or [New] fails.
+func WithRouteHeader(eventType, key, value string) Option {
+	return func(cfg *config) {
+		if err := checkHeader(key, value); err != nil {
+			cfg.errs = append(cfg.errs, fmt.Errorf("WithRouteHeader(%q, %q): %w", eventType, key, err))
+			return
+		}
+		if cfg.routeHeader[eventType] == nil {
+			cfg.routeHeader[eventType] = http.Header{}
+		}
+		cfg.routeHeader[eventType].Set(key, value)
+	}
+}
+
+// checkHeader says what is wrong with a header an option adds. The error
+// never quotes the value, which may be a secret.
+func checkHeader(key, value string) error {
+	switch {
+	case !validToken(key):
+		return errors.New("not a valid header name; use letters, digits and - only")
+	case !validValue(value):
+		return errors.New("the value contains control characters; remove them")
+	case reservedHeader(http.CanonicalHeaderKey(key)):
+		return errors.New("the sender sets this header itself; drop the option")
+	}
+	return nil
+}
+
+// WithLogger sets the logger for the sender's warnings; the default is
+// [slog.Default] at the time [New] is called. The sender never logs a
+// payload, a header value or a token.
+func WithLogger(l *slog.Logger) Option {
+	return func(cfg *config) {
+		cfg.logger, cfg.loggerSet = l, true
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -25,14 +26,15 @@ type Sender struct {
 	client        *http.Client
 	routes        map[string]route
 	timeout       time.Duration
-	header        http.Header
+	auth          *auth // nil without WithTokenSource
 	remoteIDField string
 }
 
 // route is where events of one type go.
 type route struct {
-	path string // as configured; error messages name it
-	url  string // base URL + path
+	path   string      // as configured; error messages name it
+	url    string      // base URL + path
+	header http.Header // WithHeader extras with the route's WithRouteHeader ones
 }
 
 var _ outbox.Sender = (*Sender)(nil)
@@ -43,7 +45,7 @@ var _ outbox.Sender = (*Sender)(nil)
 // event type to a path starting with "/", e.g. "weight.created" →
 // "/v1/weight". Events of a type without a route fail permanently.
 func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, error) {
-	base, err := parseBaseURL(baseURL)
+	base, baseURLParsed, err := parseBaseURL(baseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +69,10 @@ func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, err
 		s.routes[typ] = route{path: path, url: base + path}
 	}
 
-	cfg := config{timeout: DefaultTimeout, header: http.Header{}, remoteIDField: DefaultRemoteIDField}
+	cfg := config{
+		timeout: DefaultTimeout, header: http.Header{}, routeHeader: map[string]http.Header{},
+		remoteIDField: DefaultRemoteIDField,
+	}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
@@ -76,6 +81,11 @@ func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, err
 	if cfg.clientSet && cfg.client == nil {
 		cfg.errs = append(cfg.errs, errors.New("WithClient(nil): the client is nil; omit the option to use the sender's own client"))
 	}
+	if cfg.loggerSet && cfg.logger == nil {
+		cfg.errs = append(cfg.errs, errors.New("WithLogger(nil): the logger is nil; omit the option to log through slog.Default()"))
+	}
+	cfg.checkTLS()
+	s.setRouteHeaders(&cfg)
 	if len(cfg.errs) > 0 {
 		return nil, fmt.Errorf("httpsender: %w", errors.Join(cfg.errs...))
 	}
@@ -84,31 +94,65 @@ func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, err
 		c.CheckRedirect = noRedirects
 		s.client = &c
 	} else {
-		s.client = defaultClient()
+		s.client = defaultClient(senderTLS(cfg.tlsConfig))
 	}
-	s.timeout, s.header, s.remoteIDField = cfg.timeout, cfg.header, cfg.remoteIDField
+	if cfg.tokens != nil {
+		s.auth = newAuth(cfg.tokens)
+	}
+	s.timeout, s.remoteIDField = cfg.timeout, cfg.remoteIDField
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	warnPlainHTTP(cfg.logger, baseURLParsed)
 	return s, nil
 }
 
-// parseBaseURL checks baseURL and returns it without trailing slashes.
-func parseBaseURL(baseURL string) (string, error) {
+// setRouteHeaders gives each route its headers, and adds to cfg.errs the
+// headers that have no route or clash with the token source.
+func (s *Sender) setRouteHeaders(cfg *config) {
+	if cfg.tokens != nil && cfg.header.Get("Authorization") != "" {
+		cfg.errs = append(cfg.errs, errors.New(`WithHeader("Authorization") and WithTokenSource both set the Authorization header; drop one`))
+	}
+	for _, typ := range slices.Sorted(maps.Keys(cfg.routeHeader)) {
+		h := cfg.routeHeader[typ]
+		for _, key := range slices.Sorted(maps.Keys(h)) {
+			switch _, ok := s.routes[typ]; {
+			case !ok:
+				cfg.errs = append(cfg.errs, fmt.Errorf("WithRouteHeader(%q, %q): there is no route for event type %q; add one to the routes or fix the event type", typ, key, typ))
+			case cfg.tokens != nil && key == "Authorization":
+				cfg.errs = append(cfg.errs, fmt.Errorf(`WithRouteHeader(%q, "Authorization") and WithTokenSource both set the Authorization header; drop one`, typ))
+			}
+		}
+	}
+	for typ, rt := range s.routes {
+		rt.header = cfg.header.Clone()
+		for k, vs := range cfg.routeHeader[typ] {
+			rt.header[k] = slices.Clone(vs)
+		}
+		s.routes[typ] = rt
+	}
+}
+
+// parseBaseURL checks baseURL and returns it without trailing slashes, and
+// parsed.
+func parseBaseURL(baseURL string) (string, *url.URL, error) {
 	const example = `use an absolute URL such as "https://api.example.com"`
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		// The error would quote the URL, which may hold a password.
-		return "", fmt.Errorf("httpsender: base URL does not parse (%v); %s", urlErrCause(err), example)
+		return "", nil, fmt.Errorf("httpsender: base URL does not parse (%v); %s", urlErrCause(err), example)
 	}
 	switch {
 	case u.Scheme == "":
-		return "", fmt.Errorf("httpsender: base URL %q has no scheme; start it with https:// or http://", u.Redacted())
+		return "", nil, fmt.Errorf("httpsender: base URL %q has no scheme; start it with https:// or http://", u.Redacted())
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("httpsender: base URL %q has scheme %q; only http and https are supported", u.Redacted(), u.Scheme)
+		return "", nil, fmt.Errorf("httpsender: base URL %q has scheme %q; only http and https are supported", u.Redacted(), u.Scheme)
 	case u.Host == "":
-		return "", fmt.Errorf("httpsender: base URL %q has no host; %s", u.Redacted(), example)
+		return "", nil, fmt.Errorf("httpsender: base URL %q has no host; %s", u.Redacted(), example)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", fmt.Errorf("httpsender: base URL %q has a query or fragment; give the scheme, host and optional path prefix only", u.Redacted())
+		return "", nil, fmt.Errorf("httpsender: base URL %q has a query or fragment; give the scheme, host and optional path prefix only", u.Redacted())
 	}
-	return strings.TrimRight(u.String(), "/"), nil
+	return strings.TrimRight(u.String(), "/"), u, nil
 }
 
 // urlErrCause strips the URL from a url.Error.
@@ -122,14 +166,14 @@ func urlErrCause(err error) error {
 
 // defaultClient is a client of the sender's own, so that its connection
 // pool is tuned for many small POSTs to one host and shared with nobody.
-func defaultClient() *http.Client {
+func defaultClient(tlsConfig *tls.Config) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           dialer.DialContext,
 			ForceAttemptHTTP2:     true,
-			TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+			TLSClientConfig:       tlsConfig,
 			TLSHandshakeTimeout:   10 * time.Second,
 			MaxIdleConns:          64,
 			MaxIdleConnsPerHost:   64,
@@ -160,37 +204,78 @@ func (s *Sender) Send(ctx context.Context, ev *outbox.Event) (outbox.Receipt, er
 		return outbox.Receipt{}, outbox.PermanentError(fmt.Errorf(
 			"httpsender: no route for event type %q; add one to the routes passed to httpsender.New", ev.Type))
 	}
+	if s.auth == nil {
+		resp, body, err := s.post(ctx, rt, ev, "")
+		switch {
+		case err != nil:
+			return outbox.Receipt{}, err
+		case resp.StatusCode == http.StatusUnauthorized:
+			return outbox.Receipt{}, outbox.UnavailableError(noTokenSourceError(rt, body))
+		}
+		return s.classify(rt.path, resp, body, time.Now())
+	}
+
+	tok, gen, err := s.auth.token(ctx)
+	if err != nil {
+		return outbox.Receipt{}, tokenError(ctx, rt.path, "the token source failed", err)
+	}
+	resp, body, err := s.post(ctx, rt, ev, tok)
+	if err != nil {
+		return outbox.Receipt{}, err
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		return s.classify(rt.path, resp, body, time.Now())
+	}
+	if tok, err = s.auth.refresh(ctx, gen); err != nil {
+		return outbox.Receipt{}, tokenError(ctx, rt.path, "401 Unauthorized, and the token source failed to refresh the token", err)
+	}
+	if resp, body, err = s.post(ctx, rt, ev, tok); err != nil {
+		return outbox.Receipt{}, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return outbox.Receipt{}, outbox.UnavailableError(rejectedTokenError(rt.path, body))
+	}
+	return s.classify(rt.path, resp, body, time.Now())
+}
+
+// post makes one request for ev, with token as the bearer token unless it
+// is empty, and returns the response with the start of its body (the body
+// itself is read and closed). A request that gets no response fails with a
+// classified error, or with the caller's ctx.Err() when ctx is done.
+func (s *Sender) post(ctx context.Context, rt route, ev *outbox.Event, token string) (*http.Response, []byte, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, rt.url, bytes.NewReader(ev.Payload))
 	if err != nil { // New checked the URL; this is not expected.
-		return outbox.Receipt{}, outbox.PermanentError(fmt.Errorf("POST %s: %w", rt.path, urlErrCause(err)))
+		return nil, nil, outbox.PermanentError(fmt.Errorf("POST %s: %w", rt.path, urlErrCause(err)))
 	}
-	s.setHeaders(req.Header, ev)
+	setHeaders(req.Header, rt, ev)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 
 	resp, err := s.client.Do(req)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
-			return outbox.Receipt{}, fmt.Errorf("POST %s: %w", rt.path, ctx.Err())
+			return nil, nil, fmt.Errorf("POST %s: %w", rt.path, ctx.Err())
 		case reqCtx.Err() != nil:
-			return outbox.Receipt{}, outbox.UnavailableError(fmt.Errorf("POST %s: no response within %s: %w", rt.path, s.timeout, urlErrCause(err)))
+			return nil, nil, outbox.UnavailableError(fmt.Errorf("POST %s: no response within %s: %w", rt.path, s.timeout, urlErrCause(err)))
 		default:
-			return outbox.Receipt{}, outbox.UnavailableError(fmt.Errorf("POST %s: %w", rt.path, urlErrCause(err)))
+			return nil, nil, outbox.UnavailableError(fmt.Errorf("POST %s: %w", rt.path, urlErrCause(err)))
 		}
 	}
-	body := readBody(resp.Body)
-	return s.classify(rt.path, resp, body, time.Now())
+	return resp, readBody(resp.Body), nil
 }
 
-// setHeaders fills the headers of ev's request.
-func (s *Sender) setHeaders(h http.Header, ev *outbox.Event) {
+// setHeaders fills the headers of ev's request to rt.
+func setHeaders(h http.Header, rt route, ev *outbox.Event) {
 	for _, k := range slices.Sorted(maps.Keys(ev.Metadata)) {
 		if v := ev.Metadata[k]; validToken(k) && validValue(v) {
 			h.Set("X-Outbox-Meta-"+k, v)
 		}
 	}
-	for k, vs := range s.header {
+	for k, vs := range rt.header {
 		h[k] = slices.Clone(vs)
 	}
 	if h.Get("User-Agent") == "" {

@@ -25,7 +25,7 @@ func TestStatusClassification(t *testing.T) {
 		want string
 	}{
 		{200, "delivered"}, {201, "delivered"}, {204, "delivered"}, {409, "delivered"},
-		{400, "permanent"}, {401, "permanent"}, {403, "permanent"}, {404, "permanent"},
+		{400, "permanent"}, {401, "unavailable"}, {403, "permanent"}, {404, "permanent"},
 		{408, "transient"}, {410, "permanent"}, {422, "permanent"}, {425, "transient"},
 		{429, "transient"}, {500, "transient"}, {502, "transient"}, {503, "transient"},
 		{504, "transient"}, {301, "permanent"}, {302, "permanent"}, {307, "permanent"},
@@ -394,5 +394,48 @@ func TestWithClient(t *testing.T) {
 	_, err := send(t, newSender(t, srv.URL, WithClient(&http.Client{Transport: tr})))
 	if got := classOf(err); got != "permanent" {
 		t.Fatalf("got %s (%v), want permanent", got, err)
+	}
+}
+
+// No error, whatever the status and whoever answers it, quotes the payload
+// or the token.
+func TestErrorsNeverQuotePayloadOrToken(t *testing.T) {
+	const marker, token = "MARKER-7f3a9c", "tok-SECRET-51e"
+	cases := []struct {
+		code int
+		opts []Option
+	}{
+		{http.StatusInternalServerError, nil},
+		{http.StatusServiceUnavailable, []Option{WithTokenSource(StaticToken(token))}},
+		{http.StatusBadRequest, nil},
+		{http.StatusUnprocessableEntity, []Option{WithTokenSource(StaticToken(token))}},
+		{http.StatusForbidden, []Option{WithTokenSource(StaticToken(token))}},
+		{http.StatusUnauthorized, nil},
+		{http.StatusUnauthorized, []Option{WithTokenSource(StaticToken(token))}},
+		{http.StatusUnauthorized, []Option{WithTokenSource(&rotatingSource{})}},
+		{http.StatusFound, nil},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("%d with %d options", tc.code, len(tc.opts)), func(t *testing.T) {
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				if !bytes.Contains(body, []byte(marker)) {
+					t.Errorf("request body %q lacks the marker", body)
+				}
+				w.Header().Set("Location", "/elsewhere")
+				http.Error(w, "request rejected; see the server logs", tc.code)
+			})
+			ev := newEvent(t, "weight.created", `{"note":"`+marker+`"}`)
+			_, err := newSender(t, srv.URL, tc.opts...).Send(context.Background(), ev)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if msg := err.Error(); strings.Contains(msg, marker) || strings.Contains(msg, token) {
+				t.Errorf("error %q quotes the payload or the token", msg)
+			}
+			if !strings.HasPrefix(err.Error(), "POST /v1/weight: "+strconv.Itoa(tc.code)+" "+http.StatusText(tc.code)) {
+				t.Errorf("error %q does not start with the route and the status line", err)
+			}
+		})
 	}
 }

@@ -75,11 +75,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return Report{}, err
 	}
 	defer be.Close()
+	// The backend accepts this run's token only.
+	token := "demo-" + runID() + runID()
+	be.RequireToken(token)
 	url, err := be.Start("127.0.0.1:0")
 	if err != nil {
 		return Report{}, err
 	}
-	sender, err := httpsender.New(url, metrics.Routes(), httpsender.WithTimeout(ClientTimeout))
+	sender, err := httpsender.New(url, metrics.Routes(), httpsender.WithTimeout(ClientTimeout),
+		httpsender.WithTokenSource(httpsender.StaticToken(token)))
 	if err != nil {
 		return Report{}, err
 	}
