@@ -91,10 +91,28 @@ type run struct {
 	inflight atomic.Int64  // claimed and not yet recorded
 	sends    sync.WaitGroup
 	pause    pause
+	// lastSuccess is when a delivery last succeeded (Unix nanoseconds):
+	// an "unavailable" send that overlapped a success was this event's
+	// problem, not the backend's.
+	lastSuccess atomic.Int64
 
 	mu      sync.Mutex
-	nextDue time.Time // earliest known time an event becomes due; zero if unknown
+	nextDue time.Time // when the next event is due, as far as this run knows; zero if unknown
 }
+
+// wakeReason is why the loop woke up.
+type wakeReason int
+
+const (
+	wokeByStore   wakeReason = iota // a commit may have made work claimable
+	wokeByFreed                     // outcomes were recorded
+	wokeByTimer                     // a due time (or the poll) came
+	wokeAtStartup                   // first pass
+)
+
+// dueSlack is added to every wait for a due time, so that the loop wakes
+// just after the event is due rather than just before it.
+const dueSlack = 2 * time.Millisecond
 
 // loop claims and dispatches events until ctx ends.
 func (r *run) loop(ctx, sendCtx context.Context) {
@@ -106,11 +124,12 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
 	var storeFailures int
+	reason := wokeAtStartup
 
 	for ctx.Err() == nil {
 		wait := r.pause.remaining(time.Now())
 		if wait <= 0 {
-			more, err := r.claim(ctx, sendCtx)
+			claimed, limit, err := r.claim(ctx, sendCtx)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				storeFailures++
@@ -118,8 +137,15 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 				r.log.Error("outbox claim failed", "err", err, "retry_in", wait)
 			case err == nil:
 				storeFailures = 0
-				if more {
-					continue
+				if claimed == limit && limit > 0 {
+					continue // more may be due right now
+				}
+				// Nothing more is due now. Ask the store when something
+				// will be, when what this run knows may be out of date: a due
+				// time came, or a commit brought nothing claimable (an event
+				// scheduled for later, a key's next change).
+				if reason == wokeByTimer || reason == wokeAtStartup || (reason == wokeByStore && claimed == 0) {
+					r.consultNextDue(ctx)
 				}
 				wait = r.untilNextDue()
 			}
@@ -128,11 +154,15 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-wake:
+			reason = wokeByStore
 		case <-r.freed:
+			reason = wokeByFreed
 		case <-idle.C:
+			reason = wokeByTimer
 		case <-housekeeping.C:
 			r.housekeep(ctx)
 			housekeeping.Reset(min(r.cfg.PollInterval, r.cfg.Lease))
+			reason = wokeByTimer
 		}
 		if !idle.Stop() {
 			select {
@@ -146,50 +176,81 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 // storeRetry paces retries of a failing store call.
 var storeRetry = Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second, Jitter: 0.2}
 
+// storeCallTimeout bounds one claim or one recording of outcomes.
+const storeCallTimeout = 30 * time.Second
+
 // claim takes as many due events as there is capacity for and starts their
-// deliveries. more reports that the claim was full and capacity remains, so
-// more events may be due right now.
-func (r *run) claim(ctx, sendCtx context.Context) (more bool, err error) {
+// deliveries. It reports how many it claimed out of how many it asked for.
+func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error) {
 	free := r.cfg.Concurrency - int(r.inflight.Load())
 	if free <= 0 {
-		return false, nil
+		return 0, 0, nil
 	}
-	limit := min(free, r.cfg.BatchSize)
-	events, err := r.store.Claim(ctx, r.cfg.Owner, limit, r.cfg.Lease)
+	limit = min(free, r.cfg.BatchSize)
+	// A claim that commits must come back to us even if we are stopping:
+	// otherwise its events would wait out their lease, an attempt spent.
+	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
+	defer cancel()
+	events, err := r.store.Claim(claimCtx, r.cfg.Owner, limit, r.cfg.Lease)
 	if err != nil {
-		return false, fmt.Errorf("claim: %w", err)
+		return 0, limit, fmt.Errorf("claim: %w", err)
 	}
 	r.inflight.Add(int64(len(events)))
 	for _, ev := range events {
 		r.sends.Add(1)
 		go r.deliver(sendCtx, ev)
 	}
-	return len(events) == limit && free > limit, nil
+	return len(events), limit, nil
 }
 
-// untilNextDue is how long the loop may sleep when nothing is due: until the
-// earliest retry it knows of, and never longer than the poll interval.
+// untilNextDue is how long the loop may sleep when nothing is due now: until
+// the next due time it knows of, and never longer than the poll interval.
 func (r *run) untilNextDue() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	wait := r.cfg.PollInterval
 	if !r.nextDue.IsZero() {
-		if d := time.Until(r.nextDue); d <= 0 {
-			r.nextDue = time.Time{}
-			wait = 0
-		} else if d < wait {
-			wait = d
-		}
+		wait = min(wait, max(0, time.Until(r.nextDue))+dueSlack)
 	}
 	return wait
 }
 
-// dueAt records that an event becomes due at t.
+// dueAt records that an event becomes due at t. A known due time that has
+// passed says nothing any more and gives way.
 func (r *run) dueAt(t time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.nextDue.IsZero() || t.Before(r.nextDue) {
+	if !r.nextDue.After(time.Now()) || t.Before(r.nextDue) {
 		r.nextDue = t
+	}
+}
+
+// consultNextDue updates what this run knows of the next due time with the
+// store's answer, measured by the store's clock. A due time in the future
+// that this run learned meanwhile (a retry it just scheduled, which the
+// store may not have recorded yet) is kept.
+func (r *run) consultNextDue(ctx context.Context) {
+	wait, ok, err := r.store.NextDue(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("outbox next-due lookup failed", "err", err)
+		}
+		return
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.nextDue.After(now) {
+		r.nextDue = time.Time{}
+	}
+	if !ok {
+		return
+	}
+	// Due, yet not claimed: another processor holds it or is about to.
+	// Look again shortly rather than spin.
+	at := now.Add(max(wait, 5*time.Millisecond))
+	if r.nextDue.IsZero() || at.Before(r.nextDue) {
+		r.nextDue = at
 	}
 }
 
@@ -203,13 +264,7 @@ func (r *run) housekeep(ctx context.Context) {
 	} else if n > 0 {
 		r.log.Warn("outbox reclaimed events whose lease expired", "events", n)
 	}
-	if at, ok, err := r.store.NextDue(ctx); err != nil {
-		if ctx.Err() == nil {
-			r.log.Error("outbox next-due lookup failed", "err", err)
-		}
-	} else if ok {
-		r.dueAt(at)
-	}
+	r.consultNextDue(ctx)
 	if r.cfg.Retention > 0 {
 		n, err := r.store.PurgeCompleted(ctx, time.Now().Add(-r.cfg.Retention))
 		if err != nil {
@@ -229,18 +284,24 @@ type attempt struct {
 }
 
 // deliver makes one delivery attempt and hands its outcome to the completer.
-func (r *run) deliver(ctx context.Context, ev *Event) {
+func (r *run) deliver(stop context.Context, ev *Event) {
 	defer r.sends.Done()
+	// A send must end before its lease does, or the event could be claimed
+	// again and delivered twice at once.
+	ctx, cancel := context.WithTimeout(stop, r.cfg.Lease-r.cfg.Lease/10)
+	defer cancel()
 	start := time.Now()
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
-	r.results <- attempt{out: r.outcome(ctx, ev, receipt, err), took: took}
+	r.results <- attempt{out: r.outcome(stop, ctx, ev, start, receipt, err), took: took}
 }
 
-// outcome decides what a send's result means for the event.
-func (r *run) outcome(ctx context.Context, ev *Event, receipt Receipt, err error) Outcome {
+// outcome decides what a send's result means for the event. stop is the
+// processor's stop signal; ctx is the send's own, bounded by the lease.
+func (r *run) outcome(stop, ctx context.Context, ev *Event, start time.Time, receipt Receipt, err error) Outcome {
 	log := r.log.With("event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "max_attempts", ev.MaxAttempts)
 	if err == nil {
+		r.lastSuccess.Store(time.Now().UnixNano())
 		if r.pause.reset() {
 			log.Info("outbox backend reachable again; delivery resumed")
 			r.cfg.Observer.Resumed()
@@ -248,11 +309,20 @@ func (r *run) outcome(ctx context.Context, ev *Event, receipt Receipt, err error
 		log.Debug("outbox event delivered")
 		return Outcome{Event: ev, Kind: Delivered, Receipt: receipt}
 	}
-	if ctx.Err() != nil {
+	if stop.Err() != nil {
 		log.Warn("outbox delivery cancelled by stop; event released", "err", err)
 		return Outcome{Event: ev, Kind: Release, Error: "processor stopped during delivery: " + err.Error()}
 	}
 	class, retryAfter := Classify(err)
+	if ctx.Err() != nil {
+		class, err = Transient, fmt.Errorf("delivery took longer than the lease allows (%s): %w", r.cfg.Lease-r.cfg.Lease/10, err)
+	}
+	if class == Unavailable && errors.Is(err, context.DeadlineExceeded) && r.lastSuccess.Load() > start.UnixNano() {
+		// No answer in time, while other deliveries got through: the
+		// backend is up, and this event is what it chokes on. Count the
+		// attempt, so the event cannot pause the processor forever.
+		class, err = Transient, fmt.Errorf("%w (other deliveries succeeded meanwhile)", err)
+	}
 	switch {
 	case class == Permanent:
 		log.Error("outbox event rejected permanently; it is dead", "err", err)
@@ -265,25 +335,31 @@ func (r *run) outcome(ctx context.Context, ev *Event, receipt Receipt, err error
 		}
 		r.dueAt(time.Now().Add(delay))
 		return Outcome{Event: ev, Kind: Release, Delay: delay, Error: "backend unavailable: " + err.Error()}
-	case ev.Attempts >= ev.MaxAttempts:
+	default:
+		return r.failed(ev, err, retryAfter, log)
+	}
+}
+
+// failed is the outcome of a counted failed attempt: a retry, or death when
+// the attempts are used up.
+func (r *run) failed(ev *Event, err error, retryAfter time.Duration, log *slog.Logger) Outcome {
+	if ev.Attempts >= ev.MaxAttempts {
 		log.Error("outbox event failed its last attempt; it is dead", "err", err)
 		return Outcome{Event: ev, Kind: Dead, Error: fmt.Sprintf("gave up after %d attempts: %v", ev.Attempts, err)}
-	default:
-		delay := retryAfter
-		if delay <= 0 {
-			delay = r.backoff(ev.Type).Delay(ev.Attempts)
-		}
-		log.Warn("outbox delivery failed; will retry", "err", err, "retry_in", delay)
-		r.dueAt(time.Now().Add(delay))
-		return Outcome{Event: ev, Kind: Retry, Delay: delay, Error: err.Error()}
 	}
+	delay := retryAfter
+	if delay <= 0 {
+		delay = r.backoff(ev.Type).Delay(ev.Attempts)
+	}
+	log.Warn("outbox delivery failed; will retry", "err", err, "retry_in", delay)
+	r.dueAt(time.Now().Add(delay))
+	return Outcome{Event: ev, Kind: Retry, Delay: delay, Error: err.Error()}
 }
 
 // complete records outcomes as they arrive, batching whatever is waiting
 // into one store transaction.
 func (r *run) complete(ctx context.Context) {
 	batch := make([]attempt, 0, r.cfg.Concurrency)
-	outs := make([]Outcome, 0, r.cfg.Concurrency)
 	for a := range r.results {
 		batch = append(batch[:0], a)
 	drain:
@@ -298,15 +374,14 @@ func (r *run) complete(ctx context.Context) {
 				break drain
 			}
 		}
-		outs = outs[:0]
-		for _, a := range batch {
-			outs = append(outs, a.out)
+		outs := make([]Outcome, len(batch))
+		took := make(map[uuid.UUID]time.Duration, len(batch))
+		for i, a := range batch {
+			outs[i] = a.out
+			took[a.out.Event.ID] = a.took
 		}
-		lost := r.finish(ctx, outs)
-		for _, a := range batch {
-			if !lost[a.out.Event.ID] {
-				r.cfg.Observer.Recorded(a.out, a.took)
-			}
+		for _, o := range r.finish(ctx, outs) {
+			r.cfg.Observer.Recorded(o, took[o.Event.ID])
 		}
 		r.inflight.Add(-int64(len(batch)))
 		select {
@@ -316,22 +391,39 @@ func (r *run) complete(ctx context.Context) {
 	}
 }
 
+// Limits on recording a batch that keeps failing: after isolateAfter
+// failures the batch is recorded one outcome at a time, and an outcome
+// that fails abandonAfter times is left to its lease, so that one outcome
+// the store cannot take never stops the processor.
+const (
+	isolateAfter = 3
+	abandonAfter = 5
+)
+
 // finish records a batch of outcomes, retrying while the store fails, and
-// turns failed delivered hooks into retries. It returns the events whose
-// outcome was not recorded.
-func (r *run) finish(ctx context.Context, batch []Outcome) (lost map[uuid.UUID]bool) {
-	lost = make(map[uuid.UUID]bool)
+// turns failed delivered hooks into retries. It returns the outcomes that
+// were recorded (for failed hooks, the outcome they became).
+func (r *run) finish(ctx context.Context, batch []Outcome) (recorded []Outcome) {
 	for failures := 0; len(batch) > 0; {
-		res, err := r.store.Finish(ctx, batch)
+		callCtx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+		res, err := r.store.Finish(callCtx, batch)
+		cancel()
 		if err != nil {
-			if ctx.Err() != nil {
-				r.log.Error("outbox outcomes not recorded before stop; their leases will expire and the events be retried", "events", len(batch), "err", err)
-				for _, o := range batch {
-					lost[o.Event.ID] = true
-				}
-				return lost
-			}
 			failures++
+			switch {
+			case ctx.Err() != nil:
+				r.log.Error("outbox outcomes not recorded before stop; their leases will expire and the events be retried", "events", len(batch), "err", err)
+				return recorded
+			case failures >= isolateAfter && len(batch) > 1:
+				r.log.Error("outbox recording outcomes keeps failing; recording them one at a time", "events", len(batch), "err", err)
+				for _, o := range batch {
+					recorded = append(recorded, r.finish(ctx, []Outcome{o})...)
+				}
+				return recorded
+			case failures >= abandonAfter:
+				r.log.Error("outbox outcome cannot be recorded; the event will be retried when its lease expires", "event_id", batch[0].Event.ID, "event_type", batch[0].Event.Type, "err", err)
+				return recorded
+			}
 			wait := storeRetry.Delay(failures)
 			r.log.Error("outbox recording outcomes failed", "events", len(batch), "err", err, "retry_in", wait)
 			select {
@@ -340,16 +432,19 @@ func (r *run) finish(ctx context.Context, batch []Outcome) (lost map[uuid.UUID]b
 			}
 			continue
 		}
+		lost := make(map[uuid.UUID]bool, len(res.Lost))
 		for _, id := range res.Lost {
 			lost[id] = true
 			r.log.Warn("outbox lease lost before the outcome was recorded; the new lease holder decides", "event_id", id)
 		}
-		batch = r.hookFailures(batch, res.HookErrors)
 		for _, o := range batch {
-			lost[o.Event.ID] = true // recorded again below, as what it became
+			if _, hookFailed := res.HookErrors[o.Event.ID]; !lost[o.Event.ID] && !hookFailed {
+				recorded = append(recorded, o)
+			}
 		}
+		batch = r.hookFailures(batch, res.HookErrors)
 	}
-	return lost
+	return recorded
 }
 
 // hookFailures returns retry (or dead) outcomes for events whose delivered
@@ -366,15 +461,9 @@ func (r *run) hookFailures(batch []Outcome, errs map[uuid.UUID]error) []Outcome 
 			continue
 		}
 		ev := out.Event
-		r.log.Error("outbox delivered hook failed", "event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "err", err)
-		msg := "delivered, but the delivered hook failed: " + err.Error()
-		if ev.Attempts >= ev.MaxAttempts {
-			next = append(next, Outcome{Event: ev, Kind: Dead, Error: msg})
-			continue
-		}
-		delay := r.backoff(ev.Type).Delay(ev.Attempts)
-		r.dueAt(time.Now().Add(delay))
-		next = append(next, Outcome{Event: ev, Kind: Retry, Delay: delay, Error: msg})
+		log := r.log.With("event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "max_attempts", ev.MaxAttempts)
+		log.Error("outbox delivered hook failed", "err", err)
+		next = append(next, r.failed(ev, fmt.Errorf("delivered, but the delivered hook failed: %w", err), 0, log))
 	}
 	return next
 }

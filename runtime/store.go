@@ -26,9 +26,11 @@ type Store interface {
 	// mid-send): such events become due again, or dead when their attempts
 	// are used up. It returns how many events it reclaimed.
 	ReclaimExpired(ctx context.Context) (int, error)
-	// NextDue returns when the earliest claimable event is due; ok is false
-	// when nothing is waiting.
-	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+	// NextDue returns how long, by the store's clock, until the earliest
+	// claimable event is due (zero if one is due now); ok is false when
+	// nothing is waiting. A duration rather than a time, so that a
+	// processor whose clock differs from the database's still wakes on time.
+	NextDue(ctx context.Context) (wait time.Duration, ok bool, err error)
 	// Subscribe returns a channel that receives a value whenever new work may
 	// be claimable (an enqueue committed, an event was retried), and a
 	// function that ends the subscription and releases its resources.

@@ -81,15 +81,20 @@ func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
 }
 
 // NextDue implements outbox.Store.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
-	at, err := s.q.NextDue(ctx)
+func (s *Store) NextDue(ctx context.Context) (time.Duration, bool, error) {
+	next, ok, err := s.nextDue(ctx)
+	return time.Duration(next.WaitMs) * time.Millisecond, ok, err
+}
+
+func (s *Store) nextDue(ctx context.Context) (pgdb.NextDueRow, bool, error) {
+	next, err := s.q.NextDue(ctx, s.now())
 	if isNoRows(err) {
-		return time.Time{}, false, nil
+		return next, false, nil
 	}
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+		return next, false, fmt.Errorf("next due: %w", err)
 	}
-	return at, true, nil
+	return next, true, nil
 }
 
 // finishTx is storekit.FinishTx on one pgx transaction. Each statement

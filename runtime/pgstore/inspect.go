@@ -31,8 +31,12 @@ func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
 	if st.OldestPending, err = s.q.OldestUnfinished(ctx); err != nil && !isNoRows(err) {
 		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
 	}
-	if st.NextRunAt, _, err = s.NextDue(ctx); err != nil {
+	next, ok, err := s.nextDue(ctx)
+	if err != nil {
 		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
+	if ok {
+		st.NextRunAt = next.RunAt
 	}
 	return st, nil
 }

@@ -160,7 +160,9 @@ WHERE status = 'processing' AND lease_until <= coalesce(sqlc.narg('now')::timest
 RETURNING id, ordering_key, status;
 
 -- name: NextDue :one
-SELECT run_at FROM outbox_events
+SELECT run_at,
+    greatest(0, extract(epoch FROM run_at - coalesce(sqlc.narg('now')::timestamptz, now())) * 1000)::bigint AS wait_ms
+FROM outbox_events
 WHERE is_head AND status IN ('pending', 'failed')
 ORDER BY run_at LIMIT 1;
 

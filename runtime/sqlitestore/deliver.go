@@ -18,13 +18,21 @@ import (
 
 // Claim implements outbox.Store.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
-	now := s.clock()
-	rows, err := s.q.Claim(ctx, sqlitedb.ClaimParams{
-		Owner:      nullString(owner),
-		Token:      nullString(uuid.NewString()),
-		LeaseUntil: nullInt(micros(now.Add(lease))),
-		Now:        micros(now),
-		MaxEvents:  int64(limit),
+	var rows []sqlitedb.OutboxEvent
+	// The clock is read once the write connection is ours: a claim that
+	// waited behind a long transaction must not hand out a lease that is
+	// already over.
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.clock()
+		var err error
+		rows, err = s.q.WithTx(tx).Claim(ctx, sqlitedb.ClaimParams{
+			Owner:      nullString(owner),
+			Token:      nullString(uuid.NewString()),
+			LeaseUntil: nullInt(micros(now.Add(lease))),
+			Now:        micros(now),
+			MaxEvents:  int64(limit),
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -84,7 +92,12 @@ func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
 }
 
 // NextDue implements outbox.Store.
-func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+func (s *Store) NextDue(ctx context.Context) (time.Duration, bool, error) {
+	at, ok, err := s.nextRunAt(ctx)
+	return max(0, at.Sub(s.clock())), ok, err
+}
+
+func (s *Store) nextRunAt(ctx context.Context) (time.Time, bool, error) {
 	at, err := sqlitedb.New(s.read).NextDue(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil

@@ -37,7 +37,7 @@ func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
 	case !errors.Is(err, sql.ErrNoRows):
 		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
 	}
-	if st.NextRunAt, _, err = s.NextDue(ctx); err != nil {
+	if st.NextRunAt, _, err = s.nextRunAt(ctx); err != nil {
 		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
 	}
 	return st, nil

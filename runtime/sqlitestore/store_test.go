@@ -72,3 +72,18 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// Each processor's subscription watches the file on a connection of its
+// own: many of them leave the read pool free.
+func TestManySubscriptionsLeaveReadsFree(t *testing.T) {
+	s := open(t)
+	for range 8 {
+		_, cancel := s.Subscribe()
+		defer cancel()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := s.Stats(ctx); err != nil {
+		t.Fatalf("stats with 8 subscriptions: %v", err)
+	}
+}

@@ -30,10 +30,17 @@ func (s *Store) Subscribe() (<-chan struct{}, func()) {
 
 // watch signals when data_version changes. Commits by this process change it
 // too (they use another connection); the extra wake-ups cost a claim query.
+// The watch holds a connection of its own for as long as it runs, outside
+// the read pool, which it would otherwise drain one processor at a time.
 func (s *Store) watch(ctx context.Context, signal func()) {
-	conn, err := s.read.Conn(ctx)
+	db, err := open(s.path, s.sync, "deferred")
 	if err != nil {
 		return // the poll still finds the work
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return
 	}
 	defer conn.Close()
 	ticker := time.NewTicker(s.watchEvery)

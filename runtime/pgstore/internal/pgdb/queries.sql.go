@@ -535,16 +535,23 @@ func (q *Queries) LockEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, err
 }
 
 const nextDue = `-- name: NextDue :one
-SELECT run_at FROM outbox_events
+SELECT run_at,
+    greatest(0, extract(epoch FROM run_at - coalesce($1::timestamptz, now())) * 1000)::bigint AS wait_ms
+FROM outbox_events
 WHERE is_head AND status IN ('pending', 'failed')
 ORDER BY run_at LIMIT 1
 `
 
-func (q *Queries) NextDue(ctx context.Context) (time.Time, error) {
-	row := q.db.QueryRow(ctx, nextDue)
-	var run_at time.Time
-	err := row.Scan(&run_at)
-	return run_at, err
+type NextDueRow struct {
+	RunAt  time.Time
+	WaitMs int64
+}
+
+func (q *Queries) NextDue(ctx context.Context, now *time.Time) (NextDueRow, error) {
+	row := q.db.QueryRow(ctx, nextDue, now)
+	var i NextDueRow
+	err := row.Scan(&i.RunAt, &i.WaitMs)
+	return i, err
 }
 
 const oldestUnfinished = `-- name: OldestUnfinished :one
