@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -31,7 +32,10 @@ func (b Backoff) delay(n int, random func() float64) time.Duration {
 		n = 1
 	}
 	d := b.Base
-	for i := 1; i < n && d < b.Max; i++ {
+	for i := 1; i < n && (b.Max <= 0 || d < b.Max); i++ {
+		if d > math.MaxInt64/2 {
+			break // doubling again would overflow
+		}
 		d *= 2
 	}
 	if b.Max > 0 && d > b.Max {

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -40,5 +41,13 @@ func TestBackoffDefaults(t *testing.T) {
 	got := Backoff{Base: time.Minute, Max: time.Second, Jitter: 3}.orDefault(DefaultBackoff())
 	if got.Max != time.Minute || got.Jitter != 1 {
 		t.Errorf("inconsistent backoff became %+v; want max raised to base and jitter capped at 1", got)
+	}
+}
+
+func TestBackoffNeverOverflows(t *testing.T) {
+	for _, b := range []Backoff{{Base: time.Hour}, {Base: time.Second, Max: time.Duration(math.MaxInt64)}} {
+		if got := b.Delay(200); got <= 0 {
+			t.Errorf("%+v after 200 failures: %s", b, got)
+		}
 	}
 }

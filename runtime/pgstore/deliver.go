@@ -44,7 +44,7 @@ func (s *Store) Finish(ctx context.Context, outs []outbox.Outcome) (outbox.Finis
 }
 
 func (s *Store) beginFinish(ctx context.Context) (storekit.FinishTx, func(context.Context) error, func(context.Context), error) {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.beginYielding(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -52,25 +52,29 @@ func (s *Store) beginFinish(ctx context.Context) (storekit.FinishTx, func(contex
 	return &finishTx{s: s, tx: tx, q: s.q.WithTx(tx)}, tx.Commit, rollback, nil
 }
 
+// yieldAfter is how long a processor's transaction waits for a lock before
+// it gives up and is retried. It is shorter than PostgreSQL's default
+// deadlock_timeout (1 s), so in a deadlock with an application's
+// transaction (which may lock several keys in any order) the processor's
+// side gives way, and the application's commits.
+const yieldAfter = "500ms"
+
+// beginYielding begins a processor transaction that gives way on lock waits.
+func (s *Store) beginYielding(ctx context.Context) (pgx.Tx, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+yieldAfter+"'"); err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, err
+	}
+	return tx, nil
+}
+
 // ReclaimExpired implements outbox.Store.
 func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
-	n, promoted := 0, false
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
-		rows, err := q.ReclaimExpired(ctx, s.now())
-		if err != nil {
-			return err
-		}
-		n = len(rows)
-		var keys []string
-		for _, r := range rows {
-			if outbox.Status(r.Status) == outbox.StatusDead {
-				keys = append(keys, r.OrderingKey)
-			}
-		}
-		promoted, err = finishKeys(ctx, q, keys)
-		return err
-	})
+	n, promoted, err := s.reclaimExpired(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("reclaim expired leases: %w", err)
 	}
@@ -78,6 +82,29 @@ func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
 		s.Notify()
 	}
 	return n, nil
+}
+
+func (s *Store) reclaimExpired(ctx context.Context) (n int, promoted bool, err error) {
+	tx, err := s.beginYielding(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	q := s.q.WithTx(tx)
+	rows, err := q.ReclaimExpired(ctx, s.now())
+	if err != nil {
+		return 0, false, err
+	}
+	var keys []string
+	for _, r := range rows {
+		if outbox.Status(r.Status) == outbox.StatusDead {
+			keys = append(keys, r.OrderingKey)
+		}
+	}
+	if promoted, err = finishKeys(ctx, q, keys); err != nil {
+		return 0, false, err
+	}
+	return len(rows), promoted, tx.Commit(ctx)
 }
 
 // NextDue implements outbox.Store.
@@ -140,11 +167,24 @@ func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) 
 	return finishKeys(ctx, f.q, keys)
 }
 
+// Hook runs the event type's hook inside a savepoint: a hook that swallows
+// a failed statement leaves PostgreSQL's transaction aborted, and the
+// savepoint's release then fails, so the failure is the hook's, not the
+// whole batch's.
 func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery) error {
-	if hook := f.s.hook(d.Event.Type); hook != nil {
-		return hook(ctx, f.tx, d)
+	hook := f.s.hook(d.Event.Type)
+	if hook == nil {
+		return nil
 	}
-	return nil
+	sp, err := f.tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := hook(ctx, sp, d); err != nil {
+		_ = sp.Rollback(ctx)
+		return err
+	}
+	return sp.Commit(ctx)
 }
 
 // finishKeys records that one event per listed key left the unfinished set
@@ -204,10 +244,9 @@ func toEvents(rows []pgdb.OutboxEvent) ([]*outbox.Event, error) {
 }
 
 func toEvent(r pgdb.OutboxEvent) (*outbox.Event, error) {
-	meta, err := outbox.DecodeMetadata(r.Metadata)
-	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", r.ID, err)
-	}
+	// Metadata is informational: unreadable metadata (written by hand, say)
+	// must not stop the event, or its whole batch, from being delivered.
+	meta, _ := outbox.DecodeMetadata(r.Metadata)
 	ev := &outbox.Event{
 		ID:            r.ID,
 		Type:          r.EventType,

@@ -2,11 +2,13 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/internal/storekit"
@@ -86,7 +88,7 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 
 // Retry implements outbox.Inspector.
 func (s *Store) Retry(ctx context.Context, id uuid.UUID) error {
-	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev pgdb.OutboxEvent) error {
+	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev pgdb.LockEventRow) error {
 		switch outbox.Status(ev.Status) {
 		case outbox.StatusFailed:
 			return q.RequeueFailed(ctx, pgdb.RequeueFailedParams{Now: s.now(), ID: id})
@@ -111,15 +113,14 @@ func (s *Store) Retry(ctx context.Context, id uuid.UUID) error {
 // Discard implements outbox.Inspector.
 func (s *Store) Discard(ctx context.Context, id uuid.UUID) error {
 	promoted := false
-	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev pgdb.OutboxEvent) error {
-		status := outbox.Status(ev.Status)
-		if status == outbox.StatusProcessing && ev.LeaseUntil != nil && ev.LeaseUntil.After(s.wallNow()) {
-			return fmt.Errorf("event %s: %w until its lease ends at %s", id, outbox.ErrInFlight, ev.LeaseUntil.Format(time.RFC3339))
+	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev pgdb.LockEventRow) error {
+		if ev.InFlight {
+			return fmt.Errorf("event %s: %w; wait until its lease ends", id, outbox.ErrInFlight)
 		}
 		if err := q.DeleteEvent(ctx, id); err != nil {
 			return err
 		}
-		if status.Finished() {
+		if outbox.Status(ev.Status).Finished() {
 			return nil
 		}
 		var err error
@@ -152,18 +153,33 @@ func (s *Store) PurgeCompleted(ctx context.Context, before time.Time) (int64, er
 	}
 }
 
-// withEvent runs fn in a transaction holding the event's row lock.
-func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*pgdb.Queries, pgdb.OutboxEvent) error) error {
+// withEvent runs fn in a transaction holding the lock of the event's key,
+// then of the event: the order in which Finish takes them. An event whose
+// row is locked is being recorded by a processor, so it is in flight.
+func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*pgdb.Queries, pgdb.LockEventRow) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
-		ev, err := q.LockEvent(ctx, id)
+		ev, err := q.GetEvent(ctx, id)
 		if isNoRows(err) {
 			return fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		return fn(q, ev)
+		if _, err := q.LockKey(ctx, ev.OrderingKey); err != nil {
+			return err
+		}
+		locked, err := q.LockEvent(ctx, pgdb.LockEventParams{Now: s.now(), ID: id})
+		var pgErr *pgconn.PgError
+		switch {
+		case isNoRows(err):
+			return fmt.Errorf("event %s: %w", id, outbox.ErrNotFound)
+		case errors.As(err, &pgErr) && pgErr.Code == "55P03": // lock_not_available
+			return fmt.Errorf("event %s: %w", id, outbox.ErrInFlight)
+		case err != nil:
+			return err
+		}
+		return fn(q, locked)
 	})
 }
 

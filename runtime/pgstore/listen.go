@@ -35,9 +35,12 @@ var reconnect = outbox.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Secon
 
 func (s *Store) listen(ctx context.Context, signal func()) {
 	for failures := 0; ctx.Err() == nil; {
-		err := s.listenOnce(ctx, signal)
+		listened, err := s.listenOnce(ctx, signal)
 		if ctx.Err() != nil {
 			return
+		}
+		if listened {
+			failures = 0 // the connection worked for a while: start the backoff over
 		}
 		failures++
 		wait := reconnect.Delay(failures)
@@ -50,21 +53,22 @@ func (s *Store) listen(ctx context.Context, signal func()) {
 	}
 }
 
-// listenOnce holds one LISTEN connection until it fails or ctx ends.
-func (s *Store) listenOnce(ctx context.Context, signal func()) error {
+// listenOnce holds one LISTEN connection until it fails or ctx ends. It
+// reports whether it got as far as listening.
+func (s *Store) listenOnce(ctx context.Context, signal func()) (listened bool, err error) {
 	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
-		return err
+		return false, err
 	}
 	// Notifications sent while we were not listening are lost; look once.
 	signal()
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
+			return true, err
 		}
 		signal()
 	}

@@ -200,8 +200,18 @@ GROUP BY user_id, status;
 -- name: GetEvent :one
 SELECT * FROM outbox_events WHERE id = sqlc.arg('id');
 
+-- name: LockKey :many
+-- Operators' changes lock the key before the event, in the order Finish
+-- takes them, so that the two never wait on each other in a cycle.
+SELECT ordering_key FROM outbox_keys WHERE ordering_key = sqlc.arg('ordering_key') FOR UPDATE;
+
 -- name: LockEvent :one
-SELECT * FROM outbox_events WHERE id = sqlc.arg('id') FOR UPDATE;
+-- NOWAIT: an event locked by a delivery being recorded is in flight.
+SELECT id, ordering_key, status,
+    (status = 'processing' AND lease_until > coalesce(sqlc.narg('now')::timestamptz, now()))::boolean AS in_flight
+FROM outbox_events
+WHERE id = sqlc.arg('id')
+FOR UPDATE NOWAIT;
 
 -- name: RequeueFailed :exec
 UPDATE outbox_events

@@ -232,10 +232,9 @@ func toEvent(r sqlitedb.OutboxEvent) (*outbox.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("event id %q: %w", r.ID, err)
 	}
-	meta, err := outbox.DecodeMetadata([]byte(r.Metadata.String))
-	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", id, err)
-	}
+	// Metadata is informational: unreadable metadata (written by hand, say)
+	// must not stop the event, or its whole batch, from being delivered.
+	meta, _ := outbox.DecodeMetadata([]byte(r.Metadata.String))
 	ev := &outbox.Event{
 		ID:            id,
 		Type:          r.EventType,

@@ -499,39 +499,62 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 }
 
 const lockEvent = `-- name: LockEvent :one
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at FROM outbox_events WHERE id = $1 FOR UPDATE
+SELECT id, ordering_key, status,
+    (status = 'processing' AND lease_until > coalesce($1::timestamptz, now()))::boolean AS in_flight
+FROM outbox_events
+WHERE id = $2
+FOR UPDATE NOWAIT
 `
 
-func (q *Queries) LockEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, error) {
-	row := q.db.QueryRow(ctx, lockEvent, id)
-	var i OutboxEvent
+type LockEventParams struct {
+	Now *time.Time
+	ID  uuid.UUID
+}
+
+type LockEventRow struct {
+	ID          uuid.UUID
+	OrderingKey string
+	Status      string
+	InFlight    bool
+}
+
+// NOWAIT: an event locked by a delivery being recorded is in flight.
+func (q *Queries) LockEvent(ctx context.Context, arg LockEventParams) (LockEventRow, error) {
+	row := q.db.QueryRow(ctx, lockEvent, arg.Now, arg.ID)
+	var i LockEventRow
 	err := row.Scan(
 		&i.ID,
-		&i.Seq,
-		&i.EventType,
-		&i.Aggregate,
-		&i.AggregateID,
-		&i.UserID,
 		&i.OrderingKey,
-		&i.IsNewRecord,
-		&i.EntityVersion,
-		&i.Payload,
-		&i.Metadata,
-		&i.Priority,
 		&i.Status,
-		&i.IsHead,
-		&i.Attempts,
-		&i.MaxAttempts,
-		&i.RunAt,
-		&i.LeaseOwner,
-		&i.LeaseToken,
-		&i.LeaseUntil,
-		&i.LastError,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.CompletedAt,
+		&i.InFlight,
 	)
 	return i, err
+}
+
+const lockKey = `-- name: LockKey :many
+SELECT ordering_key FROM outbox_keys WHERE ordering_key = $1 FOR UPDATE
+`
+
+// Operators' changes lock the key before the event, in the order Finish
+// takes them, so that the two never wait on each other in a cycle.
+func (q *Queries) LockKey(ctx context.Context, orderingKey string) ([]string, error) {
+	rows, err := q.db.Query(ctx, lockKey, orderingKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var ordering_key string
+		if err := rows.Scan(&ordering_key); err != nil {
+			return nil, err
+		}
+		items = append(items, ordering_key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const nextDue = `-- name: NextDue :one
