@@ -319,13 +319,5 @@ func (s *Store) now() *time.Time {
 	return &t
 }
 
-// wallNow is the best local idea of the time, for checks made in Go.
-func (s *Store) wallNow() time.Time {
-	if s.clock == nil {
-		return time.Now()
-	}
-	return s.clock()
-}
-
 // IsNoRows reports whether err means a query found no row.
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
