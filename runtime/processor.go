@@ -288,12 +288,20 @@ func (r *run) deliver(stop context.Context, ev *Event) {
 	defer r.sends.Done()
 	// A send must end before its lease does, or the event could be claimed
 	// again and delivered twice at once.
-	ctx, cancel := context.WithTimeout(stop, r.cfg.Lease-r.cfg.Lease/10)
+	ctx, cancel := context.WithTimeout(stop, r.sendLimit())
 	defer cancel()
 	start := time.Now()
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
 	r.results <- attempt{out: r.outcome(stop, ctx, ev, start, receipt, err), took: took}
+}
+
+// sendLimit is how long a send may take: its lease, less a margin for
+// recording the outcome while the lease still holds (a tenth of the lease,
+// and at least 2 s or half of it).
+func (r *run) sendLimit() time.Duration {
+	lease := r.cfg.Lease
+	return lease - max(lease/10, min(lease/2, 2*time.Second))
 }
 
 // outcome decides what a send's result means for the event. stop is the
@@ -315,7 +323,7 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, start time.Time, rec
 	}
 	class, retryAfter := Classify(err)
 	if ctx.Err() != nil {
-		class, err = Transient, fmt.Errorf("delivery took longer than the lease allows (%s): %w", r.cfg.Lease-r.cfg.Lease/10, err)
+		class, err = Transient, fmt.Errorf("delivery took longer than the lease allows (%s): %w", r.sendLimit(), err)
 	}
 	if class == Unavailable && errors.Is(err, context.DeadlineExceeded) && r.lastSuccess.Load() > start.UnixNano() {
 		// No answer in time, while other deliveries got through: the

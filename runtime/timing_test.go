@@ -65,7 +65,7 @@ func TestProcessorBoundsSendsByTheLease(t *testing.T) {
 			return outbox.Receipt{}, ctx.Err()
 		})
 		cfg := slowPoll(t)
-		cfg.Lease = 300 * time.Millisecond
+		cfg.Lease = time.Second // sends are cut off after 500 ms
 		rec := start(t, s, sender, cfg)
 		rec.waitFor(t, outbox.Retry, 1, 5*time.Second)
 		rec.mu.Lock()
