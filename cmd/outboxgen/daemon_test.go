@@ -13,21 +13,59 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/outboxgen/outboxgen/internal/pgtest"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/outboxtest"
+	"github.com/outboxgen/outboxgen/runtime/pgstore"
 	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
 )
 
 // run delivers to a real HTTP backend, serves /healthz and /metrics while
 // it does, and stops cleanly when its context ends.
 func TestRunServesMetricsThatMove(t *testing.T) {
-	dir := t.TempDir()
-	spec := filepath.Join(dir, "metrics.yaml")
-	write(t, spec, smallSpec)
-	db := filepath.Join(dir, "app.db")
-	if code, out, errOut := cli(t, "migrate", "--db", db, "--spec", spec); code != exitOK {
-		t.Fatal(out, errOut)
+	eachTarget(t, testRunServesMetricsThatMove)
+}
+
+// eachTarget runs test on a new SQLite file and a new PostgreSQL database,
+// migrated (with the metric tables of smallSpec) by the migrate command;
+// flags point a command at it, and enqueue writes events into it.
+func eachTarget(t *testing.T, test func(t *testing.T, spec string, flags []string, enqueue func(...outbox.Event))) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			spec := filepath.Join(dir, "metrics.yaml")
+			write(t, spec, smallSpec)
+			flags := []string{"--db", filepath.Join(dir, "app.db")}
+			if kind == "postgres" {
+				flags = []string{"--database-url", pgtest.NewDatabase(t)}
+			}
+			if code, out, errOut := cli(t, append(append([]string{"migrate"}, flags...), "--spec", spec)...); code != exitOK || !strings.Contains(out, "metric tables") {
+				t.Fatal(out, errOut)
+			}
+			var enqueue func(...outbox.Event)
+			if kind == "postgres" {
+				s, err := pgstore.Open(t.Context(), flags[1], 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(s.Close)
+				enqueue = func(evs ...outbox.Event) { outboxtest.EnqueuePostgres(t, s, evs...) }
+			} else {
+				s, err := sqlitestore.Open(t.Context(), flags[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				enqueue = func(evs ...outbox.Event) { outboxtest.EnqueueSQLite(t, s, evs...) }
+			}
+			test(t, spec, flags, enqueue)
+		})
 	}
+}
+
+func testRunServesMetricsThatMove(t *testing.T, spec string, flags []string, enqueue func(...outbox.Event)) {
 
 	var received atomic.Int64
 	release := make(chan struct{})
@@ -49,17 +87,12 @@ func TestRunServesMetricsThatMove(t *testing.T) {
 		}
 	}()
 
-	store, err := sqlitestore.Open(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	const n = 5
 	var evs []outbox.Event
-	for i := range n {
-		evs = append(evs, outbox.Event{Type: "weight.created", Aggregate: "weight", AggregateID: strings.Repeat("a", i+1), Payload: []byte(`{}`)})
+	for range n {
+		evs = append(evs, outbox.Event{Type: "weight.created", Aggregate: "weight", AggregateID: uuid.NewString(), Payload: []byte(`{}`)})
 	}
-	outboxtest.EnqueueSQLite(t, store, evs...)
+	enqueue(evs...)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	addr := make(chan string, 1)
@@ -67,7 +100,7 @@ func TestRunServesMetricsThatMove(t *testing.T) {
 	e := &env{ctx: ctx, stdout: io.Discard, stderr: &logs, stdin: eofReader{}, now: time.Now, listening: func(a string) { addr <- a }}
 	done := make(chan int, 1)
 	go func() {
-		done <- e.run([]string{"run", "--db", db, "--spec", spec, "--backend", backend.URL, "--listen", "127.0.0.1:0", "--poll", "100ms"})
+		done <- e.run(append([]string{"run", "--spec", spec, "--backend", backend.URL, "--listen", "127.0.0.1:0", "--poll", "100ms"}, flags...))
 	}()
 	var base string
 	select {
