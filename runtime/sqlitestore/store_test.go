@@ -3,6 +3,7 @@ package sqlitestore_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -85,5 +86,22 @@ func TestManySubscriptionsLeaveReadsFree(t *testing.T) {
 	defer cancel()
 	if _, err := s.Stats(ctx); err != nil {
 		t.Fatalf("stats with 8 subscriptions: %v", err)
+	}
+}
+
+// Health data at rest is not readable by other users of the machine.
+func TestFileIsPrivate(t *testing.T) {
+	s := open(t)
+	if _, err := (suiteStore{s}).EnqueueTx(t.Context(), true, storetest.Event("w1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", "-wal"} {
+		info, err := os.Stat(s.Path() + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v; want no access for group or others", s.Path()+suffix, perm)
+		}
 	}
 }
