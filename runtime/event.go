@@ -52,6 +52,10 @@ const (
 	DefaultMaxAttempts = 5
 	// MaxPriority bounds Priority; claims take higher priorities first.
 	MaxPriority = 10
+	// MaxLeaseExpiries is how many times an event's lease may expire (its
+	// processor died or stalled mid-delivery) before the event goes dead:
+	// an event that keeps crashing processors must not crash them forever.
+	MaxLeaseExpiries = 10
 	// DefaultMaxPayloadBytes bounds an event's payload unless a store is
 	// configured otherwise; events are deliveries, not file transfers.
 	DefaultMaxPayloadBytes = 256 << 10
@@ -96,6 +100,10 @@ type Event struct {
 	Status Status
 	// Attempts counts delivery attempts so far, including one in progress.
 	Attempts int
+	// LeaseExpiries counts the times a processor claimed the event and
+	// never recorded an outcome (it crashed, or was cut off from the store).
+	// Such attempts are given back; at MaxLeaseExpiries the event is dead.
+	LeaseExpiries int
 	// RunAt is when the event is next due. Zero at enqueue means now.
 	RunAt time.Time
 	// LastError describes the last failed attempt, if any.

@@ -91,7 +91,7 @@ func (s *Store) reclaimExpired(ctx context.Context) (n int, promoted bool, err e
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	q := s.q.WithTx(tx)
-	rows, err := q.ReclaimExpired(ctx, s.now())
+	rows, err := q.ReclaimExpired(ctx, pgdb.ReclaimExpiredParams{MaxExpiries: outbox.MaxLeaseExpiries, Now: s.now()})
 	if err != nil {
 		return 0, false, err
 	}
@@ -262,6 +262,7 @@ func toEvent(r pgdb.OutboxEvent) (*outbox.Event, error) {
 		MaxAttempts:   int(r.MaxAttempts),
 		Status:        outbox.Status(r.Status),
 		Attempts:      int(r.Attempts),
+		LeaseExpiries: int(r.LeaseExpiries),
 		RunAt:         r.RunAt,
 		CreatedAt:     r.CreatedAt,
 		UpdatedAt:     r.UpdatedAt,

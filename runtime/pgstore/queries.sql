@@ -49,7 +49,8 @@ FROM due
 WHERE e.id = due.id
 RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
-    e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at;
+    e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
+    e.lease_expiries;
 
 -- Fenced: only rows still leased under the same token, lease unexpired.
 -- name: Complete :many
@@ -149,9 +150,16 @@ WHERE e.id = nxt.id AND NOT e.is_head
   );
 
 -- name: ReclaimExpired :many
+-- The attempt is given back (the processor died, not the delivery) and the
+-- expiry counted; an event whose leases keep expiring goes dead.
 UPDATE outbox_events
-SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-    is_head = attempts < max_attempts,
+SET status = CASE
+        WHEN lease_expiries + 1 >= sqlc.arg('max_expiries')::integer THEN 'dead'
+        WHEN attempts > 1 THEN 'failed'
+        ELSE 'pending' END,
+    is_head = lease_expiries + 1 < sqlc.arg('max_expiries')::integer,
+    attempts = attempts - 1,
+    lease_expiries = lease_expiries + 1,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',

@@ -68,7 +68,7 @@ func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
 	n, promoted := 0, false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q := s.q.WithTx(tx)
-		rows, err := q.ReclaimExpired(ctx, s.micros())
+		rows, err := q.ReclaimExpired(ctx, sqlitedb.ReclaimExpiredParams{MaxExpiries: outbox.MaxLeaseExpiries, Now: s.micros()})
 		if err != nil {
 			return err
 		}
@@ -250,6 +250,7 @@ func toEvent(r sqlitedb.OutboxEvent) (*outbox.Event, error) {
 		MaxAttempts:   int(r.MaxAttempts),
 		Status:        outbox.Status(r.Status),
 		Attempts:      int(r.Attempts),
+		LeaseExpiries: int(r.LeaseExpiries),
 		RunAt:         fromMicros(r.RunAt),
 		LastError:     r.LastError.String,
 		CreatedAt:     fromMicros(r.CreatedAt),

@@ -102,9 +102,16 @@ WHERE seq = (
   );
 
 -- name: ReclaimExpired :many
+-- The attempt is given back (the processor died, not the delivery) and the
+-- expiry counted; an event whose leases keep expiring goes dead.
 UPDATE outbox_events
-SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-    is_head = attempts < max_attempts,
+SET status = CASE
+        WHEN lease_expiries + 1 >= sqlc.arg('max_expiries') THEN 'dead'
+        WHEN attempts > 1 THEN 'failed'
+        ELSE 'pending' END,
+    is_head = lease_expiries + 1 < sqlc.arg('max_expiries'),
+    attempts = attempts - 1,
+    lease_expiries = lease_expiries + 1,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('now'),
     last_error = 'lease expired: the processor stopped or stalled during delivery',

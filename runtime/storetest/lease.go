@@ -30,14 +30,15 @@ func testFencingAfterReclaim(t *testing.T, e *env) {
 	if err != nil || n != 1 {
 		t.Fatalf("reclaim = %d, %v; want 1 event", n, err)
 	}
-	got := e.wantStatus(ev, outbox.StatusFailed)
-	if got.Attempts != 1 || got.LastError == "" || !got.RunAt.Equal(e.clock.Now()) {
-		t.Errorf("reclaimed event: attempts %d, last error %q, run at %v; want the attempt counted, a reason, due now", got.Attempts, got.LastError, got.RunAt)
+	got := e.wantStatus(ev, outbox.StatusPending)
+	if got.Attempts != 0 || got.LeaseExpiries != 1 || got.LastError == "" || !got.RunAt.Equal(e.clock.Now()) {
+		t.Errorf("reclaimed event: attempts %d, expiries %d, last error %q, run at %v; want the attempt given back, the expiry counted, a reason, due now",
+			got.Attempts, got.LeaseExpiries, got.LastError, got.RunAt)
 	}
 
 	fresh := e.wantClaim("w1")[0]
-	if fresh.Attempts != 2 {
-		t.Errorf("second claim: attempts %d, want 2", fresh.Attempts)
+	if fresh.Attempts != 1 {
+		t.Errorf("second claim: attempts %d, want 1", fresh.Attempts)
 	}
 	// The stale worker finishes late, even inside the new lease's time.
 	if res := e.finish(delivered(stale)); len(res.Lost) != 1 {
@@ -54,15 +55,22 @@ func testFencingAfterReclaim(t *testing.T, e *env) {
 }
 
 func testReclaimExhaustedGoesDead(t *testing.T, e *env) {
-	one := Event("w1", 1)
-	one.MaxAttempts = 1
-	ev := e.enqueue(one, Event("w1", 2))[0]
-	e.wantClaim("w1")
-	e.clock.Advance(2 * time.Minute)
-	if _, err := e.store.ReclaimExpired(e.ctx); err != nil {
-		t.Fatal(err)
+	ev := e.enqueue(Event("w1", 1), Event("w1", 2))[0]
+	// An event whose processor dies every time it is sent: the crashes
+	// spend no attempts, but after MaxLeaseExpiries the event is dead.
+	for i := 0; i < outbox.MaxLeaseExpiries; i++ {
+		if c := e.wantClaim("w1"); c[0].ID != ev.ID {
+			t.Fatalf("expiry %d: claimed %s", i, c[0].ID)
+		}
+		e.clock.Advance(2 * time.Minute)
+		if _, err := e.store.ReclaimExpired(e.ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
-	e.wantStatus(ev, outbox.StatusDead)
+	got := e.wantStatus(ev, outbox.StatusDead)
+	if got.Attempts != 0 || got.LeaseExpiries != outbox.MaxLeaseExpiries {
+		t.Fatalf("dead after expiries: attempts %d, expiries %d", got.Attempts, got.LeaseExpiries)
+	}
 	// The key moves on to its next event.
 	if next := e.wantClaim("w1"); next[0].EntityVersion != 2 {
 		t.Fatalf("claimed version %d, want 2", next[0].EntityVersion)

@@ -33,6 +33,7 @@ type OutboxEvent struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	CompletedAt   *time.Time
+	LeaseExpiries int32
 }
 
 type OutboxKey struct {

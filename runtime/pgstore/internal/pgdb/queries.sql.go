@@ -59,7 +59,8 @@ FROM due
 WHERE e.id = due.id
 RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
-    e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at
+    e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
+    e.lease_expiries
 `
 
 type ClaimParams struct {
@@ -110,6 +111,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CompletedAt,
+			&i.LeaseExpiries,
 		); err != nil {
 			return nil, err
 		}
@@ -330,7 +332,7 @@ func (q *Queries) Enqueue(ctx context.Context, arg EnqueueParams) error {
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at FROM outbox_events WHERE id = $1
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries FROM outbox_events WHERE id = $1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, error) {
@@ -361,6 +363,7 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.LeaseExpiries,
 	)
 	return i, err
 }
@@ -430,7 +433,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries FROM outbox_events
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR event_type = $2::text)
   AND ($3::text IS NULL OR user_id = $3::text)
@@ -487,6 +490,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CompletedAt,
+			&i.LeaseExpiries,
 		); err != nil {
 			return nil, err
 		}
@@ -641,15 +645,25 @@ func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) 
 
 const reclaimExpired = `-- name: ReclaimExpired :many
 UPDATE outbox_events
-SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-    is_head = attempts < max_attempts,
+SET status = CASE
+        WHEN lease_expiries + 1 >= $1::integer THEN 'dead'
+        WHEN attempts > 1 THEN 'failed'
+        ELSE 'pending' END,
+    is_head = lease_expiries + 1 < $1::integer,
+    attempts = attempts - 1,
+    lease_expiries = lease_expiries + 1,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = coalesce($1::timestamptz, now()),
+    run_at = coalesce($2::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
-    updated_at = coalesce($1::timestamptz, now())
-WHERE status = 'processing' AND lease_until <= coalesce($1::timestamptz, now())
+    updated_at = coalesce($2::timestamptz, now())
+WHERE status = 'processing' AND lease_until <= coalesce($2::timestamptz, now())
 RETURNING id, ordering_key, status
 `
+
+type ReclaimExpiredParams struct {
+	MaxExpiries int32
+	Now         *time.Time
+}
 
 type ReclaimExpiredRow struct {
 	ID          uuid.UUID
@@ -657,8 +671,10 @@ type ReclaimExpiredRow struct {
 	Status      string
 }
 
-func (q *Queries) ReclaimExpired(ctx context.Context, now *time.Time) ([]ReclaimExpiredRow, error) {
-	rows, err := q.db.Query(ctx, reclaimExpired, now)
+// The attempt is given back (the processor died, not the delivery) and the
+// expiry counted; an event whose leases keep expiring goes dead.
+func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]ReclaimExpiredRow, error) {
+	rows, err := q.db.Query(ctx, reclaimExpired, arg.MaxExpiries, arg.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ type OutboxEvent struct {
 	CreatedAt     int64
 	UpdatedAt     int64
 	CompletedAt   sql.NullInt64
+	LeaseExpiries int64
 }
 
 type OutboxKey struct {

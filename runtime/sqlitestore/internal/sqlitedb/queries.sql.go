@@ -53,7 +53,7 @@ WHERE seq IN (
     ORDER BY d.priority DESC, d.seq
     LIMIT ?5
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries
 `
 
 type ClaimParams struct {
@@ -104,6 +104,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CompletedAt,
+			&i.LeaseExpiries,
 		); err != nil {
 			return nil, err
 		}
@@ -239,7 +240,7 @@ func (q *Queries) DeleteIdleKey(ctx context.Context, orderingKey string) error {
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at FROM outbox_events WHERE id = ?1
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries FROM outbox_events WHERE id = ?1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) {
@@ -270,6 +271,7 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.CompletedAt,
+		&i.LeaseExpiries,
 	)
 	return i, err
 }
@@ -370,7 +372,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
   AND (?3 IS NULL OR user_id = ?3)
@@ -427,6 +429,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.CompletedAt,
+			&i.LeaseExpiries,
 		); err != nil {
 			return nil, err
 		}
@@ -515,15 +518,25 @@ func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) 
 
 const reclaimExpired = `-- name: ReclaimExpired :many
 UPDATE outbox_events
-SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-    is_head = attempts < max_attempts,
+SET status = CASE
+        WHEN lease_expiries + 1 >= ?1 THEN 'dead'
+        WHEN attempts > 1 THEN 'failed'
+        ELSE 'pending' END,
+    is_head = lease_expiries + 1 < ?1,
+    attempts = attempts - 1,
+    lease_expiries = lease_expiries + 1,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = ?1,
+    run_at = ?2,
     last_error = 'lease expired: the processor stopped or stalled during delivery',
-    updated_at = ?1
-WHERE status = 'processing' AND lease_until <= ?1
+    updated_at = ?2
+WHERE status = 'processing' AND lease_until <= ?2
 RETURNING id, ordering_key, status
 `
+
+type ReclaimExpiredParams struct {
+	MaxExpiries int64
+	Now         int64
+}
 
 type ReclaimExpiredRow struct {
 	ID          string
@@ -531,8 +544,10 @@ type ReclaimExpiredRow struct {
 	Status      string
 }
 
-func (q *Queries) ReclaimExpired(ctx context.Context, now int64) ([]ReclaimExpiredRow, error) {
-	rows, err := q.db.QueryContext(ctx, reclaimExpired, now)
+// The attempt is given back (the processor died, not the delivery) and the
+// expiry counted; an event whose leases keep expiring goes dead.
+func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]ReclaimExpiredRow, error) {
+	rows, err := q.db.QueryContext(ctx, reclaimExpired, arg.MaxExpiries, arg.Now)
 	if err != nil {
 		return nil, err
 	}
