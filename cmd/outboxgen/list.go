@@ -141,6 +141,9 @@ func runShow(e *env, args []string) int {
 	tb.add("user", j.UserID)
 	tb.add("status", j.Status)
 	tb.add("attempts", fmt.Sprintf("%d of %d", j.Attempts, j.MaxAttempts))
+	if j.LeaseExpiries > 0 {
+		tb.add("lease expiries", fmt.Sprintf("%d (processors that died or stalled while delivering it)", j.LeaseExpiries))
+	}
 	tb.add("priority", j.Priority)
 	tb.add("entity version", j.EntityVersion)
 	tb.add("enqueued", j.CreatedAt.Format(time.RFC3339))
@@ -176,6 +179,7 @@ type eventJSON struct {
 	Status        outbox.Status     `json:"status"`
 	Attempts      int               `json:"attempts"`
 	MaxAttempts   int               `json:"max_attempts"`
+	LeaseExpiries int               `json:"lease_expiries"`
 	Priority      int               `json:"priority"`
 	EntityVersion int64             `json:"entity_version"`
 	RunAt         time.Time         `json:"run_at"`
@@ -197,7 +201,7 @@ type leaseJSON struct {
 func toJSON(ev *outbox.Event, payload bool) eventJSON {
 	j := eventJSON{
 		ID: ev.ID, Type: ev.Type, Aggregate: ev.Aggregate, AggregateID: ev.AggregateID, UserID: ev.UserID,
-		Status: ev.Status, Attempts: ev.Attempts, MaxAttempts: ev.MaxAttempts, Priority: ev.Priority,
+		Status: ev.Status, Attempts: ev.Attempts, MaxAttempts: ev.MaxAttempts, LeaseExpiries: ev.LeaseExpiries, Priority: ev.Priority,
 		EntityVersion: ev.EntityVersion, RunAt: ev.RunAt.UTC(), CreatedAt: ev.CreatedAt.UTC(), UpdatedAt: ev.UpdatedAt.UTC(),
 		LastError: ev.LastError, Metadata: ev.Metadata,
 	}
