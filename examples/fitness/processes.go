@@ -61,6 +61,8 @@ func runProcessor(ctx context.Context, args []string, out io.Writer) error {
 	sf.register(fs, "fitness.db")
 	backendURL := fs.String("backend", "http://127.0.0.1:8080", "the backend's base URL")
 	token := fs.String("token", "demo-token", "the bearer token the backend expects")
+	lease := fs.Duration("lease", demo.DemoConfig().Lease, "how long a claim lasts")
+	poll := fs.Duration("poll", demo.DemoConfig().PollInterval, "the safety-net poll interval")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,6 +77,7 @@ func runProcessor(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	cfg := demo.DemoConfig()
+	cfg.Lease, cfg.PollInterval = *lease, *poll
 	cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
 	fmt.Fprintf(out, "processor: delivering %s to %s; Ctrl-C (or SIGTERM) stops it gracefully\n", store.Where, *backendURL)
 	return outbox.NewProcessor(store.Outbox, sender, cfg).Run(ctx)

@@ -177,3 +177,50 @@ func scanCounts(rows *sql.Rows, set func(string, int)) error {
 	}
 	return rows.Err()
 }
+
+// Record is what the backend holds for one entity.
+type Record struct {
+	UserID  string
+	Version int64
+	Deleted bool
+	Payload []byte
+}
+
+// Records returns the backend's records of one metric by entity id.
+func (s *Server) Records(metric string) (map[string]Record, error) {
+	rows, err := s.db.Query(`SELECT entity_id, user_id, version, deleted, payload FROM records WHERE metric = ?`, metric)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]Record{}
+	for rows.Next() {
+		var id string
+		var r Record
+		if err := rows.Scan(&id, &r.UserID, &r.Version, &r.Deleted, &r.Payload); err != nil {
+			return nil, err
+		}
+		out[id] = r
+	}
+	return out, rows.Err()
+}
+
+// Received returns the idempotency keys of every event received, with how
+// many times each was delivered again after the first.
+func (s *Server) Received() (map[string]int, error) {
+	rows, err := s.db.Query(`SELECT idempotency_key, duplicates FROM deliveries`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var key string
+		var dup int
+		if err := rows.Scan(&key, &dup); err != nil {
+			return nil, err
+		}
+		out[key] = dup
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,376 @@
+package chaos_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/outboxgen/outboxgen/examples/fitness/backend"
+	"github.com/outboxgen/outboxgen/examples/fitness/demo"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics"
+	"github.com/outboxgen/outboxgen/internal/pgtest"
+	outbox "github.com/outboxgen/outboxgen/runtime"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// form is how hard one run pushes.
+type form struct {
+	events   int           // saves written through the use case
+	entities int           // distinct entries they update
+	writeFor time.Duration // how long the writes are spread over
+	kills    int           // SIGKILLs of the processor
+}
+
+// forms: the short one runs in CI on every push; the long one produced the
+// figures in docs/RELIABILITY.md (OUTBOXGEN_CHAOS=long).
+var forms = map[string]map[string]form{
+	"short": {
+		"sqlite":   {events: 600, entities: 150, writeFor: 6 * time.Second, kills: 6},
+		"postgres": {events: 1500, entities: 300, writeFor: 8 * time.Second, kills: 6},
+	},
+	"long": {
+		"sqlite":   {events: 5000, entities: 1000, writeFor: 60 * time.Second, kills: 25},
+		"postgres": {events: 20000, entities: 4000, writeFor: 90 * time.Second, kills: 25},
+	},
+}
+
+func TestChaos(t *testing.T) {
+	name := os.Getenv("OUTBOXGEN_CHAOS")
+	switch {
+	case name == "off" || (name == "" && testing.Short()):
+		t.Skip("chaos run skipped (OUTBOXGEN_CHAOS=off or -short)")
+	case name == "":
+		name = "short"
+	case forms[name] == nil:
+		t.Fatalf("OUTBOXGEN_CHAOS=%q: use short, long or off", name)
+	}
+	bin := buildFitness(t)
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			f := forms[name][store]
+			h := &harness{t: t, form: f, bin: bin, dir: t.TempDir(), token: "chaos-token"}
+			if store == "postgres" {
+				h.pg = pgtest.NewServer(t)
+			}
+			h.run()
+		})
+	}
+}
+
+// buildFitness builds the example's binary, whose processor mode is the
+// process this harness kills.
+func buildFitness(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "fitness")
+	out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type harness struct {
+	t     *testing.T
+	form  form
+	bin   string
+	dir   string
+	token string
+	pg    *pgtest.Server
+
+	store *demo.Store
+	be    *backend.Server
+	url   string
+
+	mu      sync.Mutex
+	final   map[string]metrics.Weight // the last saved version of each entry
+	saves   atomic.Int64
+	retried atomic.Int64 // saves retried after a failure (the database restarting)
+
+	kills     int
+	restarted bool
+	faults    map[string]int
+}
+
+func (h *harness) run() {
+	t := h.t
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	start := time.Now()
+
+	var err error
+	h.store, err = demo.OpenStore(ctx, filepath.Join(h.dir, "app.db"), h.databaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.store.Close()
+	h.be, err = backend.Open(ctx, filepath.Join(h.dir, "backend.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.be.Close()
+	h.be.RequireToken(h.token)
+	if h.url, err = h.be.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	h.final = map[string]metrics.Weight{}
+	h.faults = map[string]int{}
+
+	proc := h.startProcessor()
+	var wg sync.WaitGroup
+	writing, stopWriting := context.WithCancel(ctx)
+	defer stopWriting()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h.write(writing)
+	}()
+	chaos, stopChaos := context.WithCancel(ctx)
+	faultsDone := make(chan struct{})
+	go func() {
+		defer close(faultsDone)
+		h.misbehave(chaos)
+	}()
+
+	// Kill the processor at random moments while the writes go on, and
+	// restart the database server once, half way.
+	gap := h.form.writeFor / time.Duration(h.form.kills)
+	for h.kills < h.form.kills {
+		pause(ctx, gap/2+time.Duration(rand.Int64N(int64(gap))))
+		if h.pg != nil && !h.restarted && h.kills == h.form.kills/2 {
+			if err := h.pg.Restart(); err != nil {
+				t.Fatalf("restart PostgreSQL: %v", err)
+			}
+			h.restarted = true
+		}
+		_ = proc.Process.Signal(syscall.SIGKILL)
+		_ = proc.Wait()
+		h.kills++
+		proc = h.startProcessor()
+	}
+	wg.Wait()
+	stopChaos()
+	<-faultsDone
+	h.be.SetFaults(backend.Faults{})
+	if !h.be.IsUp() {
+		if err := h.be.Up(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrote := time.Since(start)
+
+	h.waitForDrain(ctx)
+	_ = proc.Process.Signal(syscall.SIGTERM)
+	_ = proc.Wait()
+	h.check(wrote, time.Since(start))
+}
+
+func (h *harness) databaseURL() string {
+	if h.pg == nil {
+		return ""
+	}
+	return h.pg.URL()
+}
+
+// startProcessor runs the example's processor as a process of its own.
+func (h *harness) startProcessor() *exec.Cmd {
+	args := []string{"processor", "--backend", h.url, "--token", h.token, "--lease", "3s", "--poll", "500ms"}
+	if h.pg != nil {
+		args = append(args, "--database-url", h.pg.URL())
+	} else {
+		args = append(args, "--db", filepath.Join(h.dir, "app.db"))
+	}
+	cmd := exec.Command(h.bin, args...)
+	log, err := os.OpenFile(filepath.Join(h.dir, "processor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	return cmd
+}
+
+// write saves the form's events through the generated use case, spread
+// over writeFor, from four writers. A save that fails (the database is
+// restarting) is retried, as an app would.
+func (h *harness) write(ctx context.Context) {
+	const writers = 4
+	per := h.form.events / writers
+	interval := h.form.writeFor / time.Duration(per)
+	day := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				n := rand.IntN(h.form.entities)
+				in := metrics.WeightInput{
+					UserID:     fmt.Sprintf("user-%03d", n%50),
+					RecordedAt: day.AddDate(0, 0, n/50),
+					Kg:         float64(40+rand.IntN(120)) + float64(w*per+i)/1e6,
+				}
+				for {
+					saved, err := h.store.Metrics.Weight.Save(ctx, in)
+					if err == nil {
+						h.record(saved)
+						break
+					}
+					if ctx.Err() != nil {
+						return
+					}
+					h.retried.Add(1)
+					pause(ctx, 100*time.Millisecond)
+				}
+				pause(ctx, interval)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (h *harness) record(w metrics.Weight) {
+	h.saves.Add(1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if w.Version > h.final[w.ID.String()].Version {
+		h.final[w.ID.String()] = w
+	}
+}
+
+// misbehave cycles the backend through its faults until ctx ends.
+func (h *harness) misbehave(ctx context.Context) {
+	phases := []struct {
+		name  string
+		apply func()
+	}{
+		{"healthy", func() { h.be.SetFaults(backend.Faults{}) }},
+		{"refusing connections", h.be.Down},
+		{"5xx", func() { h.be.SetFaults(backend.Faults{FailShare: 0.25, FailStatus: 503}) }},
+		{"429 + Retry-After", func() { h.be.SetFaults(backend.Faults{FailShare: 0.25, FailStatus: 429, RetryAfter: time.Second}) }},
+		{"hanging past the client's timeout", func() {
+			h.be.SetFaults(backend.Faults{SlowShare: 0.3, SlowBy: demo.ClientTimeout + 500*time.Millisecond})
+		}},
+	}
+	for ctx.Err() == nil {
+		p := phases[rand.IntN(len(phases))]
+		if !h.be.IsUp() {
+			_ = h.be.Up()
+		}
+		h.be.SetFaults(backend.Faults{})
+		p.apply()
+		h.faults[p.name]++
+		pause(ctx, time.Duration(500+rand.IntN(1000))*time.Millisecond)
+	}
+}
+
+func (h *harness) waitForDrain(ctx context.Context) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		st, err := h.store.Outbox.Stats(ctx)
+		if err == nil && st.Counts[outbox.StatusPending]+st.Counts[outbox.StatusProcessing]+st.Counts[outbox.StatusFailed] == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the outbox did not drain in 5 minutes: %v %v", st.Counts, err)
+		}
+		pause(ctx, 200*time.Millisecond)
+	}
+}
+
+// check counts: every event the app wrote reached the backend exactly once
+// as far as its records go, every entry's final value is the backend's,
+// every entry is synced, nothing is dead.
+func (h *harness) check(wrote, total time.Duration) {
+	t := h.t
+	ctx := t.Context()
+	events, err := h.store.Outbox.List(ctx, outbox.Filter{Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	received, err := h.be.Received()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lost, dead, duplicates int
+	for _, ev := range events {
+		if ev.Status == outbox.StatusDead {
+			dead++
+			t.Errorf("event %s is dead: %s", ev.ID, ev.LastError)
+		}
+		if _, ok := received[ev.ID.String()]; !ok {
+			lost++
+		}
+	}
+	for _, dup := range received {
+		duplicates += dup
+	}
+	if len(received) != len(events) {
+		t.Errorf("the backend received %d distinct events; the app wrote %d", len(received), len(events))
+	}
+	if int64(len(events)) < h.saves.Load() {
+		t.Errorf("%d saves succeeded but the outbox holds %d events", h.saves.Load(), len(events))
+	}
+
+	records, err := h.be.Records("weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := 0
+	for id, w := range h.final {
+		r, ok := records[id]
+		var body struct{ Kg float64 }
+		if ok {
+			_ = json.Unmarshal(r.Payload, &body)
+		}
+		if !ok || r.Version < w.Version || (r.Version == w.Version && body.Kg != w.Kg) {
+			wrong++
+			if wrong <= 5 {
+				t.Errorf("entry %s: the app's version %d (%v kg); the backend's %d (%v kg)", id, w.Version, w.Kg, r.Version, body.Kg)
+			}
+		}
+	}
+	counts, err := h.store.Metrics.Weight.CountBySyncStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[metrics.SyncSynced] != int64(len(h.final)) || counts[metrics.SyncPending] != 0 {
+		t.Errorf("sync status %v for %d entries; want every one synced", counts, len(h.final))
+	}
+	if lost > 0 || wrong > 0 {
+		t.Errorf("%d events lost, %d entries wrong at the backend", lost, wrong)
+	}
+	restart := "no"
+	if h.restarted {
+		restart = "yes"
+	}
+	t.Logf("chaos figures: events written %d (saves %d, %d retried while the database restarted), entries %d, "+
+		"processor kills survived %d, database restarted %s, backend phases %v, delivered %d, duplicates absorbed %d, dead %d, lost %d; writes took %s, drained after %s",
+		len(events), h.saves.Load(), h.retried.Load(), len(h.final), h.kills, restart, h.faults, len(received), duplicates, dead, lost,
+		wrote.Round(time.Second), total.Round(time.Second))
+}
+
+// pause waits d or until ctx ends. The harness paces itself in real time:
+// these are the moments chaos strikes, not synchronisation.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
