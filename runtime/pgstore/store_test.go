@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -76,5 +77,16 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestStateMachine runs random interleavings of every operation and checks
+// the outbox's invariants after each (see storetest.StateMachine).
+func TestStateMachine(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			clock := storetest.NewClock()
+			storetest.StateMachine(t, suiteStore{open(t, pgstore.WithClock(clock.Now))}, clock, storetest.RandomProgram(seed, 300))
+		})
 	}
 }

@@ -105,3 +105,17 @@ func TestFileIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStateMachine runs random interleavings of every operation and checks
+// the outbox's invariants after each (see storetest.StateMachine). Its
+// seeds run with every go test; go test -fuzz explores further.
+func FuzzStateMachine(f *testing.F) {
+	for seed := range uint64(12) {
+		f.Add(storetest.RandomProgram(seed, 300))
+	}
+	f.Fuzz(func(t *testing.T, program []byte) {
+		clock := storetest.NewClock()
+		s := open(t, sqlitestore.WithClock(clock.Now), sqlitestore.WithWatchInterval(0))
+		storetest.StateMachine(t, suiteStore{s}, clock, program)
+	})
+}
