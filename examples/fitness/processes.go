@@ -63,6 +63,8 @@ func runProcessor(ctx context.Context, args []string, out io.Writer) error {
 	token := fs.String("token", "demo-token", "the bearer token the backend expects")
 	lease := fs.Duration("lease", demo.DemoConfig().Lease, "how long a claim lasts")
 	poll := fs.Duration("poll", demo.DemoConfig().PollInterval, "the safety-net poll interval")
+	backoffBase := fs.Duration("backoff-base", demo.DemoConfig().Backoff.Base, "the first retry's delay")
+	backoffMax := fs.Duration("backoff-max", demo.DemoConfig().Backoff.Max, "the longest retry delay")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,6 +80,7 @@ func runProcessor(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cfg := demo.DemoConfig()
 	cfg.Lease, cfg.PollInterval = *lease, *poll
+	cfg.Backoff.Base, cfg.Backoff.Max = *backoffBase, *backoffMax
 	cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
 	fmt.Fprintf(out, "processor: delivering %s to %s; Ctrl-C (or SIGTERM) stops it gracefully\n", store.Where, *backendURL)
 	return outbox.NewProcessor(store.Outbox, sender, cfg).Run(ctx)

@@ -185,7 +185,12 @@ func (h *harness) databaseURL() string {
 
 // startProcessor runs the example's processor as a process of its own.
 func (h *harness) startProcessor() *exec.Cmd {
-	args := []string{"processor", "--backend", h.url, "--token", h.token, "--lease", "3s", "--poll", "500ms"}
+	// Faults come in phases of 0.5 to 1.5 s; five attempts spread over
+	// 1+2+4+5 s ride through several of them, as the seed's schedule (30 s
+	// to 8 min) rides through real outages. Events then die only if they
+	// should: never, here.
+	args := []string{"processor", "--backend", h.url, "--token", h.token, "--lease", "3s", "--poll", "500ms",
+		"--backoff-base", "1s", "--backoff-max", "5s"}
 	if h.pg != nil {
 		args = append(args, "--database-url", h.pg.URL())
 	} else {
