@@ -265,10 +265,13 @@ func (h *harness) misbehave(ctx context.Context) {
 	}{
 		{"healthy", func() { h.be.SetFaults(backend.Faults{}) }},
 		{"refusing connections", h.be.Down},
-		{"5xx", func() { h.be.SetFaults(backend.Faults{FailShare: 0.25, FailStatus: 503}) }},
-		{"429 + Retry-After", func() { h.be.SetFaults(backend.Faults{FailShare: 0.25, FailStatus: 429, RetryAfter: time.Second}) }},
+		// Shares chosen so that five attempts across several phases all
+		// failing stays rarer than one in a million: an event that dies here
+		// is a bug, not bad luck.
+		{"5xx", func() { h.be.SetFaults(backend.Faults{FailShare: 0.1, FailStatus: 503}) }},
+		{"429 + Retry-After", func() { h.be.SetFaults(backend.Faults{FailShare: 0.1, FailStatus: 429, RetryAfter: time.Second}) }},
 		{"hanging past the client's timeout", func() {
-			h.be.SetFaults(backend.Faults{SlowShare: 0.3, SlowBy: demo.ClientTimeout + 500*time.Millisecond})
+			h.be.SetFaults(backend.Faults{SlowShare: 0.15, SlowBy: demo.ClientTimeout + 500*time.Millisecond})
 		}},
 	}
 	for ctx.Err() == nil {
