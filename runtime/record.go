@@ -1,0 +1,121 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// complete records outcomes as they arrive, batching whatever is waiting
+// into one store transaction.
+func (r *run) complete(ctx context.Context) {
+	batch := make([]attempt, 0, r.cfg.Concurrency)
+	for a := range r.results {
+		batch = append(batch[:0], a)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case a, ok := <-r.results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, a)
+			default:
+				break drain
+			}
+		}
+		outs := make([]Outcome, len(batch))
+		took := make(map[uuid.UUID]time.Duration, len(batch))
+		for i, a := range batch {
+			outs[i] = a.out
+			took[a.out.Event.ID] = a.took
+		}
+		for _, o := range r.finish(ctx, outs) {
+			r.cfg.Observer.Recorded(o, took[o.Event.ID])
+		}
+		r.inflight.Add(-int64(len(batch)))
+		select {
+		case r.freed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Limits on recording a batch that keeps failing: after isolateAfter
+// failures the batch is recorded one outcome at a time, and an outcome
+// that fails abandonAfter times is left to its lease, so that one outcome
+// the store cannot take never stops the processor.
+const (
+	isolateAfter = 3
+	abandonAfter = 5
+)
+
+// finish records a batch of outcomes, retrying while the store fails, and
+// turns failed delivered hooks into retries. It returns the outcomes that
+// were recorded (for failed hooks, the outcome they became).
+func (r *run) finish(ctx context.Context, batch []Outcome) (recorded []Outcome) {
+	for failures := 0; len(batch) > 0; {
+		callCtx, cancel := context.WithTimeout(ctx, storeCallTimeout)
+		res, err := r.store.Finish(callCtx, batch)
+		cancel()
+		if err != nil {
+			failures++
+			switch {
+			case ctx.Err() != nil:
+				r.log.Error("outbox outcomes not recorded before stop; their leases will expire and the events be retried", "events", len(batch), "err", err)
+				return recorded
+			case failures >= isolateAfter && len(batch) > 1:
+				r.log.Error("outbox recording outcomes keeps failing; recording them one at a time", "events", len(batch), "err", err)
+				for _, o := range batch {
+					recorded = append(recorded, r.finish(ctx, []Outcome{o})...)
+				}
+				return recorded
+			case failures >= abandonAfter:
+				r.log.Error("outbox outcome cannot be recorded; the event will be retried when its lease expires", "event_id", batch[0].Event.ID, "event_type", batch[0].Event.Type, "err", err)
+				return recorded
+			}
+			wait := storeRetry.Delay(failures)
+			r.log.Error("outbox recording outcomes failed", "events", len(batch), "err", err, "retry_in", wait)
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+			continue
+		}
+		lost := make(map[uuid.UUID]bool, len(res.Lost))
+		for _, id := range res.Lost {
+			lost[id] = true
+			r.log.Warn("outbox lease lost before the outcome was recorded; the new lease holder decides", "event_id", id)
+		}
+		for _, o := range batch {
+			if _, hookFailed := res.HookErrors[o.Event.ID]; !lost[o.Event.ID] && !hookFailed {
+				recorded = append(recorded, o)
+			}
+		}
+		batch = r.hookFailures(batch, res.HookErrors)
+	}
+	return recorded
+}
+
+// hookFailures returns retry (or dead) outcomes for events whose delivered
+// hook failed. The delivery itself succeeded, so a retry re-sends under the
+// same idempotency key and runs the hook again.
+func (r *run) hookFailures(batch []Outcome, errs map[uuid.UUID]error) []Outcome {
+	if len(errs) == 0 {
+		return nil
+	}
+	var next []Outcome
+	for _, out := range batch {
+		err, ok := errs[out.Event.ID]
+		if !ok {
+			continue
+		}
+		ev := out.Event
+		log := r.log.With("event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "max_attempts", ev.MaxAttempts)
+		log.Error("outbox delivered hook failed", "err", err)
+		next = append(next, r.failed(ev, fmt.Errorf("delivered, but the delivered hook failed: %w", err), 0, log))
+	}
+	return next
+}
