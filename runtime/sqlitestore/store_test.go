@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	"strconv"
 	"path/filepath"
 	"testing"
 	"time"
@@ -118,4 +119,24 @@ func FuzzStateMachine(f *testing.F) {
 		s := open(t, sqlitestore.WithClock(clock.Now), sqlitestore.WithWatchInterval(0))
 		storetest.StateMachine(t, suiteStore{s}, clock, program)
 	})
+}
+
+// TestStateMachinePrograms runs OUTBOXGEN_MACHINE_RUNS random programs
+// (default none) through the state machine. Much faster than go test -fuzz,
+// whose coverage instrumentation of the SQLite engine makes each run slow:
+// the way to explore millions of interleavings.
+func TestStateMachinePrograms(t *testing.T) {
+	runs, _ := strconv.Atoi(os.Getenv("OUTBOXGEN_MACHINE_RUNS"))
+	if runs == 0 {
+		t.Skip("set OUTBOXGEN_MACHINE_RUNS to run random programs")
+	}
+	for seed := range uint64(runs) {
+		clock := storetest.NewClock()
+		s := open(t, sqlitestore.WithClock(clock.Now), sqlitestore.WithWatchInterval(0))
+		storetest.StateMachine(t, suiteStore{s}, clock, storetest.RandomProgram(1000+seed, 400))
+		if t.Failed() {
+			t.Fatalf("program %d failed", 1000+seed)
+		}
+		s.Close()
+	}
 }
