@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"os"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
