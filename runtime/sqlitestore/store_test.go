@@ -130,13 +130,14 @@ func TestStateMachinePrograms(t *testing.T) {
 	if runs == 0 {
 		t.Skip("set OUTBOXGEN_MACHINE_RUNS to run random programs")
 	}
-	for seed := range uint64(runs) {
-		clock := storetest.NewClock()
-		s := open(t, sqlitestore.WithClock(clock.Now), sqlitestore.WithWatchInterval(0))
-		storetest.StateMachine(t, suiteStore{s}, clock, storetest.RandomProgram(1000+seed, 400))
-		if t.Failed() {
-			t.Fatalf("program %d failed", 1000+seed)
+	for seed := 1000; seed < 1000+runs; seed++ {
+		ok := t.Run(strconv.Itoa(seed), func(t *testing.T) {
+			clock := storetest.NewClock()
+			s := open(t, sqlitestore.WithClock(clock.Now), sqlitestore.WithWatchInterval(0))
+			storetest.StateMachine(t, suiteStore{s}, clock, storetest.RandomProgram(uint64(seed), 400))
+		})
+		if !ok {
+			return // one failing program is enough to debug
 		}
-		s.Close()
 	}
 }

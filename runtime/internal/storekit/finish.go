@@ -59,7 +59,7 @@ func Finish(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outbox
 	if len(outs) == 0 {
 		return res, false, nil
 	}
-	outs = boundErrors(outs)
+	outs = normalize(outs)
 	res, promoted, err = finishTx(ctx, outs, begin)
 	var he *hookError
 	if !errors.As(err, &he) {
@@ -161,16 +161,25 @@ func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outb
 // status line and an excerpt of the response, not a whole body.
 const MaxErrorBytes = 1024
 
-// boundErrors returns outs with every error made one line of printable
-// text of at most MaxErrorBytes, so that last_error stays readable in a
-// terminal and small in the table whatever a sender returned.
-func boundErrors(outs []outbox.Outcome) []outbox.Outcome {
-	bounded := make([]outbox.Outcome, len(outs))
+// normalize returns outs as the store records them:
+//
+//   - a retry of an event that has used its last attempt is its death. The
+//     processor never asks for one, but a store must not let an event run
+//     past MaxAttempts whoever records its outcomes;
+//   - every error is one line of printable text of at most MaxErrorBytes, so
+//     that last_error stays readable in a terminal and small in the table
+//     whatever a sender returned.
+func normalize(outs []outbox.Outcome) []outbox.Outcome {
+	norm := make([]outbox.Outcome, len(outs))
 	for i, o := range outs {
+		if o.Kind == outbox.Retry && o.Event.Attempts >= o.Event.MaxAttempts {
+			o.Kind = outbox.Dead
+			o.Error = fmt.Sprintf("gave up after %d attempts: %s", o.Event.Attempts, o.Error)
+		}
 		o.Error = boundError(o.Error)
-		bounded[i] = o
+		norm[i] = o
 	}
-	return bounded
+	return norm
 }
 
 func boundError(s string) string {
