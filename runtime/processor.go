@@ -133,9 +133,15 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 				storeFailures++
 				wait = storeRetry.Delay(storeFailures)
 				r.log.Error("outbox claim failed", "err", err, "retry_in", wait)
+			case err == nil && limit == 0:
+				// Every slot is busy: the completer wakes us when one
+				// frees. Asking the store when work is due would cost a
+				// query per wake-up and tell us nothing we can act on.
+				storeFailures = 0
+				wait = r.cfg.PollInterval
 			case err == nil:
 				storeFailures = 0
-				if claimed == limit && limit > 0 {
+				if claimed == limit {
 					continue // more may be due right now
 				}
 				// Nothing more is due now. Ask the store when something

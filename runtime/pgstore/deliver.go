@@ -52,24 +52,18 @@ func (s *Store) beginFinish(ctx context.Context) (storekit.FinishTx, func(contex
 	return &finishTx{s: s, tx: tx, q: s.q.WithTx(tx)}, tx.Commit, rollback, nil
 }
 
-// yieldAfter is how long a processor's transaction waits for a lock before
-// it gives up and is retried. It is shorter than PostgreSQL's default
+// processorTx begins a processor's transaction in one round trip. Its lock
+// waits give up after 500 ms, shorter than PostgreSQL's default
 // deadlock_timeout (1 s), so in a deadlock with an application's
 // transaction (which may lock several keys in any order) the processor's
-// side gives way, and the application's commits.
-const yieldAfter = "500ms"
+// side gives way and the application's commits. Its statements are planned
+// for their actual arrays: a generic plan cannot see how many events a
+// batch holds and may join them by a nested loop over the whole batch.
+var processorTx = pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL lock_timeout = '500ms'; SET LOCAL plan_cache_mode = force_custom_plan"}
 
 // beginYielding begins a processor transaction that gives way on lock waits.
 func (s *Store) beginYielding(ctx context.Context) (pgx.Tx, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '"+yieldAfter+"'"); err != nil {
-		_ = tx.Rollback(ctx)
-		return nil, err
-	}
-	return tx, nil
+	return s.pool.BeginTx(ctx, processorTx)
 }
 
 // ReclaimExpired implements outbox.Store.
@@ -188,18 +182,20 @@ func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery) error {
 }
 
 // finishKeys records that one event per listed key left the unfinished set
-// and promotes each key's next event. It reports whether any was promoted.
+// and promotes the next event of each key that has one. It reports whether
+// any was promoted.
 func finishKeys(ctx context.Context, q *pgdb.Queries, keys []string) (bool, error) {
 	if len(keys) == 0 {
 		return false, nil
 	}
-	if err := q.DecrementKeys(ctx, keys); err != nil {
-		return false, fmt.Errorf("decrement keys: %w", err)
+	kept, err := q.ReleaseKeys(ctx, keys)
+	if err != nil {
+		return false, fmt.Errorf("release keys: %w", err)
 	}
-	if err := q.DeleteIdleKeys(ctx, keys); err != nil {
-		return false, fmt.Errorf("delete idle keys: %w", err)
+	if len(kept) == 0 {
+		return false, nil
 	}
-	n, err := q.PromoteHeads(ctx, keys)
+	n, err := q.PromoteHeads(ctx, kept)
 	if err != nil {
 		return false, fmt.Errorf("promote heads: %w", err)
 	}
