@@ -27,6 +27,27 @@ func (r *run) deliver(stop context.Context, ev *Event) {
 	r.results <- attempt{out: r.outcome(stop, ctx, ev, start, receipt, err), took: took}
 }
 
+// deliverBatch makes one delivery attempt of several events in one call
+// and hands each event's outcome to the completer.
+func (r *run) deliverBatch(stop context.Context, bs BatchSender, evs []*Event) {
+	defer r.sends.Done()
+	ctx, cancel := context.WithTimeout(stop, r.sendLimit())
+	defer cancel()
+	start := time.Now()
+	results, err := bs.SendBatch(ctx, evs)
+	took := time.Since(start)
+	if err == nil && len(results) != len(evs) {
+		err = TransientError(fmt.Errorf("outbox: the batch sender returned %d results for %d events", len(results), len(evs)), 0)
+	}
+	for i, ev := range evs {
+		receipt, sendErr := Receipt{}, err
+		if err == nil {
+			receipt, sendErr = results[i].Receipt, results[i].Err
+		}
+		r.results <- attempt{out: r.outcome(stop, ctx, ev, start, receipt, sendErr), took: took}
+	}
+}
+
 // sendLimit is how long a send may take: its lease, less a margin for
 // recording the outcome while the lease still holds (a tenth of the lease,
 // and at least 2 s or half of it).

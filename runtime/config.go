@@ -15,6 +15,11 @@ type Config struct {
 	Concurrency int
 	// BatchSize bounds the events one claim takes. Default 100.
 	BatchSize int
+	// SendBatch is how many claimed events are handed to the sender in one
+	// call when it is a BatchSender (one request to a batch endpoint, say).
+	// Each event still counts against Concurrency. Default 1: one Send per
+	// event, whatever the sender.
+	SendBatch int
 	// Lease is how long a claim lasts. An event whose lease expires (its
 	// processor died mid-send) is claimed again, so Lease must exceed the
 	// longest delivery the sender allows. Default 1 minute.
@@ -71,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
+	}
+	if c.SendBatch <= 0 {
+		c.SendBatch = 1
 	}
 	if c.Lease <= 0 {
 		c.Lease = time.Minute

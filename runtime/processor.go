@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,6 +201,13 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 		return 0, limit, fmt.Errorf("claim: %w", err)
 	}
 	r.inflight.Add(int64(len(events)))
+	if bs, ok := r.sender.(BatchSender); ok && r.cfg.SendBatch > 1 {
+		for chunk := range slices.Chunk(events, r.cfg.SendBatch) {
+			r.sends.Add(1)
+			go r.deliverBatch(sendCtx, bs, chunk)
+		}
+		return len(events), limit, nil
+	}
 	for _, ev := range events {
 		r.sends.Add(1)
 		go r.deliver(sendCtx, ev)

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,4 +398,79 @@ func TestProcessorRunsOnce(t *testing.T) {
 	if err := <-results; err != nil {
 		t.Fatalf("the running processor returned %v", err)
 	}
+}
+
+// A BatchSender gets up to SendBatch events per call, and one event's
+// failure in a batch holds back none of the others.
+func TestProcessorSendsInBatches(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		var evs []outbox.Event
+		for i := range 16 {
+			evs = append(evs, event(fmt.Sprintf("w%d", i), 1))
+		}
+		bad := s.enqueue(t, evs...)[7]
+		sender := &outboxtest.Sender{}
+		sender.FailWhen(func(ev *outbox.Event) error {
+			if ev.ID == bad.ID {
+				return outbox.PermanentError(errors.New("422 Unprocessable Entity"))
+			}
+			return nil
+		})
+		cfg := fast(t)
+		cfg.Concurrency, cfg.BatchSize, cfg.SendBatch = 16, 16, 5
+		rec := start(t, s, sender, cfg)
+		rec.waitFor(t, outbox.Delivered, 15, 10*time.Second)
+		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
+
+		batches := sender.Batches()
+		sent := 0
+		for _, n := range batches {
+			if n < 1 || n > 5 {
+				t.Errorf("a batch of %d events, want 1 to 5", n)
+			}
+			sent += n
+		}
+		if sent != 16 || slices.Max(batches) != 5 {
+			t.Fatalf("batches %v: want 16 events in batches of at most 5, the first claim's full ones of 5", batches)
+		}
+	})
+}
+
+// unavailableOnce is a BatchSender whose first batch gets no answer.
+type unavailableOnce struct {
+	*outboxtest.Sender
+	failed atomic.Bool
+}
+
+func (u *unavailableOnce) SendBatch(ctx context.Context, evs []*outbox.Event) ([]outbox.SendResult, error) {
+	if u.failed.CompareAndSwap(false, true) {
+		return nil, outbox.UnavailableError(errors.New("connection refused"))
+	}
+	return u.Sender.SendBatch(ctx, evs)
+}
+
+// A batch that fails as a whole fails for each of its events: here the
+// backend is unavailable, so the events are released with their attempt
+// given back, and delivered once it answers.
+func TestProcessorBatchFailsAsAWhole(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		stored := s.enqueue(t, event("w1", 1), event("w2", 1), event("w3", 1))
+		sender := &unavailableOnce{Sender: &outboxtest.Sender{}}
+		cfg := fast(t)
+		cfg.SendBatch = 10
+		rec := start(t, s, sender, cfg)
+		rec.waitFor(t, outbox.Delivered, 3, 10*time.Second)
+		if got := rec.count(outbox.Release); got != 3 {
+			t.Errorf("%d events released after the unavailable batch, want 3", got)
+		}
+		for _, ev := range stored {
+			got, err := s.Get(t.Context(), ev.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != outbox.StatusCompleted || got.Attempts != 1 {
+				t.Errorf("%s: status %s after %d attempts, want completed after 1", ev.AggregateID, got.Status, got.Attempts)
+			}
+		}
+	})
 }

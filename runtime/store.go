@@ -170,6 +170,26 @@ type Sender interface {
 	Send(ctx context.Context, ev *Event) (Receipt, error)
 }
 
+// BatchSender is a Sender that can deliver several events in one call, such
+// as one request to a backend's batch endpoint. A processor whose
+// Config.SendBatch is above 1 hands a BatchSender up to that many claimed
+// events at a time.
+type BatchSender interface {
+	Sender
+	// SendBatch delivers evs and returns one result per event, in the order
+	// of evs, each classified as Send's error would be. An error instead of
+	// results applies to every event, e.g. a batch request that got no
+	// answer. SendBatch must honour ctx as Send does.
+	SendBatch(ctx context.Context, evs []*Event) ([]SendResult, error)
+}
+
+// SendResult is what a batch delivery did for one event.
+type SendResult struct {
+	Receipt Receipt
+	// Err is the event's error, nil when it was delivered.
+	Err error
+}
+
 // SenderFunc adapts a function to Sender.
 type SenderFunc func(ctx context.Context, ev *Event) (Receipt, error)
 

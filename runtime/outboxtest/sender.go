@@ -8,8 +8,8 @@ import (
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
-// Sender is an outbox.Sender that records every delivery and fails on
-// demand. The zero value delivers everything. It is safe for concurrent use.
+// Sender is an outbox.Sender (and outbox.BatchSender) that records every
+// delivery and fails on demand. The zero value delivers everything. It is safe for concurrent use.
 type Sender struct {
 	mu         sync.Mutex
 	delivered  []outbox.Event
@@ -18,6 +18,7 @@ type Sender struct {
 	rule       func(*outbox.Event) error
 	remoteID   func(*outbox.Event) string
 	onDelivery func(outbox.Event)
+	batches    []int
 }
 
 // ErrInjected is the error FailNext and FailWhen callers usually pass,
@@ -83,6 +84,26 @@ func (s *Sender) Send(ctx context.Context, ev *outbox.Event) (outbox.Receipt, er
 		hook(*ev)
 	}
 	return receipt, nil
+}
+
+// SendBatch implements outbox.BatchSender: each event is sent as by Send,
+// in order, and the batch's size is recorded for Batches.
+func (s *Sender) SendBatch(ctx context.Context, evs []*outbox.Event) ([]outbox.SendResult, error) {
+	s.mu.Lock()
+	s.batches = append(s.batches, len(evs))
+	s.mu.Unlock()
+	results := make([]outbox.SendResult, len(evs))
+	for i, ev := range evs {
+		results[i].Receipt, results[i].Err = s.Send(ctx, ev)
+	}
+	return results, nil
+}
+
+// Batches returns the sizes of the SendBatch calls so far, in call order.
+func (s *Sender) Batches() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.batches...)
 }
 
 // Delivered returns the events delivered so far, in delivery order.
