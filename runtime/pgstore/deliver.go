@@ -161,14 +161,18 @@ func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) 
 	return finishKeys(ctx, f.q, keys)
 }
 
-// Hook runs the event type's hook inside a savepoint: a hook that swallows
-// a failed statement leaves PostgreSQL's transaction aborted, and the
-// savepoint's release then fails, so the failure is the hook's, not the
-// whole batch's.
-func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery) error {
+// Hook runs the event type's hook; carefully, inside a savepoint: a hook
+// that swallows a failed statement leaves PostgreSQL's transaction aborted,
+// and the savepoint's release then fails, so the failure is the hook's, not
+// the whole batch's. A savepoint costs two round trips, which is why the
+// first try of a batch goes without.
+func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery, careful bool) error {
 	hook := f.s.hook(d.Event.Type)
 	if hook == nil {
 		return nil
+	}
+	if !careful {
+		return hook(ctx, f.tx, d)
 	}
 	sp, err := f.tx.Begin(ctx)
 	if err != nil {

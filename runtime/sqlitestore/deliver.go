@@ -188,7 +188,9 @@ func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) 
 	return finishKeys(ctx, f.q, keys)
 }
 
-func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery) error {
+// Hook runs the event type's hook. SQLite keeps a transaction usable after
+// a failed statement, so a hook needs no savepoint to fail alone.
+func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery, _ bool) error {
 	if hook := f.s.hook(d.Event.Type); hook != nil {
 		return hook(ctx, f.tx, d)
 	}

@@ -35,7 +35,11 @@ type FinishTx interface {
 	// key's next event to head. It reports whether any event was promoted.
 	FinishKeys(ctx context.Context, keys []string) (bool, error)
 	// Hook runs the delivered hook registered for the event's type, if any.
-	Hook(ctx context.Context, d outbox.Delivery) error
+	// When careful is set the hook must fail alone if it breaks the
+	// transaction (PostgreSQL: run it in a savepoint); otherwise it may run
+	// bare, and a broken transaction fails the whole attempt, which Finish
+	// then repeats carefully.
+	Hook(ctx context.Context, d outbox.Delivery, careful bool) error
 }
 
 // Begin starts a transaction for Finish. commit ends it; rollback undoes it
@@ -50,30 +54,29 @@ type hookError struct {
 
 func (e *hookError) Error() string { return fmt.Sprintf("delivered hook of %s: %v", e.id, e.err) }
 
-// Finish records outcomes in one transaction. If a delivered hook fails, the
-// transaction is rolled back and the outcomes are recorded one at a time, so
-// one bad hook holds back nobody else; the failed hooks' events stay claimed
-// and are reported in HookErrors. promoted reports whether a key's next
-// event became claimable.
+// Finish records outcomes in one transaction, running the delivered hooks
+// bare. If that fails, the outcomes are recorded again one at a time, with
+// careful hooks, so one bad hook holds back nobody else: the failed hooks'
+// events stay claimed and are reported in HookErrors. An error recording an
+// outcome on its own is the store's, and is returned. promoted reports
+// whether a key's next event became claimable.
 func Finish(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outbox.FinishResult, promoted bool, err error) {
 	if len(outs) == 0 {
 		return res, false, nil
 	}
 	outs = normalize(outs)
-	res, promoted, err = finishTx(ctx, outs, begin)
-	var he *hookError
-	if !errors.As(err, &he) {
+	if res, promoted, err = finishTx(ctx, outs, begin, false); err == nil || ctx.Err() != nil {
 		return res, promoted, err
 	}
-	res = outbox.FinishResult{HookErrors: make(map[uuid.UUID]error)}
-	if len(outs) == 1 {
-		res.HookErrors[he.id] = he.err
-		return res, false, nil
-	}
+	res, promoted = outbox.FinishResult{}, false
 	for _, out := range outs {
-		one, p, err := finishTx(ctx, []outbox.Outcome{out}, begin)
+		one, p, err := finishTx(ctx, []outbox.Outcome{out}, begin, true)
+		var he *hookError
 		switch {
 		case errors.As(err, &he):
+			if res.HookErrors == nil {
+				res.HookErrors = make(map[uuid.UUID]error)
+			}
 			res.HookErrors[he.id] = he.err
 		case err != nil:
 			return res, promoted, err
@@ -85,7 +88,7 @@ func Finish(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outbox
 	return res, promoted, nil
 }
 
-func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outbox.FinishResult, promoted bool, err error) {
+func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin, careful bool) (res outbox.FinishResult, promoted bool, err error) {
 	tx, commit, rollback, err := begin(ctx)
 	if err != nil {
 		return res, false, fmt.Errorf("begin: %w", err)
@@ -109,7 +112,7 @@ func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outb
 			if !ok {
 				continue
 			}
-			if err := tx.Hook(ctx, outbox.Delivery{Event: o.Event, Receipt: o.Receipt}); err != nil {
+			if err := tx.Hook(ctx, outbox.Delivery{Event: o.Event, Receipt: o.Receipt}, careful); err != nil {
 				return res, false, &hookError{id: o.Event.ID, err: err}
 			}
 			recorded[o.Event.ID] = true
