@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -81,9 +83,14 @@ func TestMigrateIsIdempotentAndConcurrent(t *testing.T) {
 }
 
 // TestStateMachine runs random interleavings of every operation and checks
-// the outbox's invariants after each (see storetest.StateMachine).
+// the outbox's invariants after each (see storetest.StateMachine): four
+// programs by default, OUTBOXGEN_MACHINE_RUNS when it is set.
 func TestStateMachine(t *testing.T) {
-	for seed := range uint64(4) {
+	runs, _ := strconv.Atoi(os.Getenv("OUTBOXGEN_MACHINE_RUNS"))
+	if runs <= 0 {
+		runs = 4
+	}
+	for seed := range uint64(runs) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			clock := storetest.NewClock()
 			storetest.StateMachine(t, suiteStore{open(t, pgstore.WithClock(clock.Now))}, clock, storetest.RandomProgram(seed, 300))
