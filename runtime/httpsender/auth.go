@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
@@ -140,10 +141,10 @@ func tokenError(ctx context.Context, path, what string, err error) error {
 }
 
 // noTokenSourceError is the error for a 401 to a sender without a token
-// source.
-func noTokenSourceError(rt route, body []byte) error {
-	msg := "POST " + rt.path + ": 401 Unauthorized: "
-	if rt.header.Get("Authorization") != "" {
+// source; header is the rejected request's.
+func noTokenSourceError(path string, header http.Header, body []byte) error {
+	msg := "POST " + path + ": 401 Unauthorized: "
+	if header.Get("Authorization") != "" {
 		msg += "the backend rejects the Authorization header set with WithHeader or WithRouteHeader; fix its value, or use httpsender.WithTokenSource for a token that can be refreshed"
 	} else {
 		msg += "the backend requires credentials; configure httpsender.WithTokenSource"

@@ -17,20 +17,51 @@ import (
 // maxExcerpt bounds how much of a response body an error message quotes.
 const maxExcerpt = 200
 
-// classify turns a response into a receipt or a classified error.
-func (s *Sender) classify(path string, resp *http.Response, body []byte, now time.Time) (outbox.Receipt, error) {
-	code := resp.StatusCode
+// verdict is what a response status means for the event it answers. It is
+// the one place that maps statuses to outcomes, for a response to a single
+// event and for an event's status in a batch response alike.
+type verdict int
+
+const (
+	delivered    verdict = iota // 2xx, and 409: the backend already has this key
+	retryable                   // 408, 425, 429, 5xx: transient
+	redirected                  // 3xx: permanent, redirects are never followed
+	unauthorized                // 401: credentials, not the event; unavailable
+	rejected                    // other 4xx, anything else: permanent
+)
+
+// statusVerdict returns what status code means for an event.
+func statusVerdict(code int) verdict {
 	switch {
 	case code >= 200 && code < 300, code == http.StatusConflict:
-		return outbox.Receipt{RemoteID: remoteID(body, s.remoteIDField)}, nil
+		return delivered
 	case code == http.StatusRequestTimeout, code == http.StatusTooEarly,
 		code == http.StatusTooManyRequests, code >= 500 && code < 600:
-		retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), now)
-		return outbox.Receipt{}, outbox.TransientError(statusError(path, code, body), retryAfter)
+		return retryable
 	case code >= 300 && code < 400:
-		return outbox.Receipt{}, outbox.PermanentError(redirectError(path, resp))
+		return redirected
+	case code == http.StatusUnauthorized:
+		return unauthorized
+	}
+	return rejected
+}
+
+// classify turns a response to one event into a receipt or a classified
+// error.
+func (s *Sender) classify(path string, rep reply, now time.Time) (outbox.Receipt, error) {
+	code := rep.StatusCode
+	switch statusVerdict(code) {
+	case delivered:
+		return outbox.Receipt{RemoteID: remoteID(rep.body, s.remoteIDField)}, nil
+	case retryable:
+		retryAfter := parseRetryAfter(rep.Header.Get("Retry-After"), now)
+		return outbox.Receipt{}, outbox.TransientError(statusError(path, code, rep.body), retryAfter)
+	case redirected:
+		return outbox.Receipt{}, outbox.PermanentError(redirectError(path, rep.Response))
+	case unauthorized: // exchange answers 401s itself; kept for completeness
+		return outbox.Receipt{}, outbox.UnavailableError(statusError(path, code, rep.body))
 	default:
-		return outbox.Receipt{}, outbox.PermanentError(statusError(path, code, body))
+		return outbox.Receipt{}, outbox.PermanentError(statusError(path, code, rep.body))
 	}
 }
 
@@ -103,6 +134,12 @@ func remoteID(body []byte, field string) string {
 	if json.Unmarshal(body, &obj) != nil {
 		return ""
 	}
+	return remoteIDOf(obj, field)
+}
+
+// remoteIDOf returns the string or number in field of obj, and ""
+// otherwise.
+func remoteIDOf(obj map[string]json.RawMessage, field string) string {
 	raw, ok := obj[field]
 	if !ok {
 		return ""

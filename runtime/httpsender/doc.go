@@ -1,5 +1,6 @@
 // Package httpsender delivers outbox events as HTTP POST requests. Its
-// [Sender] implements [outbox.Sender].
+// [Sender] implements [outbox.Sender], and [outbox.BatchSender] for
+// backends with a batch endpoint.
 //
 // Each event is posted to the base URL plus the route of its type, with the
 // event's payload as the JSON body and the event's id as the Idempotency-Key
@@ -53,4 +54,74 @@
 // route and the status line and quote at most 200 bytes of the response
 // body, with control characters removed; they never contain the request's
 // payload, its header values or a token.
+//
+// # Batches
+//
+// [Sender.SendBatch] delivers several events at once (a processor calls it
+// when its Config.SendBatch is above 1). With [WithBatchRoute] it makes one
+// POST to the base URL plus the batch route, carrying Content-Type:
+// application/json, the User-Agent, the [WithHeader] extras and, with a
+// token source, the bearer token (a 401 is handled as above, the whole
+// request repeated once). The body holds one item per event, in order:
+//
+//	POST /v1/batch
+//	Content-Type: application/json
+//
+//	{"events":[
+//	  {"id":"0196a3c2-5a1e-7c3b-9d2e-4f6a8b0c1d2e","type":"weight.created","path":"/v1/weight",
+//	   "attempt":1,"metadata":{"tenant":"acme"},"payload":{"kg":71.5}},
+//	  {"id":"0196a3c2-5a1f-7e01-8a3b-5c7d9e1f2a3b","type":"mood.created","path":"/v1/mood",
+//	   "attempt":3,"payload":{"score":4}}
+//	]}
+//
+// An item carries what a single request's headers would: "id" is the
+// event's id, its idempotency key; "type" its event type; "path" the route
+// of its type, which tells the backend how the event would have been
+// posted alone; "attempt" the attempt number; "metadata" the metadata
+// entries that would become X-Outbox-Meta-* headers, under their own keys
+// (absent when there are none); and "payload" the event's JSON payload,
+// byte for byte. The backend answers 2xx with one result per event, in any
+// order:
+//
+//	200 OK
+//	Content-Type: application/json
+//
+//	{"results":[
+//	  {"id":"0196a3c2-5a1e-7c3b-9d2e-4f6a8b0c1d2e","status":201,"remote_id":"w-981"},
+//	  {"id":"0196a3c2-5a1f-7e01-8a3b-5c7d9e1f2a3b","status":422,"error":"score must be 1 to 5"}
+//	]}
+//
+// A result's "status" is the HTTP status the backend would have answered
+// to the event alone, and decides the event's fate as in the table above
+// (a 401 fails as unavailable, and a result carries no Retry-After). The
+// optional "error" is quoted in the event's error. A delivered event's
+// remote id is read from the field named by [WithRemoteIDField], or from
+// "remote_id" while that is "id", which in a result names the event. An
+// event without a result (none has its id, or its status is not a number
+// from 100 to 599), or every event when the body is not such an object or
+// exceeds 1 MiB, fails as transient: it is retried under the same
+// idempotency key.
+//
+// A response that is not 2xx applies to every event in the request:
+//
+//	404, 405, 501              unavailable: the backend has no batch endpoint
+//	                           there; check WithBatchRoute
+//	408, 425, 429, other 5xx   transient, as for a single event; Retry-After
+//	                           wins
+//	401                        refresh the token and retry once; then
+//	                           unavailable
+//	anything else              unavailable (413: lower Config.SendBatch)
+//	no response                unavailable, as for a single event
+//
+// Rejections of the request as a whole are unavailable rather than
+// permanent because they are about the endpoint, not the events, whose
+// verdicts come in the results: a misconfigured batch route pauses
+// delivery and loses nothing.
+//
+// Some events are not put in the batch request. An event whose type has no
+// route fails permanently without being sent; an event whose type has
+// [WithRouteHeader] headers, which a request shared with other types cannot
+// carry, or whose payload is not valid JSON, is sent alone with
+// [Sender.Send] while the batch request is in flight. Without
+// WithBatchRoute, SendBatch sends every event alone, all at once.
 package httpsender

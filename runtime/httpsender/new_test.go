@@ -49,6 +49,11 @@ func TestNewValidates(t *testing.T) {
 		{"TLS config and client", "https://api.example.com", testRoutes,
 			[]Option{WithClient(&http.Client{}), WithTLSConfig(&tls.Config{})}, "set TLSClientConfig on that client's Transport instead"},
 		{"nil logger", "https://api.example.com", testRoutes, []Option{WithLogger(nil)}, "WithLogger(nil)"},
+		{"empty batch route", "https://api.example.com", testRoutes, []Option{WithBatchRoute("")}, `WithBatchRoute(""): the path is empty`},
+		{"relative batch route", "https://api.example.com", testRoutes, []Option{WithBatchRoute("v1/batch")}, `WithBatchRoute("v1/batch"): the path must start with "/"`},
+		{"batch route not a URL", "https://api.example.com", testRoutes, []Option{WithBatchRoute("/v1/\x7fbatch")}, "does not make a valid URL"},
+		{"batch route is an event route", "https://api.example.com", testRoutes, []Option{WithBatchRoute("/v1/weight")},
+			`the path is the route of event type "weight.created"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +79,7 @@ func TestNewAccepts(t *testing.T) {
 		"HTTPS://api.example.com/prefix/": "https://api.example.com/prefix/v1/weight",
 	}
 	for base, want := range cases {
-		s, err := New(base, testRoutes, WithTimeout(time.Second), WithHeader("Authorization", "Bearer x"), nil,
+		s, err := New(base, testRoutes, WithTimeout(time.Second), WithHeader("Authorization", "Bearer x"), nil, WithBatchRoute("/v1/batch"),
 			WithRouteHeader("meal.created", "X-Tenant", "acme"), WithTLSConfig(&tls.Config{}), WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			t.Errorf("New(%q): %v", base, err)
@@ -83,6 +88,9 @@ func TestNewAccepts(t *testing.T) {
 		s.CloseIdleConnections()
 		if got := s.routes["weight.created"].url; got != want {
 			t.Errorf("New(%q): weight.created goes to %q, want %q", base, got, want)
+		}
+		if got, want := s.batch.url, strings.TrimSuffix(want, "/v1/weight")+"/v1/batch"; got != want {
+			t.Errorf("New(%q): batches go to %q, want %q", base, got, want)
 		}
 	}
 }

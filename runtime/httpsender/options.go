@@ -30,6 +30,8 @@ type config struct {
 	header        http.Header
 	routeHeader   map[string]http.Header // by event type
 	remoteIDField string
+	batchPath     string
+	batchSet      bool
 	tokens        TokenSource
 	tlsConfig     *tls.Config
 	tlsSet        bool
@@ -51,8 +53,8 @@ func WithClient(c *http.Client) Option {
 }
 
 // WithTimeout bounds each request, from sending it to reading the response
-// body; the default is [DefaultTimeout]. A request that gets no response
-// headers in time fails as unavailable. A send that meets a 401 with a
+// body, a batch request included; the default is [DefaultTimeout]. A
+// request that gets no response headers in time fails as unavailable. A send that meets a 401 with a
 // [TokenSource] makes a second request with a timeout of its own, so a
 // processor's lease should exceed twice the timeout plus the time the token
 // source may take.
@@ -123,7 +125,9 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithRemoteIDField names the JSON field of a delivered (2xx or 409)
 // response body that holds the backend's id for the entity; the default is
-// [DefaultRemoteIDField].
+// [DefaultRemoteIDField]. A delivered result in a batch response holds it in
+// the same field, except that "id" names the event there: while the field
+// is "id", a batch result holds the remote id in "remote_id".
 func WithRemoteIDField(name string) Option {
 	return func(cfg *config) {
 		if name == "" {
@@ -131,6 +135,25 @@ func WithRemoteIDField(name string) Option {
 			return
 		}
 		cfg.remoteIDField = name
+	}
+}
+
+// WithBatchRoute names the backend's batch endpoint: path, under the base
+// URL, accepts several events in one request (see "Batches" in the package
+// documentation), and [Sender.SendBatch] posts to it. path starts with "/",
+// e.g. "/v1/batch", and is not the route of an event type. Without this
+// option SendBatch posts each event to its own route, as Send does.
+func WithBatchRoute(path string) Option {
+	return func(cfg *config) {
+		switch {
+		case path == "":
+			cfg.errs = append(cfg.errs, errors.New(`WithBatchRoute(""): the path is empty; give the backend's batch endpoint, e.g. "/v1/batch", or omit the option to post events one by one`))
+			return
+		case !strings.HasPrefix(path, "/"):
+			cfg.errs = append(cfg.errs, fmt.Errorf(`WithBatchRoute(%q): the path must start with "/", e.g. "/v1/batch"`, path))
+			return
+		}
+		cfg.batchPath, cfg.batchSet = path, true
 	}
 }
 

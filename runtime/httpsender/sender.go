@@ -25,19 +25,26 @@ import (
 type Sender struct {
 	client        *http.Client
 	routes        map[string]route
+	batch         *route // the WithBatchRoute endpoint; nil without one
 	timeout       time.Duration
 	auth          *auth // nil without WithTokenSource
 	remoteIDField string
 }
 
-// route is where events of one type go.
+// route is where events of one type go, or where batches go.
 type route struct {
 	path   string      // as configured; error messages name it
 	url    string      // base URL + path
 	header http.Header // WithHeader extras with the route's WithRouteHeader ones
+	// own is true when the route has WithRouteHeader headers, which a
+	// batch request shared with other types cannot carry.
+	own bool
 }
 
-var _ outbox.Sender = (*Sender)(nil)
+var (
+	_ outbox.Sender      = (*Sender)(nil)
+	_ outbox.BatchSender = (*Sender)(nil)
+)
 
 // New returns a sender posting each event to baseURL + the route of its
 // type. baseURL must be an absolute http or https URL without a query, e.g.
@@ -86,6 +93,7 @@ func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, err
 	}
 	cfg.checkTLS()
 	s.setRouteHeaders(&cfg)
+	s.setBatchRoute(&cfg, base)
 	if len(cfg.errs) > 0 {
 		return nil, fmt.Errorf("httpsender: %w", errors.Join(cfg.errs...))
 	}
@@ -129,8 +137,31 @@ func (s *Sender) setRouteHeaders(cfg *config) {
 		for k, vs := range cfg.routeHeader[typ] {
 			rt.header[k] = slices.Clone(vs)
 		}
+		rt.own = len(cfg.routeHeader[typ]) > 0
 		s.routes[typ] = rt
 	}
+}
+
+// setBatchRoute sets up the WithBatchRoute endpoint, if there is one, or
+// adds to cfg.errs why its path cannot be used.
+func (s *Sender) setBatchRoute(cfg *config, base string) {
+	if !cfg.batchSet {
+		return
+	}
+	path := cfg.batchPath
+	if _, err := url.Parse(base + path); err != nil {
+		cfg.errs = append(cfg.errs, fmt.Errorf("WithBatchRoute(%q): the path does not make a valid URL (%v); fix the path", path, urlErrCause(err)))
+		return
+	}
+	// An event route's endpoint expects one event: it would reject a batch
+	// as a whole, and batches would never get through.
+	for _, typ := range slices.Sorted(maps.Keys(s.routes)) {
+		if s.routes[typ].path == path {
+			cfg.errs = append(cfg.errs, fmt.Errorf(`WithBatchRoute(%q): the path is the route of event type %q; give the backend's batch endpoint, e.g. "/v1/batch"`, path, typ))
+			return
+		}
+	}
+	s.batch = &route{path: path, url: base + path, header: cfg.header.Clone()}
 }
 
 // parseBaseURL checks baseURL and returns it without trailing slashes, and
@@ -196,85 +227,134 @@ func (s *Sender) CloseIdleConnections() { s.client.CloseIdleConnections() }
 // package documentation describes. A nil error means the backend has the
 // event.
 func (s *Sender) Send(ctx context.Context, ev *outbox.Event) (outbox.Receipt, error) {
+	rt, err := s.routeOf(ev)
+	if err != nil {
+		return outbox.Receipt{}, err
+	}
+	req := request{path: rt.path, url: rt.url, header: http.Header{}, body: ev.Payload, limit: maxBodyBytes}
+	setHeaders(req.header, rt, ev)
+	rep, err := s.exchange(ctx, req)
+	if err != nil {
+		return outbox.Receipt{}, err
+	}
+	return s.classify(rt.path, rep, time.Now())
+}
+
+// routeOf returns the route of ev's type, or the permanent error of an
+// event that cannot be sent.
+func (s *Sender) routeOf(ev *outbox.Event) (route, error) {
 	if ev == nil {
-		return outbox.Receipt{}, outbox.PermanentError(errors.New("httpsender: nil event"))
+		return route{}, outbox.PermanentError(errors.New("httpsender: nil event"))
 	}
 	rt, ok := s.routes[ev.Type]
 	if !ok {
-		return outbox.Receipt{}, outbox.PermanentError(fmt.Errorf(
+		return route{}, outbox.PermanentError(fmt.Errorf(
 			"httpsender: no route for event type %q; add one to the routes passed to httpsender.New", ev.Type))
 	}
+	return rt, nil
+}
+
+// request is one POST the sender makes, to an event's route or to the
+// batch route.
+type request struct {
+	path   string      // as configured; error messages name it
+	url    string      // base URL + path
+	header http.Header // every header but Authorization; not modified
+	body   []byte
+	limit  int64 // how much of the response body to read
+}
+
+// reply is a response whose body has been read, up to the request's limit,
+// and closed.
+type reply struct {
+	*http.Response
+	body []byte
+	// complete is false when the body was longer than the limit and body
+	// holds only its start.
+	complete bool
+}
+
+// exchange makes req, with a bearer token when the sender has a token
+// source. A 401 makes it refresh the token and make req once more, so the
+// backend sees the same request (and the same idempotency keys) twice at
+// most. It returns the last reply, which is never a 401, or a classified
+// error: no response, a failed token source, or a 401 that persists. When
+// ctx is done it returns the wrapped ctx.Err(), unclassified.
+func (s *Sender) exchange(ctx context.Context, req request) (reply, error) {
 	if s.auth == nil {
-		resp, body, err := s.post(ctx, rt, ev, "")
-		switch {
-		case err != nil:
-			return outbox.Receipt{}, err
-		case resp.StatusCode == http.StatusUnauthorized:
-			return outbox.Receipt{}, outbox.UnavailableError(noTokenSourceError(rt, body))
+		rep, err := s.post(ctx, req, "")
+		if err == nil && rep.StatusCode == http.StatusUnauthorized {
+			return reply{}, outbox.UnavailableError(noTokenSourceError(req.path, req.header, rep.body))
 		}
-		return s.classify(rt.path, resp, body, time.Now())
+		return rep, err
 	}
 
 	tok, gen, err := s.auth.token(ctx)
 	if err != nil {
-		return outbox.Receipt{}, tokenError(ctx, rt.path, "the token source failed", err)
+		return reply{}, tokenError(ctx, req.path, "the token source failed", err)
 	}
-	resp, body, err := s.post(ctx, rt, ev, tok)
-	if err != nil {
-		return outbox.Receipt{}, err
-	}
-	if resp.StatusCode != http.StatusUnauthorized {
-		return s.classify(rt.path, resp, body, time.Now())
+	rep, err := s.post(ctx, req, tok)
+	if err != nil || rep.StatusCode != http.StatusUnauthorized {
+		return rep, err
 	}
 	if tok, err = s.auth.refresh(ctx, gen); err != nil {
-		return outbox.Receipt{}, tokenError(ctx, rt.path, "401 Unauthorized, and the token source failed to refresh the token", err)
+		return reply{}, tokenError(ctx, req.path, "401 Unauthorized, and the token source failed to refresh the token", err)
 	}
-	if resp, body, err = s.post(ctx, rt, ev, tok); err != nil {
-		return outbox.Receipt{}, err
+	if rep, err = s.post(ctx, req, tok); err != nil {
+		return reply{}, err
 	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		return outbox.Receipt{}, outbox.UnavailableError(rejectedTokenError(rt.path, body))
+	if rep.StatusCode == http.StatusUnauthorized {
+		return reply{}, outbox.UnavailableError(rejectedTokenError(req.path, rep.body))
 	}
-	return s.classify(rt.path, resp, body, time.Now())
+	return rep, nil
 }
 
-// post makes one request for ev, with token as the bearer token unless it
-// is empty, and returns the response with the start of its body (the body
-// itself is read and closed). A request that gets no response fails with a
+// post makes req once, with token as the bearer token unless it is empty,
+// and returns the reply. A request that gets no response fails with a
 // classified error, or with the caller's ctx.Err() when ctx is done.
-func (s *Sender) post(ctx context.Context, rt route, ev *outbox.Event, token string) (*http.Response, []byte, error) {
+func (s *Sender) post(ctx context.Context, req request, token string) (reply, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, rt.url, bytes.NewReader(ev.Payload))
+	hreq, err := http.NewRequestWithContext(reqCtx, http.MethodPost, req.url, bytes.NewReader(req.body))
 	if err != nil { // New checked the URL; this is not expected.
-		return nil, nil, outbox.PermanentError(fmt.Errorf("POST %s: %w", rt.path, urlErrCause(err)))
+		return reply{}, outbox.PermanentError(fmt.Errorf("POST %s: %w", req.path, urlErrCause(err)))
 	}
-	setHeaders(req.Header, rt, ev)
+	hreq.Header = req.header.Clone()
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		hreq.Header.Set("Authorization", "Bearer "+token)
 	}
 
-	resp, err := s.client.Do(req)
+	resp, err := s.client.Do(hreq)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
-			return nil, nil, fmt.Errorf("POST %s: %w", rt.path, ctx.Err())
+			return reply{}, fmt.Errorf("POST %s: %w", req.path, ctx.Err())
 		case reqCtx.Err() != nil:
-			return nil, nil, outbox.UnavailableError(fmt.Errorf("POST %s: no response within %s: %w", rt.path, s.timeout, urlErrCause(err)))
+			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: no response within %s: %w", req.path, s.timeout, urlErrCause(err)))
 		default:
-			return nil, nil, outbox.UnavailableError(fmt.Errorf("POST %s: %w", rt.path, urlErrCause(err)))
+			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: %w", req.path, urlErrCause(err)))
 		}
 	}
-	return resp, readBody(resp.Body), nil
+	body, complete := readBody(resp.Body, req.limit)
+	return reply{Response: resp, body: body, complete: complete}, nil
 }
 
 // setHeaders fills the headers of ev's request to rt.
 func setHeaders(h http.Header, rt route, ev *outbox.Event) {
 	for _, k := range slices.Sorted(maps.Keys(ev.Metadata)) {
-		if v := ev.Metadata[k]; validToken(k) && validValue(v) {
+		if v := ev.Metadata[k]; sendableMeta(k, v) {
 			h.Set("X-Outbox-Meta-"+k, v)
 		}
 	}
+	setCommonHeaders(h, rt)
+	h.Set("Idempotency-Key", ev.ID.String())
+	h.Set("X-Outbox-Event-Type", ev.Type)
+	h.Set("X-Outbox-Attempt", strconv.Itoa(ev.Attempts))
+}
+
+// setCommonHeaders sets the headers every request to rt carries, an
+// event's or a batch's.
+func setCommonHeaders(h http.Header, rt route) {
 	for k, vs := range rt.header {
 		h[k] = slices.Clone(vs)
 	}
@@ -282,24 +362,34 @@ func setHeaders(h http.Header, rt route, ev *outbox.Event) {
 		h.Set("User-Agent", "outboxgen")
 	}
 	h.Set("Content-Type", "application/json")
-	h.Set("Idempotency-Key", ev.ID.String())
-	h.Set("X-Outbox-Event-Type", ev.Type)
-	h.Set("X-Outbox-Attempt", strconv.Itoa(ev.Attempts))
 }
 
-// Response bodies are read up to maxBodyBytes for the remote id or the error
-// excerpt, then drained up to maxDrainBytes more so the connection can be
-// reused; a longer body costs a new connection, not unbounded reading.
+// sendableMeta reports whether a metadata entry is passed on: as a header
+// it needs a valid header name and value, and a batch item carries the
+// same entries so that a backend sees the same metadata either way.
+func sendableMeta(key, value string) bool { return validToken(key) && validValue(value) }
+
+// Response bodies are read up to maxBodyBytes (maxBatchBodyBytes for a
+// batch, whose body holds a result per event) for the remote id, the
+// results or the error excerpt, then drained up to maxDrainBytes more so
+// the connection can be reused; a longer body costs a new connection, not
+// unbounded reading.
 const (
-	maxBodyBytes  = 64 << 10
-	maxDrainBytes = 64 << 10
+	maxBodyBytes      = 64 << 10
+	maxBatchBodyBytes = 1 << 20
+	maxDrainBytes     = 64 << 10
 )
 
-// readBody returns the start of body and closes it. A read error just ends
-// the data: the status code already says what happened.
-func readBody(body io.ReadCloser) []byte {
+// readBody returns up to limit bytes from the start of body, whether that
+// is all of it, and closes it. A read error just ends the data: the status
+// code already says what happened.
+func readBody(body io.ReadCloser, limit int64) (data []byte, complete bool) {
 	defer body.Close()
-	data, _ := io.ReadAll(io.LimitReader(body, maxBodyBytes))
-	_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
-	return data
+	data, _ = io.ReadAll(io.LimitReader(body, limit+1))
+	if int64(len(data)) > limit {
+		data = data[:limit]
+		_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
+		return data, false
+	}
+	return data, true
 }

@@ -1,7 +1,7 @@
 // Package backend is the demo backend of the fitness example: a real HTTP
-// server that receives the outbox's events, validates them, dedupes them on
-// their Idempotency-Key, and keeps what it received in an SQLite file of
-// its own. It can be told to go down (refusing connections), to answer
+// server that receives the outbox's events, one per request or in batches,
+// validates them, dedupes them on their idempotency key, and keeps what it
+// received in an SQLite file of its own. It can be told to go down (refusing connections), to answer
 // slowly, or to fail a share of requests with 5xx or 429 + Retry-After, so
 // the example can show the outbox riding through all of it.
 package backend
@@ -26,11 +26,15 @@ import (
 type Faults struct {
 	// SlowShare of requests are answered only after SlowBy, once the event
 	// is stored: a client that gives up earlier retries, and the retry is
-	// a duplicate the backend must absorb.
+	// a duplicate the backend must absorb. Each event of a batch draws its
+	// chance; the batch is answered SlowBy late if any of them drew it.
 	SlowShare float64
 	SlowBy    time.Duration
 	// FailShare of requests fail with FailStatus (503 or 429, say) and a
-	// Retry-After of RetryAfter, before anything is stored.
+	// Retry-After of RetryAfter, before anything is stored. Each event of a
+	// batch draws its chance and fails with FailStatus in the results (a
+	// result has no Retry-After); at 1, when every request fails, the batch
+	// request fails as a whole, Retry-After and all.
 	FailShare  float64
 	FailStatus int
 	RetryAfter time.Duration

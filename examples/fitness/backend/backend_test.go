@@ -1,15 +1,21 @@
 package backend_test
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
 	"github.com/outboxgen/outboxgen/examples/fitness/backend"
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/httpsender"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -100,5 +106,217 @@ func TestRequiresToken(t *testing.T) {
 	}
 	if code := post(t, url+"/v1/weight", uuid.NewString(), "weight.created", `{}`, "Authorization", "Bearer s3cret"); code != http.StatusUnprocessableEntity {
 		t.Fatalf("with token: %d", code)
+	}
+}
+
+// batchRoutes routes event types as the fitness metrics do, but for
+// sleep.created, sent to the wrong metric, and water.created, sent to a
+// path the backend does not serve.
+var batchRoutes = map[string]string{
+	"weight.created": "/v1/weight",
+	"weight.updated": "/v1/weight",
+	"mood.created":   "/v1/mood",
+	"sleep.created":  "/v1/weight",
+	"water.created":  "/v2/water",
+}
+
+// newSender returns a real sender to url with batchRoutes.
+func newSender(t *testing.T, url string, opts ...httpsender.Option) *httpsender.Sender {
+	t.Helper()
+	s, err := httpsender.New(url, batchRoutes, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.CloseIdleConnections) // before the backend closes
+	return s
+}
+
+// event returns a prepared event on its first attempt.
+func event(t *testing.T, typ, payload string) *outbox.Event {
+	t.Helper()
+	ev, err := outbox.Prepare(outbox.Event{Type: typ, Aggregate: "entry", AggregateID: "1", Payload: []byte(payload)}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Attempts = 1
+	return &ev
+}
+
+// entry is a metric entry's event payload.
+func entry(id string, version int, fields string) string {
+	return fmt.Sprintf(`{"payload_version":1,"id":%q,"user_id":"ada","version":%d,%s}`, id, version, fields)
+}
+
+// classOf names a delivery outcome: "delivered" or the error's class.
+func classOf(err error) string {
+	if err == nil {
+		return "delivered"
+	}
+	class, _ := outbox.Classify(err)
+	return class.String()
+}
+
+// An event delivered in a batch gets the answer it would get alone, and the
+// backend ends up holding the same.
+func TestBatchMatchesSingleDeliveries(t *testing.T) {
+	beAlone, urlAlone := start(t)
+	beBatch, urlBatch := start(t)
+	alone := newSender(t, urlAlone)
+	batch := newSender(t, urlBatch, httpsender.WithBatchRoute("/v1/batch"))
+
+	weight, mood := uuid.NewString(), uuid.NewString()
+	cases := []struct {
+		name string
+		ev   *outbox.Event
+		want string
+	}{
+		{"created", event(t, "weight.created", entry(weight, 1, `"kg":70`)), "delivered"},
+		{"other metric", event(t, "mood.created", entry(mood, 1, `"score":4`)), "delivered"},
+		{"updated, odd spacing", event(t, "weight.updated", entry(weight, 2, " \"kg\" :\n 71 ")), "delivered"},
+		{"invalid payload", event(t, "weight.created", `{"payload_version":1}`), "permanent"},
+		{"not json", event(t, "weight.created", `"kg"`), "permanent"},
+		{"wrong metric", event(t, "sleep.created", entry(uuid.NewString(), 1, `"hours":8`)), "permanent"},
+		{"unknown path", event(t, "water.created", entry(uuid.NewString(), 1, `"ml":250`)), "permanent"},
+		{"no route", event(t, "steps.created", entry(uuid.NewString(), 1, `"count":9000`)), "permanent"},
+	}
+	evs := make([]*outbox.Event, len(cases))
+	for i, c := range cases {
+		evs[i] = c.ev
+	}
+	for _, round := range []string{"first delivery", "redelivery"} {
+		res, err := batch.SendBatch(t.Context(), evs)
+		if err != nil {
+			t.Fatalf("%s: SendBatch: %v", round, err)
+		}
+		for i, c := range cases {
+			rc, err := alone.Send(t.Context(), c.ev)
+			got, gotAlone := classOf(res[i].Err), classOf(err)
+			if got != c.want || gotAlone != c.want {
+				t.Errorf("%s, %s: batched %s (%v), alone %s (%v); want %s", round, c.name, got, res[i].Err, gotAlone, err, c.want)
+				continue
+			}
+			if res[i].Receipt != rc {
+				t.Errorf("%s, %s: batched receipt %+v, alone %+v", round, c.name, res[i].Receipt, rc)
+			}
+			if c.want == "delivered" && !strings.HasPrefix(rc.RemoteID, "be-") {
+				t.Errorf("%s, %s: remote id %q, want the backend's", round, c.name, rc.RemoteID)
+			}
+			// The same reason, whichever request carried the event.
+			if err != nil && afterRoute(res[i].Err.Error()) != afterRoute(err.Error()) {
+				t.Errorf("%s, %s: batched error %q, alone %q", round, c.name, res[i].Err, err)
+			}
+		}
+	}
+
+	for name, get := range map[string]func(*backend.Server) (any, error){
+		"received":       func(be *backend.Server) (any, error) { return be.Received() },
+		"weight records": func(be *backend.Server) (any, error) { return be.Records("weight") },
+		"mood records":   func(be *backend.Server) (any, error) { return be.Records("mood") },
+		"counts":         func(be *backend.Server) (any, error) { return be.Counts() },
+	} {
+		a, errA := get(beAlone)
+		b, errB := get(beBatch)
+		if err := errors.Join(errA, errB); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s differ:\n alone: %+v\n batch: %+v", name, a, b)
+		}
+	}
+	counts, err := beBatch.Counts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := counts["weight"]; got.Records != 1 || got.Deliveries != 2 || got.Duplicates != 2 {
+		t.Errorf("weight counts %+v; want 1 record from 2 deliveries, each delivered twice", got)
+	}
+	records, err := beBatch.Records("weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(records[weight].Payload); got != entry(weight, 2, " \"kg\" :\n 71 ") {
+		t.Errorf("stored payload %q, want the update's bytes", got)
+	}
+}
+
+// afterRoute strips "POST <route>: " from a delivery error.
+func afterRoute(msg string) string {
+	if _, rest, ok := strings.Cut(msg, "): "); ok && strings.HasPrefix(msg, "POST /v1/batch (") {
+		return rest
+	}
+	if rest, ok := strings.CutPrefix(msg, "POST "); ok {
+		_, rest, _ = strings.Cut(rest, ": ")
+		return rest
+	}
+	return msg
+}
+
+// What the backend answers to any request, it answers to a batch as a
+// whole: the sender sees an outage, not bad events.
+func TestBatchOutages(t *testing.T) {
+	be, url := start(t)
+	be.RequireToken("s3cret")
+	withToken := newSender(t, url, httpsender.WithBatchRoute("/v1/batch"), httpsender.WithTokenSource(httpsender.StaticToken("s3cret")))
+	sendOne := func(s *httpsender.Sender) ([]outbox.SendResult, error) {
+		return s.SendBatch(t.Context(), []*outbox.Event{event(t, "weight.created", entry(uuid.NewString(), 1, `"kg":70`))})
+	}
+	received := func() int {
+		got, err := be.Received()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+
+	_, err := sendOne(newSender(t, url, httpsender.WithBatchRoute("/v1/batch")))
+	if got := classOf(err); got != "unavailable" || !strings.Contains(err.Error(), "401 Unauthorized") {
+		t.Errorf("no token: %s (%v), want unavailable after a 401", got, err)
+	}
+
+	be.SetFaults(backend.Faults{FailShare: 1, FailStatus: http.StatusServiceUnavailable, RetryAfter: 7 * time.Second})
+	res, err := sendOne(withToken)
+	if class, after := outbox.Classify(err); err == nil || class != outbox.Transient || after != 7*time.Second || res != nil {
+		t.Errorf("every request failing: %v, %v (%v, %v); want the batch transient after 7s", res, err, class, after)
+	}
+
+	be.SetFaults(backend.Faults{})
+	be.Down()
+	if _, err := sendOne(withToken); classOf(err) != "unavailable" {
+		t.Errorf("down: %s (%v), want unavailable", classOf(err), err)
+	}
+	if n := received(); n != 0 {
+		t.Errorf("%d events stored during outages, want none", n)
+	}
+
+	if err := be.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := sendOne(withToken); err != nil || res[0].Err != nil {
+		t.Errorf("after the outages: %v, %v; want delivered", res, err)
+	}
+	if n := received(); n != 1 {
+		t.Errorf("%d events stored, want 1", n)
+	}
+}
+
+func TestBatchRejectsWhatIsNotABatch(t *testing.T) {
+	_, url := start(t)
+	many := `{"events":[` + strings.Repeat(`{},`, 1000) + `{}]}`
+	for name, c := range map[string]struct {
+		body string
+		want int
+	}{
+		"not json":        {`{"events":`, http.StatusBadRequest},
+		"a single event":  {entry(uuid.NewString(), 1, `"kg":70`), http.StatusBadRequest},
+		"too many events": {many, http.StatusRequestEntityTooLarge},
+		"empty batch":     {`{"events":[]}`, http.StatusOK},
+	} {
+		if code := post(t, url+"/v1/batch", "", "", c.body); code != c.want {
+			t.Errorf("%s: %d, want %d", name, code, c.want)
+		}
+	}
+	// The batch route does not shadow the metrics.
+	if code := post(t, url+"/v1/weight", uuid.NewString(), "weight.created", entry(uuid.NewString(), 1, `"kg":70`)); code != http.StatusCreated {
+		t.Errorf("single event after batches: %d", code)
 	}
 }
