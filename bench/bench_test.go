@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tinySizes exercise every measurement in seconds.
+var tinySizes = sizes{
+	SaveWarm: 50 * time.Millisecond, SaveDur: 200 * time.Millisecond,
+	Backlog: 300, HTTPBacklog: 200, DrainCap: 30 * time.Second, SlowCap: 30 * time.Second,
+	LatencyRate: 200, LatencyWarm: 100 * time.Millisecond, LatencyDur: 500 * time.Millisecond,
+	BigSpec: 5,
+}
+
+// newTestBench returns a bench on the test server, or skips the test when
+// PostgreSQL is not reachable.
+func newTestBench(t *testing.T) (context.Context, *bench) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	srv, err := newServer(ctx, adminURL())
+	if err != nil {
+		t.Skipf("skipping: PostgreSQL is not reachable (%v); start it or set %s", err, envURL)
+	}
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBench(srv, tinySizes, repo, testLog{t})
+	b.run = 1
+	t.Cleanup(func() { b.close(context.Background()) })
+	return ctx, b
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// TestQuickPath runs every measurement of the -quick path at tiny sizes.
+func TestQuickPath(t *testing.T) {
+	ctx, b := newTestBench(t)
+	b.saves(ctx)
+	b.backlogs(ctx)
+	b.httpDeliveries(ctx)
+	b.latencies(ctx)
+	if !testing.Short() {
+		b.generation(ctx)
+	}
+	for _, f := range b.res.failures {
+		t.Errorf("failed: %s", f)
+	}
+	want := []def{mSavePlain, mSaveOurs, mSaveRiver, mSaveSQLite, mBacklogRiver100, mBacklogWatermill100,
+		mHTTPOurs64, mHTTPRiver100, mLatencyOursP50, mLatencyRiverP99}
+	for _, c := range oursConfigs {
+		want = append(want, backlogDef(c))
+	}
+	for _, d := range want {
+		if v, ok := b.res.median(d.Key); !ok || v <= 0 {
+			t.Errorf("%s: no positive value recorded (got %v, %v)", d.Name, v, ok)
+		}
+	}
+	var text strings.Builder
+	b.res.writeText(&text, header{Machine: describeMachine(), Sizes: tinySizes})
+	if !strings.Contains(text.String(), "Targets") {
+		t.Errorf("report without targets:\n%s", text.String())
+	}
+}
+
+func TestLoadQueries(t *testing.T) {
+	qs, err := loadQueries(filepath.Join("..", "runtime", "pgstore", "queries.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim, ok := qs["Claim"]
+	if !ok {
+		t.Fatal("no Claim query")
+	}
+	if strings.Contains(claim.SQL, "sqlc.") || !strings.Contains(claim.SQL, "FOR UPDATE SKIP LOCKED") {
+		t.Errorf("Claim not translated:\n%s", claim.SQL)
+	}
+	if len(claim.Params) != 5 {
+		t.Errorf("Claim params = %v, want now, max_events, owner, token, lease_ms", claim.Params)
+	}
+}
+
+func TestWriteDocKeepsHandWrittenText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	intro := "# Benchmarks\n\nHand-written analysis.\n\n"
+	if err := os.WriteFile(path, []byte(intro+beginMarker+"\nold\n"+endMarker+"\n\nTrailing notes.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeDoc(path, beginMarker+"\nnew\n"+endMarker+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := intro + beginMarker + "\nnew\n" + endMarker + "\n\nTrailing notes.\n"
+	if string(got) != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSpreadAndFormat(t *testing.T) {
+	lo, med, hi := spread([]float64{3, 1, 2})
+	if lo != 1 || med != 2 || hi != 3 {
+		t.Errorf("spread = %v %v %v", lo, med, hi)
+	}
+	if got := format(12345.6, "events/s"); got != "12,346" {
+		t.Errorf("format = %q", got)
+	}
+	if got := format(1.234, "ms"); got != "1.23" {
+		t.Errorf("format = %q", got)
+	}
+}
+
+func TestSynthesizedSpecHasEveryMetric(t *testing.T) {
+	spec := string(synthesizeSpec(200))
+	if n := strings.Count(spec, "\n  sensor_"); n != 200 {
+		t.Errorf("%d metrics, want 200", n)
+	}
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/httpsender"
+)
+
+const (
+	groupHTTP    = "3. Delivery throughput over HTTP to a local no-op server, pre-filled backlog"
+	groupHTTPCPU = "3b. CPU per delivered event during the HTTP drain (the server's share included in Go)"
+)
+
+// The HTTP delivery measurements.
+var (
+	mHTTPOurs64    = def{"http.ours.64", groupHTTP, "outboxgen processor + httpsender, Concurrency 64, BatchSize 64 (sender's own client)", "events/s", true}
+	mHTTPOurs256   = def{"http.ours.256", groupHTTP, "outboxgen processor + httpsender, Concurrency 256, BatchSize 256 (client with 256 idle conns)", "events/s", true}
+	mHTTPOursBatch = def{"http.ours.batch", groupHTTP, "outboxgen processor + httpsender batch endpoint, Concurrency 1000, BatchSize 1000, SendBatch 100", "events/s", true}
+	mHTTPRiver100  = def{"http.river.100", groupHTTP, "River POST worker, MaxWorkers 100 (FetchCooldown 100 ms)", "events/s", true}
+	mHTTPRiver1000 = def{"http.river.1000", groupHTTP, "River POST worker, MaxWorkers 1000 (FetchCooldown 100 ms)", "events/s", true}
+)
+
+// benchRoute is where the HTTP measurements deliver, and benchBatchRoute
+// where the batch measurement does.
+const (
+	benchRoute      = "/v1/bench"
+	benchBatchRoute = "/v1/batch"
+)
+
+// sink is a local HTTP server that reads each request and answers 200.
+type sink struct {
+	srv  *http.Server
+	url  string
+	hits atomic.Int64
+	done chan error
+}
+
+// startSink listens on a free loopback port.
+func startSink() (*sink, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	s := &sink{url: "http://" + ln.Addr().String(), done: make(chan error, 1)}
+	body := []byte(`{}`)
+	s.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.hits.Add(1)
+			if r.URL.Path == benchBatchRoute {
+				answerBatch(w, r)
+				return
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "2")
+			_, _ = w.Write(body)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.done <- err
+		}
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// answerBatch answers a batch request of httpsender: 200 for each event.
+func answerBatch(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Events []struct {
+			ID string `json:"id"`
+		} `json:"events"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	type result struct {
+		ID     string `json:"id"`
+		Status int    `json:"status"`
+	}
+	res := struct {
+		Results []result `json:"results"`
+	}{Results: make([]result, len(req.Events))}
+	for i, ev := range req.Events {
+		res.Results[i] = result{ID: ev.ID, Status: http.StatusOK}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+// stop closes the server and its connections.
+func (s *sink) stop() error {
+	err := s.srv.Close()
+	if serveErr := <-s.done; serveErr != nil {
+		return serveErr
+	}
+	return err
+}
+
+// keepAliveClient is an HTTP client keeping up to idle connections to one
+// host open between requests.
+func keepAliveClient(idle int) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        idle,
+			MaxIdleConnsPerHost: idle,
+			IdleConnTimeout:     90 * time.Second,
+		},
+		Timeout: 15 * time.Second,
+	}
+}
+
+// postWorker delivers each job like the outbox's sender does: a POST of the
+// payload with an idempotency key, through a shared keep-alive client.
+type postWorker struct {
+	river.WorkerDefaults[weightArgs]
+	client *http.Client
+	url    string
+}
+
+// Work implements river.Worker.
+func (w *postWorker) Work(ctx context.Context, job *river.Job[weightArgs]) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(job.EncodedArgs))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", strconv.FormatInt(job.ID, 10))
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST %s: %s", w.url, resp.Status)
+	}
+	return nil
+}
+
+// httpDeliveries runs the HTTP measurements once.
+func (b *bench) httpDeliveries(ctx context.Context) {
+	n := b.sizes.HTTPBacklog
+	ours, errO := b.templates(ctx, oursFiller, n, b.sizes.Backlog)
+	rv, errR := b.templates(ctx, riverFiller, n, b.sizes.Backlog)
+	s, err := startSink()
+	if err != nil {
+		b.res.fail("HTTP sink", err)
+		return
+	}
+	defer func() {
+		if err := s.stop(); err != nil {
+			b.res.fail("HTTP sink", err)
+		}
+	}()
+	for _, oc := range []struct {
+		d         def
+		conc      int
+		sendBatch int
+		opts      []httpsender.Option
+	}{
+		{mHTTPOurs64, 64, 1, nil},
+		{mHTTPOurs256, 256, 1, []httpsender.Option{httpsender.WithClient(keepAliveClient(256))}},
+		{mHTTPOursBatch, 1000, 100, []httpsender.Option{httpsender.WithBatchRoute(benchBatchRoute)}},
+	} {
+		name := fmt.Sprintf("outboxgen, Concurrency %d", oc.conc)
+		if oc.sendBatch > 1 {
+			name += fmt.Sprintf(", SendBatch %d", oc.sendBatch)
+		}
+		cpu := def{"cpu." + oc.d.Key, groupHTTPCPU, name, "µs/event", false}
+		if errO != nil {
+			b.res.fail(oc.d.Name, errO)
+			continue
+		}
+		b.measureDrain(ctx, oc.d, cpu, ours[n], func(ctx context.Context, dbURL string) (drainResult, error) {
+			opts := append([]httpsender.Option{httpsender.WithLogger(quiet)}, oc.opts...)
+			sender, err := httpsender.New(s.url, map[string]string{benchEventType: benchRoute}, opts...)
+			if err != nil {
+				return drainResult{}, err
+			}
+			defer sender.CloseIdleConnections()
+			cfg := outbox.Config{Concurrency: oc.conc, BatchSize: oc.conc, SendBatch: oc.sendBatch}
+			return drainOurs(ctx, dbURL, n, cfg, sender, b.sizes.DrainCap, b.profilePath(oc.d.Key))
+		})
+	}
+	for _, rc := range []struct {
+		d       def
+		workers int
+	}{{mHTTPRiver100, 100}, {mHTTPRiver1000, 1000}} {
+		if errR != nil {
+			b.res.fail(rc.d.Name, errR)
+			continue
+		}
+		cpu := def{"cpu.http.river." + fmt.Sprint(rc.workers), groupHTTPCPU, fmt.Sprintf("River, MaxWorkers %d", rc.workers), "µs/event", false}
+		b.measureDrain(ctx, rc.d, cpu, rv[n], func(ctx context.Context, dbURL string) (drainResult, error) {
+			client := keepAliveClient(rc.workers)
+			defer client.CloseIdleConnections()
+			w := &postWorker{client: client, url: s.url + benchRoute}
+			return drainRiver(ctx, dbURL, n, riverWorking{MaxWorkers: rc.workers, Register: func(ws *river.Workers) { river.AddWorker(ws, w) }}, b.riverCap(rc.workers))
+		})
+	}
+}
