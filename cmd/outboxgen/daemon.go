@@ -33,6 +33,8 @@ type daemonConfig struct {
 	Listen      string        `yaml:"listen"`
 	Concurrency int           `yaml:"concurrency"`
 	BatchSize   int           `yaml:"batch_size"`
+	BatchRoute  string        `yaml:"batch_route"`
+	SendBatch   int           `yaml:"send_batch"`
 	Poll        time.Duration `yaml:"poll"`
 	Lease       time.Duration `yaml:"lease"`
 	Retention   time.Duration `yaml:"retention"`
@@ -53,6 +55,8 @@ func runDaemon(e *env, args []string) int {
 	fs.StringVar(&c.Listen, "listen", "", "serve /healthz and /metrics here, e.g. 127.0.0.1:9090")
 	fs.IntVar(&c.Concurrency, "concurrency", 16, "deliveries in flight at once")
 	fs.IntVar(&c.BatchSize, "batch-size", 100, "events claimed at once")
+	fs.StringVar(&c.BatchRoute, "batch-route", "", "the backend's batch endpoint, e.g. /v1/batch: events are posted --send-batch at a time (see go doc ./runtime/httpsender)")
+	fs.IntVar(&c.SendBatch, "send-batch", 100, "with --batch-route, events per batch request")
 	fs.DurationVar(&c.Poll, "poll", 30*time.Second, "the safety-net poll interval")
 	fs.DurationVar(&c.Lease, "lease", time.Minute, "how long a claim lasts; must exceed --timeout")
 	fs.DurationVar(&c.Retention, "retention", 24*time.Hour, "how long completed events are kept")
@@ -88,7 +92,13 @@ func runDaemon(e *env, args []string) int {
 	}
 	defer o.Close()
 	cat.registerHooks(o)
-	sender, err := httpsender.New(c.Backend, cat.routes(), httpsender.WithTimeout(c.Timeout))
+	opts := []httpsender.Option{httpsender.WithTimeout(c.Timeout)}
+	sendBatch := 1
+	if c.BatchRoute != "" {
+		opts = append(opts, httpsender.WithBatchRoute(c.BatchRoute))
+		sendBatch = c.SendBatch
+	}
+	sender, err := httpsender.New(c.Backend, cat.routes(), opts...)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -98,6 +108,7 @@ func runDaemon(e *env, args []string) int {
 	proc := outbox.NewProcessor(o, sender, outbox.Config{
 		Concurrency:  c.Concurrency,
 		BatchSize:    c.BatchSize,
+		SendBatch:    sendBatch,
 		Lease:        c.Lease,
 		PollInterval: c.Poll,
 		Backoffs:     cat.backoffs(),
@@ -154,6 +165,8 @@ func (c *daemonConfig) overlay(path string, fs *flag.FlagSet) error {
 	set("log-format", func() { overlayString(&c.LogFormat, file.LogFormat) })
 	set("concurrency", func() { overlayValue(&c.Concurrency, file.Concurrency) })
 	set("batch-size", func() { overlayValue(&c.BatchSize, file.BatchSize) })
+	set("batch-route", func() { overlayString(&c.BatchRoute, file.BatchRoute) })
+	set("send-batch", func() { overlayValue(&c.SendBatch, file.SendBatch) })
 	set("poll", func() { overlayValue(&c.Poll, file.Poll) })
 	set("lease", func() { overlayValue(&c.Lease, file.Lease) })
 	set("retention", func() { overlayValue(&c.Retention, file.Retention) })
@@ -180,6 +193,8 @@ func (c *daemonConfig) validate() error {
 		return errors.New("run needs --backend, the base URL events are posted to")
 	case c.Lease <= c.Timeout:
 		return fmt.Errorf("--lease (%s) must be longer than --timeout (%s), or a slow delivery loses its lease and is sent twice", c.Lease, c.Timeout)
+	case c.SendBatch < 1:
+		return fmt.Errorf("--send-batch %d: give at least 1 event per batch request", c.SendBatch)
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)
 	}

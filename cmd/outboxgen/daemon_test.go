@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,4 +165,76 @@ func grepOutbox(s string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// run --batch-route posts events through the backend's batch endpoint,
+// --send-batch at a time, and never one by one.
+func TestRunPostsBatches(t *testing.T) {
+	eachTarget(t, func(t *testing.T, spec string, flags []string, enqueue func(...outbox.Event)) {
+		var mu sync.Mutex
+		var sizes []int
+		delivered := map[string]bool{}
+		all := make(chan struct{})
+		var allOnce sync.Once
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/v1/batch" {
+				http.Error(w, "want batches only, got "+r.URL.Path, http.StatusBadRequest)
+				return
+			}
+			var req struct {
+				Events []struct{ ID, Path string } `json:"events"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			var results []map[string]any
+			mu.Lock()
+			sizes = append(sizes, len(req.Events))
+			for _, ev := range req.Events {
+				results = append(results, map[string]any{"id": ev.ID, "status": http.StatusCreated})
+				if ev.Path == "/v1/weight" {
+					delivered[ev.ID] = true
+				}
+			}
+			if len(delivered) == 5 {
+				allOnce.Do(func() { close(all) })
+			}
+			mu.Unlock()
+			_ = json.NewEncoder(w).Encode(map[string]any{"results": results})
+		}))
+		defer backend.Close()
+
+		var evs []outbox.Event
+		for range 5 {
+			evs = append(evs, outbox.Event{Type: "weight.created", Aggregate: "weight", AggregateID: uuid.NewString(), Payload: []byte(`{}`)})
+		}
+		enqueue(evs...)
+
+		ctx, cancel := context.WithCancel(t.Context())
+		var logs bytes.Buffer
+		e := &env{ctx: ctx, stdout: io.Discard, stderr: &logs, stdin: eofReader{}, now: time.Now}
+		done := make(chan int, 1)
+		go func() {
+			done <- e.run(append([]string{"run", "--spec", spec, "--backend", backend.URL, "--batch-route", "/v1/batch", "--send-batch", "2", "--poll", "100ms"}, flags...))
+		}()
+		select {
+		case <-all:
+		case code := <-done:
+			t.Fatalf("run exited %d:\n%s", code, logs.String())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the backend did not get all 5 events in batches:\n%s", logs.String())
+		}
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Fatalf("run exited %d on stop:\n%s", code, logs.String())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, n := range sizes {
+			if n < 1 || n > 2 {
+				t.Fatalf("batch sizes %v, want 1 or 2 events each (--send-batch 2)", sizes)
+			}
+		}
+	})
 }
