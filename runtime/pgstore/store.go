@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
@@ -201,6 +202,12 @@ func (m *migrateTx) Record(ctx context.Context, component string, mig outbox.Mig
 // Processors in this process learn of the event when InTx commits or when
 // Notify is called after the caller's own commit; otherwise the poll finds it.
 func (s *Store) Enqueue(ctx context.Context, tx pgx.Tx, ev outbox.Event) (outbox.Event, error) {
+	return s.enqueue(ctx, tx, ev)
+}
+
+// enqueue runs the Enqueue statement on db: a transaction, or a batch that
+// will run in one.
+func (s *Store) enqueue(ctx context.Context, db pgdb.DBTX, ev outbox.Event) (outbox.Event, error) {
 	ev, err := outbox.Prepare(ev, s.maxPayload)
 	if err != nil {
 		return outbox.Event{}, err
@@ -213,7 +220,7 @@ func (s *Store) Enqueue(ctx context.Context, tx pgx.Tx, ev outbox.Event) (outbox
 	if !ev.RunAt.IsZero() {
 		runAt = &ev.RunAt
 	}
-	err = s.q.WithTx(tx).Enqueue(ctx, pgdb.EnqueueParams{
+	err = pgdb.New(db).Enqueue(ctx, pgdb.EnqueueParams{
 		ID:            ev.ID,
 		EventType:     ev.Type,
 		Aggregate:     ev.Aggregate,
@@ -248,16 +255,67 @@ func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // Write runs fn in a transaction, enqueues the event fn returns in that
 // same transaction, commits, and wakes processors. Generated repositories
 // write through it, so none of their writes can commit without its event.
+//
+// The enqueue and the COMMIT go to the server together, in one round trip:
+// if the enqueue fails, the server skips the COMMIT and the transaction is
+// rolled back.
 func (s *Store) Write(ctx context.Context, fn func(tx pgx.Tx) (outbox.Event, error)) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
-		ev, err := fn(tx)
-		if err != nil {
-			return err
-		}
-		_, err = s.Enqueue(ctx, tx, ev)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
 		return err
-	})
+	}
+	// A connection is pooled again only when it is outside a transaction;
+	// pgxpool closes one released mid-transaction.
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback(ctx)
+		}
+	}()
+	ev, err := fn(tx)
+	if err != nil {
+		return err
+	}
+	var b pgx.Batch
+	if ev, err = s.enqueue(ctx, batchQueue{&b}, ev); err != nil {
+		return err
+	}
+	b.Queue("COMMIT")
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("enqueue %s and commit: %w", ev.Type, err)
+	}
+	// pgx's tx does not know the COMMIT ran; it is dropped unclosed, which
+	// leaves nothing behind, and the connection is idle again.
+	committed = true
+	s.Notify()
+	return nil
 }
+
+// batchQueue is a pgdb.DBTX that queues statements in a batch instead of
+// running them. It serves statements that return no rows.
+type batchQueue struct{ b *pgx.Batch }
+
+func (q batchQueue) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	q.b.Queue(sql, args...)
+	return pgconn.CommandTag{}, nil
+}
+
+func (batchQueue) Query(context.Context, string, ...any) (pgx.Rows, error) {
+	return nil, errors.New("pgstore: a batched statement cannot return rows")
+}
+
+func (batchQueue) QueryRow(context.Context, string, ...any) pgx.Row {
+	return errRow{errors.New("pgstore: a batched statement cannot return rows")}
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // ApplySchema brings the tables of a generated metrics package up to date:
 // it runs ddl (CREATE … IF NOT EXISTS statements) and adds each listed
