@@ -121,6 +121,18 @@ func FuzzStateMachine(f *testing.F) {
 	})
 }
 
+// TestStateMachineRegressions replays the random programs that once found a
+// bug: 1140 recorded a retry on an event's last attempt.
+func TestStateMachineRegressions(t *testing.T) {
+	for _, seed := range []uint64{1140} {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
+			clock := storetest.NewClock()
+			s := open(t, sqlitestore.WithClock(clock.Now), sqlitestore.WithWatchInterval(0))
+			storetest.StateMachine(t, suiteStore{s}, clock, storetest.RandomProgram(seed, 400))
+		})
+	}
+}
+
 // TestStateMachinePrograms runs OUTBOXGEN_MACHINE_RUNS random programs
 // (default none) through the state machine. Much faster than go test -fuzz,
 // whose coverage instrumentation of the SQLite engine makes each run slow:

@@ -28,6 +28,24 @@ func testRetrySchedules(t *testing.T, e *env) {
 	}
 }
 
+// A retry recorded on an event's last attempt is its death, and its key
+// moves on: the processor never asks for one, but the store does not let
+// an event run past MaxAttempts whoever records its outcomes.
+func testRetryOnLastAttemptKills(t *testing.T, e *env) {
+	last := Event("w1", 1)
+	last.MaxAttempts = 1
+	evs := e.enqueue(last, Event("w1", 2))
+	claimed := e.wantClaim("w1")[0]
+	e.finish(outbox.Outcome{Event: claimed, Kind: outbox.Retry, Error: "503 Service Unavailable"})
+	got := e.wantStatus(evs[0], outbox.StatusDead)
+	if got.Attempts != 1 || got.LastError != "gave up after 1 attempts: 503 Service Unavailable" {
+		t.Fatalf("dead with attempts %d, last error %q", got.Attempts, got.LastError)
+	}
+	if next := e.wantClaim("w1")[0]; next.ID != evs[1].ID {
+		t.Fatalf("claimed version %d after the head died, want 2", next.EntityVersion)
+	}
+}
+
 func testReleaseRefundsAttempt(t *testing.T, e *env) {
 	ev := e.enqueue(Event("w1", 1))[0]
 	claimed := e.wantClaim("w1")[0]

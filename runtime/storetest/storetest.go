@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"FencingAfterReclaim", testFencingAfterReclaim},
 		{"ReclaimExhaustedGoesDead", testReclaimExhaustedGoesDead},
 		{"RetrySchedules", testRetrySchedules},
+		{"RetryOnLastAttemptKills", testRetryOnLastAttemptKills},
 		{"ReleaseRefundsAttempt", testReleaseRefundsAttempt},
 		{"MixedBatch", testMixedBatch},
 		{"HookRunsOnDelivery", testHookRunsOnDelivery},
