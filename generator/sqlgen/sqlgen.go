@@ -51,6 +51,7 @@ var (
 // paths relative to the generated package: internal/sqlitedb/… and
 // internal/pgdb/… for the dialects m uses.
 func Generate(m *model.Model) (map[string][]byte, error) {
+	files := map[string][]byte{}
 	var dialects []dialect
 	if m.SQLite {
 		dialects = append(dialects, sqlite)
@@ -58,19 +59,46 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 	if m.Postgres {
 		dialects = append(dialects, postgres)
 	}
-	inputs := map[string][]byte{}
-	files := map[string][]byte{}
 	for _, d := range dialects {
 		for _, name := range []string{"schema.sql", "queries.sql"} {
 			b, err := render(d.name+"/"+name+".tmpl", m)
 			if err != nil {
 				return nil, err
 			}
-			inputs[d.name+"/"+name] = b
 			files["internal/"+d.pkg+"/"+name] = b
 		}
 	}
-	config, err := render("sqlc.yaml.tmpl", m)
+
+	// sqlc's inputs: one work directory per SQLite shard, one for
+	// PostgreSQL.
+	inputs := map[string][]byte{}
+	var cfg sqlcConfig
+	if m.SQLite {
+		shards := shard(m)
+		for i, sub := range shards {
+			dir := sqlite.name
+			if len(shards) > 1 {
+				dir = fmt.Sprintf("%s%d", sqlite.name, i)
+			}
+			if err := renderInputs(inputs, sqlite, dir, sub); err != nil {
+				return nil, err
+			}
+			if i > 0 {
+				// sqlc makes a comment before a query part of it; only the
+				// first shard keeps the file's header, as one file does.
+				q := dir + "/queries.sql"
+				inputs[q] = bytes.TrimPrefix(inputs[q], []byte("-- "+strings.TrimPrefix(Header, "// ")+"\n"))
+			}
+			cfg.SQLite = append(cfg.SQLite, dir)
+		}
+	}
+	if m.Postgres {
+		if err := renderInputs(inputs, postgres, postgres.name, m); err != nil {
+			return nil, err
+		}
+		cfg.Postgres = postgres.name
+	}
+	config, err := render("sqlc.yaml.tmpl", cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -80,16 +108,54 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range dialects {
+	outputs := []struct {
+		d    dialect
+		dirs []string
+	}{{sqlite, cfg.SQLite}, {postgres, []string{cfg.Postgres}}}
+	for _, o := range outputs {
+		if len(o.dirs) == 0 || o.dirs[0] == "" {
+			continue
+		}
 		for _, name := range []string{"db.go", "models.go", "queries.sql.go"} {
-			b, ok := out[d.name+"/out/"+name]
-			if !ok {
-				return nil, fmt.Errorf("sqlc wrote no %s for %s", name, d.name)
+			var srcs [][]byte
+			for _, dir := range o.dirs {
+				b, ok := out[dir+"/out/"+name]
+				if !ok {
+					return nil, fmt.Errorf("sqlc wrote no %s for %s", name, dir)
+				}
+				srcs = append(srcs, b)
 			}
-			files["internal/"+d.pkg+"/"+name] = retitle(b)
+			if name == "db.go" {
+				srcs = srcs[:1] // the same in every shard
+			}
+			merged, err := mergeGo(srcs)
+			if err != nil {
+				return nil, err
+			}
+			files["internal/"+o.d.pkg+"/"+name] = retitle(merged)
 		}
 	}
 	return files, nil
+}
+
+// sqlcConfig is what sqlc.yaml.tmpl needs: the work directories of the
+// SQLite shards and of PostgreSQL ("" when the spec does not use it).
+type sqlcConfig struct {
+	SQLite   []string
+	Postgres string
+}
+
+// renderInputs renders m's schema and queries in dialect d into inputs,
+// under dir.
+func renderInputs(inputs map[string][]byte, d dialect, dir string, m *model.Model) error {
+	for _, name := range []string{"schema.sql", "queries.sql"} {
+		b, err := render(d.name+"/"+name+".tmpl", m)
+		if err != nil {
+			return err
+		}
+		inputs[dir+"/"+name] = b
+	}
+	return nil
 }
 
 // Schema returns the CREATE statements of m's tables in a dialect
@@ -98,13 +164,13 @@ func Schema(m *model.Model, dialect string) ([]byte, error) {
 	return render(dialect+"/schema.sql.tmpl", m)
 }
 
-func render(name string, m *model.Model) ([]byte, error) {
+func render(name string, data any) ([]byte, error) {
 	t, err := template.ParseFS(templates.FS, name)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
 	var b bytes.Buffer
-	if err := t.Execute(&b, m); err != nil {
+	if err := t.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
 	return b.Bytes(), nil
