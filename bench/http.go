@@ -28,7 +28,7 @@ const (
 var (
 	mHTTPOurs64    = def{"http.ours.64", groupHTTP, "outboxgen processor + httpsender, Concurrency 64, BatchSize 64 (sender's own client)", "events/s", true}
 	mHTTPOurs256   = def{"http.ours.256", groupHTTP, "outboxgen processor + httpsender, Concurrency 256, BatchSize 256 (client with 256 idle conns)", "events/s", true}
-	mHTTPOursBatch = def{"http.ours.batch", groupHTTP, "outboxgen processor + httpsender batch endpoint, Concurrency 1000, BatchSize 1000, SendBatch 100", "events/s", true}
+	mHTTPOursBatch = def{"http.ours.batch", groupHTTP, "outboxgen processor + httpsender batch endpoint, Concurrency 1000, BatchSize 1000, SendBatch 500", "events/s", true}
 	mHTTPRiver100  = def{"http.river.100", groupHTTP, "River POST worker, MaxWorkers 100 (FetchCooldown 100 ms)", "events/s", true}
 	mHTTPRiver1000 = def{"http.river.1000", groupHTTP, "River POST worker, MaxWorkers 1000 (FetchCooldown 100 ms)", "events/s", true}
 )
@@ -179,7 +179,7 @@ func (b *bench) httpDeliveries(ctx context.Context) {
 	}{
 		{mHTTPOurs64, 64, 1, nil},
 		{mHTTPOurs256, 256, 1, []httpsender.Option{httpsender.WithClient(keepAliveClient(256))}},
-		{mHTTPOursBatch, 1000, 100, []httpsender.Option{httpsender.WithBatchRoute(benchBatchRoute)}},
+		{mHTTPOursBatch, 1000, 500, []httpsender.Option{httpsender.WithBatchRoute(benchBatchRoute)}},
 	} {
 		name := fmt.Sprintf("outboxgen, Concurrency %d", oc.conc)
 		if oc.sendBatch > 1 {
