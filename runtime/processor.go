@@ -124,6 +124,10 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 	defer idle.Stop()
 	var storeFailures int
 	reason := wokeAtStartup
+	// stale is set when what this run knows of due times may have gone out
+	// of date while every slot was busy (a commit or a due time came); the
+	// next pass with free slots asks the store.
+	stale := false
 
 	for ctx.Err() == nil {
 		wait := r.pause.remaining(time.Now())
@@ -137,8 +141,9 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 			case err == nil && limit == 0:
 				// Every slot is busy: the completer wakes us when one
 				// frees. Asking the store when work is due would cost a
-				// query per wake-up and tell us nothing we can act on.
+				// query per wake-up and tell us nothing we can act on yet.
 				storeFailures = 0
+				stale = stale || reason != wokeByFreed
 				wait = r.cfg.PollInterval
 			case err == nil:
 				storeFailures = 0
@@ -149,8 +154,9 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 				// will be, when what this run knows may be out of date: a due
 				// time came, or a commit brought nothing claimable (an event
 				// scheduled for later, a key's next change).
-				if reason == wokeByTimer || reason == wokeAtStartup || (reason == wokeByStore && claimed == 0) {
+				if stale || reason == wokeByTimer || reason == wokeAtStartup || (reason == wokeByStore && claimed == 0) {
 					r.consultNextDue(ctx)
+					stale = false
 				}
 				wait = r.untilNextDue()
 			}

@@ -476,3 +476,43 @@ func TestProcessorBatchFailsAsAWhole(t *testing.T) {
 		}
 	})
 }
+
+// manualWake is a store whose commits reach the processor only when the
+// test hands them over; the channel is unbuffered, so a send returns once
+// the processor has taken the wake-up.
+type manualWake struct {
+	outbox.Store
+	wake chan struct{}
+}
+
+func (m manualWake) Subscribe() (<-chan struct{}, func()) { return m.wake, func() {} }
+
+// An event scheduled for later, committed while every slot is busy, is
+// delivered when it is due, not at the next poll.
+func TestProcessorLearnsDueTimesWhileBusy(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		s.enqueue(t, event("w1", 1))
+		started, release := make(chan struct{}), make(chan struct{})
+		sender := &outboxtest.Sender{}
+		var once sync.Once
+		sender.OnDelivery(func(outbox.Event) {
+			once.Do(func() {
+				close(started)
+				<-release
+			})
+		})
+		cfg := fast(t)
+		cfg.Concurrency, cfg.PollInterval, cfg.Lease = 1, time.Minute, time.Minute
+		store := manualWake{Store: s.Store, wake: make(chan struct{})}
+		rec := start(t, store, sender, cfg)
+		<-started // the only slot is busy
+
+		later := event("w2", 1)
+		later.RunAt = time.Now().Add(300 * time.Millisecond)
+		s.enqueue(t, later)
+		store.wake <- struct{}{} // the commit's wake-up, taken while busy
+		close(release)
+
+		rec.waitFor(t, outbox.Delivered, 2, 10*time.Second)
+	})
+}
