@@ -36,7 +36,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 
 // Finish implements outbox.Store.
 func (s *Store) Finish(ctx context.Context, outs []outbox.Outcome) (outbox.FinishResult, error) {
-	res, promoted, err := storekit.Finish(ctx, outs, s.beginFinish)
+	res, promoted, err := storekit.Finish(ctx, outs, s.beginFinish, func(t string) bool { return s.hook(t) != nil })
 	if promoted {
 		s.Notify()
 	}

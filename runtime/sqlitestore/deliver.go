@@ -46,7 +46,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 
 // Finish implements outbox.Store.
 func (s *Store) Finish(ctx context.Context, outs []outbox.Outcome) (outbox.FinishResult, error) {
-	res, promoted, err := storekit.Finish(ctx, outs, s.beginFinish)
+	res, promoted, err := storekit.Finish(ctx, outs, s.beginFinish, func(t string) bool { return s.hook(t) != nil })
 	if promoted {
 		s.Notify()
 	}
@@ -189,7 +189,10 @@ func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) 
 }
 
 // Hook runs the event type's hook. SQLite keeps a transaction usable after
-// a failed statement, so a hook needs no savepoint to fail alone.
+// a failed statement, so a hook needs no savepoint to fail alone; the
+// errors that do end a SQLite transaction (a full disk, an I/O error) fail
+// the statements after the hook, unless the hook swallows one: then they
+// run outside the transaction. A hook must return its errors.
 func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery, _ bool) error {
 	if hook := f.s.hook(d.Event.Type); hook != nil {
 		return hook(ctx, f.tx, d)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -55,23 +56,33 @@ type hookError struct {
 func (e *hookError) Error() string { return fmt.Sprintf("delivered hook of %s: %v", e.id, e.err) }
 
 // Finish records outcomes in one transaction, running the delivered hooks
-// bare. If that fails, the outcomes are recorded again one at a time, with
-// careful hooks, so one bad hook holds back nobody else: the failed hooks'
-// events stay claimed and are reported in HookErrors. An error recording an
-// outcome on its own is the store's, and is returned. promoted reports
+// bare. If a hook fails, or the transaction fails after hooks ran (a hook
+// may have broken it and hidden its error), the outcomes are recorded again
+// one at a time, with careful hooks, so one bad hook holds back nobody
+// else: the failed hooks' events stay claimed and are reported in
+// HookErrors. Any other error is the store's, and is returned. hasHook
+// reports whether an event type has a delivered hook. promoted reports
 // whether a key's next event became claimable.
-func Finish(ctx context.Context, outs []outbox.Outcome, begin Begin) (res outbox.FinishResult, promoted bool, err error) {
+func Finish(ctx context.Context, outs []outbox.Outcome, begin Begin, hasHook func(eventType string) bool) (res outbox.FinishResult, promoted bool, err error) {
 	if len(outs) == 0 {
 		return res, false, nil
 	}
 	outs = normalize(outs)
-	if res, promoted, err = finishTx(ctx, outs, begin, false); err == nil || ctx.Err() != nil {
+	res, promoted, err = finishTx(ctx, outs, begin, false)
+	var he *hookError
+	switch {
+	case err == nil || ctx.Err() != nil:
+		return res, promoted, err
+	case errors.As(err, &he) && len(outs) == 1:
+		return outbox.FinishResult{HookErrors: map[uuid.UUID]error{he.id: he.err}}, false, nil
+	case he == nil && !slices.ContainsFunc(outs, func(o outbox.Outcome) bool {
+		return o.Kind == outbox.Delivered && hasHook(o.Event.Type)
+	}):
 		return res, promoted, err
 	}
 	res, promoted = outbox.FinishResult{}, false
 	for _, out := range outs {
 		one, p, err := finishTx(ctx, []outbox.Outcome{out}, begin, true)
-		var he *hookError
 		switch {
 		case errors.As(err, &he):
 			if res.HookErrors == nil {
