@@ -123,12 +123,13 @@ func (n *notifier) send() {
 	defer n.wg.Done()
 	for {
 		n.mu.Lock()
-		if !n.pending || n.closed {
+		if !n.pending {
 			n.running = false
 			n.mu.Unlock()
 			return
 		}
-		if wait := notifySpacing - time.Since(n.last); wait > 0 {
+		// Once the store is closing, the last NOTIFY goes without waiting.
+		if wait := notifySpacing - time.Since(n.last); wait > 0 && !n.closed {
 			n.mu.Unlock()
 			time.Sleep(wait) // kicks meanwhile join this NOTIFY
 			continue
@@ -145,10 +146,10 @@ func (n *notifier) send() {
 	}
 }
 
+// close stops taking kicks and waits for the NOTIFY of the last ones.
 func (n *notifier) close() {
 	n.mu.Lock()
 	n.closed = true
-	n.pending = false
 	n.mu.Unlock()
 	n.wg.Wait()
 }
