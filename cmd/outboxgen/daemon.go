@@ -56,7 +56,7 @@ func runDaemon(e *env, args []string) int {
 	fs.IntVar(&c.Concurrency, "concurrency", 16, "deliveries in flight at once")
 	fs.IntVar(&c.BatchSize, "batch-size", 100, "events claimed at once")
 	fs.StringVar(&c.BatchRoute, "batch-route", "", "the backend's batch endpoint, e.g. /v1/batch: events are posted --send-batch at a time (see go doc ./runtime/httpsender)")
-	fs.IntVar(&c.SendBatch, "send-batch", 100, "with --batch-route, events per batch request")
+	fs.IntVar(&c.SendBatch, "send-batch", 100, "with --batch-route, events per batch request at most (a batch is also bounded by --concurrency and --batch-size)")
 	fs.DurationVar(&c.Poll, "poll", 30*time.Second, "the safety-net poll interval")
 	fs.DurationVar(&c.Lease, "lease", time.Minute, "how long a claim lasts; must exceed --timeout")
 	fs.DurationVar(&c.Retention, "retention", 24*time.Hour, "how long completed events are kept")

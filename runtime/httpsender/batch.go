@@ -33,9 +33,10 @@ const batchRemoteIDField = "remote_id"
 //
 // SendBatch returns an error instead of results when every event was in
 // the batch request and that request failed as a whole (no response, a
-// status that is not 2xx, a 401 that persists, or ctx done); when some
-// events were sent on their own, that error is each batched event's result
-// instead, so the others keep theirs.
+// status that asks to try again later, a 401 that persists, or ctx done);
+// when some events were sent on their own, that error is each batched
+// event's result instead, so the others keep theirs. A batch the endpoint
+// refuses for any other reason is sent one event at a time.
 func (s *Sender) SendBatch(ctx context.Context, evs []*outbox.Event) ([]outbox.SendResult, error) {
 	results := make([]outbox.SendResult, len(evs))
 	var batched, alone []int // indexes into evs
@@ -59,6 +60,18 @@ func (s *Sender) SendBatch(ctx context.Context, evs []*outbox.Event) ([]outbox.S
 	var err error
 	if len(batched) > 0 {
 		err = s.postBatch(ctx, evs, batched, results)
+	}
+	if refused := (*refusedError)(nil); errors.As(err, &refused) {
+		// Each event gets its own verdict from its own route instead: a
+		// batch the endpoint will never take must neither kill its events
+		// nor hold them back.
+		s.warnRefused.Do(func() {
+			s.log.Warn("httpsender: the batch endpoint refused a batch as a whole; its events are sent one by one while it does", "err", refused.err)
+		})
+		for _, i := range batched {
+			wg.Go(func() { results[i].Receipt, results[i].Err = s.Send(ctx, evs[i]) })
+		}
+		err = nil
 	}
 	wg.Wait()
 	switch {
@@ -148,33 +161,41 @@ func (s *Sender) batchBody(evs []*outbox.Event, idx []int) []byte {
 	return b.Bytes()
 }
 
+// refusedError is a batch request refused as a whole with a status that
+// says nothing about its events (no such endpoint, too large, a 4xx): the
+// events are then sent one by one.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
 // batchStatusError classifies a response to a batch request whose status
 // is not 2xx, or returns nil. Only 401, handled by exchange, and statuses
-// that say "try again later" are classified as for a single event: the
+// that say "try again later" are classified as for a single event. The
 // events' own verdicts are in a 2xx response's results, so any other
-// refusal of the request as a whole is about the batch endpoint, and a
-// misconfigured endpoint must pause delivery rather than kill the events.
+// refusal is about the batch endpoint (missing, misconfigured, or unable to
+// take a batch this size) and is a refusedError.
 func (s *Sender) batchStatusError(rep reply, now time.Time) error {
 	path, code := s.batch.path, rep.StatusCode
 	switch {
 	case code >= 200 && code < 300:
 		return nil
 	case code == http.StatusNotFound, code == http.StatusMethodNotAllowed, code == http.StatusNotImplemented:
-		return outbox.UnavailableError(fmt.Errorf(
+		return &refusedError{fmt.Errorf(
 			"POST %s: %s: the backend has no batch endpoint there; check httpsender.WithBatchRoute, or drop it to post events one by one%s",
-			path, statusText(code), responseNote(rep.body)))
+			path, statusText(code), responseNote(rep.body))}
 	case statusVerdict(code) == retryable:
 		return outbox.TransientError(statusError(path, code, rep.body), parseRetryAfter(rep.Header.Get("Retry-After"), now))
 	case code == http.StatusRequestEntityTooLarge:
-		return outbox.UnavailableError(fmt.Errorf(
+		return &refusedError{fmt.Errorf(
 			"POST %s: %s: the backend refuses a batch this large; lower the processor's Config.SendBatch%s",
-			path, statusText(code), responseNote(rep.body)))
+			path, statusText(code), responseNote(rep.body))}
 	case code >= 300 && code < 400:
-		return outbox.UnavailableError(redirectError(path, rep.Response))
+		return &refusedError{redirectError(path, rep.Response)}
 	}
-	return outbox.UnavailableError(fmt.Errorf(
+	return &refusedError{fmt.Errorf(
 		"POST %s: %s: the backend refuses the batch request as a whole; check that httpsender.WithBatchRoute names the backend's batch endpoint and that it accepts this package's batch format%s",
-		path, statusText(code), responseNote(rep.body)))
+		path, statusText(code), responseNote(rep.body))}
 }
 
 // parseResults returns the results of a 2xx batch response by event id, or

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -303,25 +304,17 @@ func TestBatchUnreadableResults(t *testing.T) {
 	}
 }
 
-// A response that is not 2xx is the outcome of every event in the request.
+// A response that says "try again later" is the outcome of every event in
+// the request.
 func TestBatchWholeRequestStatus(t *testing.T) {
 	cases := []struct {
 		status     int
 		retryAfter string
-		want       string
 		wantMsg    string
 	}{
-		{404, "", "unavailable", "check httpsender.WithBatchRoute"},
-		{405, "", "unavailable", "check httpsender.WithBatchRoute"},
-		{501, "", "unavailable", "check httpsender.WithBatchRoute"},
-		{503, "120", "transient", "503 Service Unavailable: busy"},
-		{429, "7", "transient", "429 Too Many Requests: busy"},
-		{500, "", "transient", "500 Internal Server Error: busy"},
-		{413, "", "unavailable", "lower the processor's Config.SendBatch"},
-		{400, "", "unavailable", "refuses the batch request as a whole"},
-		{422, "", "unavailable", "refuses the batch request as a whole"},
-		{409, "", "unavailable", "refuses the batch request as a whole"},
-		{302, "", "unavailable", "unexpected redirect"},
+		{503, "120", "503 Service Unavailable: busy"},
+		{429, "7", "429 Too Many Requests: busy"},
+		{500, "", "500 Internal Server Error: busy"},
 	}
 	for _, tc := range cases {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
@@ -329,7 +322,6 @@ func TestBatchWholeRequestStatus(t *testing.T) {
 				if tc.retryAfter != "" {
 					w.Header().Set("Retry-After", tc.retryAfter)
 				}
-				w.Header().Set("Location", "/elsewhere")
 				http.Error(w, "busy", tc.status)
 			})
 			s := newSender(t, url, WithBatchRoute("/v1/batch"))
@@ -337,8 +329,8 @@ func TestBatchWholeRequestStatus(t *testing.T) {
 			if res != nil {
 				t.Errorf("results %+v, want none with a batch error", res)
 			}
-			if got := classOf(err); got != tc.want {
-				t.Fatalf("got %s (%v), want %s", got, err, tc.want)
+			if got := classOf(err); got != "transient" {
+				t.Fatalf("got %s (%v), want transient", got, err)
 			}
 			if want := "POST /v1/batch: " + statusText(tc.status); !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Errorf("error %q should start with %q and say %q", err, want, tc.wantMsg)
@@ -348,6 +340,37 @@ func TestBatchWholeRequestStatus(t *testing.T) {
 			}
 			if n := others.Load(); n != 0 {
 				t.Errorf("%d requests to event routes, want none", n)
+			}
+		})
+	}
+}
+
+// A batch refused as a whole with a status that says nothing about its
+// events (no such endpoint, too large, a 4xx, a redirect) neither kills the
+// events nor holds them back: each is sent on its own route, and gets that
+// route's verdict; the refusal is logged once.
+func TestBatchRefusedFallsBackToOneByOne(t *testing.T) {
+	for _, status := range []int{404, 405, 501, 413, 400, 422, 409, 302} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			url, others := batchServer(t, func(w http.ResponseWriter, _ []batchItemSeen) {
+				w.Header().Set("Location", "/elsewhere")
+				http.Error(w, "no", status)
+			})
+			var logs strings.Builder
+			s := newSender(t, url, WithBatchRoute("/v1/batch"), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			for range 2 {
+				res := sendBatch(t, s, newEvent(t, "weight.created", `{}`), newEvent(t, "meal.created", `{}`))
+				for i, r := range res {
+					if r.Err != nil {
+						t.Errorf("event %d: %v, want delivered on its own route", i, r.Err)
+					}
+				}
+			}
+			if n := others.Load(); n != 4 {
+				t.Errorf("%d requests to event routes, want 4: every event, one by one", n)
+			}
+			if n := strings.Count(logs.String(), "refused a batch as a whole"); n != 1 {
+				t.Errorf("the refusal logged %d times, want once:\n%s", n, logs.String())
 			}
 		})
 	}

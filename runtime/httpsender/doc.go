@@ -102,21 +102,23 @@
 // exceeds 1 MiB, fails as transient: it is retried under the same
 // idempotency key.
 //
-// A response that is not 2xx applies to every event in the request:
+// A response that is not 2xx is about the request as a whole:
 //
-//	404, 405, 501              unavailable: the backend has no batch endpoint
-//	                           there; check WithBatchRoute
-//	408, 425, 429, other 5xx   transient, as for a single event; Retry-After
-//	                           wins
-//	401                        refresh the token and retry once; then
-//	                           unavailable
-//	anything else              unavailable (413: lower Config.SendBatch)
-//	no response                unavailable, as for a single event
+//	408, 425, 429, other 5xx   every event fails as transient, as a single
+//	                           event would; Retry-After wins
+//	401                        refresh the token and retry once; then every
+//	                           event fails as unavailable
+//	no response                every event fails as unavailable, as a single
+//	                           event would
+//	anything else              the events are sent one by one, each to its
+//	                           own route (404, 405 and 501 mean there is no
+//	                           batch endpoint; 413, that the batch is too
+//	                           large); the refusal is logged once
 //
-// Rejections of the request as a whole are unavailable rather than
-// permanent because they are about the endpoint, not the events, whose
-// verdicts come in the results: a misconfigured batch route pauses
-// delivery and loses nothing.
+// A refusal of the request as a whole is about the endpoint, not the
+// events, whose verdicts come in the results: neither killing them nor
+// holding them back would be right, so each gets the verdict of its own
+// route instead, and a misconfigured batch route costs speed, not data.
 //
 // Some events are not put in the batch request. An event whose type has no
 // route fails permanently without being sent; an event whose type has

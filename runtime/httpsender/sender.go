@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
@@ -29,6 +30,8 @@ type Sender struct {
 	timeout       time.Duration
 	auth          *auth // nil without WithTokenSource
 	remoteIDField string
+	log           *slog.Logger
+	warnRefused   sync.Once // the batch endpoint refused a batch as a whole
 }
 
 // route is where events of one type go, or where batches go.
@@ -111,6 +114,7 @@ func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, err
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
+	s.log = cfg.logger
 	warnPlainHTTP(cfg.logger, baseURLParsed)
 	return s, nil
 }
