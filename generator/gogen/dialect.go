@@ -17,7 +17,8 @@ type dialect struct {
 	storePath   string
 	dbPath      string // the sqlc package
 	dbPkg       string
-	txType      jen.Code
+	txType      jen.Code // the transaction a delivered hook gets
+	writeType   jen.Code // what the store's Write hands its callback
 	noRows      jen.Code
 	readDB      func(store jen.Code) jen.Code // what reads go through
 	columnType  func(*model.Field) string
@@ -40,6 +41,7 @@ func sqliteDialect(m *model.Model) *dialect {
 		dbPath:      m.Package.ImportPath + "/internal/sqlitedb",
 		dbPkg:       "sqlitedb",
 		txType:      jen.Op("*").Qual("database/sql", "Tx"),
+		writeType:   jen.Op("*").Qual("database/sql", "Tx"),
 		noRows:      jen.Qual("database/sql", "ErrNoRows"),
 		readDB:      func(store jen.Code) jen.Code { return jen.Add(store).Dot("DB").Call() },
 		columnType:  func(fl *model.Field) string { return fl.SQLiteType },
@@ -74,6 +76,7 @@ func postgresDialect(m *model.Model) *dialect {
 		dbPath:        m.Package.ImportPath + "/internal/pgdb",
 		dbPkg:         "pgdb",
 		txType:        jen.Qual(pgxPath, "Tx"),
+		writeType:     jen.Qual(pgStorePath, "Querier"),
 		noRows:        jen.Qual(pgxPath, "ErrNoRows"),
 		readDB:        func(store jen.Code) jen.Code { return jen.Add(store).Dot("Pool").Call() },
 		columnType:    func(fl *model.Field) string { return fl.PostgresType },
@@ -164,7 +167,7 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 	f.Comment("save upserts the entry and enqueues its created or updated event.")
 	f.Func().Params(jen.Id("a").Id(name)).Id("save").Params(jen.Id("ctx").Add(ctxT()), jen.Id("e").Add(entity), jen.Id("bucket").String()).Params(entity, jen.Error()).Block(
 		jen.Var().Id("saved").Add(entity),
-		jen.Err().Op(":=").Id("a").Dot("store").Dot("Write").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("tx").Add(d.txType)).Params(outbox("Event"), jen.Error()).Block(
+		jen.Err().Op(":=").Id("a").Dot("store").Dot("Write").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("tx").Add(d.writeType)).Params(outbox("Event"), jen.Error()).Block(
 			jen.List(jen.Id("r"), jen.Err()).Op(":=").Add(d.db("New")).Call(jen.Id("tx")).Dot("Save"+mt.GoName).Call(jen.Id("ctx"), d.db("Save"+mt.GoName+"Params").Add(values(params...))),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(outbox("Event").Values(), wrap("save"))),
 			jen.Id("saved").Op("=").Id(mt.VarName+"From"+d.name).Call(jen.Id("r")),
@@ -195,7 +198,7 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 
 	f.Comment("delete marks the entry deleted and enqueues its tombstone event.")
 	f.Func().Params(jen.Id("a").Id(name)).Id("delete").Params(jen.Id("ctx").Add(ctxT()), jen.Id("id").Add(uuidT()), jen.Id("now").Add(timeT())).Error().Block(
-		jen.Return(jen.Id("a").Dot("store").Dot("Write").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("tx").Add(d.txType)).Params(outbox("Event"), jen.Error()).Block(
+		jen.Return(jen.Id("a").Dot("store").Dot("Write").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("tx").Add(d.writeType)).Params(outbox("Event"), jen.Error()).Block(
 			jen.List(jen.Id("r"), jen.Err()).Op(":=").Add(d.db("New")).Call(jen.Id("tx")).Dot("Delete"+mt.GoName).Call(jen.Id("ctx"), d.db("Delete"+mt.GoName+"Params").Add(values(
 				field("ID", jen.Id("id")),
 				field("Now", d.timeToDB(jen.Id("now"))),

@@ -256,10 +256,12 @@ func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // same transaction, commits, and wakes processors. Generated repositories
 // write through it, so none of their writes can commit without its event.
 //
-// The enqueue and the COMMIT go to the server together, in one round trip:
-// if the enqueue fails, the server skips the COMMIT and the transaction is
-// rolled back.
-func (s *Store) Write(ctx context.Context, fn func(tx pgx.Tx) (outbox.Event, error)) error {
+// fn gets a Querier, not a pgx.Tx, so that the statements travel in as few
+// round trips as they can: BEGIN goes with fn's first statement, and the
+// enqueue with COMMIT. If the enqueue fails, the server skips the COMMIT and
+// the transaction is rolled back. To run anything else in an outbox
+// transaction (savepoints, COPY), use InTx with Enqueue.
+func (s *Store) Write(ctx context.Context, fn func(q Querier) (outbox.Event, error)) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -267,14 +269,11 @@ func (s *Store) Write(ctx context.Context, fn func(tx pgx.Tx) (outbox.Event, err
 	// A connection is pooled again only when it is outside a transaction;
 	// pgxpool closes one released mid-transaction.
 	defer conn.Release()
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
+	tx := &lazyTx{conn: conn.Conn()}
 	committed := false
 	defer func() {
-		if !committed {
-			_ = tx.Rollback(ctx)
+		if tx.begun && !committed {
+			_, _ = tx.conn.Exec(ctx, "ROLLBACK")
 		}
 	}()
 	ev, err := fn(tx)
@@ -282,18 +281,131 @@ func (s *Store) Write(ctx context.Context, fn func(tx pgx.Tx) (outbox.Event, err
 		return err
 	}
 	var b pgx.Batch
+	if !tx.begun {
+		tx.begun = true
+		b.Queue("BEGIN")
+	}
 	if ev, err = s.enqueue(ctx, batchQueue{&b}, ev); err != nil {
 		return err
 	}
 	b.Queue("COMMIT")
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+	if err := tx.conn.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("enqueue %s and commit: %w", ev.Type, err)
 	}
-	// pgx's tx does not know the COMMIT ran; it is dropped unclosed, which
-	// leaves nothing behind, and the connection is idle again.
 	committed = true
 	s.Notify()
 	return nil
+}
+
+// Querier runs statements in Write's transaction: what sqlc's generated
+// queries need (their DBTX interface), and no more.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// lazyTx is Write's transaction: it begins with its first statement, sent
+// together with BEGIN.
+type lazyTx struct {
+	conn  *pgx.Conn
+	begun bool
+}
+
+// begin sends BEGIN and the first statement in one round trip, and returns
+// with BEGIN's result read.
+func (t *lazyTx) begin(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+	t.begun = true
+	var b pgx.Batch
+	b.Queue("BEGIN")
+	b.Queue(sql, args...)
+	br := t.conn.SendBatch(ctx, &b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return br, nil
+}
+
+func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.begun {
+		return t.conn.Exec(ctx, sql, args...)
+	}
+	br, err := t.begin(ctx, sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
+}
+
+func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if t.begun {
+		return t.conn.Query(ctx, sql, args...)
+	}
+	br, err := t.begin(ctx, sql, args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.begun {
+		return t.conn.QueryRow(ctx, sql, args...)
+	}
+	br, err := t.begin(ctx, sql, args)
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{row: br.QueryRow(), br: br}
+}
+
+// batchRow is a row read from a batch; scanning it also ends the batch,
+// which frees the connection.
+type batchRow struct {
+	row pgx.Row
+	br  pgx.BatchResults
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// batchRows are rows read from a batch; closing them also ends the batch.
+type batchRows struct {
+	pgx.Rows
+	br     pgx.BatchResults
+	closed bool
+	err    error
+}
+
+func (r *batchRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.Rows.Close()
+	r.err = r.br.Close()
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.err
 }
 
 // batchQueue is a pgdb.DBTX that queues statements in a batch instead of

@@ -24,7 +24,7 @@ type postgresBodyFat struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresBodyFat) save(ctx context.Context, e BodyFat, bucket string) (BodyFat, error) {
 	var saved BodyFat
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveBodyFat(ctx, pgdb.SaveBodyFatParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresBodyFat) list(ctx context.Context, f ListFilter) ([]BodyFat, err
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresBodyFat) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteBodyFat(ctx, pgdb.DeleteBodyFatParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresHeartRate struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresHeartRate) save(ctx context.Context, e HeartRate, bucket string) (HeartRate, error) {
 	var saved HeartRate
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveHeartRate(ctx, pgdb.SaveHeartRateParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresHeartRate) list(ctx context.Context, f ListFilter) ([]HeartRate,
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresHeartRate) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteHeartRate(ctx, pgdb.DeleteHeartRateParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresHeight struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresHeight) save(ctx context.Context, e Height, bucket string) (Height, error) {
 	var saved Height
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveHeight(ctx, pgdb.SaveHeightParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresHeight) list(ctx context.Context, f ListFilter) ([]Height, error
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresHeight) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteHeight(ctx, pgdb.DeleteHeightParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresMood struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresMood) save(ctx context.Context, e Mood, bucket string) (Mood, error) {
 	var saved Mood
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveMood(ctx, pgdb.SaveMoodParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -80,7 +80,7 @@ func (a postgresMood) list(ctx context.Context, f ListFilter) ([]Mood, error) {
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresMood) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteMood(ctx, pgdb.DeleteMoodParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresSleep struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresSleep) save(ctx context.Context, e Sleep, bucket string) (Sleep, error) {
 	var saved Sleep
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveSleep(ctx, pgdb.SaveSleepParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -79,7 +79,7 @@ func (a postgresSleep) list(ctx context.Context, f ListFilter) ([]Sleep, error) 
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresSleep) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteSleep(ctx, pgdb.DeleteSleepParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresSteps struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresSteps) save(ctx context.Context, e Steps, bucket string) (Steps, error) {
 	var saved Steps
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveSteps(ctx, pgdb.SaveStepsParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresSteps) list(ctx context.Context, f ListFilter) ([]Steps, error) 
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresSteps) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteSteps(ctx, pgdb.DeleteStepsParams{
 			ID:  id,
 			Now: now,

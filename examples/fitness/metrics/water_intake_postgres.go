@@ -24,7 +24,7 @@ type postgresWaterIntake struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresWaterIntake) save(ctx context.Context, e WaterIntake, bucket string) (WaterIntake, error) {
 	var saved WaterIntake
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveWaterIntake(ctx, pgdb.SaveWaterIntakeParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresWaterIntake) list(ctx context.Context, f ListFilter) ([]WaterInt
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresWaterIntake) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteWaterIntake(ctx, pgdb.DeleteWaterIntakeParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresWeight struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresWeight) save(ctx context.Context, e Weight, bucket string) (Weight, error) {
 	var saved Weight
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveWeight(ctx, pgdb.SaveWeightParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresWeight) list(ctx context.Context, f ListFilter) ([]Weight, error
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresWeight) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteWeight(ctx, pgdb.DeleteWeightParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresBloodPressure struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresBloodPressure) save(ctx context.Context, e BloodPressure, bucket string) (BloodPressure, error) {
 	var saved BloodPressure
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveBloodPressure(ctx, pgdb.SaveBloodPressureParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -81,7 +81,7 @@ func (a postgresBloodPressure) list(ctx context.Context, f ListFilter) ([]BloodP
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresBloodPressure) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteBloodPressure(ctx, pgdb.DeleteBloodPressureParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresGlucose struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresGlucose) save(ctx context.Context, e Glucose, bucket string) (Glucose, error) {
 	var saved Glucose
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveGlucose(ctx, pgdb.SaveGlucoseParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresGlucose) list(ctx context.Context, f ListFilter) ([]Glucose, err
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresGlucose) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteGlucose(ctx, pgdb.DeleteGlucoseParams{
 			ID:  id,
 			Now: now,

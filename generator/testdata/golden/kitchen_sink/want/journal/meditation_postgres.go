@@ -24,7 +24,7 @@ type postgresMeditation struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresMeditation) save(ctx context.Context, e Meditation, bucket string) (Meditation, error) {
 	var saved Meditation
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveMeditation(ctx, pgdb.SaveMeditationParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresMeditation) list(ctx context.Context, f ListFilter) ([]Meditatio
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresMeditation) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteMeditation(ctx, pgdb.DeleteMeditationParams{
 			ID:  id,
 			Now: now,

@@ -24,7 +24,7 @@ type postgresSymptom struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresSymptom) save(ctx context.Context, e Symptom, bucket string) (Symptom, error) {
 	var saved Symptom
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveSymptom(ctx, pgdb.SaveSymptomParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -82,7 +82,7 @@ func (a postgresSymptom) list(ctx context.Context, f ListFilter) ([]Symptom, err
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresSymptom) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteSymptom(ctx, pgdb.DeleteSymptomParams{
 			ID:  id,
 			Now: now,

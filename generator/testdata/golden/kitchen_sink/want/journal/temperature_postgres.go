@@ -24,7 +24,7 @@ type postgresTemperature struct {
 // save upserts the entry and enqueues its created or updated event.
 func (a postgresTemperature) save(ctx context.Context, e Temperature, bucket string) (Temperature, error) {
 	var saved Temperature
-	err := a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	err := a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).SaveTemperature(ctx, pgdb.SaveTemperatureParams{
 			ID:         e.ID,
 			UserID:     e.UserID,
@@ -78,7 +78,7 @@ func (a postgresTemperature) list(ctx context.Context, f ListFilter) ([]Temperat
 
 // delete marks the entry deleted and enqueues its tombstone event.
 func (a postgresTemperature) delete(ctx context.Context, id uuid.UUID, now time.Time) error {
-	return a.store.Write(ctx, func(tx pgx.Tx) (outbox.Event, error) {
+	return a.store.Write(ctx, func(tx pgstore.Querier) (outbox.Event, error) {
 		r, err := pgdb.New(tx).DeleteTemperature(ctx, pgdb.DeleteTemperatureParams{
 			ID:  id,
 			Now: now,
