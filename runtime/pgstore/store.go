@@ -79,6 +79,8 @@ func WithChannel(name string) Option { return func(s *Store) { s.channel = name 
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
 // New returns a store on an existing pool. Close does not close the pool.
+// Set the pool's AfterConnect to PrepareConn for the binary uuid encoding
+// that Open's pools use.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
 	s := &Store{
 		pool:       pool,
@@ -107,6 +109,7 @@ func Open(ctx context.Context, url string, maxConns int, opts ...Option) (*Store
 		maxConns = 10
 	}
 	cfg.MaxConns = int32(maxConns)
+	cfg.AfterConnect = PrepareConn
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connect: %w", err)

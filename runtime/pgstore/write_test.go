@@ -72,9 +72,7 @@ func TestWriteCommitsEntityAndEventTogether(t *testing.T) {
 	if entities != 24 || events != 24 {
 		t.Fatalf("%d entities and %d events committed, want 24 of each: the good writes only", entities, events)
 	}
-	if n := s.Pool().Stat().AcquiredConns(); n != 0 {
-		t.Fatalf("%d connections still acquired after the writes", n)
-	}
+	noOpenTransactions(t, s)
 }
 
 // Whatever a Write's first statement is (a row, rows, none, or no statement
@@ -128,13 +126,26 @@ func TestWriteFirstStatementKinds(t *testing.T) {
 	if entities != 5 || events != 4 || len(got) != 3 {
 		t.Fatalf("%d entities and %d events, rows read %v; want 5, 4 and [row q1 q2]", entities, events, got)
 	}
-	if n := s.Pool().Stat().AcquiredConns(); n != 0 {
-		t.Fatalf("%d connections still acquired after the writes", n)
-	}
+	noOpenTransactions(t, s)
 }
 
 // insertEntity adds an entity row in a Write.
 func insertEntity(ctx context.Context, q pgstore.Querier, id string) error {
 	_, err := q.Exec(ctx, "INSERT INTO entity (id) VALUES ($1)", id)
 	return err
+}
+
+// noOpenTransactions fails the test if a session of the store's database is
+// still in a transaction: a Write left a connection behind mid-transaction.
+func noOpenTransactions(t *testing.T, s *pgstore.Store) {
+	t.Helper()
+	var n int
+	err := s.Pool().QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND state LIKE 'idle in transaction%'`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d sessions left idle in a transaction after the writes", n)
+	}
 }
