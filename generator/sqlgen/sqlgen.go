@@ -108,14 +108,18 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	outputs := []struct {
+	type output struct {
 		d    dialect
-		dirs []string
-	}{{sqlite, cfg.SQLite}, {postgres, []string{cfg.Postgres}}}
+		dirs []string // sqlc's work directories, merged in order
+	}
+	var outputs []output
+	if m.SQLite {
+		outputs = append(outputs, output{sqlite, cfg.SQLite})
+	}
+	if m.Postgres {
+		outputs = append(outputs, output{postgres, []string{cfg.Postgres}})
+	}
 	for _, o := range outputs {
-		if len(o.dirs) == 0 || o.dirs[0] == "" {
-			continue
-		}
 		for _, name := range []string{"db.go", "models.go", "queries.sql.go"} {
 			var srcs [][]byte
 			for _, dir := range o.dirs {

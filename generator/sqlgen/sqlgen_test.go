@@ -10,7 +10,9 @@ import (
 	"github.com/outboxgen/outboxgen/generator/spec"
 )
 
-func TestGenerateRootSpec(t *testing.T) {
+// rootModel is the model of the repository's metrics.yaml.
+func rootModel(t *testing.T) *model.Model {
+	t.Helper()
 	s, err := spec.Load("../../metrics.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -19,27 +21,14 @@ func TestGenerateRootSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := Generate(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range files {
-		t.Logf("%s: %d bytes", name, len(b))
-	}
+	return m
 }
 
 // Splitting the SQLite metrics into shards, each run through sqlc's engine
 // on its own, gives exactly the files one run over all of them gives.
 func TestShardsMergeIntoOneRunsOutput(t *testing.T) {
 	t.Setenv("OUTBOXGEN_NO_CACHE", "1")
-	s, err := spec.Load("../../metrics.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.Build(s, "github.com/outboxgen/outboxgen/examples/fitness/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := rootModel(t)
 	whole, err := Generate(m)
 	if err != nil {
 		t.Fatal(err)
