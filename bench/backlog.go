@@ -36,6 +36,9 @@ var oursConfigs = []oursConfig{
 	{"default config (Concurrency 16, BatchSize 100)", "default", outbox.Config{}},
 	{"Concurrency 256, BatchSize 256", "256", outbox.Config{Concurrency: 256, BatchSize: 256}},
 	{"Concurrency 1000, BatchSize 1000", "1000", outbox.Config{Concurrency: 1000, BatchSize: 1000}},
+	// Claims smaller than the capacity overlap with the recording of
+	// earlier outcomes instead of waiting for it.
+	{"Concurrency 1000, BatchSize 250", "1000x250", outbox.Config{Concurrency: 1000, BatchSize: 250}},
 }
 
 func backlogDef(c oursConfig) def {
@@ -359,6 +362,26 @@ func (b *bench) profilePath(name string) string {
 	return filepath.Join(b.profileDir, fmt.Sprintf("%s-run%d.pprof", name, b.run))
 }
 
+// startProfile starts a CPU profile written to path, unless path is "",
+// and returns what stops it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // drainOurs runs an outboxgen processor on a database holding total
 // pending events and measures how fast they are delivered and recorded.
 // With profile set, it writes a CPU profile of the drain there.
@@ -373,17 +396,11 @@ func drainOurs(ctx context.Context, dbURL string, total int, cfg outbox.Config, 
 	cfg.Logger, cfg.Observer = quiet, obs
 	proc := outbox.NewProcessor(store, sender, cfg)
 
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return res, fmt.Errorf("create profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, fmt.Errorf("start CPU profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(profile)
+	if err != nil {
+		return res, err
 	}
+	defer stopProfile()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	before := takeCPU()

@@ -28,7 +28,9 @@ const (
 var (
 	mHTTPOurs64    = def{"http.ours.64", groupHTTP, "outboxgen processor + httpsender, Concurrency 64, BatchSize 64 (sender's own client)", "events/s", true}
 	mHTTPOurs256   = def{"http.ours.256", groupHTTP, "outboxgen processor + httpsender, Concurrency 256, BatchSize 256 (client with 256 idle conns)", "events/s", true}
+	mHTTPOurs1024  = def{"http.ours.1024", groupHTTP, "outboxgen processor + httpsender, Concurrency 1024, BatchSize 128 (client with 1024 idle conns)", "events/s", true}
 	mHTTPOursBatch = def{"http.ours.batch", groupHTTP, "outboxgen processor + httpsender batch endpoint, Concurrency 1000, BatchSize 1000, SendBatch 500", "events/s", true}
+	mHTTPOursB250  = def{"http.ours.batch250", groupHTTP, "outboxgen processor + httpsender batch endpoint, Concurrency 1000, BatchSize 250, SendBatch 250", "events/s", true}
 	mHTTPRiver100  = def{"http.river.100", groupHTTP, "River POST worker, MaxWorkers 100 (FetchCooldown 100 ms)", "events/s", true}
 	mHTTPRiver1000 = def{"http.river.1000", groupHTTP, "River POST worker, MaxWorkers 1000 (FetchCooldown 100 ms)", "events/s", true}
 )
@@ -172,18 +174,21 @@ func (b *bench) httpDeliveries(ctx context.Context) {
 		}
 	}()
 	for _, oc := range []struct {
-		d         def
-		conc      int
-		sendBatch int
-		opts      []httpsender.Option
+		d    def
+		cfg  outbox.Config
+		opts []httpsender.Option
 	}{
-		{mHTTPOurs64, 64, 1, nil},
-		{mHTTPOurs256, 256, 1, []httpsender.Option{httpsender.WithClient(keepAliveClient(256))}},
-		{mHTTPOursBatch, 1000, 500, []httpsender.Option{httpsender.WithBatchRoute(benchBatchRoute)}},
+		{mHTTPOurs64, outbox.Config{Concurrency: 64, BatchSize: 64}, nil},
+		{mHTTPOurs256, outbox.Config{Concurrency: 256, BatchSize: 256}, []httpsender.Option{httpsender.WithClient(keepAliveClient(256))}},
+		// Claims smaller than the capacity overlap with the recording of
+		// earlier outcomes instead of waiting for it.
+		{mHTTPOurs1024, outbox.Config{Concurrency: 1024, BatchSize: 128}, []httpsender.Option{httpsender.WithClient(keepAliveClient(1024))}},
+		{mHTTPOursBatch, outbox.Config{Concurrency: 1000, BatchSize: 1000, SendBatch: 500}, []httpsender.Option{httpsender.WithBatchRoute(benchBatchRoute)}},
+		{mHTTPOursB250, outbox.Config{Concurrency: 1000, BatchSize: 250, SendBatch: 250}, []httpsender.Option{httpsender.WithBatchRoute(benchBatchRoute)}},
 	} {
-		name := fmt.Sprintf("outboxgen, Concurrency %d", oc.conc)
-		if oc.sendBatch > 1 {
-			name += fmt.Sprintf(", SendBatch %d", oc.sendBatch)
+		name := fmt.Sprintf("outboxgen, Concurrency %d, BatchSize %d", oc.cfg.Concurrency, oc.cfg.BatchSize)
+		if oc.cfg.SendBatch > 1 {
+			name += fmt.Sprintf(", SendBatch %d", oc.cfg.SendBatch)
 		}
 		cpu := def{"cpu." + oc.d.Key, groupHTTPCPU, name, "µs/event", false}
 		if errO != nil {
@@ -197,8 +202,7 @@ func (b *bench) httpDeliveries(ctx context.Context) {
 				return drainResult{}, err
 			}
 			defer sender.CloseIdleConnections()
-			cfg := outbox.Config{Concurrency: oc.conc, BatchSize: oc.conc, SendBatch: oc.sendBatch}
-			return drainOurs(ctx, dbURL, n, cfg, sender, b.sizes.DrainCap, b.profilePath(oc.d.Key))
+			return drainOurs(ctx, dbURL, n, oc.cfg, sender, b.sizes.DrainCap, b.profilePath(oc.d.Key))
 		})
 	}
 	for _, rc := range []struct {

@@ -212,13 +212,13 @@ func (r *results) targets() []target {
 	if okO && okW {
 		ratio("No-op delivery ≥ 2× watermill-sql forwarder", oursBest, wmBest, func(v float64) bool { return v >= 2 })
 	}
-	httpOurs, _, okHO := r.best(mHTTPOurs64.Key, mHTTPOurs256.Key)
+	httpOurs, _, okHO := r.best(mHTTPOurs64.Key, mHTTPOurs256.Key, mHTTPOurs1024.Key)
 	httpRiver, _, okHR := r.best(mHTTPRiver100.Key, mHTTPRiver1000.Key)
 	if okHO && okHR {
 		ratio("HTTP delivery ≥ 1.5× River's best", httpOurs, httpRiver, func(v float64) bool { return v >= 1.5 })
 	}
-	if okHR {
-		ratio("HTTP delivery through the batch endpoint ≥ 5× River's best", mHTTPOursBatch.Key, httpRiver, func(v float64) bool { return v >= 5 })
+	if batchOurs, _, okB := r.best(mHTTPOursBatch.Key, mHTTPOursB250.Key); okB && okHR {
+		ratio("HTTP delivery through the batch endpoint ≥ 5× River's best", batchOurs, httpRiver, func(v float64) bool { return v >= 5 })
 	}
 	below := func(goal, key string, limit float64) {
 		v, ok := r.median(key)

@@ -146,7 +146,13 @@ func (b *bench) measureSave(ctx context.Context, d def, run func(context.Context
 	if ctx.Err() != nil {
 		return
 	}
+	stopProfile, err := startProfile(b.profilePath(d.Key))
+	if err != nil {
+		b.res.fail(d.Name, err)
+		return
+	}
 	res, err := run(ctx)
+	stopProfile()
 	if err != nil {
 		b.res.fail(d.Name, err)
 		return

@@ -323,8 +323,11 @@ func (s *Sender) post(ctx context.Context, req request, token string) (reply, er
 	if err != nil { // New checked the URL; this is not expected.
 		return reply{}, outbox.PermanentError(fmt.Errorf("POST %s: %w", req.path, urlErrCause(err)))
 	}
-	hreq.Header = req.header.Clone()
+	// The request owns req.header; only a token needs a copy, since a
+	// 401 makes the same request again with another.
+	hreq.Header = req.header
 	if token != "" {
+		hreq.Header = req.header.Clone()
 		hreq.Header.Set("Authorization", "Bearer "+token)
 	}
 
