@@ -13,7 +13,10 @@ import (
 type Config struct {
 	// Concurrency bounds the deliveries in flight at once. Default 16.
 	Concurrency int
-	// BatchSize bounds the events one claim takes. Default 100.
+	// BatchSize bounds the events one claim takes. Default 100. For
+	// throughput keep it well below Concurrency: a slot frees only when
+	// its outcome is recorded, and smaller claims overlap with the
+	// recording of earlier outcomes instead of waiting for it.
 	BatchSize int
 	// SendBatch is how many claimed events are handed to the sender in one
 	// call when it is a BatchSender (one request to a batch endpoint, say).
