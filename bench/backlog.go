@@ -386,11 +386,20 @@ func startProfile(path string) (stop func(), err error) {
 // pending events and measures how fast they are delivered and recorded.
 // With profile set, it writes a CPU profile of the drain there.
 func drainOurs(ctx context.Context, dbURL string, total int, cfg outbox.Config, sender outbox.Sender, limit time.Duration, profile string) (res drainResult, err error) {
+	return drainStore(ctx, dbURL, total, cfg, sender, limit, profile, nil)
+}
+
+// drainStore is drainOurs with setup, when not nil, called on the store
+// before the processor starts (to register delivered hooks, say).
+func drainStore(ctx context.Context, dbURL string, total int, cfg outbox.Config, sender outbox.Sender, limit time.Duration, profile string, setup func(*pgstore.Store)) (res drainResult, err error) {
 	store, err := pgstore.Open(ctx, dbURL, 10, pgstore.WithLogger(quiet))
 	if err != nil {
 		return res, err
 	}
 	defer store.Close()
+	if setup != nil {
+		setup(store)
+	}
 	c := newCounter(total)
 	obs := &countingObserver{c: c}
 	cfg.Logger, cfg.Observer = quiet, obs

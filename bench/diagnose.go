@@ -163,17 +163,18 @@ func sqlLiteral(v any) (string, error) {
 	return "", fmt.Errorf("no literal form for %T", v)
 }
 
-// diagnose writes, into dir, the plans of the processor's queries on a
-// full backlog, a CPU profile of a default-config drain, and what the
-// database sessions were doing during it.
+// diagnose writes, into dir, the save decomposition, the plans of the
+// processor's queries on a full backlog, CPU profiles of drains and what
+// the database sessions were doing during them, and the cost of the
+// generated delivered hooks.
 func (b *bench) diagnose(ctx context.Context, dir string, parts []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	want := func(part string) bool { return len(parts) == 0 || slices.Contains(parts, part) }
 	for _, p := range parts {
-		if !slices.Contains([]string{"save", "plans", "drains", "whatif", "half"}, p) {
-			return fmt.Errorf("-only %q: with -diagnose, use save, plans, drains, whatif or half", p)
+		if !slices.Contains([]string{"save", "plans", "drains", "hooks", "half"}, p) {
+			return fmt.Errorf("-only %q: with -diagnose, use save, plans, drains, hooks or half", p)
 		}
 	}
 	n := b.sizes.Backlog
@@ -188,7 +189,7 @@ func (b *bench) diagnose(ctx context.Context, dir string, parts []string) error 
 		}
 	}
 	var tmpl map[int]string
-	if want("plans") || want("drains") || want("whatif") || want("half") {
+	if want("plans") || want("drains") || want("half") {
 		if tmpl, err = b.templates(ctx, oursFiller, n); err != nil {
 			return err
 		}
@@ -204,18 +205,12 @@ func (b *bench) diagnose(ctx context.Context, dir string, parts []string) error 
 			break
 		}
 		title := fmt.Sprintf("Drain, %s", c.label)
-		if err := b.diagnoseDrain(ctx, &report, dir, tmpl[n], n, c, title, "drain-"+c.key, nil); err != nil {
+		if err := b.diagnoseDrain(ctx, &report, dir, tmpl[n], n, c, title, "drain-"+c.key); err != nil {
 			return err
 		}
 	}
-	// What if NextDue had an index? The store's schema is not changed: the
-	// index is added to the copy of the backlog only.
-	for _, c := range oursConfigs {
-		if !want("whatif") {
-			break
-		}
-		title := fmt.Sprintf("Drain, %s, with an extra index serving NextDue (what-if, not in the store's schema)", c.label)
-		if err := b.diagnoseDrain(ctx, &report, dir, tmpl[n], n, c, title, "whatif-"+c.key, []string{whatIfNextDueIndex}); err != nil {
+	if want("hooks") {
+		if err := b.diagnoseHooks(ctx, &report, n); err != nil {
 			return err
 		}
 	}
@@ -232,24 +227,15 @@ func (b *bench) diagnose(ctx context.Context, dir string, parts []string) error 
 	return nil
 }
 
-// whatIfNextDueIndex is an index that would let NextDue read one entry
-// instead of scanning the table.
-const whatIfNextDueIndex = `CREATE INDEX whatif_next_due ON outbox_events (run_at) WHERE is_head AND status IN ('pending', 'failed')`
-
-// diagnoseDrain drains a copy of template (after running setup on it),
-// sampling what the database sessions do, and writes a CPU profile.
-func (b *bench) diagnoseDrain(ctx context.Context, w *strings.Builder, dir, template string, n int, c oursConfig, title, profile string, setup []string) error {
+// diagnoseDrain drains a copy of template, sampling what the database
+// sessions do, and writes a CPU profile.
+func (b *bench) diagnoseDrain(ctx context.Context, w *strings.Builder, dir, template string, n int, c oursConfig, title, profile string) error {
 	fmt.Fprintf(w, "\n# %s: database sessions sampled every 10 ms\n\n", title)
 	dbURL, done, err := b.srv.fresh(ctx, "diag_drain", template)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if len(setup) > 0 {
-		if err := execSQL(ctx, dbURL, setup...); err != nil {
-			return err
-		}
-	}
 	samples := &activity{counts: map[string]int{}}
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan error, 1)

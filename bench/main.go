@@ -122,7 +122,7 @@ func run() error {
 	repo := flag.String("repo", "..", "the outboxgen repository (for docs/BENCHMARKS.md and the generator)")
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
-	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,latency,generate (with -diagnose: save,plans,drains,whatif,half)")
+	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,latency,generate (with -diagnose: save,plans,drains,hooks,half)")
 	flag.Parse()
 
 	sz := fullSizes
