@@ -18,10 +18,13 @@ type dialect struct {
 	dbPath      string // the sqlc package
 	dbPkg       string
 	txType      jen.Code // the transaction a delivered hook gets
-	writeType   jen.Code // what the store's Write hands its callback
-	noRows      jen.Code
-	readDB      func(store jen.Code) jen.Code // what reads go through
-	columnType  func(*model.Field) string
+	// batchHooks is set when the store takes delivered hooks for a batch
+	// (PostgreSQL: one statement instead of a round trip per event).
+	batchHooks bool
+	writeType  jen.Code // what the store's Write hands its callback
+	noRows     jen.Code
+	readDB     func(store jen.Code) jen.Code // what reads go through
+	columnType func(*model.Field) string
 	// Fixed time columns: Go time ↔ column value.
 	timeToDB, timeFromDB func(jen.Code) jen.Code
 	// Time fields (nullable columns): *time.Time ↔ column pointer.
@@ -76,6 +79,7 @@ func postgresDialect(m *model.Model) *dialect {
 		dbPath:        m.Package.ImportPath + "/internal/pgdb",
 		dbPkg:         "pgdb",
 		txType:        jen.Qual(pgxPath, "Tx"),
+		batchHooks:    true,
 		writeType:     jen.Qual(pgStorePath, "Querier"),
 		noRows:        jen.Qual(pgxPath, "ErrNoRows"),
 		readDB:        func(store jen.Code) jen.Code { return jen.Add(store).Dot("Pool").Call() },
@@ -220,18 +224,7 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 		jen.Return(jen.Id("counts"), jen.Nil()),
 	)
 
-	f.Comment("markSynced runs when one of the entry's events is delivered, in the")
-	f.Comment("transaction that completes it. The entry is synced only if the event")
-	f.Comment("carries its current version; otherwise a newer change is still waiting.")
-	f.Func().Params(jen.Id("a").Id(name)).Id("markSynced").Params(jen.Id("ctx").Add(ctxT()), jen.Id("tx").Add(d.txType), jen.Id("d").Add(outbox("Delivery"))).Error().Block(
-		jen.List(jen.Id("id"), jen.Err()).Op(":=").Qual(uuidPath, "Parse").Call(jen.Id("d").Dot("Event").Dot("AggregateID")),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("mark "+mt.Name+" synced: entity id: %w"), jen.Err()))),
-		jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"Synced").Call(jen.Id("ctx"), d.db("Mark"+mt.GoName+"SyncedParams").Add(values(
-			field("ID", jen.Id("id")),
-			field("Version", jen.Id("d").Dot("Event").Dot("EntityVersion")),
-			field("BackendID", jen.Id("remoteID").Call(jen.Id("d"))),
-		)))),
-	)
+	g.emitMarkSynced(f, mt, d)
 
 	fields := []jen.Code{
 		field("ID", jen.Id("r").Dot("ID")),
@@ -251,6 +244,51 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 	f.Commentf("%sFrom%s turns a row into an entry.", mt.VarName, d.name)
 	f.Func().Id(mt.VarName + "From" + d.name).Params(jen.Id("r").Add(row)).Add(entity).Block(
 		jen.Return(jen.Id(mt.GoName).Add(values(fields...))),
+	)
+}
+
+// emitMarkSynced writes the adapter's delivered hook: one delivery at a
+// time, or a batch's deliveries in one statement where the store takes
+// batch hooks.
+func (g *gen) emitMarkSynced(f *jen.File, mt *model.Metric, d *dialect) {
+	name := d.adapterName(mt)
+	parseID := func(dst jen.Code) []jen.Code {
+		return []jen.Code{
+			jen.List(dst, jen.Err()).Op(":=").Qual(uuidPath, "Parse").Call(jen.Id("d").Dot("Event").Dot("AggregateID")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("mark "+mt.Name+" synced: entity id: %w"), jen.Err()))),
+		}
+	}
+	if !d.batchHooks {
+		f.Comment("markSynced runs when one of the entry's events is delivered, in the")
+		f.Comment("transaction that completes it. The entry is synced only if the event")
+		f.Comment("carries its current version; otherwise a newer change is still waiting.")
+		body := parseID(jen.Id("id"))
+		body = append(body, jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"Synced").Call(jen.Id("ctx"), d.db("Mark"+mt.GoName+"SyncedParams").Add(values(
+			field("ID", jen.Id("id")),
+			field("Version", jen.Id("d").Dot("Event").Dot("EntityVersion")),
+			field("BackendID", jen.Id("remoteID").Call(jen.Id("d"))),
+		)))))
+		f.Func().Params(jen.Id("a").Id(name)).Id("markSynced").Params(jen.Id("ctx").Add(ctxT()), jen.Id("tx").Add(d.txType), jen.Id("d").Add(outbox("Delivery"))).Error().Block(body...)
+		return
+	}
+	f.Comment("markSynced runs when events of this metric are delivered, in the")
+	f.Comment("transaction that completes them, with one statement for the batch. An")
+	f.Comment("entry is synced only by the event carrying its current version;")
+	f.Comment("otherwise a newer change is still waiting.")
+	p := jen.Id("p")
+	loop := parseID(jen.Id("id"))
+	loop = append(loop, jen.List(
+		p.Clone().Dot("Ids").Index(jen.Id("i")), p.Clone().Dot("Versions").Index(jen.Id("i")), p.Clone().Dot("BackendIds").Index(jen.Id("i")),
+	).Op("=").List(jen.Id("id"), jen.Id("d").Dot("Event").Dot("EntityVersion"), jen.Id("d").Dot("Receipt").Dot("RemoteID")))
+	n := jen.Len(jen.Id("ds"))
+	f.Func().Params(jen.Id("a").Id(name)).Id("markSynced").Params(jen.Id("ctx").Add(ctxT()), jen.Id("tx").Add(d.txType), jen.Id("ds").Index().Add(outbox("Delivery"))).Error().Block(
+		p.Clone().Op(":=").Add(d.db("Mark"+mt.GoName+"SyncedBatchParams")).Add(values(
+			field("Ids", jen.Make(jen.Index().Add(uuidT()), n)),
+			field("Versions", jen.Make(jen.Index().Int64(), n)),
+			field("BackendIds", jen.Make(jen.Index().String(), n)),
+		)),
+		jen.For(jen.List(jen.Id("i"), jen.Id("d")).Op(":=").Range().Id("ds")).Block(loop...),
+		jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"SyncedBatch").Call(jen.Id("ctx"), p.Clone())),
 	)
 }
 
@@ -299,10 +337,14 @@ func (g *gen) emitConstructor(d *dialect) {
 	f.Commentf("calls %s on it. Call Migrate before first use.", register)
 	f.Func().Id(d.constructor).Params(jen.Id("store").Op("*").Qual(d.storePath, "Store"), jen.Id("opts").Op("...").Id("Option")).Op("*").Id("Metrics").Block(body...)
 
+	on := "OnDelivered"
+	if d.batchHooks {
+		on = "OnDeliveredBatch"
+	}
 	var hooks []jen.Code
 	for _, mt := range g.m.Metrics {
 		for _, c := range []string{mt.Events.CreatedConst, mt.Events.UpdatedConst, mt.Events.DeletedConst} {
-			hooks = append(hooks, jen.Id("store").Dot("OnDelivered").Call(jen.Id(c), jen.Id(d.adapterName(mt)).Values().Dot("markSynced")))
+			hooks = append(hooks, jen.Id("store").Dot(on).Call(jen.Id(c), jen.Id(d.adapterName(mt)).Values().Dot("markSynced")))
 		}
 	}
 	f.Commentf("%s wires this package's events into store: for every event type,", register)

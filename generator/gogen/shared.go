@@ -291,11 +291,13 @@ func (g *gen) emitValueHelpers(f *jen.File) {
 		jen.If(jen.Id("p").Op("!=").Nil()).Block(jen.Id("v").Op("=").Op("*").Id("p")),
 		jen.Return(jen.Id("v")),
 	)
-	f.Comment("remoteID is the backend's id from a delivery receipt, if it sent one.")
-	f.Func().Id("remoteID").Params(jen.Id("d").Add(outbox("Delivery"))).Op("*").String().Block(
-		jen.If(jen.Id("d").Dot("Receipt").Dot("RemoteID").Op("==").Lit("")).Block(jen.Return(jen.Nil())),
-		jen.Return(jen.Op("&").Id("d").Dot("Receipt").Dot("RemoteID")),
-	)
+	if g.m.SQLite {
+		f.Comment("remoteID is the backend's id from a delivery receipt, if it sent one.")
+		f.Func().Id("remoteID").Params(jen.Id("d").Add(outbox("Delivery"))).Op("*").String().Block(
+			jen.If(jen.Id("d").Dot("Receipt").Dot("RemoteID").Op("==").Lit("")).Block(jen.Return(jen.Nil())),
+			jen.Return(jen.Op("&").Id("d").Dot("Receipt").Dot("RemoteID")),
+		)
+	}
 	f.Comment("changeEvent picks the created or updated event type of a saved entry.")
 	f.Func().Id("changeEvent").Params(jen.List(jen.Id("version")).Int64(), jen.List(jen.Id("created"), jen.Id("updated")).String()).String().Block(
 		jen.If(jen.Id("version").Op("==").Lit(1)).Block(jen.Return(jen.Id("created"))),

@@ -161,28 +161,55 @@ func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) 
 	return finishKeys(ctx, f.q, keys)
 }
 
-// Hook runs the event type's hook; carefully, inside a savepoint: a hook
-// that swallows a failed statement leaves PostgreSQL's transaction aborted,
-// and the savepoint's release then fails, so the failure is the hook's, not
-// the whole batch's. A savepoint costs two round trips, which is why the
-// first try of a batch goes without.
-func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery, careful bool) error {
-	hook := f.s.hook(d.Event.Type)
-	if hook == nil {
-		return nil
+// Hooks runs the hook of each event type among ds once, with that type's
+// deliveries; carefully, inside a savepoint: a hook that swallows a failed
+// statement leaves PostgreSQL's transaction aborted, and the savepoint's
+// release then fails, so the failure is the hook's, not the whole batch's.
+// A savepoint costs two round trips, which is why the first try of a batch
+// goes without.
+func (f *finishTx) Hooks(ctx context.Context, ds []outbox.Delivery, careful bool) error {
+	for _, group := range byType(ds) {
+		hook := f.s.hook(group[0].Event.Type)
+		if hook == nil {
+			continue
+		}
+		if err := f.runHook(ctx, hook, group, careful); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func (f *finishTx) runHook(ctx context.Context, hook DeliveredBatchHook, ds []outbox.Delivery, careful bool) error {
 	if !careful {
-		return hook(ctx, f.tx, d)
+		return hook(ctx, f.tx, ds)
 	}
 	sp, err := f.tx.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	if err := hook(ctx, sp, d); err != nil {
+	if err := hook(ctx, sp, ds); err != nil {
 		_ = sp.Rollback(ctx)
 		return err
 	}
 	return sp.Commit(ctx)
+}
+
+// byType groups ds by event type, types in order of first appearance and
+// each group in the order of ds.
+func byType(ds []outbox.Delivery) [][]outbox.Delivery {
+	var groups [][]outbox.Delivery
+	index := map[string]int{}
+	for _, d := range ds {
+		i, ok := index[d.Event.Type]
+		if !ok {
+			i = len(groups)
+			index[d.Event.Type] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], d)
+	}
+	return groups
 }
 
 // finishKeys records that one event per listed key left the unfinished set

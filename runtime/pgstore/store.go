@@ -43,6 +43,14 @@ const DefaultChannel = "outboxgen_events"
 // Returning an error rolls that completion back; the event is retried.
 type DeliveredHook func(ctx context.Context, tx pgx.Tx, d outbox.Delivery) error
 
+// DeliveredBatchHook is a DeliveredHook for every delivered event of one
+// type in a recorded batch at once (in claim order), so that it can update
+// them all with one statement instead of a round trip each. Returning an
+// error rolls the batch's completions back; they are then recorded one at
+// a time, the hook called with one delivery each, so that only the events
+// whose hook fails alone are retried.
+type DeliveredBatchHook func(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error
+
 // Store is the PostgreSQL outbox. Create it with New or Open and call
 // Migrate before first use. It implements outbox.Store.
 type Store struct {
@@ -58,7 +66,7 @@ type Store struct {
 	notifier notifier
 
 	hooksMu sync.RWMutex
-	hooks   map[string]DeliveredHook
+	hooks   map[string]DeliveredBatchHook
 }
 
 // Option configures a Store.
@@ -88,7 +96,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 		maxPayload: outbox.DefaultMaxPayloadBytes,
 		channel:    DefaultChannel,
 		log:        slog.Default(),
-		hooks:      make(map[string]DeliveredHook),
+		hooks:      make(map[string]DeliveredBatchHook),
 	}
 	for _, o := range opts {
 		o(s)
@@ -470,14 +478,30 @@ func (s *Store) Notify() {
 
 // OnDelivered registers hook to run, for every delivered event of
 // eventType, in the transaction that marks it completed. A later
-// registration for the same type replaces the earlier one.
+// registration for the same type, by OnDelivered or OnDeliveredBatch,
+// replaces the earlier one.
 func (s *Store) OnDelivered(eventType string, hook DeliveredHook) {
+	s.OnDeliveredBatch(eventType, func(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
+		for _, d := range ds {
+			if err := hook(ctx, tx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// OnDeliveredBatch registers hook to run, for the delivered events of
+// eventType in each recorded batch, in the transaction that marks them
+// completed. Generated code registers its hooks this way. A later
+// registration for the same type replaces the earlier one.
+func (s *Store) OnDeliveredBatch(eventType string, hook DeliveredBatchHook) {
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
 	s.hooks[eventType] = hook
 }
 
-func (s *Store) hook(eventType string) DeliveredHook {
+func (s *Store) hook(eventType string) DeliveredBatchHook {
 	s.hooksMu.RLock()
 	defer s.hooksMu.RUnlock()
 	return s.hooks[eventType]

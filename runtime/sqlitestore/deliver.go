@@ -188,14 +188,19 @@ func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) 
 	return finishKeys(ctx, f.q, keys)
 }
 
-// Hook runs the event type's hook. SQLite keeps a transaction usable after
-// a failed statement, so a hook needs no savepoint to fail alone; the
-// errors that do end a SQLite transaction (a full disk, an I/O error) fail
-// the statements after the hook, unless the hook swallows one: then they
-// run outside the transaction. A hook must return its errors.
-func (f *finishTx) Hook(ctx context.Context, d outbox.Delivery, _ bool) error {
-	if hook := f.s.hook(d.Event.Type); hook != nil {
-		return hook(ctx, f.tx, d)
+// Hooks runs each delivery's hook in turn: a statement costs SQLite no
+// round trip, so its hooks need no batch form. SQLite keeps a transaction
+// usable after a failed statement, so a hook needs no savepoint to fail
+// alone; the errors that do end a SQLite transaction (a full disk, an I/O
+// error) fail the statements after the hook, unless the hook swallows one:
+// then they run outside the transaction. A hook must return its errors.
+func (f *finishTx) Hooks(ctx context.Context, ds []outbox.Delivery, _ bool) error {
+	for _, d := range ds {
+		if hook := f.s.hook(d.Event.Type); hook != nil {
+			if err := hook(ctx, f.tx, d); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -318,6 +319,64 @@ func TestDeliveryMarksSynced(t *testing.T) {
 		counts, err := s.Sleep.CountBySyncStatus(ctx)
 		if err != nil || counts[metrics.SyncSynced] != 1 || counts[metrics.SyncPending] != 0 {
 			t.Fatalf("sync counts %v, %v", counts, err)
+		}
+	})
+}
+
+// Deliveries recorded in one batch mark every entry synced, each with its
+// own backend id; a delivery without one keeps the id the entry had, and an
+// event for a version the entry has left behind syncs nothing.
+func TestBatchOfDeliveriesMarksEachSynced(t *testing.T) {
+	eachStore(t, func(t *testing.T, s subject) {
+		ctx := t.Context()
+		var entries []metrics.Weight
+		for i := range 4 {
+			e, err := s.Weight.Save(ctx, metrics.WeightInput{UserID: fmt.Sprintf("user-%d", i), RecordedAt: day, Kg: 70})
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, e)
+		}
+		// The first entry was delivered before, with an id of its own.
+		s.exec(t, "UPDATE metric_weight SET backend_id = 'kept' WHERE user_id = 'user-0'")
+		claimed, err := s.store.Claim(ctx, "test", 10, time.Minute)
+		if err != nil || len(claimed) != 4 {
+			t.Fatalf("claimed %d: %v", len(claimed), err)
+		}
+		// The last entry changes while its first event is in flight.
+		if _, err := s.Weight.Save(ctx, metrics.WeightInput{UserID: "user-3", RecordedAt: day, Kg: 71}); err != nil {
+			t.Fatal(err)
+		}
+		var outs []outbox.Outcome
+		for _, ev := range claimed {
+			r := outbox.Receipt{RemoteID: "backend-" + ev.UserID}
+			if ev.UserID == "user-0" {
+				r.RemoteID = ""
+			}
+			outs = append(outs, outbox.Outcome{Event: ev, Kind: outbox.Delivered, Receipt: r})
+		}
+		if res, err := s.store.Finish(ctx, outs); err != nil || len(res.HookErrors) != 0 || len(res.Lost) != 0 {
+			t.Fatalf("finish: %+v, %v", res, err)
+		}
+		for i, e := range entries {
+			got, err := s.Weight.Get(ctx, e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus, wantID := metrics.SyncSynced, fmt.Sprintf("backend-user-%d", i)
+			switch i {
+			case 0:
+				wantID = "kept"
+			case 3:
+				wantStatus, wantID = metrics.SyncPending, ""
+			}
+			gotID := ""
+			if got.BackendID != nil {
+				gotID = *got.BackendID
+			}
+			if got.SyncStatus != wantStatus || gotID != wantID {
+				t.Errorf("entry %d: %s, backend id %q; want %s, %q", i, got.SyncStatus, gotID, wantStatus, wantID)
+			}
 		}
 	})
 }

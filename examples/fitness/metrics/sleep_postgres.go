@@ -107,19 +107,24 @@ func (a postgresSleep) countBySyncStatus(ctx context.Context) (map[SyncStatus]in
 	return counts, nil
 }
 
-// markSynced runs when one of the entry's events is delivered, in the
-// transaction that completes it. The entry is synced only if the event
-// carries its current version; otherwise a newer change is still waiting.
-func (a postgresSleep) markSynced(ctx context.Context, tx pgx.Tx, d outbox.Delivery) error {
-	id, err := uuid.Parse(d.Event.AggregateID)
-	if err != nil {
-		return fmt.Errorf("mark sleep synced: entity id: %w", err)
+// markSynced runs when events of this metric are delivered, in the
+// transaction that completes them, with one statement for the batch. An
+// entry is synced only by the event carrying its current version;
+// otherwise a newer change is still waiting.
+func (a postgresSleep) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
+	p := pgdb.MarkSleepSyncedBatchParams{
+		Ids:        make([]uuid.UUID, len(ds)),
+		Versions:   make([]int64, len(ds)),
+		BackendIds: make([]string, len(ds)),
 	}
-	return pgdb.New(tx).MarkSleepSynced(ctx, pgdb.MarkSleepSyncedParams{
-		ID:        id,
-		Version:   d.Event.EntityVersion,
-		BackendID: remoteID(d),
-	})
+	for i, d := range ds {
+		id, err := uuid.Parse(d.Event.AggregateID)
+		if err != nil {
+			return fmt.Errorf("mark sleep synced: entity id: %w", err)
+		}
+		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
+	}
+	return pgdb.New(tx).MarkSleepSyncedBatch(ctx, p)
 }
 
 // sleepFromPostgres turns a row into an entry.

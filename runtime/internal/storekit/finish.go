@@ -35,19 +35,22 @@ type FinishTx interface {
 	// listed more than once) left the unfinished set, and promotes each
 	// key's next event to head. It reports whether any event was promoted.
 	FinishKeys(ctx context.Context, keys []string) (bool, error)
-	// Hook runs the delivered hook registered for the event's type, if any.
-	// When careful is set the hook must fail alone if it breaks the
-	// transaction (PostgreSQL: run it in a savepoint); otherwise it may run
-	// bare, and a broken transaction fails the whole attempt, which Finish
-	// then repeats carefully.
-	Hook(ctx context.Context, d outbox.Delivery, careful bool) error
+	// Hooks runs the delivered hooks registered for the deliveries' event
+	// types, if any, and returns the first error. careful is set only for a
+	// single delivery, whose hook must then fail alone if it breaks the
+	// transaction (PostgreSQL: run it in a savepoint); otherwise hooks may
+	// run bare, and a broken transaction fails the whole attempt, which
+	// Finish then repeats carefully, one outcome at a time.
+	Hooks(ctx context.Context, ds []outbox.Delivery, careful bool) error
 }
 
 // Begin starts a transaction for Finish. commit ends it; rollback undoes it
 // and is a no-op after commit.
 type Begin func(ctx context.Context) (tx FinishTx, commit func(context.Context) error, rollback func(context.Context), err error)
 
-// hookError carries a failed hook out of the transaction it aborted.
+// hookError carries a failed hook out of the transaction it aborted. id
+// is the first event whose hook ran: the event, when one outcome was
+// recorded, which is the only case in which Finish reports it.
 type hookError struct {
 	id  uuid.UUID
 	err error
@@ -118,16 +121,20 @@ func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin, careful b
 		if err != nil {
 			return res, false, fmt.Errorf("complete: %w", err)
 		}
+		var ds []outbox.Delivery
 		for _, o := range delivered {
 			key, ok := done[o.Event.ID]
 			if !ok {
 				continue
 			}
-			if err := tx.Hook(ctx, outbox.Delivery{Event: o.Event, Receipt: o.Receipt}, careful); err != nil {
-				return res, false, &hookError{id: o.Event.ID, err: err}
-			}
+			ds = append(ds, outbox.Delivery{Event: o.Event, Receipt: o.Receipt})
 			recorded[o.Event.ID] = true
 			keys = append(keys, key)
+		}
+		if len(ds) > 0 {
+			if err := tx.Hooks(ctx, ds, careful); err != nil {
+				return res, false, &hookError{id: ds[0].Event.ID, err: err}
+			}
 		}
 	}
 	if dead := byKind[outbox.Dead]; len(dead) > 0 {

@@ -35,10 +35,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkStepsSynced :exec
-UPDATE metric_steps
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkStepsSyncedBatch :exec
+UPDATE metric_steps AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountStepsBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_steps WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -78,10 +85,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkHeartRateSynced :exec
-UPDATE metric_heart_rate
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkHeartRateSyncedBatch :exec
+UPDATE metric_heart_rate AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountHeartRateBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_heart_rate WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -121,10 +135,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkWeightSynced :exec
-UPDATE metric_weight
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkWeightSyncedBatch :exec
+UPDATE metric_weight AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountWeightBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_weight WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -164,10 +185,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkHeightSynced :exec
-UPDATE metric_height
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkHeightSyncedBatch :exec
+UPDATE metric_height AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountHeightBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_height WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -209,10 +237,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkMoodSynced :exec
-UPDATE metric_mood
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkMoodSyncedBatch :exec
+UPDATE metric_mood AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountMoodBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_mood WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -252,10 +287,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkBodyFatSynced :exec
-UPDATE metric_body_fat
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkBodyFatSyncedBatch :exec
+UPDATE metric_body_fat AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountBodyFatBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_body_fat WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -296,10 +338,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkSleepSynced :exec
-UPDATE metric_sleep
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkSleepSyncedBatch :exec
+UPDATE metric_sleep AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountSleepBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_sleep WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -339,10 +388,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkWaterIntakeSynced :exec
-UPDATE metric_water_intake
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkWaterIntakeSyncedBatch :exec
+UPDATE metric_water_intake AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountWaterIntakeBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_water_intake WHERE deleted_at IS NULL GROUP BY sync_status;

@@ -1140,139 +1140,195 @@ func (q *Queries) ListWeight(ctx context.Context, arg ListWeightParams) ([]Metri
 	return items, nil
 }
 
-const markBodyFatSynced = `-- name: MarkBodyFatSynced :exec
-UPDATE metric_body_fat
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markBodyFatSyncedBatch = `-- name: MarkBodyFatSyncedBatch :exec
+UPDATE metric_body_fat AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkBodyFatSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkBodyFatSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkBodyFatSynced(ctx context.Context, arg MarkBodyFatSyncedParams) error {
-	_, err := q.db.Exec(ctx, markBodyFatSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkBodyFatSyncedBatch(ctx context.Context, arg MarkBodyFatSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markBodyFatSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markHeartRateSynced = `-- name: MarkHeartRateSynced :exec
-UPDATE metric_heart_rate
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markHeartRateSyncedBatch = `-- name: MarkHeartRateSyncedBatch :exec
+UPDATE metric_heart_rate AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkHeartRateSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkHeartRateSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkHeartRateSynced(ctx context.Context, arg MarkHeartRateSyncedParams) error {
-	_, err := q.db.Exec(ctx, markHeartRateSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkHeartRateSyncedBatch(ctx context.Context, arg MarkHeartRateSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markHeartRateSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markHeightSynced = `-- name: MarkHeightSynced :exec
-UPDATE metric_height
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markHeightSyncedBatch = `-- name: MarkHeightSyncedBatch :exec
+UPDATE metric_height AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkHeightSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkHeightSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkHeightSynced(ctx context.Context, arg MarkHeightSyncedParams) error {
-	_, err := q.db.Exec(ctx, markHeightSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkHeightSyncedBatch(ctx context.Context, arg MarkHeightSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markHeightSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markMoodSynced = `-- name: MarkMoodSynced :exec
-UPDATE metric_mood
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markMoodSyncedBatch = `-- name: MarkMoodSyncedBatch :exec
+UPDATE metric_mood AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkMoodSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkMoodSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkMoodSynced(ctx context.Context, arg MarkMoodSyncedParams) error {
-	_, err := q.db.Exec(ctx, markMoodSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkMoodSyncedBatch(ctx context.Context, arg MarkMoodSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markMoodSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markSleepSynced = `-- name: MarkSleepSynced :exec
-UPDATE metric_sleep
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markSleepSyncedBatch = `-- name: MarkSleepSyncedBatch :exec
+UPDATE metric_sleep AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkSleepSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkSleepSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkSleepSynced(ctx context.Context, arg MarkSleepSyncedParams) error {
-	_, err := q.db.Exec(ctx, markSleepSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkSleepSyncedBatch(ctx context.Context, arg MarkSleepSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markSleepSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markStepsSynced = `-- name: MarkStepsSynced :exec
-UPDATE metric_steps
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markStepsSyncedBatch = `-- name: MarkStepsSyncedBatch :exec
+UPDATE metric_steps AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkStepsSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkStepsSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkStepsSynced(ctx context.Context, arg MarkStepsSyncedParams) error {
-	_, err := q.db.Exec(ctx, markStepsSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkStepsSyncedBatch(ctx context.Context, arg MarkStepsSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markStepsSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markWaterIntakeSynced = `-- name: MarkWaterIntakeSynced :exec
-UPDATE metric_water_intake
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markWaterIntakeSyncedBatch = `-- name: MarkWaterIntakeSyncedBatch :exec
+UPDATE metric_water_intake AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkWaterIntakeSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkWaterIntakeSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkWaterIntakeSynced(ctx context.Context, arg MarkWaterIntakeSyncedParams) error {
-	_, err := q.db.Exec(ctx, markWaterIntakeSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkWaterIntakeSyncedBatch(ctx context.Context, arg MarkWaterIntakeSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markWaterIntakeSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markWeightSynced = `-- name: MarkWeightSynced :exec
-UPDATE metric_weight
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markWeightSyncedBatch = `-- name: MarkWeightSyncedBatch :exec
+UPDATE metric_weight AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkWeightSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkWeightSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkWeightSynced(ctx context.Context, arg MarkWeightSyncedParams) error {
-	_, err := q.db.Exec(ctx, markWeightSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkWeightSyncedBatch(ctx context.Context, arg MarkWeightSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markWeightSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 

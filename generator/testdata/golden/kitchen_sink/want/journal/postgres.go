@@ -58,21 +58,21 @@ func NewPostgres(store *pgstore.Store, opts ...Option) *Metrics {
 // call it before it starts. Routes and Backoffs complete the wiring, for the
 // sender and the processor.
 func RegisterPostgres(store *pgstore.Store) {
-	store.OnDelivered(EventBloodPressureCreated, postgresBloodPressure{}.markSynced)
-	store.OnDelivered(EventBloodPressureUpdated, postgresBloodPressure{}.markSynced)
-	store.OnDelivered(EventBloodPressureDeleted, postgresBloodPressure{}.markSynced)
-	store.OnDelivered(EventSymptomCreated, postgresSymptom{}.markSynced)
-	store.OnDelivered(EventSymptomUpdated, postgresSymptom{}.markSynced)
-	store.OnDelivered(EventSymptomDeleted, postgresSymptom{}.markSynced)
-	store.OnDelivered(EventGlucoseCreated, postgresGlucose{}.markSynced)
-	store.OnDelivered(EventGlucoseUpdated, postgresGlucose{}.markSynced)
-	store.OnDelivered(EventGlucoseDeleted, postgresGlucose{}.markSynced)
-	store.OnDelivered(EventTemperatureCreated, postgresTemperature{}.markSynced)
-	store.OnDelivered(EventTemperatureUpdated, postgresTemperature{}.markSynced)
-	store.OnDelivered(EventTemperatureDeleted, postgresTemperature{}.markSynced)
-	store.OnDelivered(EventMeditationCreated, postgresMeditation{}.markSynced)
-	store.OnDelivered(EventMeditationUpdated, postgresMeditation{}.markSynced)
-	store.OnDelivered(EventMeditationDeleted, postgresMeditation{}.markSynced)
+	store.OnDeliveredBatch(EventBloodPressureCreated, postgresBloodPressure{}.markSynced)
+	store.OnDeliveredBatch(EventBloodPressureUpdated, postgresBloodPressure{}.markSynced)
+	store.OnDeliveredBatch(EventBloodPressureDeleted, postgresBloodPressure{}.markSynced)
+	store.OnDeliveredBatch(EventSymptomCreated, postgresSymptom{}.markSynced)
+	store.OnDeliveredBatch(EventSymptomUpdated, postgresSymptom{}.markSynced)
+	store.OnDeliveredBatch(EventSymptomDeleted, postgresSymptom{}.markSynced)
+	store.OnDeliveredBatch(EventGlucoseCreated, postgresGlucose{}.markSynced)
+	store.OnDeliveredBatch(EventGlucoseUpdated, postgresGlucose{}.markSynced)
+	store.OnDeliveredBatch(EventGlucoseDeleted, postgresGlucose{}.markSynced)
+	store.OnDeliveredBatch(EventTemperatureCreated, postgresTemperature{}.markSynced)
+	store.OnDeliveredBatch(EventTemperatureUpdated, postgresTemperature{}.markSynced)
+	store.OnDeliveredBatch(EventTemperatureDeleted, postgresTemperature{}.markSynced)
+	store.OnDeliveredBatch(EventMeditationCreated, postgresMeditation{}.markSynced)
+	store.OnDeliveredBatch(EventMeditationUpdated, postgresMeditation{}.markSynced)
+	store.OnDeliveredBatch(EventMeditationDeleted, postgresMeditation{}.markSynced)
 }
 
 // ptrIfSet passes a filter value to PostgreSQL, or nil to match anything.

@@ -207,14 +207,6 @@ func deref[T any](p *T) T {
 	return v
 }
 
-// remoteID is the backend's id from a delivery receipt, if it sent one.
-func remoteID(d outbox.Delivery) *string {
-	if d.Receipt.RemoteID == "" {
-		return nil
-	}
-	return &d.Receipt.RemoteID
-}
-
 // changeEvent picks the created or updated event type of a saved entry.
 func changeEvent(version int64, created, updated string) string {
 	if version == 1 {

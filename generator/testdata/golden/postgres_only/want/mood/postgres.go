@@ -44,9 +44,9 @@ func NewPostgres(store *pgstore.Store, opts ...Option) *Metrics {
 // call it before it starts. Routes and Backoffs complete the wiring, for the
 // sender and the processor.
 func RegisterPostgres(store *pgstore.Store) {
-	store.OnDelivered(EventMoodCreated, postgresMood{}.markSynced)
-	store.OnDelivered(EventMoodUpdated, postgresMood{}.markSynced)
-	store.OnDelivered(EventMoodDeleted, postgresMood{}.markSynced)
+	store.OnDeliveredBatch(EventMoodCreated, postgresMood{}.markSynced)
+	store.OnDeliveredBatch(EventMoodUpdated, postgresMood{}.markSynced)
+	store.OnDeliveredBatch(EventMoodDeleted, postgresMood{}.markSynced)
 }
 
 // ptrIfSet passes a filter value to PostgreSQL, or nil to match anything.

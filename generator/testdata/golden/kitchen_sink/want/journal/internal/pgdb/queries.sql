@@ -38,10 +38,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkBloodPressureSynced :exec
-UPDATE metric_blood_pressure
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkBloodPressureSyncedBatch :exec
+UPDATE metric_blood_pressure AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountBloodPressureBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_blood_pressure WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -85,10 +92,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkSymptomSynced :exec
-UPDATE metric_symptom
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkSymptomSyncedBatch :exec
+UPDATE metric_symptom AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountSymptomBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_symptom WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -128,10 +142,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkGlucoseSynced :exec
-UPDATE metric_glucose
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkGlucoseSyncedBatch :exec
+UPDATE metric_glucose AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountGlucoseBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_glucose WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -171,10 +192,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkTemperatureSynced :exec
-UPDATE metric_temperature
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkTemperatureSyncedBatch :exec
+UPDATE metric_temperature AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountTemperatureBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_temperature WHERE deleted_at IS NULL GROUP BY sync_status;
@@ -214,10 +242,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkMeditationSynced :exec
-UPDATE metric_meditation
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkMeditationSyncedBatch :exec
+UPDATE metric_meditation AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountMeditationBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_meditation WHERE deleted_at IS NULL GROUP BY sync_status;

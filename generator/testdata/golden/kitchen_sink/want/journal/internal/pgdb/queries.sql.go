@@ -732,88 +732,123 @@ func (q *Queries) ListTemperature(ctx context.Context, arg ListTemperatureParams
 	return items, nil
 }
 
-const markBloodPressureSynced = `-- name: MarkBloodPressureSynced :exec
-UPDATE metric_blood_pressure
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markBloodPressureSyncedBatch = `-- name: MarkBloodPressureSyncedBatch :exec
+UPDATE metric_blood_pressure AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkBloodPressureSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkBloodPressureSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkBloodPressureSynced(ctx context.Context, arg MarkBloodPressureSyncedParams) error {
-	_, err := q.db.Exec(ctx, markBloodPressureSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkBloodPressureSyncedBatch(ctx context.Context, arg MarkBloodPressureSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markBloodPressureSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markGlucoseSynced = `-- name: MarkGlucoseSynced :exec
-UPDATE metric_glucose
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markGlucoseSyncedBatch = `-- name: MarkGlucoseSyncedBatch :exec
+UPDATE metric_glucose AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkGlucoseSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkGlucoseSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkGlucoseSynced(ctx context.Context, arg MarkGlucoseSyncedParams) error {
-	_, err := q.db.Exec(ctx, markGlucoseSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkGlucoseSyncedBatch(ctx context.Context, arg MarkGlucoseSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markGlucoseSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markMeditationSynced = `-- name: MarkMeditationSynced :exec
-UPDATE metric_meditation
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markMeditationSyncedBatch = `-- name: MarkMeditationSyncedBatch :exec
+UPDATE metric_meditation AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkMeditationSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkMeditationSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkMeditationSynced(ctx context.Context, arg MarkMeditationSyncedParams) error {
-	_, err := q.db.Exec(ctx, markMeditationSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkMeditationSyncedBatch(ctx context.Context, arg MarkMeditationSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markMeditationSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markSymptomSynced = `-- name: MarkSymptomSynced :exec
-UPDATE metric_symptom
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markSymptomSyncedBatch = `-- name: MarkSymptomSyncedBatch :exec
+UPDATE metric_symptom AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkSymptomSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkSymptomSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkSymptomSynced(ctx context.Context, arg MarkSymptomSyncedParams) error {
-	_, err := q.db.Exec(ctx, markSymptomSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkSymptomSyncedBatch(ctx context.Context, arg MarkSymptomSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markSymptomSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
-const markTemperatureSynced = `-- name: MarkTemperatureSynced :exec
-UPDATE metric_temperature
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markTemperatureSyncedBatch = `-- name: MarkTemperatureSyncedBatch :exec
+UPDATE metric_temperature AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkTemperatureSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkTemperatureSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkTemperatureSynced(ctx context.Context, arg MarkTemperatureSyncedParams) error {
-	_, err := q.db.Exec(ctx, markTemperatureSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkTemperatureSyncedBatch(ctx context.Context, arg MarkTemperatureSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markTemperatureSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 

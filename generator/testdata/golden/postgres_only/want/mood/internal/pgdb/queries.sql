@@ -36,10 +36,17 @@ SET updated_at = sqlc.arg('now'), deleted_at = sqlc.arg('now'), version = versio
 WHERE id = sqlc.arg('id') AND deleted_at IS NULL
 RETURNING *;
 
--- name: MarkMoodSynced :exec
-UPDATE metric_mood
-SET sync_status = 'synced', backend_id = coalesce(sqlc.narg('backend_id'), backend_id)
-WHERE id = sqlc.arg('id') AND version = sqlc.arg('version');
+-- One statement for a batch's deliveries: an entry is synced only by the
+-- event carrying its current version; an empty backend id keeps the one
+-- the entry has.
+-- name: MarkMoodSyncedBatch :exec
+UPDATE metric_mood AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('versions')::bigint[]) AS version,
+        unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version;
 
 -- name: CountMoodBySyncStatus :many
 SELECT sync_status, count(*) AS entries FROM metric_mood WHERE deleted_at IS NULL GROUP BY sync_status;

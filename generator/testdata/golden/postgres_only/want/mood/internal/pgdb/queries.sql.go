@@ -154,20 +154,27 @@ func (q *Queries) ListMood(ctx context.Context, arg ListMoodParams) ([]MetricMoo
 	return items, nil
 }
 
-const markMoodSynced = `-- name: MarkMoodSynced :exec
-UPDATE metric_mood
-SET sync_status = 'synced', backend_id = coalesce($1, backend_id)
-WHERE id = $2 AND version = $3
+const markMoodSyncedBatch = `-- name: MarkMoodSyncedBatch :exec
+UPDATE metric_mood AS t
+SET sync_status = 'synced', backend_id = coalesce(nullif(d.backend_id, ''), t.backend_id)
+FROM (
+    SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS version,
+        unnest($3::text[]) AS backend_id
+) AS d
+WHERE t.id = d.id AND t.version = d.version
 `
 
-type MarkMoodSyncedParams struct {
-	BackendID *string
-	ID        uuid.UUID
-	Version   int64
+type MarkMoodSyncedBatchParams struct {
+	Ids        []uuid.UUID
+	Versions   []int64
+	BackendIds []string
 }
 
-func (q *Queries) MarkMoodSynced(ctx context.Context, arg MarkMoodSyncedParams) error {
-	_, err := q.db.Exec(ctx, markMoodSynced, arg.BackendID, arg.ID, arg.Version)
+// One statement for a batch's deliveries: an entry is synced only by the
+// event carrying its current version; an empty backend id keeps the one
+// the entry has.
+func (q *Queries) MarkMoodSyncedBatch(ctx context.Context, arg MarkMoodSyncedBatchParams) error {
+	_, err := q.db.Exec(ctx, markMoodSyncedBatch, arg.Ids, arg.Versions, arg.BackendIds)
 	return err
 }
 
