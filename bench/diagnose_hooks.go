@@ -77,7 +77,7 @@ func (b *bench) diagnoseHooks(ctx context.Context, w *strings.Builder, n int) er
 		var setup func(*pgstore.Store)
 		if hooks {
 			label = "with the generated hooks"
-			setup = func(s *pgstore.Store) { metrics.NewPostgres(s) }
+			setup = func(s *pgstore.Store) { metrics.RegisterPostgres(s) }
 		}
 		dbURL, done, err := b.srv.fresh(ctx, "diag_hooks", tmpl[n])
 		if err != nil {
