@@ -125,10 +125,23 @@ func (s *server) create(ctx context.Context, label, template string) (name, dbUR
 	s.mu.Lock()
 	s.created[name] = true
 	s.mu.Unlock()
-	// Best effort: a role without pg_checkpoint just measures with the
-	// copy's writes still to be flushed.
-	_, _ = conn.Exec(ctx, "CHECKPOINT")
+	s.checkpoint(ctx, conn)
 	return name, s.urlOf(name), nil
+}
+
+// checkpoint flushes the server's dirty buffers now, so that earlier
+// writes are not flushed during the next measurement. Best effort: a role
+// without pg_checkpoint just measures with them still to be flushed.
+func (s *server) checkpoint(ctx context.Context, conn *pgx.Conn) {
+	if conn == nil {
+		c, err := connect(ctx, s.admin)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.WithoutCancel(ctx))
+		conn = c
+	}
+	_, _ = conn.Exec(ctx, "CHECKPOINT")
 }
 
 // drop removes a database, with any connections still open to it.
