@@ -6,7 +6,8 @@
 // Usage, from the repository root:
 //
 //	cd bench && go run . [-runs 3] [-quick] [-write] [-only save,backlog,http,latency,generate]
-//	cd bench && go run . -diagnose /tmp/diag   # plans of the claim queries and a CPU profile
+//	cd bench && go run . -profile /tmp/prof    # CPU profiles of our saves and drains too
+//	cd bench && go run . -diagnose /tmp/diag   # save decomposition, plans, drain profiles, hook cost
 //
 // Every measurement gets a database of its own on the server named by
 // OUTBOXGEN_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),

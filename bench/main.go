@@ -34,7 +34,7 @@ type sizes struct {
 	SkipSQLite, Silent bool          // test knobs
 }
 
-// fullSizes are the defaults: about 15 minutes with 3 runs on 2 cores.
+// fullSizes are the defaults: about 11 minutes with 3 runs on 2 cores.
 var fullSizes = sizes{
 	SaveWarm: 300 * time.Millisecond, SaveDur: 5 * time.Second,
 	Backlog: 100_000, HTTPBacklog: 50_000, DrainCap: 30 * time.Second, SlowCap: 5 * time.Second,
