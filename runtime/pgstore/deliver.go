@@ -162,11 +162,11 @@ func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) 
 }
 
 // Hooks runs the hook of each event type among ds once, with that type's
-// deliveries; carefully, inside a savepoint: a hook that swallows a failed
-// statement leaves PostgreSQL's transaction aborted, and the savepoint's
-// release then fails, so the failure is the hook's, not the whole batch's.
-// A savepoint costs two round trips, which is why the first try of a batch
-// goes without.
+// deliveries. Careful hooks run inside a savepoint: a hook that swallows a
+// failed statement leaves PostgreSQL's transaction aborted, and the
+// savepoint's release then fails, so the failure is the hook's, not the
+// whole batch's. A savepoint costs two round trips, which is why the first
+// try of a batch goes without.
 func (f *finishTx) Hooks(ctx context.Context, ds []outbox.Delivery, careful bool) error {
 	for _, group := range byType(ds) {
 		hook := f.s.hook(group[0].Event.Type)

@@ -68,7 +68,7 @@ func ids(evs ...*outbox.Event) []uuid.UUID {
 }
 
 // A batch hook is called once per event type and recorded batch, with that
-// type's deliveries in claim order.
+// type's deliveries in the order they were given to Finish.
 func TestBatchHookGetsEachTypeOnce(t *testing.T) {
 	s := suiteStore{open(t)}
 	var a, b hookCalls

@@ -44,7 +44,7 @@ const DefaultChannel = "outboxgen_events"
 type DeliveredHook func(ctx context.Context, tx pgx.Tx, d outbox.Delivery) error
 
 // DeliveredBatchHook is a DeliveredHook for every delivered event of one
-// type in a recorded batch at once (in claim order), so that it can update
+// type in a recorded batch at once, so that it can update
 // them all with one statement instead of a round trip each. Returning an
 // error rolls the batch's completions back; they are then recorded one at
 // a time, the hook called with one delivery each, so that only the events
