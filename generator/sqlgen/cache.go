@@ -9,37 +9,110 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 )
 
-// cached returns run(inputs), remembering results in the user's cache
-// directory: sqlc's PostgreSQL parser takes a couple of seconds to start,
-// and a warm `outboxgen generate` or `check` should not pay for it when the
-// SQL has not changed. The key covers every input byte and sqlc's version.
-// OUTBOXGEN_NO_CACHE=1 turns the cache off.
-func cached(inputs map[string][]byte, run func(map[string][]byte) (map[string][]byte, error)) (map[string][]byte, error) {
-	dir := cacheDir(inputs)
-	if dir == "" {
-		return run(inputs)
-	}
-	path := filepath.Join(dir, "output.json")
-	if b, err := os.ReadFile(path); err == nil {
-		var out map[string][]byte
-		if json.Unmarshal(b, &out) == nil && len(out) > 0 {
-			return out, nil
+// runUnits runs sqlc (run) over inputs, whose work directories cfg lists,
+// remembering each directory's output in the user's cache directory on its
+// own: sqlc's engines are slow to start and slower on a large schema, and a
+// warm `outboxgen generate` or `check` should not pay for SQL that has not
+// changed. Changing one metric of a large spec re-runs sqlc on that
+// metric's SQLite shard (and on PostgreSQL, whose one directory holds every
+// metric), not on every shard. A directory's key covers its input bytes,
+// its part of the sqlc config and sqlc's version. OUTBOXGEN_NO_CACHE=1
+// turns the cache off.
+func runUnits(inputs map[string][]byte, cfg sqlcConfig, run func(map[string][]byte) (map[string][]byte, error)) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	var missing sqlcConfig
+	keys := map[string]string{} // work directory → its cache directory
+	for _, u := range cfg.units() {
+		dir := u.dirs()[0]
+		in, err := unitInputs(inputs, u)
+		if err != nil {
+			return nil, err
+		}
+		keys[dir] = cacheDir(in)
+		if got, ok := readCache(keys[dir]); ok {
+			maps.Copy(out, got)
+			continue
+		}
+		missing.SQLite = append(missing.SQLite, u.SQLite...)
+		if u.Postgres != "" {
+			missing.Postgres = u.Postgres
 		}
 	}
-	out, err := run(inputs)
+	if len(missing.dirs()) == 0 {
+		return out, nil
+	}
+	runInputs, err := unitInputs(inputs, missing)
 	if err != nil {
 		return nil, err
 	}
-	// A cache that cannot be written is only slower.
-	if b, err := json.Marshal(out); err == nil && os.MkdirAll(dir, 0o755) == nil {
-		tmp := path + ".tmp"
-		if os.WriteFile(tmp, b, 0o644) == nil {
-			_ = os.Rename(tmp, path)
+	got, err := run(runInputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range missing.dirs() {
+		unit := map[string][]byte{}
+		for name, b := range got {
+			if strings.HasPrefix(name, dir+"/") {
+				unit[name] = b
+			}
 		}
+		writeCache(keys[dir], unit)
+		maps.Copy(out, unit)
 	}
 	return out, nil
+}
+
+// unitInputs returns the inputs of cfg's work directories and the sqlc
+// config naming them.
+func unitInputs(inputs map[string][]byte, cfg sqlcConfig) (map[string][]byte, error) {
+	config, err := render("sqlc.yaml.tmpl", cfg)
+	if err != nil {
+		return nil, err
+	}
+	in := map[string][]byte{"sqlc.yaml": config}
+	for _, dir := range cfg.dirs() {
+		for name, b := range inputs {
+			if strings.HasPrefix(name, dir+"/") {
+				in[name] = b
+			}
+		}
+	}
+	return in, nil
+}
+
+// readCache returns the output cached in dir, if there is one.
+func readCache(dir string) (map[string][]byte, bool) {
+	if dir == "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "output.json"))
+	if err != nil {
+		return nil, false
+	}
+	var out map[string][]byte
+	if json.Unmarshal(b, &out) != nil || len(out) == 0 {
+		return nil, false
+	}
+	return out, true
+}
+
+// writeCache keeps out in dir. A cache that cannot be written is only
+// slower.
+func writeCache(dir string, out map[string][]byte) {
+	if dir == "" || len(out) == 0 {
+		return
+	}
+	b, err := json.Marshal(out)
+	if err != nil || os.MkdirAll(dir, 0o755) != nil {
+		return
+	}
+	path := filepath.Join(dir, "output.json")
+	if os.WriteFile(path+".tmp", b, 0o644) == nil {
+		_ = os.Rename(path+".tmp", path)
+	}
 }
 
 func cacheDir(inputs map[string][]byte) string {

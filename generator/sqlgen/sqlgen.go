@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -98,13 +99,7 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 		}
 		cfg.Postgres = postgres.name
 	}
-	config, err := render("sqlc.yaml.tmpl", cfg)
-	if err != nil {
-		return nil, err
-	}
-	inputs["sqlc.yaml"] = config
-
-	out, err := cached(inputs, runSQLC)
+	out, err := runUnits(inputs, cfg, runSQLC)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +142,27 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 type sqlcConfig struct {
 	SQLite   []string
 	Postgres string
+}
+
+// dirs lists c's work directories.
+func (c sqlcConfig) dirs() []string {
+	dirs := slices.Clone(c.SQLite)
+	if c.Postgres != "" {
+		dirs = append(dirs, c.Postgres)
+	}
+	return dirs
+}
+
+// units splits c into one config per work directory.
+func (c sqlcConfig) units() []sqlcConfig {
+	var units []sqlcConfig
+	for _, dir := range c.SQLite {
+		units = append(units, sqlcConfig{SQLite: []string{dir}})
+	}
+	if c.Postgres != "" {
+		units = append(units, sqlcConfig{Postgres: c.Postgres})
+	}
+	return units
 }
 
 // renderInputs renders m's schema and queries in dialect d into inputs,
