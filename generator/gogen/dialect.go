@@ -251,44 +251,35 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 // time, or a batch's deliveries in one statement where the store takes
 // batch hooks.
 func (g *gen) emitMarkSynced(f *jen.File, mt *model.Metric, d *dialect) {
-	name := d.adapterName(mt)
-	parseID := func(dst jen.Code) []jen.Code {
-		return []jen.Code{
-			jen.List(dst, jen.Err()).Op(":=").Qual(uuidPath, "Parse").Call(jen.Id("d").Dot("Event").Dot("AggregateID")),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("mark "+mt.Name+" synced: entity id: %w"), jen.Err()))),
-		}
+	recv := jen.Id("a").Id(d.adapterName(mt))
+	ctx, tx := jen.Id("ctx").Add(ctxT()), jen.Id("tx").Add(d.txType)
+	if d.batchHooks {
+		f.Comment("markSynced runs when events of this metric are delivered, in the")
+		f.Comment("transaction that completes them, with one statement for the batch. An")
+		f.Comment("entry is synced only by the event carrying its current version;")
+		f.Comment("otherwise a newer change is still waiting.")
+		f.Func().Params(recv).Id("markSynced").Params(ctx, tx, jen.Id("ds").Index().Add(outbox("Delivery"))).Error().Block(
+			jen.List(jen.Id("ids"), jen.Id("versions"), jen.Id("backendIDs"), jen.Err()).Op(":=").Id("syncedColumns").Call(jen.Lit(mt.Name), jen.Id("ds")),
+			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"SyncedBatch").Call(jen.Id("ctx"), d.db("Mark"+mt.GoName+"SyncedBatchParams").Add(values(
+				field("Ids", jen.Id("ids")),
+				field("Versions", jen.Id("versions")),
+				field("BackendIds", jen.Id("backendIDs")),
+			)))),
+		)
+		return
 	}
-	if !d.batchHooks {
-		f.Comment("markSynced runs when one of the entry's events is delivered, in the")
-		f.Comment("transaction that completes it. The entry is synced only if the event")
-		f.Comment("carries its current version; otherwise a newer change is still waiting.")
-		body := parseID(jen.Id("id"))
-		body = append(body, jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"Synced").Call(jen.Id("ctx"), d.db("Mark"+mt.GoName+"SyncedParams").Add(values(
+	f.Comment("markSynced runs when one of the entry's events is delivered, in the")
+	f.Comment("transaction that completes it. The entry is synced only if the event")
+	f.Comment("carries its current version; otherwise a newer change is still waiting.")
+	f.Func().Params(recv).Id("markSynced").Params(ctx, tx, jen.Id("d").Add(outbox("Delivery"))).Error().Block(
+		jen.List(jen.Id("id"), jen.Err()).Op(":=").Qual(uuidPath, "Parse").Call(jen.Id("d").Dot("Event").Dot("AggregateID")),
+		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("mark "+mt.Name+" synced: entity id: %w"), jen.Err()))),
+		jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"Synced").Call(jen.Id("ctx"), d.db("Mark"+mt.GoName+"SyncedParams").Add(values(
 			field("ID", jen.Id("id")),
 			field("Version", jen.Id("d").Dot("Event").Dot("EntityVersion")),
 			field("BackendID", jen.Id("remoteID").Call(jen.Id("d"))),
-		)))))
-		f.Func().Params(jen.Id("a").Id(name)).Id("markSynced").Params(jen.Id("ctx").Add(ctxT()), jen.Id("tx").Add(d.txType), jen.Id("d").Add(outbox("Delivery"))).Error().Block(body...)
-		return
-	}
-	f.Comment("markSynced runs when events of this metric are delivered, in the")
-	f.Comment("transaction that completes them, with one statement for the batch. An")
-	f.Comment("entry is synced only by the event carrying its current version;")
-	f.Comment("otherwise a newer change is still waiting.")
-	p := jen.Id("p")
-	loop := parseID(jen.Id("id"))
-	loop = append(loop, jen.List(
-		p.Clone().Dot("Ids").Index(jen.Id("i")), p.Clone().Dot("Versions").Index(jen.Id("i")), p.Clone().Dot("BackendIds").Index(jen.Id("i")),
-	).Op("=").List(jen.Id("id"), jen.Id("d").Dot("Event").Dot("EntityVersion"), jen.Id("d").Dot("Receipt").Dot("RemoteID")))
-	n := jen.Len(jen.Id("ds"))
-	f.Func().Params(jen.Id("a").Id(name)).Id("markSynced").Params(jen.Id("ctx").Add(ctxT()), jen.Id("tx").Add(d.txType), jen.Id("ds").Index().Add(outbox("Delivery"))).Error().Block(
-		p.Clone().Op(":=").Add(d.db("Mark"+mt.GoName+"SyncedBatchParams")).Add(values(
-			field("Ids", jen.Make(jen.Index().Add(uuidT()), n)),
-			field("Versions", jen.Make(jen.Index().Int64(), n)),
-			field("BackendIds", jen.Make(jen.Index().String(), n)),
-		)),
-		jen.For(jen.List(jen.Id("i"), jen.Id("d")).Op(":=").Range().Id("ds")).Block(loop...),
-		jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"SyncedBatch").Call(jen.Id("ctx"), p.Clone())),
+		)))),
 	)
 }
 

@@ -291,6 +291,27 @@ func (g *gen) emitValueHelpers(f *jen.File) {
 		jen.If(jen.Id("p").Op("!=").Nil()).Block(jen.Id("v").Op("=").Op("*").Id("p")),
 		jen.Return(jen.Id("v")),
 	)
+	if g.m.Postgres {
+		d, ids, versions, remote := jen.Id("d"), jen.Id("ids"), jen.Id("versions"), jen.Id("backendIDs")
+		f.Comment("syncedColumns spreads a batch's deliveries into the columns of a")
+		f.Comment("Mark…SyncedBatch query: entry ids, the versions the events carry, and the")
+		f.Comment("backend's ids (\"\" for none).")
+		f.Func().Id("syncedColumns").Params(jen.Id("metric").String(), jen.Id("ds").Index().Add(outbox("Delivery"))).Params(
+			ids.Clone().Index().Add(uuidT()), versions.Clone().Index().Int64(), remote.Clone().Index().String(), jen.Err().Error(),
+		).Block(
+			jen.List(ids.Clone(), versions.Clone(), remote.Clone()).Op("=").List(
+				jen.Make(jen.Index().Add(uuidT()), jen.Len(jen.Id("ds"))), jen.Make(jen.Index().Int64(), jen.Len(jen.Id("ds"))), jen.Make(jen.Index().String(), jen.Len(jen.Id("ds"))),
+			),
+			jen.For(jen.List(jen.Id("i"), d.Clone()).Op(":=").Range().Id("ds")).Block(
+				jen.If(
+					jen.List(ids.Clone().Index(jen.Id("i")), jen.Err()).Op("=").Qual(uuidPath, "Parse").Call(d.Clone().Dot("Event").Dot("AggregateID")),
+					jen.Err().Op("!=").Nil(),
+				).Block(jen.Return(jen.Nil(), jen.Nil(), jen.Nil(), jen.Qual("fmt", "Errorf").Call(jen.Lit("mark %s synced: entity id: %w"), jen.Id("metric"), jen.Err()))),
+				jen.List(versions.Clone().Index(jen.Id("i")), remote.Clone().Index(jen.Id("i"))).Op("=").List(d.Clone().Dot("Event").Dot("EntityVersion"), d.Clone().Dot("Receipt").Dot("RemoteID")),
+			),
+			jen.Return(ids.Clone(), versions.Clone(), remote.Clone(), jen.Nil()),
+		)
+	}
 	if g.m.SQLite {
 		f.Comment("remoteID is the backend's id from a delivery receipt, if it sent one.")
 		f.Func().Id("remoteID").Params(jen.Id("d").Add(outbox("Delivery"))).Op("*").String().Block(

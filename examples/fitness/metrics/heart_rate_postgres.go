@@ -111,19 +111,15 @@ func (a postgresHeartRate) countBySyncStatus(ctx context.Context) (map[SyncStatu
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresHeartRate) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkHeartRateSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("heart_rate", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark heart_rate synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkHeartRateSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkHeartRateSyncedBatch(ctx, pgdb.MarkHeartRateSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // heartRateFromPostgres turns a row into an entry.

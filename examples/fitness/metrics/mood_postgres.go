@@ -113,19 +113,15 @@ func (a postgresMood) countBySyncStatus(ctx context.Context) (map[SyncStatus]int
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresMood) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkMoodSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("mood", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark mood synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkMoodSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkMoodSyncedBatch(ctx, pgdb.MarkMoodSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // moodFromPostgres turns a row into an entry.

@@ -112,19 +112,15 @@ func (a postgresSleep) countBySyncStatus(ctx context.Context) (map[SyncStatus]in
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresSleep) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkSleepSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("sleep", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark sleep synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkSleepSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkSleepSyncedBatch(ctx, pgdb.MarkSleepSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // sleepFromPostgres turns a row into an entry.

@@ -111,19 +111,15 @@ func (a postgresSteps) countBySyncStatus(ctx context.Context) (map[SyncStatus]in
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresSteps) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkStepsSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("steps", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark steps synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkStepsSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkStepsSyncedBatch(ctx, pgdb.MarkStepsSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // stepsFromPostgres turns a row into an entry.

@@ -111,19 +111,15 @@ func (a postgresWeight) countBySyncStatus(ctx context.Context) (map[SyncStatus]i
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresWeight) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkWeightSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("weight", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark weight synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkWeightSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkWeightSyncedBatch(ctx, pgdb.MarkWeightSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // weightFromPostgres turns a row into an entry.

@@ -114,19 +114,15 @@ func (a postgresBloodPressure) countBySyncStatus(ctx context.Context) (map[SyncS
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresBloodPressure) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkBloodPressureSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("blood_pressure", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark blood_pressure synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkBloodPressureSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkBloodPressureSyncedBatch(ctx, pgdb.MarkBloodPressureSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // bloodPressureFromPostgres turns a row into an entry.

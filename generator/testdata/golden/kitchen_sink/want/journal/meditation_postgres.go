@@ -111,19 +111,15 @@ func (a postgresMeditation) countBySyncStatus(ctx context.Context) (map[SyncStat
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresMeditation) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkMeditationSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("meditation", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark meditation synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkMeditationSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkMeditationSyncedBatch(ctx, pgdb.MarkMeditationSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // meditationFromPostgres turns a row into an entry.

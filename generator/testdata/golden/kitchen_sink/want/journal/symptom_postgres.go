@@ -115,19 +115,15 @@ func (a postgresSymptom) countBySyncStatus(ctx context.Context) (map[SyncStatus]
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresSymptom) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkSymptomSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("symptom", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark symptom synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkSymptomSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkSymptomSyncedBatch(ctx, pgdb.MarkSymptomSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // symptomFromPostgres turns a row into an entry.

@@ -111,19 +111,15 @@ func (a postgresTemperature) countBySyncStatus(ctx context.Context) (map[SyncSta
 // entry is synced only by the event carrying its current version;
 // otherwise a newer change is still waiting.
 func (a postgresTemperature) markSynced(ctx context.Context, tx pgx.Tx, ds []outbox.Delivery) error {
-	p := pgdb.MarkTemperatureSyncedBatchParams{
-		Ids:        make([]uuid.UUID, len(ds)),
-		Versions:   make([]int64, len(ds)),
-		BackendIds: make([]string, len(ds)),
+	ids, versions, backendIDs, err := syncedColumns("temperature", ds)
+	if err != nil {
+		return err
 	}
-	for i, d := range ds {
-		id, err := uuid.Parse(d.Event.AggregateID)
-		if err != nil {
-			return fmt.Errorf("mark temperature synced: entity id: %w", err)
-		}
-		p.Ids[i], p.Versions[i], p.BackendIds[i] = id, d.Event.EntityVersion, d.Receipt.RemoteID
-	}
-	return pgdb.New(tx).MarkTemperatureSyncedBatch(ctx, p)
+	return pgdb.New(tx).MarkTemperatureSyncedBatch(ctx, pgdb.MarkTemperatureSyncedBatchParams{
+		Ids:        ids,
+		Versions:   versions,
+		BackendIds: backendIDs,
+	})
 }
 
 // temperatureFromPostgres turns a row into an entry.

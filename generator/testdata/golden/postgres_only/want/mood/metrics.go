@@ -207,6 +207,20 @@ func deref[T any](p *T) T {
 	return v
 }
 
+// syncedColumns spreads a batch's deliveries into the columns of a
+// Mark…SyncedBatch query: entry ids, the versions the events carry, and the
+// backend's ids ("" for none).
+func syncedColumns(metric string, ds []outbox.Delivery) (ids []uuid.UUID, versions []int64, backendIDs []string, err error) {
+	ids, versions, backendIDs = make([]uuid.UUID, len(ds)), make([]int64, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		if ids[i], err = uuid.Parse(d.Event.AggregateID); err != nil {
+			return nil, nil, nil, fmt.Errorf("mark %s synced: entity id: %w", metric, err)
+		}
+		versions[i], backendIDs[i] = d.Event.EntityVersion, d.Receipt.RemoteID
+	}
+	return ids, versions, backendIDs, nil
+}
+
 // changeEvent picks the created or updated event type of a saved entry.
 func changeEvent(version int64, created, updated string) string {
 	if version == 1 {
