@@ -420,7 +420,10 @@ func drainStore(ctx context.Context, dbURL string, total int, cfg outbox.Config,
 	c := newCounter(total)
 	obs := &countingObserver{c: c}
 	cfg.Logger, cfg.Observer = quiet, obs
-	proc := outbox.NewProcessor(store, sender, cfg)
+	proc, err := outbox.NewProcessor(store, sender, cfg)
+	if err != nil {
+		return res, err
+	}
 
 	stopProfile, err := startProfile(profile)
 	if err != nil {

@@ -193,7 +193,10 @@ func (b *bench) latencyOurs(ctx context.Context) (p50, p99 float64, n int, err e
 		st.deliver(ev.AggregateID, time.Now())
 		return outbox.Receipt{}, nil
 	})
-	proc := outbox.NewProcessor(store, sender, outbox.Config{Backoffs: metrics.Backoffs(), Logger: quiet})
+	proc, err := outbox.NewProcessor(store, sender, outbox.Config{Backoffs: metrics.Backoffs(), Logger: quiet})
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	ran := make(chan error, 1)

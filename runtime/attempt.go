@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -14,26 +13,46 @@ type attempt struct {
 	took time.Duration
 }
 
+// claimed is what the sends of one claim share.
+type claimed struct {
+	// at is the moment before the claim was asked for: the store stamped
+	// the lease after it, so the lease lasts at least until at + Lease.
+	at time.Time
+	// deadline is when sends must end, with time left to record their
+	// outcomes while the lease still holds.
+	deadline time.Time
+}
+
 // deliver makes one delivery attempt and hands its outcome to the completer.
-func (r *run) deliver(stop context.Context, ev *Event) {
+func (r *run) deliver(stop context.Context, c claimed, ev *Event) {
 	defer r.sends.Done()
+	start := time.Now()
+	if !start.Before(c.deadline) {
+		r.results <- attempt{out: r.tooLate(ev, c)}
+		return
+	}
 	// A send must end before its lease does, or the event could be claimed
 	// again and delivered twice at once.
-	ctx, cancel := context.WithTimeout(stop, r.sendLimit())
+	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
-	start := time.Now()
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
-	r.results <- attempt{out: r.outcome(stop, ctx, ev, start, receipt, err), took: took}
+	r.results <- attempt{out: r.outcome(stop, ctx, ev, c, receipt, err), took: took}
 }
 
 // deliverBatch makes one delivery attempt of several events in one call
 // and hands each event's outcome to the completer.
-func (r *run) deliverBatch(stop context.Context, bs BatchSender, evs []*Event) {
+func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, evs []*Event) {
 	defer r.sends.Done()
-	ctx, cancel := context.WithTimeout(stop, r.sendLimit())
-	defer cancel()
 	start := time.Now()
+	if !start.Before(c.deadline) {
+		for _, ev := range evs {
+			r.results <- attempt{out: r.tooLate(ev, c)}
+		}
+		return
+	}
+	ctx, cancel := context.WithDeadline(stop, c.deadline)
+	defer cancel()
 	results, err := bs.SendBatch(ctx, evs)
 	took := time.Since(start)
 	if err == nil && len(results) != len(evs) {
@@ -44,76 +63,172 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, evs []*Event) {
 		if err == nil {
 			receipt, sendErr = results[i].Receipt, results[i].Err
 		}
-		r.results <- attempt{out: r.outcome(stop, ctx, ev, start, receipt, sendErr), took: took}
+		r.results <- attempt{out: r.outcome(stop, ctx, ev, c, receipt, sendErr), took: took}
 	}
 }
 
-// sendLimit is how long a send may take: its lease, less a margin for
-// recording the outcome while the lease still holds (a tenth of the lease,
-// and at least 2 s or half of it).
-func (r *run) sendLimit() time.Duration {
-	lease := r.cfg.Lease
+// sendLimit is how long after the claim a send may go on: the lease, less
+// a margin for recording the outcome while the lease still holds (a tenth
+// of the lease, and at least 2 s or half of it).
+func sendLimit(lease time.Duration) time.Duration {
 	return lease - max(lease/10, min(lease/2, 2*time.Second))
 }
 
-// outcome decides what a send's result means for the event. stop is the
-// processor's stop signal; ctx is the send's own, bounded by the lease.
-func (r *run) outcome(stop, ctx context.Context, ev *Event, start time.Time, receipt Receipt, err error) Outcome {
+// tooLate is the outcome of an event whose send deadline passed before its
+// send could start (a slow claim, a long pause of this process): it is
+// released unsent, since sending it could outlive its lease.
+func (r *run) tooLate(ev *Event, c claimed) Outcome {
+	r.pause.settled()
+	r.log.Warn("outbox event released unsent: its lease left no time to send it", "event_id", ev.ID, "event_type", ev.Type,
+		"claimed_ago", time.Since(c.at).Round(time.Millisecond))
+	return Outcome{Event: ev, Kind: Release, Error: "released unsent: the claim took up the time its lease allows for a send"}
+}
+
+// outcome decides what a send's result means for the event; see
+// "Evidence" in the Processor's documentation. stop is the processor's
+// stop signal; ctx is the send's own, bounded by the send deadline.
+func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt Receipt, err error) Outcome {
 	log := r.log.With("event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "max_attempts", ev.MaxAttempts)
 	if err == nil {
 		r.lastSuccess.Store(time.Now().UnixNano())
+		r.successes.Add(1)
+		r.forgetFailure(ev)
 		if r.pause.reset() {
-			log.Info("outbox backend reachable again; delivery resumed")
+			log.Info("outbox delivery resumed: the backend took an event again")
 			r.cfg.Observer.Resumed()
 		}
 		log.Debug("outbox event delivered")
 		return Outcome{Event: ev, Kind: Delivered, Receipt: receipt}
 	}
 	if stop.Err() != nil {
+		r.pause.settled()
 		log.Warn("outbox delivery cancelled by stop; event released", "err", err)
 		return Outcome{Event: ev, Kind: Release, Error: "processor stopped during delivery: " + err.Error()}
 	}
 	class, retryAfter := Classify(err)
 	if ctx.Err() != nil {
-		class, err = Transient, fmt.Errorf("delivery took longer than the lease allows (%s): %w", r.sendLimit(), err)
+		// Cut off by the send deadline: the request may have been
+		// written, and no answer came.
+		class, err = Unanswered, fmt.Errorf("no answer within the time the lease allows for a send (%s): %w", sendLimit(r.cfg.Lease), err)
 	}
-	if class == Unavailable && errors.Is(err, context.DeadlineExceeded) && r.lastSuccess.Load() > start.UnixNano() {
-		// No answer in time, while other deliveries got through: the
-		// backend is up, and this event is what it chokes on. Count the
-		// attempt, so the event cannot pause the processor forever.
-		class, err = Transient, fmt.Errorf("%w (other deliveries succeeded meanwhile)", err)
+	if class == InProgress {
+		if ev.Releases < MaxInProgress {
+			r.pause.settled()
+			delay := retryAfter
+			if delay <= 0 {
+				delay = r.cfg.UnavailableBackoff.Delay(ev.Releases + 1)
+			}
+			log.Info("outbox backend is still processing an earlier delivery; will try again", "err", err, "retry_in", delay)
+			r.dueAt(time.Now().Add(delay))
+			return Outcome{Event: ev, Kind: Release, Reached: true, Class: InProgress, Delay: delay, Error: "in progress: " + err.Error()}
+		}
+		class = Transient
 	}
-	switch {
-	case class == Permanent:
-		log.Error("outbox event rejected permanently; it is dead", "err", err)
-		return Outcome{Event: ev, Kind: Dead, Error: "permanent: " + err.Error()}
-	case class == Unavailable:
-		delay, started := r.pause.trip(time.Now())
+
+	// Delivery pauses while nothing gets through: a failure, and no
+	// delivery succeeded since this event was claimed.
+	pausedFor := time.Duration(0)
+	if !r.deliveredAfter(c.at) {
+		var started bool
+		pausedFor, started = r.pause.trip(time.Now(), class, err.Error(), retryAfter)
 		if started {
-			log.Warn("outbox backend unavailable; delivery paused", "err", err, "resume_in", delay)
-			r.cfg.Observer.Paused(delay, err)
+			log.Warn("outbox delivery paused: no delivery is getting through", "class", class, "err", err, "probe_in", pausedFor)
+			r.cfg.Observer.Paused(pausedFor, err)
+		}
+		r.dueAt(time.Now().Add(pausedFor))
+	} else {
+		r.pause.settled()
+	}
+
+	if class == Unavailable {
+		// The backend never saw the request: nothing to hold against the
+		// event, whatever else is happening.
+		delay := pausedFor
+		if delay <= 0 {
+			delay = r.backoff(ev.Type).Delay(ev.Attempts)
 		}
 		r.dueAt(time.Now().Add(delay))
 		return Outcome{Event: ev, Kind: Release, Delay: delay, Error: "backend unavailable: " + err.Error()}
-	default:
-		return r.failed(ev, err, retryAfter, log)
 	}
+	if !r.heldAgainst(ev, c) {
+		delay := retryAfter
+		if delay <= 0 {
+			delay = r.backoff(ev.Type).Delay(ev.Attempts)
+		}
+		delay = max(delay, pausedFor)
+		// While paused, the pause's own log line says what is going on.
+		level := slog.LevelWarn
+		if pausedFor > 0 {
+			level = slog.LevelDebug
+		}
+		log.Log(context.Background(), level, "outbox delivery failed; the attempt is given back until other deliveries show the backend works", "class", class, "err", err, "retry_in", delay)
+		r.noteFailure(ev)
+		r.dueAt(time.Now().Add(delay))
+		return Outcome{Event: ev, Kind: Release, Reached: true, Class: class, Delay: delay, Error: class.String() + ": " + err.Error()}
+	}
+	if class == Permanent && ev.FailedClass == Permanent {
+		log.Error("outbox event rejected again after other deliveries succeeded; it is dead", "err", err)
+		r.forgetFailure(ev)
+		return Outcome{Event: ev, Kind: Dead, Class: class, Error: "permanent: " + err.Error()}
+	}
+	return r.failed(ev, class, err, retryAfter, log)
+}
+
+// deliveredAfter reports whether a delivery of this run succeeded after t.
+func (r *run) deliveredAfter(t time.Time) bool { return r.lastSuccess.Load() > t.UnixNano() }
+
+// heldAgainst reports whether a failure of ev is evidence against it: the
+// event failed before, and other events were delivered since. This run
+// knows it exactly for the failures it saw itself; the store knows it for
+// the others (a failure another processor, or an earlier run, saw).
+func (r *run) heldAgainst(ev *Event, c claimed) bool {
+	r.failuresMu.Lock()
+	seen, ok := r.failures[ev.ID]
+	r.failuresMu.Unlock()
+	if ok && r.successes.Load() > seen {
+		return true
+	}
+	return !ev.FailedAt.IsZero() && (ev.OthersDelivered || r.deliveredAfter(c.at))
+}
+
+// maxRemembered bounds the failures a run remembers; past it, it forgets
+// them all and relies on the store's evidence alone.
+const maxRemembered = 100_000
+
+// noteFailure remembers how many deliveries had succeeded when ev failed.
+func (r *run) noteFailure(ev *Event) {
+	r.failuresMu.Lock()
+	defer r.failuresMu.Unlock()
+	if len(r.failures) >= maxRemembered {
+		clear(r.failures)
+	}
+	r.failures[ev.ID] = r.successes.Load()
+}
+
+// forgetFailure drops what the run remembers of ev's failures: it was
+// delivered, or is dead.
+func (r *run) forgetFailure(ev *Event) {
+	r.failuresMu.Lock()
+	defer r.failuresMu.Unlock()
+	delete(r.failures, ev.ID)
 }
 
 // failed is the outcome of a counted failed attempt: a retry, or death when
 // the attempts are used up.
-func (r *run) failed(ev *Event, err error, retryAfter time.Duration, log *slog.Logger) Outcome {
+func (r *run) failed(ev *Event, class Class, err error, retryAfter time.Duration, log *slog.Logger) Outcome {
 	if ev.Attempts >= ev.MaxAttempts {
-		log.Error("outbox event failed its last attempt; it is dead", "err", err)
-		return Outcome{Event: ev, Kind: Dead, Error: fmt.Sprintf("gave up after %d attempts: %v", ev.Attempts, err)}
+		r.forgetFailure(ev)
+		log.Error("outbox event failed its last attempt; it is dead", "class", class, "err", err)
+		return Outcome{Event: ev, Kind: Dead, Class: class, Error: fmt.Sprintf("gave up after %d attempts: %s: %v", ev.Attempts, class, err)}
 	}
 	delay := retryAfter
 	if delay <= 0 {
 		delay = r.backoff(ev.Type).Delay(ev.Attempts)
 	}
-	log.Warn("outbox delivery failed; will retry", "err", err, "retry_in", delay)
+	r.noteFailure(ev)
+	log.Warn("outbox delivery failed; will retry", "class", class, "err", err, "retry_in", delay)
 	r.dueAt(time.Now().Add(delay))
-	return Outcome{Event: ev, Kind: Retry, Delay: delay, Error: err.Error()}
+	return Outcome{Event: ev, Kind: Retry, Class: class, Delay: delay, Error: class.String() + ": " + err.Error()}
 }
 
 // backoff returns the retry schedule of an event type.

@@ -6,23 +6,39 @@ import (
 	"time"
 )
 
-// Class says what a failed delivery means for the event and for the backend.
+// Class says what a failed delivery tells about the event and about the
+// backend. No class kills an event or spends an attempt on its own: the
+// processor weighs it against the evidence of other deliveries (see
+// [Processor]), so that an outage of any kind pauses delivery instead of
+// emptying the queue into the dead state.
 type Class int
 
 const (
-	// Transient: this attempt failed but a later one may succeed (a 5xx, a
-	// 429, a timeout after the request was sent). The attempt counts; the
-	// event is retried with backoff until its attempts run out. Errors a
-	// sender does not classify are transient.
+	// Transient: the backend answered "not now" (a 5xx, a 429, a 408). The
+	// attempt counts once the backend is seen delivering other events;
+	// errors a sender does not classify are transient.
 	Transient Class = iota
-	// Permanent: retrying cannot help (a 4xx that rejects the event). The
-	// event goes dead at once and never blocks other events.
+	// Permanent: the backend answered that it will never take this event
+	// (a 400, a 422, a 403, a 404, a redirect). The event goes dead once
+	// the backend is seen delivering other events; until then the answer
+	// may be a broken deploy's, and delivery pauses.
 	Permanent
-	// Unavailable: the backend, not the event, is the problem (connection
-	// refused, DNS failure, no response). The attempt is not counted and
-	// the processor pauses delivery with backoff, so an offline device
-	// never dead-letters its queue.
+	// Unavailable: the request never reached the backend (connection
+	// refused, DNS failure, TLS failure, no route), or the backend refused
+	// our credentials. Nothing is held against the event: delivery pauses
+	// and the attempt is given back, so an offline device never
+	// dead-letters its queue.
 	Unavailable
+	// Unanswered: the request was written whole but no answer came (the
+	// connection dropped, or no response before the timeout). The backend
+	// may have crashed on this very event; the attempt counts once the
+	// backend is seen delivering other events.
+	Unanswered
+	// InProgress: the backend is still working on an earlier delivery of
+	// the same event (409 Conflict under the IETF Idempotency-Key draft).
+	// The event is tried again soon without spending an attempt, up to
+	// MaxInProgress times; after that it is a transient failure.
+	InProgress
 )
 
 func (c Class) String() string {
@@ -33,12 +49,17 @@ func (c Class) String() string {
 		return "permanent"
 	case Unavailable:
 		return "unavailable"
+	case Unanswered:
+		return "unanswered"
+	case InProgress:
+		return "in progress"
 	}
 	return fmt.Sprintf("Class(%d)", int(c))
 }
 
 // DeliveryError classifies a failed delivery. Senders build one with
-// [PermanentError], [TransientError] or [UnavailableError].
+// [PermanentError], [TransientError], [UnavailableError],
+// [UnansweredError] or [InProgressError].
 type DeliveryError struct {
 	Class Class
 	// RetryAfter, when positive, is how long the backend asked us to wait;
@@ -56,7 +77,7 @@ func (e *DeliveryError) Error() string {
 
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// PermanentError marks err as a failure that retrying cannot fix.
+// PermanentError marks err as the backend's refusal of the event itself.
 func PermanentError(err error) error { return &DeliveryError{Class: Permanent, Err: err} }
 
 // TransientError marks err as a failure worth retrying. retryAfter, when
@@ -65,16 +86,38 @@ func TransientError(err error, retryAfter time.Duration) error {
 	return &DeliveryError{Class: Transient, Err: err, RetryAfter: retryAfter}
 }
 
-// UnavailableError marks err as the backend being out of reach.
+// UnavailableError marks err as the backend being out of reach: the
+// request did not get to it.
 func UnavailableError(err error) error { return &DeliveryError{Class: Unavailable, Err: err} }
 
+// UnansweredError marks err as a request that reached the backend and got
+// no answer.
+func UnansweredError(err error) error { return &DeliveryError{Class: Unanswered, Err: err} }
+
+// InProgressError marks err as the backend still processing an earlier
+// delivery of the event. retryAfter, when positive, is the delay the
+// backend asked for.
+func InProgressError(err error, retryAfter time.Duration) error {
+	return &DeliveryError{Class: InProgress, Err: err, RetryAfter: retryAfter}
+}
+
 // Classify returns err's class and requested retry delay. Unclassified
-// errors are transient: the attempt counts, so an error nobody understood
-// cannot retry forever.
+// errors are transient.
 func Classify(err error) (Class, time.Duration) {
 	var de *DeliveryError
 	if errors.As(err, &de) {
 		return de.Class, de.RetryAfter
 	}
 	return Transient, 0
+}
+
+// ParseClass is the inverse of Class.String, for stores that keep a class
+// as text. An unknown name is Transient.
+func ParseClass(name string) Class {
+	for c := Transient; c <= InProgress; c++ {
+		if c.String() == name {
+			return c
+		}
+	}
+	return Transient
 }

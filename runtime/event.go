@@ -52,10 +52,16 @@ const (
 	DefaultMaxAttempts = 5
 	// MaxPriority bounds Priority; claims take higher priorities first.
 	MaxPriority = 10
-	// MaxLeaseExpiries is how many times an event's lease may expire (its
-	// processor died or stalled mid-delivery) before the event goes dead:
-	// an event that keeps crashing processors must not crash them forever.
+	// MaxLeaseExpiries is how many counted lease expiries (its processor
+	// died or stalled mid-delivery, and other events were delivered since
+	// the event last failed) put an event dead: an event that keeps
+	// crashing processors must not crash them forever.
 	MaxLeaseExpiries = 10
+	// MaxInProgress bounds the times an event is tried again without
+	// spending an attempt because the backend said it was still working
+	// on it (an InProgress answer); past it, such answers are transient
+	// failures. It counts every release of the event.
+	MaxInProgress = 10
 	// DefaultMaxPayloadBytes bounds an event's payload unless a store is
 	// configured otherwise; events are deliveries, not file transfers.
 	DefaultMaxPayloadBytes = 256 << 10
@@ -101,9 +107,25 @@ type Event struct {
 	// Attempts counts delivery attempts so far, including one in progress.
 	Attempts int
 	// LeaseExpiries counts the times a processor claimed the event and
-	// never recorded an outcome (it crashed, or was cut off from the store).
-	// Such attempts are given back; at MaxLeaseExpiries the event is dead.
+	// never recorded an outcome (it crashed, or was cut off from the
+	// store) after other events were delivered since the event last
+	// failed. Such attempts are given back; at MaxLeaseExpiries the event
+	// is dead.
 	LeaseExpiries int
+	// Releases counts the failed deliveries given back without spending an
+	// attempt although the backend may have seen the request: nothing
+	// showed the event was at fault (no other delivery had succeeded since
+	// its last failure), or the backend said it was still in progress.
+	Releases int
+	// FailedAt is when a delivery of the event last failed in a way the
+	// backend may have seen, by the store's clock; zero if none did.
+	FailedAt time.Time
+	// FailedClass is the class of that failure.
+	FailedClass Class
+	// OthersDelivered is set by Claim: other events were delivered after
+	// FailedAt, so the backend was working after the event's last failure.
+	// A new failure of the event is then held against it.
+	OthersDelivered bool
 	// RunAt is when the event is next due. Zero at enqueue means now.
 	RunAt time.Time
 	// LastError describes the last failed attempt, if any.
@@ -176,6 +198,8 @@ func Prepare(ev Event, maxPayload int) (Event, error) {
 	}
 	ev.Status = StatusPending
 	ev.Attempts = 0
+	ev.LeaseExpiries, ev.Releases = 0, 0
+	ev.FailedAt, ev.FailedClass, ev.OthersDelivered = time.Time{}, Transient, false
 	ev.LastError = ""
 	ev.Lease = Lease{}
 	return ev, nil

@@ -91,7 +91,7 @@ func TestProcessorHonoursRetryAfter(t *testing.T) {
 			}
 			return http.StatusCreated, nil
 		}
-		sender, err := httpsender.New(b.URL, map[string]string{"weight.updated": "/v1/weight"})
+		sender, err := httpsender.New(b.URL, map[string]string{"weight.updated": "/v1/weight"}, httpsender.WithTimeout(2*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +143,7 @@ func TestThreeProcessorsShareOnePostgres(t *testing.T) {
 	}
 	var recs []*recorder
 	for i, s := range stores {
-		sender, err := httpsender.New(b.URL, routes)
+		sender, err := httpsender.New(b.URL, routes, httpsender.WithTimeout(2*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,26 +5,41 @@ import (
 	"time"
 )
 
-// pause is the processor-wide stop on delivery while the backend is
-// unavailable. Its backoff grows with each consecutive unavailable probe.
+// pause is the processor-wide stop on delivery while nothing gets
+// through: failures arrive and no delivery has succeeded since their
+// claim. While paused the processor sends one event at a time (a probe),
+// each after a wait that grows with every failed probe; the first
+// delivery that succeeds ends the pause.
 type pause struct {
 	backoff Backoff
 	mu      sync.Mutex
-	until   time.Time
-	streak  int
+	until   time.Time // no claims before this
+	streak  int       // failures since the pause began
+	since   time.Time // when the pause began; zero when delivery flows
+	reason  string    // the failure that began it
+	class   Class     // its class
+	probing bool      // a probe is in flight
 }
 
-// trip starts a pause unless one is running, and returns how long is left.
-func (p *pause) trip(now time.Time) (left time.Duration, started bool) {
+// trip records a failure while nothing gets through. It starts a pause
+// (started is true) or, when the pause's wait is over, extends it with
+// the next, longer wait; atLeast is the backend's Retry-After, if any. It
+// returns how long is left of the pause.
+func (p *pause) trip(now time.Time, class Class, reason string, atLeast time.Duration) (left time.Duration, started bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.probing = false
 	if now.Before(p.until) {
 		return p.until.Sub(now), false
 	}
+	started = p.since.IsZero()
+	if started {
+		p.since, p.reason, p.class = now, reason, class
+	}
 	p.streak++
-	d := p.backoff.Delay(p.streak)
+	d := max(p.backoff.Delay(p.streak), atLeast)
 	p.until = now.Add(d)
-	return d, true
+	return d, started
 }
 
 // reset ends the pause after a successful delivery; it reports whether
@@ -32,13 +47,44 @@ func (p *pause) trip(now time.Time) (left time.Duration, started bool) {
 func (p *pause) reset() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	was := p.streak > 0
-	p.streak, p.until = 0, time.Time{}
+	was := !p.since.IsZero()
+	p.until, p.streak, p.since, p.reason, p.class, p.probing = time.Time{}, 0, time.Time{}, "", Transient, false
 	return was
 }
 
+// settled notes that an outcome that neither trips nor resets the pause
+// came in: if it was the probe's, another may go.
+func (p *pause) settled() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.probing = false
+}
+
+// remaining is how long until events may be claimed again.
 func (p *pause) remaining(now time.Time) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.until.Sub(now)
+}
+
+// limit bounds a claim of up to want events: all of them while delivery
+// flows; while paused, one probe at a time.
+func (p *pause) limit(want int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.since.IsZero():
+		return want
+	case p.probing || want == 0:
+		return 0
+	}
+	p.probing = true
+	return 1
+}
+
+// state is the pause as the processor reports it.
+func (p *pause) state() (since time.Time, class Class, reason string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.since, p.class, p.reason
 }

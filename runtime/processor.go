@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Processor delivers an outbox's events: it claims due events under a lease,
@@ -16,22 +18,102 @@ import (
 //
 // Many processors may share one store (in one process or many); leases make
 // sure each event is worked by one of them at a time.
+//
+// # Evidence
+//
+// An event goes dead, or spends an attempt, only on evidence against the
+// event itself; an outage of any kind pauses delivery instead. A failed
+// delivery is weighed as follows:
+//
+//   - Nothing gets through: no delivery succeeded since the event was
+//     claimed. Delivery pauses, whatever the failure (a 5xx, a 400, a
+//     redirect, a timeout, a dropped connection, a refused one): the
+//     processor sends one event at a time, with a growing wait, until one
+//     is delivered. The pause is logged, told to the Observer and reported
+//     by [Processor.State].
+//   - The request never reached the backend ([Unavailable]): the attempt is
+//     given back, always.
+//   - The event's first failure, or one with no other delivery since its
+//     last failure: the attempt is given back too, but the failure is dated
+//     and counted in the event's Releases. Nothing yet tells the event's
+//     fault from the backend's.
+//   - A failure after other events were delivered since the event's last
+//     failure is held against it: the attempt counts (dead when they are
+//     used up), and a [Permanent] answer that repeats such a permanent
+//     answer makes the event dead at once.
+//   - [InProgress] (the backend still works on an earlier delivery of the
+//     event): tried again soon, without spending an attempt, up to
+//     MaxInProgress times.
+//
+// So an event that makes the backend drop the connection, or crash, ends
+// dead and frees its key's later events, while a backend that answers 503
+// or 400 to everything, for as long as it does, empties nothing into the
+// dead state.
+//
+// Each send must end before a deadline measured from the moment before its
+// claim (Lease less a margin for recording the outcome); an event whose
+// deadline has passed when its send would start is released unsent, so a
+// send never outlives its lease.
 type Processor struct {
 	store   Store
 	sender  Sender
 	cfg     Config
 	log     *slog.Logger
 	running atomic.Bool
+	pause   pause
 }
 
-// NewProcessor returns a processor delivering store's events through sender.
-func NewProcessor(store Store, sender Sender, cfg Config) *Processor {
+// NewProcessor returns a processor delivering store's events through
+// sender. It refuses a configuration that cannot work: no store or sender,
+// or a Lease too short for the sender's own timeout (when the sender is a
+// [TimeoutSender]).
+func NewProcessor(store Store, sender Sender, cfg Config) (*Processor, error) {
+	if store == nil || sender == nil {
+		return nil, errors.New("outbox: NewProcessor needs a store and a sender")
+	}
+	given := cfg.Lease
 	cfg = cfg.withDefaults()
-	return &Processor{store: store, sender: sender, cfg: cfg, log: cfg.Logger}
+	if ts, ok := sender.(TimeoutSender); ok {
+		if limit, need := sendLimit(cfg.Lease), ts.SendTimeout(); need > limit {
+			which := "the default Lease"
+			if given > 0 {
+				which = "Config.Lease"
+			}
+			return nil, fmt.Errorf("outbox: %s of %s leaves %s for a send, but the sender may take %s; "+
+				"raise Lease above %s or shorten the sender's timeout", which, cfg.Lease, limit, need, leaseFor(need))
+		}
+	}
+	return &Processor{store: store, sender: sender, cfg: cfg, log: cfg.Logger, pause: pause{backoff: cfg.UnavailableBackoff}}, nil
+}
+
+// leaseFor is the shortest lease whose send limit is at least d.
+func leaseFor(d time.Duration) time.Duration {
+	lease := d
+	for sendLimit(lease) < d {
+		lease += max(d/100, time.Millisecond)
+	}
+	return lease.Round(time.Second) + time.Second
 }
 
 // Config returns the processor's configuration with defaults filled in.
 func (p *Processor) Config() Config { return p.cfg }
+
+// State is what a processor is doing, for health checks.
+type State struct {
+	// Paused is true while delivery is paused because nothing gets
+	// through; PausedSince and PauseReason say since when and why (the
+	// failure that began the pause, as its class and error text).
+	Paused      bool
+	PausedSince time.Time
+	PauseClass  Class
+	PauseReason string
+}
+
+// State reports whether delivery is paused, since when and why.
+func (p *Processor) State() State {
+	since, class, reason := p.pause.state()
+	return State{Paused: !since.IsZero(), PausedSince: since, PauseClass: class, PauseReason: reason}
+}
 
 // Run delivers events until ctx ends, then stops gracefully: it claims
 // nothing more, lets deliveries in flight finish for up to StopTimeout
@@ -39,19 +121,17 @@ func (p *Processor) Config() Config { return p.cfg }
 // attempt), records their outcomes, and returns nil. Every goroutine it
 // started has ended when it returns.
 func (p *Processor) Run(ctx context.Context) error {
-	if p.store == nil || p.sender == nil {
-		return errors.New("outbox: NewProcessor needs a store and a sender")
-	}
 	if !p.running.CompareAndSwap(false, true) {
 		return errors.New("outbox: this processor is already running; create another one to add capacity")
 	}
 	defer p.running.Store(false)
+	p.pause.reset()
 
 	r := &run{
 		Processor: p,
 		results:   make(chan attempt, p.cfg.Concurrency),
 		freed:     make(chan struct{}, 1),
-		pause:     pause{backoff: p.cfg.UnavailableBackoff},
+		failures:  make(map[uuid.UUID]uint64),
 	}
 	// Deliveries and the recording of their outcomes outlive ctx so that a
 	// stop does not cut a delivery off between the send and the record.
@@ -89,11 +169,15 @@ type run struct {
 	freed    chan struct{} // completer → loop: capacity or a key's next event may be free
 	inflight atomic.Int64  // claimed and not yet recorded
 	sends    sync.WaitGroup
-	pause    pause
-	// lastSuccess is when a delivery last succeeded (Unix nanoseconds):
-	// an "unavailable" send that overlapped a success was this event's
-	// problem, not the backend's.
+	// lastSuccess is when a delivery last succeeded (Unix nanoseconds): a
+	// failure after it is no sign of an outage.
 	lastSuccess atomic.Int64
+	// successes counts the deliveries that succeeded; failures holds, for
+	// each event whose last failure this run saw, the count at that
+	// failure, so that a delivery in between is known for certain.
+	successes  atomic.Uint64
+	failuresMu sync.Mutex
+	failures   map[uuid.UUID]uint64
 
 	mu      sync.Mutex
 	nextDue time.Time // when the next event is due, as far as this run knows; zero if unknown
@@ -190,19 +274,24 @@ var storeRetry = Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second, Jit
 // storeCallTimeout bounds one claim or one recording of outcomes.
 const storeCallTimeout = 30 * time.Second
 
-// claim takes as many due events as there is capacity for and starts their
-// deliveries. It reports how many it claimed out of how many it asked for.
+// claim takes as many due events as there is capacity for (one, as a
+// probe, while delivery is paused) and starts their deliveries. It reports
+// how many it claimed out of how many it asked for.
 func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error) {
 	free := r.cfg.Concurrency - int(r.inflight.Load())
-	if free <= 0 {
+	limit = r.pause.limit(max(0, min(free, r.cfg.BatchSize)))
+	if limit == 0 {
 		return 0, 0, nil
 	}
-	limit = min(free, r.cfg.BatchSize)
+	c := r.claimedNow()
 	// A claim that commits must come back to us even if we are stopping:
 	// otherwise its events would wait out their lease, an attempt spent.
 	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
 	defer cancel()
 	events, err := r.store.Claim(claimCtx, r.cfg.Owner, limit, r.cfg.Lease)
+	if err != nil || len(events) == 0 {
+		r.pause.settled()
+	}
 	if err != nil {
 		return 0, limit, fmt.Errorf("claim: %w", err)
 	}
@@ -210,15 +299,21 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 	if bs, ok := r.sender.(BatchSender); ok && r.cfg.SendBatch > 1 {
 		for chunk := range slices.Chunk(events, r.cfg.SendBatch) {
 			r.sends.Add(1)
-			go r.deliverBatch(sendCtx, bs, chunk)
+			go r.deliverBatch(sendCtx, bs, c, chunk)
 		}
 		return len(events), limit, nil
 	}
 	for _, ev := range events {
 		r.sends.Add(1)
-		go r.deliver(sendCtx, ev)
+		go r.deliver(sendCtx, c, ev)
 	}
 	return len(events), limit, nil
+}
+
+// claimedNow is the timing of a claim about to be asked for.
+func (r *run) claimedNow() claimed {
+	at := time.Now()
+	return claimed{at: at, deadline: at.Add(sendLimit(r.cfg.Lease))}
 }
 
 // untilNextDue is how long the loop may sleep when nothing is due now: until

@@ -80,13 +80,23 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// newProcessor returns a processor, failing t if NewProcessor refuses.
+func newProcessor(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config) *outbox.Processor {
+	t.Helper()
+	p, err := outbox.NewProcessor(s, sender, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // start runs a processor until the test ends, then stops it and checks it
 // stopped cleanly.
 func start(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config) *recorder {
 	t.Helper()
 	rec := newRecorder()
 	cfg.Observer = rec
-	p := outbox.NewProcessor(s, sender, cfg)
+	p := newProcessor(t, s, sender, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -162,6 +172,19 @@ func (r *recorder) waitFor(t *testing.T, kind outbox.OutcomeKind, n int, timeout
 	}
 }
 
+// waitUntil waits until cond holds, looking again at each recorded outcome.
+func (r *recorder) waitUntil(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-r.changed:
+		case <-deadline:
+			t.Fatalf("condition not met after %s", timeout)
+		}
+	}
+}
+
 func event(key string, version int) outbox.Event {
 	return outbox.Event{
 		Type:          "weight.updated",
@@ -185,8 +208,9 @@ func TestProcessorDeliversEachKeyInOrder(t *testing.T) {
 			s.enqueue(t, batch...)
 		}
 		sender := &outboxtest.Sender{}
-		// The poison key's first event is rejected for good; the rest of
-		// that key and every other key must still be delivered.
+		// The poison key's first event is rejected for good (twice, the
+		// second time after other deliveries succeeded: then it is dead);
+		// the rest of that key and every other key must still be delivered.
 		sender.FailWhen(func(ev *outbox.Event) error {
 			if ev.AggregateID == "poison" && ev.EntityVersion == 1 {
 				return outbox.PermanentError(errors.New("422 Unprocessable Entity"))
@@ -195,7 +219,7 @@ func TestProcessorDeliversEachKeyInOrder(t *testing.T) {
 		})
 		rec := start(t, s, sender, fast(t))
 		rec.waitFor(t, outbox.Delivered, (keys+1)*versions-1, 30*time.Second)
-		rec.waitFor(t, outbox.Dead, 1, time.Second)
+		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
 
 		got := map[string][]int64{}
 		for _, ev := range sender.Delivered() {
@@ -239,9 +263,12 @@ func TestProcessorRedeliversAfterLeaseExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The dead processor's attempt was given back, its expiry counted.
-		if got.Status != outbox.StatusCompleted || got.Attempts != 1 || got.LeaseExpiries != 1 {
-			t.Fatalf("event: status %s, attempts %d, expiries %d; want completed at the first counted attempt after one expiry", got.Status, got.Attempts, got.LeaseExpiries)
+		// The dead processor's attempt was given back, and the expiry
+		// counted as a release, not against the event: nothing had been
+		// delivered since it last failed.
+		if got.Status != outbox.StatusCompleted || got.Attempts != 1 || got.LeaseExpiries != 0 || got.Releases != 1 {
+			t.Fatalf("event: status %s, attempts %d, expiries %d, releases %d; want completed at the first counted attempt after one release",
+				got.Status, got.Attempts, got.LeaseExpiries, got.Releases)
 		}
 		if len(sender.Delivered()) != 1 {
 			t.Fatalf("delivered %d times, want once", len(sender.Delivered()))
@@ -296,13 +323,24 @@ func TestProcessorOutlastsAnUnavailableBackend(t *testing.T) {
 	})
 }
 
+// An event that keeps failing while other deliveries succeed uses up its
+// attempts and goes dead. Its first failure is given back (nothing had
+// shown the backend working since), each later one counts.
 func TestProcessorGivesUpAfterMaxAttempts(t *testing.T) {
 	eachStore(t, func(t *testing.T, s testStore) {
 		ev := event("w1", 1)
 		ev.MaxAttempts = 3
 		stored := s.enqueue(t, ev)[0]
 		sender := &outboxtest.Sender{}
-		sender.FailWhen(func(*outbox.Event) error { return errors.New("500 Internal Server Error") })
+		var others atomic.Int64
+		sender.FailWhen(func(ev *outbox.Event) error {
+			if ev.AggregateID != "w1" {
+				return nil
+			}
+			// Traffic goes on around the failing event.
+			s.enqueue(t, event(fmt.Sprintf("other-%d", others.Add(1)), 1))
+			return errors.New("500 Internal Server Error")
+		})
 		rec := start(t, s, sender, fast(t))
 		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
 
@@ -310,9 +348,10 @@ func TestProcessorGivesUpAfterMaxAttempts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != outbox.StatusDead || got.Attempts != 3 || sender.Attempts() != 3 ||
-			!strings.Contains(got.LastError, "gave up after 3 attempts: 500 Internal Server Error") {
-			t.Fatalf("status %s, attempts %d (sender saw %d), last error %q", got.Status, got.Attempts, sender.Attempts(), got.LastError)
+		tries := sender.AttemptsOf(stored.ID)
+		if got.Status != outbox.StatusDead || got.Attempts != 3 || got.Releases < 1 || tries != 3+got.Releases ||
+			!strings.Contains(got.LastError, "gave up after 3 attempts: transient: 500 Internal Server Error") {
+			t.Fatalf("status %s, attempts %d, releases %d (sender saw %d tries), last error %q", got.Status, got.Attempts, got.Releases, tries, got.LastError)
 		}
 	})
 }
@@ -330,7 +369,7 @@ func TestProcessorStopReleasesInFlight(t *testing.T) {
 		})
 		cfg := fast(t)
 		cfg.StopTimeout = 50 * time.Millisecond
-		p := outbox.NewProcessor(s, sender, cfg)
+		p := newProcessor(t, s, sender, cfg)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
@@ -382,7 +421,7 @@ func TestProcessorRetriesAFailedHook(t *testing.T) {
 
 func TestProcessorRunsOnce(t *testing.T) {
 	s := outboxtest.NewSQLiteStore(t)
-	p := outbox.NewProcessor(s, &outboxtest.Sender{}, fast(t))
+	p := newProcessor(t, s, &outboxtest.Sender{}, fast(t))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	results := make(chan error, 2)
@@ -420,7 +459,12 @@ func TestProcessorSendsInBatches(t *testing.T) {
 		cfg.Concurrency, cfg.BatchSize, cfg.SendBatch = 16, 16, 5
 		rec := start(t, s, sender, cfg)
 		rec.waitFor(t, outbox.Delivered, 15, 10*time.Second)
+		rec.waitFor(t, outbox.Release, 1, 10*time.Second)
+		// The rejection is held against the event when it repeats after
+		// other deliveries: traffic goes on.
+		s.enqueue(t, event("later", 1))
 		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
+		rec.waitFor(t, outbox.Delivered, 16, 10*time.Second)
 
 		batches := sender.Batches()
 		sent := 0
@@ -430,8 +474,11 @@ func TestProcessorSendsInBatches(t *testing.T) {
 			}
 			sent += n
 		}
-		if sent != 16 || slices.Max(batches) != 5 {
-			t.Fatalf("batches %v: want 16 events in batches of at most 5, the first claim's full ones of 5", batches)
+		// 16, the later one, and the rejected one again: its second failure
+		// is held against it if the others' deliveries were recorded with
+		// or after its first, else its third.
+		if sent < 18 || slices.Max(batches) != 5 || sender.AttemptsOf(bad.ID) != sent-16 {
+			t.Fatalf("batches %v: want 16 sends, the later one and the rejected one again, in batches of at most 5, the first claim's full ones of 5", batches)
 		}
 	})
 }

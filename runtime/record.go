@@ -60,9 +60,26 @@ func (r *run) finish(ctx context.Context, batch []Outcome) (recorded []Outcome) 
 		callCtx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 		res, err := r.store.Finish(callCtx, batch)
 		cancel()
+		// What was committed counts, even when Finish then failed: it must
+		// neither be recorded again nor be missing from the Observer.
+		done := make(map[uuid.UUID]bool, len(res.Recorded))
+		for _, id := range res.Recorded {
+			done[id] = true
+		}
+		var rest []Outcome
+		for _, o := range batch {
+			if done[o.Event.ID] {
+				recorded = append(recorded, o)
+			} else {
+				rest = append(rest, o)
+			}
+		}
 		if err != nil {
+			batch = rest
 			failures++
 			switch {
+			case len(batch) == 0:
+				return recorded
 			case ctx.Err() != nil:
 				r.log.Error("outbox outcomes not recorded before stop; their leases will expire and the events be retried", "events", len(batch), "err", err)
 				return recorded
@@ -84,15 +101,8 @@ func (r *run) finish(ctx context.Context, batch []Outcome) (recorded []Outcome) 
 			}
 			continue
 		}
-		lost := make(map[uuid.UUID]bool, len(res.Lost))
 		for _, id := range res.Lost {
-			lost[id] = true
 			r.log.Warn("outbox lease lost before the outcome was recorded; the new lease holder decides", "event_id", id)
-		}
-		for _, o := range batch {
-			if _, hookFailed := res.HookErrors[o.Event.ID]; !lost[o.Event.ID] && !hookFailed {
-				recorded = append(recorded, o)
-			}
 		}
 		batch = r.hookFailures(batch, res.HookErrors)
 	}
@@ -115,7 +125,7 @@ func (r *run) hookFailures(batch []Outcome, errs map[uuid.UUID]error) []Outcome 
 		ev := out.Event
 		log := r.log.With("event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "max_attempts", ev.MaxAttempts)
 		log.Error("outbox delivered hook failed", "err", err)
-		next = append(next, r.failed(ev, fmt.Errorf("delivered, but the delivered hook failed: %w", err), 0, log))
+		next = append(next, r.failed(ev, Transient, fmt.Errorf("delivered, but the delivered hook failed: %w", err), 0, log))
 	}
 	return next
 }

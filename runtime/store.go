@@ -90,9 +90,10 @@ const (
 	Retry
 	// Dead: the event will not be delivered without an operator.
 	Dead
-	// Release: the attempt never really happened (the backend was
-	// unavailable, or the processor stopped); its attempt is given back and
-	// the event is due again after Delay.
+	// Release: the attempt is given back and the event is due again after
+	// Delay. Either it never really happened (the backend was unavailable,
+	// the processor stopped), or nothing yet shows that the failure was the
+	// event's own (Reached).
 	Release
 )
 
@@ -121,10 +122,23 @@ type Outcome struct {
 	Error string
 	// Receipt is what the backend answered (Delivered).
 	Receipt Receipt
+	// Class is what kind of failure a Retry, Dead or Reached Release was.
+	Class Class
+	// Reached is set on a Release whose request the backend may have seen:
+	// the store counts it in the event's Releases and, unless the backend
+	// said it was still in progress, dates the failure (FailedAt), so that
+	// the event's next failure after other deliveries is held against it.
+	Reached bool
 }
 
-// FinishResult reports the outcomes Finish could not record.
+// FinishResult reports which outcomes Finish recorded and which it could
+// not.
 type FinishResult struct {
+	// Recorded lists the events whose outcome was committed. When Finish
+	// returns an error, these outcomes were committed before it failed
+	// (one at a time, while a failing hook was being isolated) and must
+	// not be recorded again; the others were not.
+	Recorded []uuid.UUID
 	// Lost lists events whose lease had expired or been taken over; their
 	// outcome was discarded and the current lease holder decides.
 	Lost []uuid.UUID
@@ -188,6 +202,18 @@ type SendResult struct {
 	Receipt Receipt
 	// Err is the event's error, nil when it was delivered.
 	Err error
+}
+
+// TimeoutSender is a Sender that bounds its own requests. NewProcessor
+// refuses a Lease that would cut such a request off before the sender
+// itself gives up on it.
+type TimeoutSender interface {
+	Sender
+	// SendTimeout is the longest one request to the backend may take. A
+	// send that makes a second request (after a 401, say) may still be
+	// cut off by the processor's deadline; its attempt then ends as
+	// Unanswered, and the lease keeps it from being sent twice at once.
+	SendTimeout() time.Duration
 }
 
 // SenderFunc adapts a function to Sender.

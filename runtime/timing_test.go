@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,33 +57,42 @@ func TestProcessorWakesWhenDue(t *testing.T) {
 }
 
 // A send that outlives its lease is cut off before the lease ends, so the
-// event is never delivered twice at once; the attempt counts.
+// event is never delivered twice at once. With nothing else delivered, the
+// attempt is given back, and the event released as one the backend may
+// have seen.
 func TestProcessorBoundsSendsByTheLease(t *testing.T) {
 	eachStore(t, func(t *testing.T, s testStore) {
-		s.enqueue(t, event("w1", 1))
+		stored := s.enqueue(t, event("w1", 1))[0]
 		sender := outbox.SenderFunc(func(ctx context.Context, _ *outbox.Event) (outbox.Receipt, error) {
 			<-ctx.Done() // a backend that never answers
 			return outbox.Receipt{}, ctx.Err()
 		})
 		cfg := slowPoll(t)
-		cfg.Lease = time.Second // sends are cut off after 500 ms
+		cfg.Lease = time.Second // sends are cut off 500 ms after the claim
 		rec := start(t, s, sender, cfg)
-		rec.waitFor(t, outbox.Retry, 1, 5*time.Second)
+		rec.waitFor(t, outbox.Release, 1, 5*time.Second)
 		rec.mu.Lock()
 		first := rec.outcomes[0]
 		rec.mu.Unlock()
 		// Cut off inside its lease, the send's outcome was recorded (not
-		// lost to an expired lease) and counted as a failed attempt.
-		if first.Kind != outbox.Retry || !strings.Contains(first.Error, "longer than the lease") || first.Event.Attempts != 1 {
-			t.Fatalf("first outcome %s after %d attempt(s): %q", first.Kind, first.Event.Attempts, first.Error)
+		// lost to an expired lease).
+		if !first.Reached || first.Class != outbox.Unanswered || !strings.Contains(first.Error, "no answer within the time the lease allows") {
+			t.Fatalf("first outcome %s (reached %v, class %s): %q", first.Kind, first.Reached, first.Class, first.Error)
+		}
+		got, err := s.Get(t.Context(), stored.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Releases < 1 || got.FailedClass != outbox.Unanswered || got.FailedAt.IsZero() {
+			t.Fatalf("after a cut-off send: releases %d, failed %s at %v", got.Releases, got.FailedClass, got.FailedAt)
 		}
 	})
 }
 
 // An event the backend never answers, while it answers the others, is this
-// event's problem: its attempts count and it goes dead, instead of pausing
-// the processor forever.
-func TestProcessorCountsTimeoutsWhileOthersSucceed(t *testing.T) {
+// event's problem: after its first failure, its attempts count and it goes
+// dead, instead of pausing the processor forever.
+func TestProcessorCountsUnansweredWhileOthersSucceed(t *testing.T) {
 	eachStore(t, func(t *testing.T, s testStore) {
 		hang := event("hang", 1)
 		hang.MaxAttempts = 2
@@ -98,12 +108,12 @@ func TestProcessorCountsTimeoutsWhileOthersSucceed(t *testing.T) {
 			if err := delivered.waitAbove(ctx, seen); err != nil {
 				return outbox.Receipt{}, err
 			}
-			return outbox.Receipt{}, outbox.UnavailableError(fmt.Errorf("no response within 1s: %w", context.DeadlineExceeded))
+			return outbox.Receipt{}, outbox.UnansweredError(fmt.Errorf("no response within 1s: %w", context.DeadlineExceeded))
 		})
 		rec := newRecorder()
 		cfg := slowPoll(t)
 		cfg.Observer = both{rec, delivered}
-		p := outbox.NewProcessor(s, sender, cfg)
+		p := newProcessor(t, s, sender, cfg)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- p.Run(ctx) }()
@@ -111,8 +121,15 @@ func TestProcessorCountsTimeoutsWhileOthersSucceed(t *testing.T) {
 
 		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
 		dead, err := s.List(t.Context(), outbox.Filter{Status: outbox.StatusDead})
-		if err != nil || len(dead) != 1 || dead[0].AggregateID != "hang" || !strings.Contains(dead[0].LastError, "other deliveries succeeded") {
+		if err != nil || len(dead) != 1 || dead[0].AggregateID != "hang" || !strings.Contains(dead[0].LastError, "unanswered") {
 			t.Fatalf("dead events %+v, %v", dead, err)
+		}
+		// First failure given back, then two counted: three sends.
+		if dead[0].Attempts != 2 || dead[0].Releases != 1 || rec.count(outbox.Retry) != 1 {
+			t.Fatalf("dead after %d attempts, %d releases, %d retries; want 2, 1, 1", dead[0].Attempts, dead[0].Releases, rec.count(outbox.Retry))
+		}
+		if rec.paused != 0 {
+			t.Fatalf("paused %d times while other deliveries succeeded", rec.paused)
 		}
 	})
 }
@@ -210,4 +227,42 @@ func TestProcessorIsolatesAnUnrecordableOutcome(t *testing.T) {
 	rec.waitFor(t, outbox.Delivered, 3, 20*time.Second)
 	outboxtest.EnqueueSQLite(t, s, event("later", 1))
 	rec.waitFor(t, outbox.Delivered, 4, 10*time.Second)
+}
+
+// partialFinish commits the first outcome of its first call and then fails
+// that call, as a store's Finish does when a commit fails while it records
+// a batch one outcome at a time.
+type partialFinish struct {
+	outbox.Store
+	failed atomic.Bool
+}
+
+func (p *partialFinish) Finish(ctx context.Context, outs []outbox.Outcome) (outbox.FinishResult, error) {
+	if !p.failed.CompareAndSwap(false, true) {
+		return p.Store.Finish(ctx, outs)
+	}
+	res, err := p.Store.Finish(ctx, outs[:1])
+	if err != nil {
+		return res, err
+	}
+	return outbox.FinishResult{Recorded: res.Recorded}, errors.New("commit: connection lost")
+}
+
+// Outcomes a failed Finish did commit are counted once, and not recorded
+// again: the Observer (and so the metrics) sees every delivery exactly once.
+func TestProcessorCountsOutcomesOfAPartialFinish(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for _, key := range []string{"a", "b", "c"} {
+			s.enqueue(t, event(key, 1))
+		}
+		rec := start(t, &partialFinish{Store: s.Store}, &outboxtest.Sender{}, slowPoll(t))
+		rec.waitFor(t, outbox.Delivered, 3, 10*time.Second)
+		st, err := s.Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Counts[outbox.StatusCompleted] != 3 || rec.count(outbox.Delivered) != 3 {
+			t.Fatalf("%d completed, %d delivered outcomes observed; want 3 and 3", st.Counts[outbox.StatusCompleted], rec.count(outbox.Delivered))
+		}
+	})
 }

@@ -260,7 +260,9 @@ func main() {
 	check(err)
 	sender, err := httpsender.New("http://"+ln.Addr().String(), metrics.Routes())
 	check(err)
-	go outbox.NewProcessor(store, sender, outbox.Config{Backoffs: metrics.Backoffs()}).Run(ctx)
+	proc, err := outbox.NewProcessor(store, sender, outbox.Config{Backoffs: metrics.Backoffs()})
+	check(err)
+	go proc.Run(ctx)
 	select {
 	case req := <-got:
 		fmt.Println("delivered", req)

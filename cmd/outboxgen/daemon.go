@@ -105,7 +105,7 @@ func runDaemon(e *env, args []string) int {
 	defer sender.CloseIdleConnections()
 
 	metrics := outboxprom.New(o)
-	proc := outbox.NewProcessor(o, sender, outbox.Config{
+	proc, err := outbox.NewProcessor(o, sender, outbox.Config{
 		Concurrency:  c.Concurrency,
 		BatchSize:    c.BatchSize,
 		SendBatch:    sendBatch,
@@ -117,6 +117,9 @@ func runDaemon(e *env, args []string) int {
 		Logger:       logger,
 		Observer:     metrics,
 	})
+	if err != nil {
+		return e.fail(err)
+	}
 
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()

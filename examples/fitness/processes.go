@@ -83,11 +83,15 @@ func runProcessor(ctx context.Context, args []string, out io.Writer) error {
 	cfg.Backoff.Base, cfg.Backoff.Max = *backoffBase, *backoffMax
 	cfg.Logger = slog.New(slog.NewTextHandler(out, nil))
 	fmt.Fprintf(out, "processor: delivering %s to %s; Ctrl-C (or SIGTERM) stops it gracefully\n", store.Where, *backendURL)
-	return outbox.NewProcessor(store.Outbox, sender, cfg).Run(ctx)
+	proc, err := outbox.NewProcessor(store.Outbox, sender, cfg)
+	if err != nil {
+		return err
+	}
+	return proc.Run(ctx)
 }
 
 // runBackend serves the demo backend and, on a second port, an admin API
-// to make it misbehave: POST /down, /up, /faults?fail=0.2&status=503&retry_after=1s&slow=0.1&slow_by=2s;
+// to make it misbehave: POST /down, /up, /faults?fail=0.2&status=503&retry_after=1s&slow=0.1&slow_by=2s&in_progress=0.1&drop=ENTITY_ID;
 // GET /counts.
 func runBackend(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("fitness backend", flag.ContinueOnError)
@@ -172,7 +176,8 @@ func parseFaults(r *http.Request) (backend.Faults, error) {
 		}
 		return v
 	}
-	f.FailShare, f.SlowShare = share("fail"), share("slow")
+	f.FailShare, f.SlowShare, f.InProgressShare = share("fail"), share("slow"), share("in_progress")
+	f.DropEntity = q.Get("drop")
 	f.RetryAfter, f.SlowBy = duration("retry_after"), duration("slow_by")
 	f.FailStatus = http.StatusServiceUnavailable
 	if s := q.Get("status"); s != "" {

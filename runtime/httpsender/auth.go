@@ -142,26 +142,18 @@ func tokenError(ctx context.Context, path, what string, err error) error {
 
 // noTokenSourceError is the error for a 401 to a sender without a token
 // source; header is the rejected request's.
-func noTokenSourceError(path string, header http.Header, body []byte) error {
+func noTokenSourceError(path string, header http.Header, rep reply) error {
 	msg := "POST " + path + ": 401 Unauthorized: "
 	if header.Get("Authorization") != "" {
 		msg += "the backend rejects the Authorization header set with WithHeader or WithRouteHeader; fix its value, or use httpsender.WithTokenSource for a token that can be refreshed"
 	} else {
 		msg += "the backend requires credentials; configure httpsender.WithTokenSource"
 	}
-	return errors.New(msg + responseNote(body))
+	return errors.New(msg + problemNote(rep.Header, rep.body))
 }
 
 // rejectedTokenError is the error for a 401 to a refreshed token.
-func rejectedTokenError(path string, body []byte) error {
-	return errors.New("POST " + path + ": 401 Unauthorized after refreshing the token: the backend rejects our credentials; check the token source" + responseNote(body))
-}
-
-// responseNote quotes an excerpt of body after an error message that ends
-// in advice, or is empty when body has nothing to quote.
-func responseNote(body []byte) string {
-	if ex := excerpt(body); ex != "" {
-		return " (response: " + ex + ")"
-	}
-	return ""
+func rejectedTokenError(path string, rep reply) error {
+	return errors.New("POST " + path + ": 401 Unauthorized after refreshing the token: the backend rejects our credentials; check the token source" +
+		problemNote(rep.Header, rep.body))
 }

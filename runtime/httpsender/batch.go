@@ -92,6 +92,11 @@ func (s *Sender) SendBatch(ctx context.Context, evs []*outbox.Event) ([]outbox.S
 func (s *Sender) postBatch(ctx context.Context, evs []*outbox.Event, idx []int, results []outbox.SendResult) error {
 	req := request{path: s.batch.path, url: s.batch.url, header: http.Header{}, body: s.batchBody(evs, idx), limit: maxBatchBodyBytes}
 	setCommonHeaders(req.header, *s.batch)
+	// Every event in it carries its own key, so the request is safe to
+	// repeat: an empty Idempotency-Key tells net/http so (it then retries
+	// the request on a fresh connection when a kept-alive one turns out
+	// closed) and is not sent.
+	req.header["Idempotency-Key"] = nil
 	rep, err := s.exchange(ctx, req)
 	if err != nil {
 		return err
@@ -183,19 +188,19 @@ func (s *Sender) batchStatusError(rep reply, now time.Time) error {
 	case code == http.StatusNotFound, code == http.StatusMethodNotAllowed, code == http.StatusNotImplemented:
 		return &refusedError{fmt.Errorf(
 			"POST %s: %s: the backend has no batch endpoint there; check httpsender.WithBatchRoute, or drop it to post events one by one%s",
-			path, statusText(code), responseNote(rep.body))}
-	case statusVerdict(code) == retryable:
-		return outbox.TransientError(statusError(path, code, rep.body), parseRetryAfter(rep.Header.Get("Retry-After"), now))
+			path, statusText(code), problemNote(rep.Header, rep.body))}
+	case s.verdict(code) == retryable:
+		return outbox.TransientError(statusError(path, code, rep.Header, rep.body), parseRetryAfter(rep.Header.Get("Retry-After"), now))
 	case code == http.StatusRequestEntityTooLarge:
 		return &refusedError{fmt.Errorf(
 			"POST %s: %s: the backend refuses a batch this large; lower the processor's Config.SendBatch%s",
-			path, statusText(code), responseNote(rep.body))}
+			path, statusText(code), problemNote(rep.Header, rep.body))}
 	case code >= 300 && code < 400:
 		return &refusedError{redirectError(path, rep.Response)}
 	}
 	return &refusedError{fmt.Errorf(
 		"POST %s: %s: the backend refuses the batch request as a whole; check that httpsender.WithBatchRoute names the backend's batch endpoint and that it accepts this package's batch format%s",
-		path, statusText(code), responseNote(rep.body))}
+		path, statusText(code), problemNote(rep.Header, rep.body))}
 }
 
 // parseResults returns the results of a 2xx batch response by event id, or
@@ -211,7 +216,7 @@ func (s *Sender) parseResults(rep reply) (map[uuid.UUID]map[string]json.RawMessa
 		Results []json.RawMessage `json:"results"`
 	}
 	if err := json.Unmarshal(rep.body, &doc); err != nil || doc.Results == nil {
-		return nil, fmt.Errorf(`%s, but the response body is not {"results":[...]}%s%s`, prefix, retried, responseNote(rep.body))
+		return nil, fmt.Errorf(`%s, but the response body is not {"results":[...]}%s`, prefix, retried)
 	}
 	byID := make(map[uuid.UUID]map[string]json.RawMessage, len(doc.Results))
 	for _, raw := range doc.Results {
@@ -234,7 +239,9 @@ func (s *Sender) parseResults(rep reply) (map[uuid.UUID]map[string]json.RawMessa
 // classifyResult turns one event's result in a batch response (answered
 // with status code) into a receipt or a classified error. The event's
 // status means what it would mean as the status of a response to the event
-// alone (see statusVerdict), but a result carries no Retry-After.
+// alone (see Sender.verdict), but a result carries no Retry-After. Of a
+// failed result's other fields only a problem document's "type" and
+// "title" are kept: an "error" text may echo the payload.
 func (s *Sender) classifyResult(eventPath string, code int, obj map[string]json.RawMessage) (outbox.Receipt, error) {
 	label := s.batch.path + " (event for " + eventPath + ")"
 	var status int
@@ -243,21 +250,22 @@ func (s *Sender) classifyResult(eventPath string, code int, obj map[string]json.
 			"POST %s: %s, but the result for this event has no valid status (an HTTP status code such as 201); it will be retried under the same idempotency key",
 			s.batch.path, statusText(code)), 0)
 	}
-	var text string
-	_ = json.Unmarshal(obj["error"], &text) // optional; anything but a string is ignored
-	switch statusVerdict(status) {
+	failure := func() error { return errors.New("POST " + label + ": " + statusText(status) + problemFields(obj)) }
+	switch s.verdict(status) {
 	case delivered:
 		field := s.remoteIDField
 		if field == "id" {
 			field = batchRemoteIDField
 		}
 		return outbox.Receipt{RemoteID: remoteIDOf(obj, field)}, nil
+	case inProgress:
+		return outbox.Receipt{}, outbox.InProgressError(failure(), 0)
 	case retryable:
-		return outbox.Receipt{}, outbox.TransientError(statusError(label, status, []byte(text)), 0)
+		return outbox.Receipt{}, outbox.TransientError(failure(), 0)
 	case unauthorized:
 		return outbox.Receipt{}, outbox.UnavailableError(errors.New("POST " + label + ": " + statusText(status) +
-			": the backend refuses our credentials for this event; check the token source or the backend's access rules" + responseNote([]byte(text))))
+			": the backend refuses our credentials for this event; check the token source or the backend's access rules" + problemFields(obj)))
 	default: // redirected (a result cannot redirect) and rejected
-		return outbox.Receipt{}, outbox.PermanentError(statusError(label, status, []byte(text)))
+		return outbox.Receipt{}, outbox.PermanentError(failure())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,7 +15,8 @@ import (
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
-// maxExcerpt bounds how much of a response body an error message quotes.
+// maxExcerpt bounds what an error message quotes of a problem document's
+// type or title, or of a Location header.
 const maxExcerpt = 200
 
 // verdict is what a response status means for the event it answers. It is
@@ -23,18 +25,23 @@ const maxExcerpt = 200
 type verdict int
 
 const (
-	delivered    verdict = iota // 2xx, and 409: the backend already has this key
+	delivered    verdict = iota // 2xx (and 409 with WithConflictAsDelivered)
+	inProgress                  // 409: an earlier request with this key is still being processed
 	retryable                   // 408, 425, 429, 5xx: transient
 	redirected                  // 3xx: permanent, redirects are never followed
 	unauthorized                // 401: credentials, not the event; unavailable
-	rejected                    // other 4xx, anything else: permanent
+	rejected                    // 422 (the key came with another body), other 4xx, anything else: permanent
 )
 
-// statusVerdict returns what status code means for an event.
-func statusVerdict(code int) verdict {
+// verdict returns what status code means for an event.
+func (s *Sender) verdict(code int) verdict {
 	switch {
-	case code >= 200 && code < 300, code == http.StatusConflict:
+	case code >= 200 && code < 300:
 		return delivered
+	case code == http.StatusConflict && s.conflictDelivered:
+		return delivered
+	case code == http.StatusConflict:
+		return inProgress
 	case code == http.StatusRequestTimeout, code == http.StatusTooEarly,
 		code == http.StatusTooManyRequests, code >= 500 && code < 600:
 		return retryable
@@ -50,18 +57,21 @@ func statusVerdict(code int) verdict {
 // error.
 func (s *Sender) classify(path string, rep reply, now time.Time) (outbox.Receipt, error) {
 	code := rep.StatusCode
-	switch statusVerdict(code) {
+	switch s.verdict(code) {
 	case delivered:
 		return outbox.Receipt{RemoteID: remoteID(rep.body, s.remoteIDField)}, nil
+	case inProgress:
+		retryAfter := parseRetryAfter(rep.Header.Get("Retry-After"), now)
+		return outbox.Receipt{}, outbox.InProgressError(statusError(path, code, rep.Header, rep.body), retryAfter)
 	case retryable:
 		retryAfter := parseRetryAfter(rep.Header.Get("Retry-After"), now)
-		return outbox.Receipt{}, outbox.TransientError(statusError(path, code, rep.body), retryAfter)
+		return outbox.Receipt{}, outbox.TransientError(statusError(path, code, rep.Header, rep.body), retryAfter)
 	case redirected:
 		return outbox.Receipt{}, outbox.PermanentError(redirectError(path, rep.Response))
 	case unauthorized: // exchange answers 401s itself; kept for completeness
-		return outbox.Receipt{}, outbox.UnavailableError(statusError(path, code, rep.body))
+		return outbox.Receipt{}, outbox.UnavailableError(statusError(path, code, rep.Header, rep.body))
 	default:
-		return outbox.Receipt{}, outbox.PermanentError(statusError(path, code, rep.body))
+		return outbox.Receipt{}, outbox.PermanentError(statusError(path, code, rep.Header, rep.body))
 	}
 }
 
@@ -74,13 +84,50 @@ func statusText(code int) string {
 	return strconv.Itoa(code)
 }
 
-// statusError is e.g. "POST /v1/weight: 503 Service Unavailable: <excerpt>".
-func statusError(path string, code int, body []byte) error {
-	msg := "POST " + path + ": " + statusText(code)
-	if ex := excerpt(body); ex != "" {
-		msg += ": " + ex
+// statusError is e.g. "POST /v1/weight: 422 Unprocessable Entity", followed
+// by the problem document's type and title when the response is one.
+func statusError(path string, code int, header http.Header, body []byte) error {
+	return errors.New("POST " + path + ": " + statusText(code) + problemNote(header, body))
+}
+
+// problemNote is what an error message may say of an error response's
+// body: the "type" and "title" of an RFC 9457 problem document
+// (Content-Type application/problem+json), sanitised and bounded, or
+// nothing. An error body may echo the request, whose payload is about a
+// person, so no other part of it is ever kept.
+func problemNote(header http.Header, body []byte) string {
+	if header == nil {
+		return ""
 	}
-	return errors.New(msg)
+	media, _, err := mime.ParseMediaType(header.Get("Content-Type"))
+	if err != nil || media != "application/problem+json" {
+		return ""
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return ""
+	}
+	return problemFields(doc)
+}
+
+// problemFields quotes the string "type" and "title" of a problem document
+// or a batch result: e.g. ` (type "https://example.com/probs/range", title
+// "Value out of range")`, or "" when it has neither. The type
+// "about:blank", which says nothing beyond the status, is left out.
+func problemFields(doc map[string]json.RawMessage) string {
+	var parts []string
+	for _, key := range []string{"type", "title"} {
+		var v string
+		if json.Unmarshal(doc[key], &v) == nil && !(key == "type" && v == "about:blank") {
+			if v = excerpt([]byte(v)); v != "" {
+				parts = append(parts, key+" "+strconv.Quote(v))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // redirectError names where the backend tried to send the request.
@@ -98,15 +145,15 @@ func redirectError(path string, resp *http.Response) error {
 	}
 }
 
-// excerpt returns at most maxExcerpt bytes from the start of body, safe to
+// excerpt returns at most maxExcerpt bytes from the start of text, safe to
 // put in an error message and store: control characters become spaces, runs
 // of white space collapse into one, and invalid UTF-8 becomes U+FFFD.
-func excerpt(body []byte) string {
+func excerpt(text []byte) string {
 	var b strings.Builder
 	space := false
-	for len(body) > 0 && b.Len() < maxExcerpt {
-		r, size := utf8.DecodeRune(body)
-		body = body[size:]
+	for len(text) > 0 && b.Len() < maxExcerpt {
+		r, size := utf8.DecodeRune(text)
+		text = text[size:]
 		if unicode.IsSpace(r) || unicode.IsControl(r) {
 			space = b.Len() > 0
 			continue

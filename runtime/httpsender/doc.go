@@ -33,27 +33,47 @@
 //
 // # Responses
 //
-// The response decides what happens to the event:
+// The response gives the failure its class; the processor then weighs it
+// against other deliveries (see "Evidence" in the outbox package: no class
+// kills an event or spends an attempt while nothing gets through):
 //
-//	2xx, 409                   delivered (409: the backend already has this key)
-//	408, 425, 429, 5xx         transient: retried with backoff; Retry-After wins
+//	2xx                        delivered
+//	409                        in progress: under the IETF Idempotency-Key
+//	                           draft, a request with this key is still being
+//	                           processed; tried again soon (Retry-After wins),
+//	                           no attempt spent. [WithConflictAsDelivered]
+//	                           makes it mean delivered, for backends that
+//	                           answer a repeated key with 409
+//	408, 425, 429, 5xx         transient; Retry-After wins over the backoff
 //	3xx                        permanent: redirects are never followed
 //	401                        refresh the token and retry once (see above);
 //	                           then unavailable
-//	other 4xx, anything else   permanent: the event goes dead, others continue
-//	no response                unavailable: delivery pauses, the attempt is
-//	                           not counted (connection refused, DNS failure,
-//	                           reset, TLS handshake failure, or no response
-//	                           headers within the per-request timeout)
+//	422, other 4xx, other      permanent (422: the key came with a different
+//	                           body, a bug worth a dead event)
+//	not sent                   unavailable: connection refused, DNS failure,
+//	                           TLS handshake failure or alert, or the request
+//	                           not written within the per-request timeout
+//	sent, no response          unanswered: the connection ended, or no
+//	                           response headers came within the timeout,
+//	                           after the request was written whole (traced
+//	                           with net/http/httptrace); the backend may have
+//	                           crashed on this very event
 //	caller's ctx done          the wrapped ctx.Err(), unclassified: the
-//	                           processor releases the event
+//	                           processor decides
+//
+// A backend that follows the IETF draft answers a repeated key whose first
+// request completed with that request's original response (a 2xx and the
+// same id), so a redelivery after a lost answer is simply delivered.
 //
 // When a delivered response's body is a JSON object whose "id" field (see
 // [WithRemoteIDField]) is a string or a number, it becomes the receipt's
 // RemoteID. Response bodies are read up to 64 KiB. Error messages name the
-// route and the status line and quote at most 200 bytes of the response
-// body, with control characters removed; they never contain the request's
-// payload, its header values or a token.
+// route and the status line. Of an error response's body they keep only
+// the "type" and "title" of an RFC 9457 problem document (Content-Type
+// application/problem+json), at most 200 bytes each with control characters
+// removed: an error body may echo the request, and error messages end up
+// in the outbox's last_error, in logs and on operators' screens. They never
+// contain the request's payload, its header values or a token.
 //
 // # Batches
 //
@@ -88,13 +108,14 @@
 //
 //	{"results":[
 //	  {"id":"0196a3c2-5a1e-7c3b-9d2e-4f6a8b0c1d2e","status":201,"remote_id":"w-981"},
-//	  {"id":"0196a3c2-5a1f-7e01-8a3b-5c7d9e1f2a3b","status":422,"error":"score must be 1 to 5"}
+//	  {"id":"0196a3c2-5a1f-7e01-8a3b-5c7d9e1f2a3b","status":422,"title":"score out of range"}
 //	]}
 //
 // A result's "status" is the HTTP status the backend would have answered
 // to the event alone, and decides the event's fate as in the table above
-// (a 401 fails as unavailable, and a result carries no Retry-After). The
-// optional "error" is quoted in the event's error. A delivered event's
+// (a 401 fails as unavailable, and a result carries no Retry-After). Of a
+// failed result's other fields, the event's error quotes the string "type"
+// and "title", as of a problem document, and nothing else. A delivered event's
 // remote id is read from the field named by [WithRemoteIDField], or from
 // "remote_id" while that is "id", which in a result names the event. An
 // event without a result (none has its id, or its status is not a number

@@ -37,6 +37,7 @@ type config struct {
 	tlsSet        bool
 	logger        *slog.Logger
 	loggerSet     bool
+	conflictDone  bool
 	errs          []error
 }
 
@@ -123,7 +124,20 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithRemoteIDField names the JSON field of a delivered (2xx or 409)
+// WithConflictAsDelivered makes a 409 Conflict mean "the backend already
+// has this event": the event is delivered, and the remote id is read from
+// the 409's body. Use it only for a backend that answers a repeated
+// idempotency key that way. Without it a 409 means what the IETF
+// Idempotency-Key draft says: a request with this key is still being
+// processed, so the event is tried again soon without spending an attempt.
+// Beware: with this option a backend that answers 409 for another reason
+// (a version conflict, a unique constraint) gets the event marked
+// delivered, and the entry synced, although it did not take the change.
+func WithConflictAsDelivered() Option {
+	return func(cfg *config) { cfg.conflictDone = true }
+}
+
+// WithRemoteIDField names the JSON field of a delivered (2xx)
 // response body that holds the backend's id for the entity; the default is
 // [DefaultRemoteIDField]. A delivered result in a batch response holds it in
 // the same field, except that "id" names the event there: while the field

@@ -11,11 +11,13 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
@@ -32,6 +34,8 @@ type Sender struct {
 	remoteIDField string
 	log           *slog.Logger
 	warnRefused   sync.Once // the batch endpoint refused a batch as a whole
+	// conflictDelivered makes a 409 mean delivered (WithConflictAsDelivered).
+	conflictDelivered bool
 }
 
 // route is where events of one type go, or where batches go.
@@ -45,8 +49,9 @@ type route struct {
 }
 
 var (
-	_ outbox.Sender      = (*Sender)(nil)
-	_ outbox.BatchSender = (*Sender)(nil)
+	_ outbox.Sender        = (*Sender)(nil)
+	_ outbox.BatchSender   = (*Sender)(nil)
+	_ outbox.TimeoutSender = (*Sender)(nil)
 )
 
 // New returns a sender posting each event to baseURL + the route of its
@@ -110,7 +115,7 @@ func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, err
 	if cfg.tokens != nil {
 		s.auth = newAuth(cfg.tokens)
 	}
-	s.timeout, s.remoteIDField = cfg.timeout, cfg.remoteIDField
+	s.timeout, s.remoteIDField, s.conflictDelivered = cfg.timeout, cfg.remoteIDField, cfg.conflictDone
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
@@ -222,6 +227,11 @@ func defaultClient(tlsConfig *tls.Config) *http.Client {
 // noRedirects hands a 3xx back to Send, which treats it as permanent.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// SendTimeout is the longest one request may take (see [WithTimeout]); it
+// implements [outbox.TimeoutSender], so that a processor's lease is
+// checked against it.
+func (s *Sender) SendTimeout() time.Duration { return s.timeout }
+
 // CloseIdleConnections closes the idle keep-alive connections of the
 // sender's client (of the WithClient client's Transport, if one was given).
 // Call it when the sender is no longer used.
@@ -288,7 +298,7 @@ func (s *Sender) exchange(ctx context.Context, req request) (reply, error) {
 	if s.auth == nil {
 		rep, err := s.post(ctx, req, "")
 		if err == nil && rep.StatusCode == http.StatusUnauthorized {
-			return reply{}, outbox.UnavailableError(noTokenSourceError(req.path, req.header, rep.body))
+			return reply{}, outbox.UnavailableError(noTokenSourceError(req.path, req.header, rep))
 		}
 		return rep, err
 	}
@@ -308,7 +318,7 @@ func (s *Sender) exchange(ctx context.Context, req request) (reply, error) {
 		return reply{}, err
 	}
 	if rep.StatusCode == http.StatusUnauthorized {
-		return reply{}, outbox.UnavailableError(rejectedTokenError(req.path, rep.body))
+		return reply{}, outbox.UnavailableError(rejectedTokenError(req.path, rep))
 	}
 	return rep, nil
 }
@@ -330,20 +340,46 @@ func (s *Sender) post(ctx context.Context, req request, token string) (reply, er
 		hreq.Header = req.header.Clone()
 		hreq.Header.Set("Authorization", "Bearer "+token)
 	}
+	// Whether the request was written whole tells a backend out of reach
+	// (nothing to hold against the event) from one that got the request and
+	// never answered (it may have crashed on this very event). net/http
+	// may try again on a fresh connection when a kept-alive one turns out
+	// closed: what counts is the last try.
+	var written atomic.Bool
+	hreq = hreq.WithContext(httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
+		GetConn:      func(string) { written.Store(false) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) { written.Store(info.Err == nil) },
+	}))
 
 	resp, err := s.client.Do(hreq)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return reply{}, fmt.Errorf("POST %s: %w", req.path, ctx.Err())
+		case tlsAlert(err):
+			// TLS 1.3 lets the client write before the server has checked
+			// its certificate: the server's refusal arrives as an alert,
+			// and the backend never saw the request.
+			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: the TLS handshake failed: %w", req.path, urlErrCause(err)))
+		case written.Load() && reqCtx.Err() != nil:
+			return reply{}, outbox.UnansweredError(fmt.Errorf("POST %s: the request was sent, and no response came within %s: %w", req.path, s.timeout, urlErrCause(err)))
+		case written.Load():
+			return reply{}, outbox.UnansweredError(fmt.Errorf("POST %s: the request was sent, and the connection ended without a response: %w", req.path, urlErrCause(err)))
 		case reqCtx.Err() != nil:
-			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: no response within %s: %w", req.path, s.timeout, urlErrCause(err)))
+			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: could not send the request within %s: %w", req.path, s.timeout, urlErrCause(err)))
 		default:
 			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: %w", req.path, urlErrCause(err)))
 		}
 	}
 	body, complete := readBody(resp.Body, req.limit)
 	return reply{Response: resp, body: body, complete: complete}, nil
+}
+
+// tlsAlert reports whether err is a TLS alert from the server, such as a
+// refused client certificate.
+func tlsAlert(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "remote error"
 }
 
 // setHeaders fills the headers of ev's request to rt.

@@ -24,7 +24,7 @@ func TestStatusClassification(t *testing.T) {
 		code int
 		want string
 	}{
-		{200, "delivered"}, {201, "delivered"}, {204, "delivered"}, {409, "delivered"},
+		{200, "delivered"}, {201, "delivered"}, {204, "delivered"}, {409, "in progress"},
 		{400, "permanent"}, {401, "unavailable"}, {403, "permanent"}, {404, "permanent"},
 		{408, "transient"}, {410, "permanent"}, {422, "permanent"}, {425, "transient"},
 		{429, "transient"}, {500, "transient"}, {502, "transient"}, {503, "transient"},
@@ -214,7 +214,7 @@ func TestRemoteID(t *testing.T) {
 		{"not an object", `["abc"]`, 200, nil, ""},
 		{"not json", `created`, 200, nil, ""},
 		{"empty", ``, 201, nil, ""},
-		{"conflict", `{"id":"existing"}`, 409, nil, "existing"},
+		{"conflict as delivered", `{"id":"existing"}`, 409, []Option{WithConflictAsDelivered()}, "existing"},
 		{"custom field", `{"id":"no","uuid":"yes"}`, 201, []Option{WithRemoteIDField("uuid")}, "yes"},
 	}
 	for _, tc := range cases {
@@ -268,14 +268,37 @@ func hangingServer(t *testing.T, onRequest func()) *httptest.Server {
 	return srv
 }
 
-func TestTimeoutIsUnavailable(t *testing.T) {
+// A request that was sent and never answered is unanswered, not
+// unavailable: the backend may be choking on this very event.
+func TestTimeoutAfterTheRequestIsUnanswered(t *testing.T) {
 	srv := hangingServer(t, nil)
 	_, err := send(t, newSender(t, srv.URL, WithTimeout(50*time.Millisecond)))
-	if got := classOf(err); got != "unavailable" {
-		t.Fatalf("got %s (%v), want unavailable", got, err)
+	if got := classOf(err); got != "unanswered" {
+		t.Fatalf("got %s (%v), want unanswered", got, err)
 	}
-	if !strings.Contains(err.Error(), "no response within 50ms") {
-		t.Errorf("error %q should say the timeout fired", err)
+	if !strings.Contains(err.Error(), "the request was sent, and no response came within 50ms") {
+		t.Errorf("error %q should say the timeout fired after the request was sent", err)
+	}
+}
+
+// A backend that reads the request and drops the connection without an
+// answer (a crash on this payload, a proxy closing) is unanswered.
+func TestDroppedConnectionIsUnanswered(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn.Close()
+	})
+	_, err := send(t, newSender(t, srv.URL))
+	if got := classOf(err); got != "unanswered" {
+		t.Fatalf("got %s (%v), want unanswered", got, err)
+	}
+	if !strings.Contains(err.Error(), "the connection ended without a response") {
+		t.Errorf("error %q should say the connection ended", err)
 	}
 }
 
@@ -328,38 +351,42 @@ func TestKeepAlive(t *testing.T) {
 	}
 }
 
-func TestErrorExcerpt(t *testing.T) {
-	marker := strings.Repeat("M", 1000)
+// From a problem document (RFC 9457), an error keeps the type and the
+// title, sanitised and bounded, and nothing else.
+func TestErrorQuotesAProblemsTypeAndTitle(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, marker, http.StatusInternalServerError)
+		w.Header().Set("Content-Type", "application/problem+json; charset=utf-8")
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		fmt.Fprintf(w, `{"type":"https://example.com/probs/range","title":"Out\u0000 of\n range %s","detail":"kg 700 is above 500","kg":700}`, strings.Repeat("M", 1000))
 	})
 	_, err := send(t, newSender(t, srv.URL))
-	if got := classOf(err); got != "transient" {
-		t.Fatalf("got %s (%v), want transient", got, err)
+	if got := classOf(err); got != "permanent" {
+		t.Fatalf("got %s (%v), want permanent", got, err)
 	}
-	if n := strings.Count(err.Error(), "M"); n == 0 || n > 200 {
-		t.Errorf("error quotes %d bytes of the body, want 1 to 200: %q", n, err)
-	}
-	if want := "POST /v1/weight: 500 Internal Server Error: MMM"; !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("error %q does not start with %q", err, want)
+	want := `POST /v1/weight: 422 Unprocessable Entity (type "https://example.com/probs/range", title "Out of range MMM`
+	if !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "700") || strings.Count(err.Error(), "M") > 200 {
+		t.Errorf("error %q: want it to start with %q, bounded, without the detail", err, want)
 	}
 }
 
-func TestErrorNeverQuotesPayload(t *testing.T) {
+// A backend that echoes what it received in its error reply gets none of
+// it into the error, whatever the reply's content type.
+func TestErrorNeverQuotesAnEcho(t *testing.T) {
 	const secret = "hunter2-d0b"
-	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		http.Error(w, "internal\x00error\r\n\tsee   logs", http.StatusInternalServerError)
-	})
-	_, err := newSender(t, srv.URL).Send(context.Background(), newEvent(t, "weight.created", `{"secret":"`+secret+`"}`))
-	if err == nil {
-		t.Fatal("no error")
-	}
-	if strings.Contains(err.Error(), secret) {
-		t.Errorf("error %q contains the payload", err)
-	}
-	if want := "POST /v1/weight: 500 Internal Server Error: internal error see logs"; err.Error() != want {
-		t.Errorf("error %q, want %q", err, want)
+	for _, contentType := range []string{"text/plain", "application/json", "application/problem+json"} {
+		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			w.Header().Set("Content-Type", contentType)
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":"cannot store %s","received":%s}`, body, body)
+		})
+		_, err := newSender(t, srv.URL).Send(context.Background(), newEvent(t, "weight.created", `{"secret":"`+secret+`"}`))
+		if err == nil || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: error %v contains the payload", contentType, err)
+		}
+		if want := "POST /v1/weight: 400 Bad Request"; err.Error() != want {
+			t.Errorf("%s: error %q, want %q", contentType, err, want)
+		}
 	}
 }
 

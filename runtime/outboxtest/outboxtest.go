@@ -123,7 +123,10 @@ func RequireCount(t testing.TB, s outbox.Inspector, eventType string, n int) {
 }
 
 // Drain runs a processor on store with sender until no event is pending,
-// processing or failed, then stops it. Retries are fast (milliseconds) so
+// processing or failed, then stops it. An event the sender keeps failing
+// goes dead only when other deliveries succeed between two of its failures
+// (see "Evidence" in the outbox package), so a test that wants an event
+// dead has the sender deliver others meanwhile. Retries are fast (milliseconds) so
 // tests do not wait out production backoff. It fails t if the outbox does
 // not drain within timeout (0 means 30 s) and returns the final stats.
 func Drain(t testing.TB, store outbox.Store, sender outbox.Sender, timeout time.Duration) outbox.Stats {
@@ -132,7 +135,7 @@ func Drain(t testing.TB, store outbox.Store, sender outbox.Sender, timeout time.
 		timeout = 30 * time.Second
 	}
 	recorded := make(chan struct{}, 1)
-	p := outbox.NewProcessor(store, sender, outbox.Config{
+	p, err := outbox.NewProcessor(store, sender, outbox.Config{
 		Logger:             slog.New(slog.NewTextHandler(testLog{t}, nil)),
 		Lease:              10 * time.Second,
 		PollInterval:       50 * time.Millisecond,
@@ -140,6 +143,9 @@ func Drain(t testing.TB, store outbox.Store, sender outbox.Sender, timeout time.
 		UnavailableBackoff: outbox.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
 		Observer:           signalObserver(recorded),
 	})
+	if err != nil {
+		t.Fatalf("outboxtest: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -169,7 +175,12 @@ func Drain(t testing.TB, store outbox.Store, sender outbox.Sender, timeout time.
 		case <-recorded:
 		case <-tick.C:
 		case <-deadline.C:
-			t.Fatalf("outboxtest: the outbox did not drain in %s: %s", timeout, describe(st))
+			msg := ""
+			if state := p.State(); state.Paused {
+				msg = fmt.Sprintf("; delivery is paused since %s: %s (an event's failure counts against it only when other deliveries succeed between two of its failures)",
+					state.PausedSince.Format(time.RFC3339), state.PauseReason)
+			}
+			t.Fatalf("outboxtest: the outbox did not drain in %s: %s%s", timeout, describe(st), msg)
 		}
 	}
 }

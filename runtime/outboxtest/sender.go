@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/google/uuid"
+
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -14,6 +16,7 @@ type Sender struct {
 	mu         sync.Mutex
 	delivered  []outbox.Event
 	attempts   int
+	attemptsOf map[uuid.UUID]int
 	failNext   []error
 	rule       func(*outbox.Event) error
 	remoteID   func(*outbox.Event) string
@@ -62,6 +65,10 @@ func (s *Sender) Send(ctx context.Context, ev *outbox.Event) (outbox.Receipt, er
 	}
 	s.mu.Lock()
 	s.attempts++
+	if s.attemptsOf == nil {
+		s.attemptsOf = make(map[uuid.UUID]int)
+	}
+	s.attemptsOf[ev.ID]++
 	var err error
 	switch {
 	case len(s.failNext) > 0:
@@ -129,4 +136,11 @@ func (s *Sender) Attempts() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.attempts
+}
+
+// AttemptsOf counts the sends of one event so far, failed ones included.
+func (s *Sender) AttemptsOf(id uuid.UUID) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attemptsOf[id]
 }

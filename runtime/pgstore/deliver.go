@@ -28,10 +28,23 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 		return nil, err
 	}
 	// UPDATE … RETURNING does not keep the claim order; restore it.
-	slices.SortFunc(rows, func(a, b pgdb.OutboxEvent) int {
+	slices.SortFunc(rows, func(a, b pgdb.ClaimRow) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Seq, b.Seq))
 	})
-	return toEvents(rows)
+	evs := make([]*outbox.Event, len(rows))
+	for i, r := range rows {
+		evs[i] = toEvent(pgdb.OutboxEvent{
+			ID: r.ID, Seq: r.Seq, EventType: r.EventType, Aggregate: r.Aggregate, AggregateID: r.AggregateID,
+			UserID: r.UserID, OrderingKey: r.OrderingKey, IsNewRecord: r.IsNewRecord, EntityVersion: r.EntityVersion,
+			Payload: r.Payload, Metadata: r.Metadata, Priority: r.Priority, Status: r.Status, IsHead: r.IsHead,
+			Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, RunAt: r.RunAt, LeaseOwner: r.LeaseOwner,
+			LeaseToken: r.LeaseToken, LeaseUntil: r.LeaseUntil, LastError: r.LastError, CreatedAt: r.CreatedAt,
+			UpdatedAt: r.UpdatedAt, CompletedAt: r.CompletedAt, LeaseExpiries: r.LeaseExpiries,
+			Releases: r.Releases, FailedAt: r.FailedAt, FailedClass: r.FailedClass,
+		})
+		evs[i].OthersDelivered = r.OthersDelivered
+	}
+	return evs, nil
 }
 
 // Finish implements outbox.Store.
@@ -139,7 +152,7 @@ func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uui
 
 func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
 	ids, tokens := leases(outs)
-	rows, err := f.q.Kill(ctx, pgdb.KillParams{Now: f.s.now(), Ids: ids, Tokens: tokens, Errors: errorTexts(outs)})
+	rows, err := f.q.Kill(ctx, pgdb.KillParams{Now: f.s.now(), Ids: ids, Tokens: tokens, Errors: errorTexts(outs), Classes: classes(outs)})
 	killed := make(map[uuid.UUID]string, len(rows))
 	for _, r := range rows {
 		killed[r.ID] = r.OrderingKey
@@ -149,12 +162,19 @@ func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UU
 
 func (f *finishTx) Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
 	ids, tokens := leases(outs)
-	return f.q.Retry(ctx, pgdb.RetryParams{Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs)})
+	return f.q.Retry(ctx, pgdb.RetryParams{Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs), Classes: classes(outs)})
 }
 
 func (f *finishTx) Release(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
 	ids, tokens := leases(outs)
-	return f.q.Release(ctx, pgdb.ReleaseParams{Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs)})
+	reached, dated := make([]bool, len(outs)), make([]bool, len(outs))
+	for i, o := range outs {
+		reached[i], dated[i] = storekit.Reached(o), storekit.Dated(o)
+	}
+	return f.q.Release(ctx, pgdb.ReleaseParams{
+		Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs),
+		Reached: reached, Dated: dated, Classes: classes(outs),
+	})
 }
 
 func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) {
@@ -250,6 +270,14 @@ func delays(outs []outbox.Outcome) []int64 {
 	return ds
 }
 
+func classes(outs []outbox.Outcome) []string {
+	cs := make([]string, len(outs))
+	for i, o := range outs {
+		cs[i] = o.Class.String()
+	}
+	return cs
+}
+
 func errorTexts(outs []outbox.Outcome) []string {
 	es := make([]string, len(outs))
 	for i, o := range outs {
@@ -258,19 +286,15 @@ func errorTexts(outs []outbox.Outcome) []string {
 	return es
 }
 
-func toEvents(rows []pgdb.OutboxEvent) ([]*outbox.Event, error) {
+func toEvents(rows []pgdb.OutboxEvent) []*outbox.Event {
 	evs := make([]*outbox.Event, len(rows))
 	for i, r := range rows {
-		ev, err := toEvent(r)
-		if err != nil {
-			return nil, err
-		}
-		evs[i] = ev
+		evs[i] = toEvent(r)
 	}
-	return evs, nil
+	return evs
 }
 
-func toEvent(r pgdb.OutboxEvent) (*outbox.Event, error) {
+func toEvent(r pgdb.OutboxEvent) *outbox.Event {
 	// Metadata is informational: unreadable metadata (written by hand, say)
 	// must not stop the event, or its whole batch, from being delivered.
 	meta, _ := outbox.DecodeMetadata(r.Metadata)
@@ -290,6 +314,7 @@ func toEvent(r pgdb.OutboxEvent) (*outbox.Event, error) {
 		Status:        outbox.Status(r.Status),
 		Attempts:      int(r.Attempts),
 		LeaseExpiries: int(r.LeaseExpiries),
+		Releases:      int(r.Releases),
 		RunAt:         r.RunAt,
 		CreatedAt:     r.CreatedAt,
 		UpdatedAt:     r.UpdatedAt,
@@ -309,7 +334,13 @@ func toEvent(r pgdb.OutboxEvent) (*outbox.Event, error) {
 	if r.CompletedAt != nil {
 		ev.CompletedAt = *r.CompletedAt
 	}
-	return ev, nil
+	if r.FailedAt != nil {
+		ev.FailedAt = *r.FailedAt
+	}
+	if r.FailedClass != nil {
+		ev.FailedClass = outbox.ParseClass(*r.FailedClass)
+	}
+	return ev
 }
 
 var _ outbox.Store = (*Store)(nil)

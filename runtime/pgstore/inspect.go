@@ -58,7 +58,7 @@ func (s *Store) List(ctx context.Context, f outbox.Filter) ([]*outbox.Event, err
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	return toEvents(rows)
+	return toEvents(rows), nil
 }
 
 // CountByUser implements outbox.Inspector.
@@ -83,7 +83,7 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
-	return toEvent(row)
+	return toEvent(row), nil
 }
 
 // Retry implements outbox.Inspector.

@@ -29,6 +29,9 @@ SELECT sqlc.arg('id'), sqlc.arg('event_type'), sqlc.arg('aggregate'), sqlc.arg('
     coalesce(sqlc.narg('now')::timestamptz, now()), coalesce(sqlc.narg('now')::timestamptz, now())
 FROM k;
 
+-- others_delivered tells the processor whether another event was delivered
+-- after the claimed event's last failure: only then is a new failure held
+-- against it. The latest completion is one step down a partial index.
 -- name: Claim :many
 WITH due AS (
     SELECT id FROM outbox_events
@@ -50,7 +53,8 @@ WHERE e.id = due.id
 RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
     e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
-    e.lease_expiries;
+    e.lease_expiries, e.releases, e.failed_at, e.failed_class,
+    coalesce(e.failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::boolean AS others_delivered;
 
 -- Fenced: only rows still leased under the same token, lease unexpired. A
 -- lease token is set only while an event is processing, so the status need
@@ -73,27 +77,37 @@ SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
-        unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error
+        unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error,
+        unnest(sqlc.arg('classes')::text[]) AS class
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
 RETURNING e.id;
 
--- The attempt is given back: the backend never saw a real attempt.
+-- The attempt is given back: the backend never saw the request, or nothing
+-- shows yet that the failure was the event's. A release the backend may have
+-- seen (reached) is counted, and dates the failure unless it only said the
+-- event was in progress (dated).
 -- name: Release :many
 UPDATE outbox_events e
-SET status = CASE WHEN e.attempts > 1 THEN 'failed' ELSE 'pending' END,
+SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END,
     attempts = e.attempts - 1,
+    releases = e.releases + f.reached::integer,
+    failed_at = CASE WHEN f.dated THEN coalesce(sqlc.narg('now')::timestamptz, now()) ELSE e.failed_at END,
+    failed_class = CASE WHEN f.dated THEN f.class ELSE e.failed_class END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
-        unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error
+        unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error,
+        unnest(sqlc.arg('reached')::boolean[]) AS reached, unnest(sqlc.arg('dated')::boolean[]) AS dated,
+        unnest(sqlc.arg('classes')::text[]) AS class
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
@@ -104,9 +118,11 @@ UPDATE outbox_events e
 SET status = 'dead', is_head = false,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = f.error,
+    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
-    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token, unnest(sqlc.arg('errors')::text[]) AS error
+    SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token, unnest(sqlc.arg('errors')::text[]) AS error,
+        unnest(sqlc.arg('classes')::text[]) AS class
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
@@ -155,22 +171,30 @@ WHERE e.id = nxt.id AND NOT e.is_head
   );
 
 -- name: ReclaimExpired :many
--- The attempt is given back (the processor died, not the delivery) and the
--- expiry counted; an event whose leases keep expiring goes dead.
-UPDATE outbox_events
-SET status = CASE
-        WHEN lease_expiries + 1 >= sqlc.arg('max_expiries')::integer THEN 'dead'
-        WHEN attempts > 1 THEN 'failed'
-        ELSE 'pending' END,
-    is_head = lease_expiries + 1 < sqlc.arg('max_expiries')::integer,
-    attempts = attempts - 1,
-    lease_expiries = lease_expiries + 1,
+-- The attempt is given back (the processor died, not necessarily the
+-- delivery) and the failure dated. The expiry is counted only if other
+-- events were delivered after the event's previous failure, as any failure
+-- is held against an event; an event whose counted expiries reach the limit
+-- is what keeps killing its processors, and goes dead.
+UPDATE outbox_events e
+SET status = CASE WHEN e.lease_expiries + x.counted >= sqlc.arg('max_expiries')::integer THEN 'dead' ELSE 'failed' END,
+    is_head = e.lease_expiries + x.counted < sqlc.arg('max_expiries')::integer,
+    attempts = e.attempts - 1,
+    lease_expiries = e.lease_expiries + x.counted,
+    releases = e.releases + 1,
+    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = 'unanswered',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
-WHERE status = 'processing' AND lease_until <= coalesce(sqlc.narg('now')::timestamptz, now())
-RETURNING id, ordering_key, status;
+FROM (
+    SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
+    FROM outbox_events
+    WHERE status = 'processing' AND lease_until <= coalesce(sqlc.narg('now')::timestamptz, now())
+    FOR UPDATE SKIP LOCKED
+) AS x
+WHERE e.id = x.id
+RETURNING e.id, e.ordering_key, e.status;
 
 -- name: NextDue :one
 SELECT run_at,
@@ -226,9 +250,11 @@ FROM outbox_events
 WHERE id = sqlc.arg('id')
 FOR UPDATE NOWAIT;
 
+-- An operator's retry is a fresh start: attempts and the failure record are
+-- cleared, so nothing from before is held against the event.
 -- name: RequeueFailed :exec
 UPDATE outbox_events
-SET attempts = 0, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 WHERE id = sqlc.arg('id');
 
@@ -239,7 +265,8 @@ RETURNING unfinished;
 
 -- name: RequeueDead :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, is_head = sqlc.arg('is_head'),
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = sqlc.arg('is_head'),
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 WHERE id = sqlc.arg('id');

@@ -19,19 +19,25 @@ import (
 // Claim implements outbox.Store.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
 	var rows []sqlitedb.OutboxEvent
+	var lastCompleted int64
 	// The clock is read once the write connection is ours: a claim that
 	// waited behind a long transaction must not hand out a lease that is
 	// already over.
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.clock()
+		q := s.q.WithTx(tx)
 		var err error
-		rows, err = s.q.WithTx(tx).Claim(ctx, sqlitedb.ClaimParams{
+		rows, err = q.Claim(ctx, sqlitedb.ClaimParams{
 			Owner:      nullString(owner),
 			Token:      nullString(uuid.NewString()),
 			LeaseUntil: nullInt(micros(now.Add(lease))),
 			Now:        micros(now),
 			MaxEvents:  int64(limit),
 		})
+		if err != nil || !slices.ContainsFunc(rows, func(r sqlitedb.OutboxEvent) bool { return r.FailedAt.Valid }) {
+			return err
+		}
+		lastCompleted, err = q.LastCompletedAt(ctx)
 		return err
 	})
 	if err != nil {
@@ -41,7 +47,13 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 	slices.SortFunc(rows, func(a, b sqlitedb.OutboxEvent) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Seq, b.Seq))
 	})
-	return toEvents(rows)
+	evs, err := toEvents(rows)
+	for i, r := range rows {
+		if err == nil && r.FailedAt.Valid {
+			evs[i].OthersDelivered = r.FailedAt.Int64 <= lastCompleted
+		}
+	}
+	return evs, err
 }
 
 // Finish implements outbox.Store.
@@ -68,7 +80,13 @@ func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
 	n, promoted := 0, false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q := s.q.WithTx(tx)
-		rows, err := q.ReclaimExpired(ctx, sqlitedb.ReclaimExpiredParams{MaxExpiries: outbox.MaxLeaseExpiries, Now: s.micros()})
+		lastCompleted, err := q.LastCompletedAt(ctx)
+		if err != nil {
+			return err
+		}
+		rows, err := q.ReclaimExpired(ctx, sqlitedb.ReclaimExpiredParams{
+			MaxExpiries: outbox.MaxLeaseExpiries, Now: nullInt(s.micros()), LastCompleted: nullInt(lastCompleted),
+		})
 		if err != nil {
 			return err
 		}
@@ -138,7 +156,8 @@ func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UU
 	killed := make(map[uuid.UUID]string, len(outs))
 	for _, o := range outs {
 		key, err := f.q.Kill(ctx, sqlitedb.KillParams{
-			LastError: nullString(o.Error), Now: micros(f.now), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
+			LastError: nullString(o.Error), Now: nullInt(micros(f.now)), FailedClass: nullString(o.Class.String()),
+			ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
 		})
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
@@ -154,8 +173,8 @@ func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UU
 func (f *finishTx) Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
 	return f.each(outs, func(o outbox.Outcome) (int64, error) {
 		return f.q.Retry(ctx, sqlitedb.RetryParams{
-			RunAt: micros(f.now.Add(o.Delay)), LastError: nullString(o.Error), Now: micros(f.now),
-			ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
+			RunAt: micros(f.now.Add(o.Delay)), LastError: nullString(o.Error), Now: nullInt(micros(f.now)),
+			FailedClass: nullString(o.Class.String()), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
 		})
 	})
 }
@@ -163,6 +182,7 @@ func (f *finishTx) Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUI
 func (f *finishTx) Release(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
 	return f.each(outs, func(o outbox.Outcome) (int64, error) {
 		return f.q.Release(ctx, sqlitedb.ReleaseParams{
+			Dated: boolInt(storekit.Dated(o)), Reached: boolInt(storekit.Reached(o)), FailedClass: nullString(o.Class.String()),
 			RunAt: micros(f.now.Add(o.Delay)), LastError: nullString(o.Error), Now: micros(f.now),
 			ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
 		})
@@ -261,6 +281,7 @@ func toEvent(r sqlitedb.OutboxEvent) (*outbox.Event, error) {
 		Status:        outbox.Status(r.Status),
 		Attempts:      int(r.Attempts),
 		LeaseExpiries: int(r.LeaseExpiries),
+		Releases:      int(r.Releases),
 		RunAt:         fromMicros(r.RunAt),
 		LastError:     r.LastError.String,
 		CreatedAt:     fromMicros(r.CreatedAt),
@@ -276,11 +297,22 @@ func toEvent(r sqlitedb.OutboxEvent) (*outbox.Event, error) {
 	if r.CompletedAt.Valid {
 		ev.CompletedAt = fromMicros(r.CompletedAt.Int64)
 	}
+	if r.FailedAt.Valid {
+		ev.FailedAt = fromMicros(r.FailedAt.Int64)
+		ev.FailedClass = outbox.ParseClass(r.FailedClass.String)
+	}
 	return ev, nil
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: true} }
 
 func nullInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: true} }
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 var _ outbox.Store = (*Store)(nil)

@@ -43,6 +43,12 @@ WHERE seq IN (
 )
 RETURNING *;
 
+-- name: LastCompletedAt :one
+-- When the latest delivery was recorded, or 0: a claimed event's failure is
+-- held against it only if another event was delivered after its previous
+-- failure. One step down a partial index.
+SELECT CAST(coalesce(max(completed_at), 0) AS INTEGER) AS completed_at FROM outbox_events WHERE status = 'completed';
+
 -- name: Complete :one
 -- Fenced: only a row still leased under the same token, lease unexpired.
 UPDATE outbox_events
@@ -57,15 +63,22 @@ RETURNING ordering_key;
 UPDATE outbox_events
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'), updated_at = sqlc.arg('now')
+    run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
+    failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now');
 
 -- name: Release :execrows
--- The attempt is given back: the backend never saw a real attempt.
+-- The attempt is given back: the backend never saw the request, or nothing
+-- shows yet that the failure was the event's. A release the backend may have
+-- seen (reached) is counted, and dates the failure unless it only said the
+-- event was in progress (dated).
 UPDATE outbox_events
-SET status = CASE WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
+SET status = CASE WHEN attempts > 1 OR CAST(sqlc.arg('dated') AS INTEGER) = 1 OR failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END,
     attempts = attempts - 1,
+    releases = releases + sqlc.arg('reached'),
+    failed_at = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN sqlc.arg('now') ELSE failed_at END,
+    failed_class = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN sqlc.arg('failed_class') ELSE failed_class END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
@@ -75,7 +88,8 @@ WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'proc
 UPDATE outbox_events
 SET status = 'dead', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    last_error = sqlc.arg('last_error'), updated_at = sqlc.arg('now')
+    last_error = sqlc.arg('last_error'),
+    failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
 RETURNING ordering_key;
@@ -102,16 +116,20 @@ WHERE seq = (
   );
 
 -- name: ReclaimExpired :many
--- The attempt is given back (the processor died, not the delivery) and the
--- expiry counted; an event whose leases keep expiring goes dead.
+-- The attempt is given back (the processor died, not necessarily the
+-- delivery) and the failure dated. The expiry is counted only if another
+-- event was delivered after the event's previous failure (last_completed),
+-- as any failure is held against an event; an event whose counted expiries
+-- reach the limit is what keeps killing its processors, and goes dead.
 UPDATE outbox_events
 SET status = CASE
-        WHEN lease_expiries + 1 >= sqlc.arg('max_expiries') THEN 'dead'
-        WHEN attempts > 1 THEN 'failed'
-        ELSE 'pending' END,
-    is_head = lease_expiries + 1 < sqlc.arg('max_expiries'),
+        WHEN lease_expiries + (failed_at IS NOT NULL AND failed_at <= sqlc.arg('last_completed')) >= sqlc.arg('max_expiries') THEN 'dead'
+        ELSE 'failed' END,
+    is_head = lease_expiries + (failed_at IS NOT NULL AND failed_at <= sqlc.arg('last_completed')) < sqlc.arg('max_expiries'),
     attempts = attempts - 1,
-    lease_expiries = lease_expiries + 1,
+    lease_expiries = lease_expiries + (failed_at IS NOT NULL AND failed_at <= sqlc.arg('last_completed')),
+    releases = releases + 1,
+    failed_at = sqlc.arg('now'), failed_class = 'unanswered',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('now'),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
@@ -158,13 +176,16 @@ GROUP BY user_id, status;
 -- name: GetEvent :one
 SELECT * FROM outbox_events WHERE id = sqlc.arg('id');
 
+-- An operator's retry is a fresh start: attempts and the failure record are
+-- cleared, so nothing from before is held against the event.
 -- name: RequeueFailed :exec
-UPDATE outbox_events SET attempts = 0, run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
+UPDATE outbox_events SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id');
 
 -- name: RequeueDead :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, is_head = sqlc.arg('is_head'),
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = sqlc.arg('is_head'),
     run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id');
 

@@ -97,8 +97,8 @@ func testRetryDead(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	got := e.wantStatus(evs[0], outbox.StatusPending)
-	if got.Attempts != 0 {
-		t.Errorf("retried dead event has attempts %d, want 0", got.Attempts)
+	if got.Attempts != 0 || got.Releases != 0 || !got.FailedAt.IsZero() {
+		t.Errorf("retried dead event has attempts %d, releases %d, a failure at %v; want a fresh start", got.Attempts, got.Releases, got.FailedAt)
 	}
 	second := e.wantClaim("w1")
 	if second[0].EntityVersion != 2 {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,65 +14,130 @@ func testFencingAfterExpiry(t *testing.T, e *env) {
 	e.clock.Advance(time.Minute + time.Second)
 
 	// The lease ran out: no outcome of the old holder may land.
-	for _, kind := range []outbox.OutcomeKind{outbox.Delivered, outbox.Retry, outbox.Dead, outbox.Release} {
-		res := e.finish(outbox.Outcome{Event: claimed, Kind: kind, Error: "late"})
-		if len(res.Lost) != 1 || res.Lost[0] != ev.ID {
-			t.Errorf("%s after the lease expired: lost = %v, want the event", kind, res.Lost)
+	for _, out := range everyOutcome(claimed) {
+		res := e.finish(out)
+		if len(res.Lost) != 1 || res.Lost[0] != ev.ID || len(res.Recorded) != 0 {
+			t.Errorf("%s after the lease expired: lost %v, recorded %v; want the event lost", describeOutcome(out), res.Lost, res.Recorded)
 		}
 	}
 	e.wantStatus(ev, outbox.StatusProcessing)
 }
 
-func testFencingAfterReclaim(t *testing.T, e *env) {
-	ev := e.enqueue(Event("w1", 1))[0]
-	stale := e.wantClaim("w1")[0]
-	e.clock.Advance(2 * time.Minute)
-	n, err := e.store.ReclaimExpired(e.ctx)
-	if err != nil || n != 1 {
-		t.Fatalf("reclaim = %d, %v; want 1 event", n, err)
-	}
-	got := e.wantStatus(ev, outbox.StatusPending)
-	if got.Attempts != 0 || got.LeaseExpiries != 1 || got.LastError == "" || !got.RunAt.Equal(e.clock.Now()) {
-		t.Errorf("reclaimed event: attempts %d, expiries %d, last error %q, run at %v; want the attempt given back, the expiry counted, a reason, due now",
-			got.Attempts, got.LeaseExpiries, got.LastError, got.RunAt)
-	}
-
-	fresh := e.wantClaim("w1")[0]
-	if fresh.Attempts != 1 {
-		t.Errorf("second claim: attempts %d, want 1", fresh.Attempts)
-	}
-	// The stale worker finishes late, even inside the new lease's time.
-	if res := e.finish(delivered(stale)); len(res.Lost) != 1 {
-		t.Fatalf("the stale worker's completion was recorded")
-	}
-	e.wantStatus(ev, outbox.StatusProcessing)
-	if res := e.finish(delivered(fresh)); len(res.Lost) != 0 {
-		t.Fatalf("the lease holder's completion was lost")
-	}
-	e.wantStatus(ev, outbox.StatusCompleted)
-	if n, _ := e.store.ReclaimExpired(e.ctx); n != 0 {
-		t.Fatalf("reclaimed %d events with no expired lease", n)
+// everyOutcome is one outcome of each kind, and each kind of release, for
+// a claimed event.
+func everyOutcome(ev *outbox.Event) []outbox.Outcome {
+	return []outbox.Outcome{
+		{Event: ev, Kind: outbox.Delivered, Receipt: outbox.Receipt{RemoteID: "late"}},
+		{Event: ev, Kind: outbox.Retry, Class: outbox.Transient, Delay: time.Second, Error: "late retry"},
+		{Event: ev, Kind: outbox.Dead, Class: outbox.Permanent, Error: "late death"},
+		{Event: ev, Kind: outbox.Release, Delay: time.Second, Error: "late release"},
+		{Event: ev, Kind: outbox.Release, Reached: true, Class: outbox.Unanswered, Delay: time.Second, Error: "late reached release"},
+		{Event: ev, Kind: outbox.Release, Reached: true, Class: outbox.InProgress, Delay: time.Second, Error: "late in progress"},
 	}
 }
 
-func testReclaimExhaustedGoesDead(t *testing.T, e *env) {
+func describeOutcome(o outbox.Outcome) string {
+	if o.Kind == outbox.Release && o.Reached {
+		return "reached release (" + o.Class.String() + ")"
+	}
+	return o.Kind.String()
+}
+
+// A worker whose lease expired and was reclaimed, and then given to
+// another, can record no outcome of any kind, even while the new lease
+// holds; the new holder's outcome lands.
+func testFencingAfterReclaim(t *testing.T, e *env) {
+	for _, kind := range everyOutcome(nil) {
+		func() {
+			key := "w-" + describeOutcome(kind)
+			ev := e.enqueue(Event(key, 1))[0]
+			stale := e.wantClaim(key)[0]
+			e.clock.Advance(2 * time.Minute)
+			n, err := e.store.ReclaimExpired(e.ctx)
+			if err != nil || n != 1 {
+				t.Fatalf("%s: reclaim = %d, %v; want 1 event", key, n, err)
+			}
+			got := e.wantStatus(ev, outbox.StatusFailed)
+			if got.Attempts != 0 || got.Releases != 1 || got.LeaseExpiries != 0 || got.LastError == "" ||
+				got.FailedClass != outbox.Unanswered || !got.FailedAt.Equal(e.clock.Now()) || !got.RunAt.Equal(e.clock.Now()) {
+				t.Errorf("%s: reclaimed event: attempts %d, releases %d, expiries %d, last error %q, failed %s at %v, run at %v; "+
+					"want the attempt given back, a release counted but no expiry (nothing was delivered since its last failure), a reason, the failure dated, due now",
+					key, got.Attempts, got.Releases, got.LeaseExpiries, got.LastError, got.FailedClass, got.FailedAt, got.RunAt)
+			}
+
+			fresh := e.wantClaim(key)[0]
+			if fresh.Attempts != 1 {
+				t.Errorf("%s: second claim: attempts %d, want 1", key, fresh.Attempts)
+			}
+			// The stale worker finishes late, inside the new lease's time.
+			out := kind
+			out.Event = stale
+			if res := e.finish(out); len(res.Lost) != 1 || len(res.Recorded) != 0 {
+				t.Fatalf("the stale worker's %s was recorded: %+v", describeOutcome(out), res)
+			}
+			now := e.wantStatus(ev, outbox.StatusProcessing)
+			if now.Lease.Token != fresh.Lease.Token || now.Attempts != 1 || now.Releases != 1 || now.LastError != got.LastError {
+				t.Fatalf("after the stale %s: lease %v (want %v), attempts %d, releases %d, last error %q; want the new holder's event untouched",
+					describeOutcome(out), now.Lease.Token, fresh.Lease.Token, now.Attempts, now.Releases, now.LastError)
+			}
+			if res := e.finish(delivered(fresh)); len(res.Lost) != 0 || len(res.Recorded) != 1 {
+				t.Fatalf("%s: the lease holder's completion was lost: %+v", key, res)
+			}
+			e.wantStatus(ev, outbox.StatusCompleted)
+			if n, _ := e.store.ReclaimExpired(e.ctx); n != 0 {
+				t.Fatalf("reclaimed %d events with no expired lease", n)
+			}
+		}()
+	}
+}
+
+// An expired lease is held against its event only when other events were
+// delivered after the event's previous failure: processors that keep dying
+// for their own reasons kill nothing, while an event that keeps taking its
+// processor down, as others get delivered, goes dead.
+func testReclaimCountsExpiriesOnEvidence(t *testing.T, e *env) {
+	expire := func(key string) *outbox.Event {
+		t.Helper()
+		c := e.wantClaim(key)[0]
+		e.clock.Advance(2 * time.Minute)
+		if _, err := e.store.ReclaimExpired(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// Nothing else is delivered: expiries are releases, never fatal.
+	lonely := e.enqueue(Event("lonely", 1))[0]
+	for range 2 * outbox.MaxLeaseExpiries {
+		expire("lonely")
+	}
+	got := e.wantStatus(lonely, outbox.StatusFailed)
+	if got.LeaseExpiries != 0 || got.Releases != 2*outbox.MaxLeaseExpiries || got.Attempts != 0 {
+		t.Fatalf("after %d expiries with no delivery between: expiries %d, releases %d, attempts %d; want 0, %d, 0",
+			2*outbox.MaxLeaseExpiries, got.LeaseExpiries, got.Releases, got.Attempts, 2*outbox.MaxLeaseExpiries)
+	}
+	if err := e.store.Discard(e.ctx, lonely.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Others are delivered between the expiries: each one after the first
+	// counts, and the event dies; its key moves on.
 	ev := e.enqueue(Event("w1", 1), Event("w1", 2))[0]
-	// An event whose processor dies every time it is sent: the crashes
-	// spend no attempts, but after MaxLeaseExpiries the event is dead.
-	for i := 0; i < outbox.MaxLeaseExpiries; i++ {
-		if c := e.wantClaim("w1"); c[0].ID != ev.ID {
+	for i := 0; i <= outbox.MaxLeaseExpiries; i++ {
+		e.enqueue(Event(fmt.Sprintf("other-%d", i), 1))
+		c := e.wantClaim("w1", fmt.Sprintf("other-%d", i))
+		if c[0].ID != ev.ID {
 			t.Fatalf("expiry %d: claimed %s", i, c[0].ID)
 		}
+		e.finish(delivered(c[1]))
 		e.clock.Advance(2 * time.Minute)
 		if _, err := e.store.ReclaimExpired(e.ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got := e.wantStatus(ev, outbox.StatusDead)
+	got = e.wantStatus(ev, outbox.StatusDead)
 	if got.Attempts != 0 || got.LeaseExpiries != outbox.MaxLeaseExpiries {
 		t.Fatalf("dead after expiries: attempts %d, expiries %d", got.Attempts, got.LeaseExpiries)
 	}
-	// The key moves on to its next event.
 	if next := e.wantClaim("w1"); next[0].EntityVersion != 2 {
 		t.Fatalf("claimed version %d, want 2", next[0].EntityVersion)
 	}

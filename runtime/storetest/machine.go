@@ -135,7 +135,8 @@ func (m *machine) finish(pick, kind byte) {
 	// Our lease holds if the event is still ours and the lease unexpired.
 	holds := err == nil && current.Status == outbox.StatusProcessing && current.Lease.Token == ev.Lease.Token &&
 		current.Lease.Until.After(m.clock.Now())
-	out := outbox.Outcome{Event: ev, Kind: outbox.OutcomeKind(kind % 4), Delay: time.Duration(kind%7) * time.Second, Error: "machine"}
+	out := outbox.Outcome{Event: ev, Kind: outbox.OutcomeKind(kind % 4), Delay: time.Duration(kind%7) * time.Second, Error: "machine",
+		Reached: kind&8 != 0, Class: outbox.Class(kind>>4) % (outbox.InProgress + 1)}
 	res, err := m.s.Finish(m.ctx, []outbox.Outcome{out})
 	if err != nil {
 		m.t.Fatalf("finish: %v", err)

@@ -3,8 +3,11 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -12,13 +15,16 @@ import (
 func testRetrySchedules(t *testing.T, e *env) {
 	ev := e.enqueue(Event("w1", 1))[0]
 	claimed := e.wantClaim("w1")[0]
-	e.finish(outbox.Outcome{Event: claimed, Kind: outbox.Retry, Delay: 30 * time.Second, Error: "503 Service Unavailable"})
+	e.finish(outbox.Outcome{Event: claimed, Kind: outbox.Retry, Class: outbox.Transient, Delay: 30 * time.Second, Error: "503 Service Unavailable"})
 	got := e.wantStatus(ev, outbox.StatusFailed)
 	if got.Attempts != 1 || got.LastError != "503 Service Unavailable" || !got.RunAt.Equal(e.clock.Now().Add(30*time.Second)) {
 		t.Fatalf("after a retry: attempts %d, last error %q, run at %v; want 1, the error, 30 s from now", got.Attempts, got.LastError, got.RunAt)
 	}
 	if got.Lease != (outbox.Lease{}) {
 		t.Errorf("a retried event still holds a lease: %+v", got.Lease)
+	}
+	if !got.FailedAt.Equal(e.clock.Now()) || got.FailedClass != outbox.Transient {
+		t.Errorf("a retry dated the failure %v (%s); want now, transient", got.FailedAt, got.FailedClass)
 	}
 	e.clock.Advance(29 * time.Second)
 	e.wantClaim()
@@ -70,6 +76,87 @@ func testReleaseRefundsAttempt(t *testing.T, e *env) {
 	e.finish(outbox.Outcome{Event: c, Kind: outbox.Release, Error: "backend unavailable"})
 	if got := e.wantStatus(ev, outbox.StatusFailed); got.Attempts != 1 {
 		t.Fatalf("attempts %d after one counted failure and a release, want 1", got.Attempts)
+	}
+}
+
+// A release the backend may have seen gives the attempt back like any
+// release, but is counted and dates the failure, unless the backend only
+// said the event was in progress.
+func testReleaseReachedDatesFailure(t *testing.T, e *env) {
+	ev := e.enqueue(Event("w1", 1))[0]
+	c := e.wantClaim("w1")[0]
+	e.finish(outbox.Outcome{Event: c, Kind: outbox.Release, Reached: true, Class: outbox.Permanent, Delay: time.Second, Error: "permanent: 400"})
+	got := e.wantStatus(ev, outbox.StatusFailed)
+	failedAt := e.clock.Now()
+	if got.Attempts != 0 || got.Releases != 1 || !got.FailedAt.Equal(failedAt) || got.FailedClass != outbox.Permanent || got.LastError != "permanent: 400" {
+		t.Fatalf("after a reached release: attempts %d, releases %d, failed %s at %v, last error %q; want 0, 1, permanent now, the error",
+			got.Attempts, got.Releases, got.FailedClass, got.FailedAt, got.LastError)
+	}
+	e.clock.Advance(time.Second)
+	c = e.wantClaim("w1")[0]
+	e.finish(outbox.Outcome{Event: c, Kind: outbox.Release, Reached: true, Class: outbox.InProgress, Delay: time.Second, Error: "in progress: 409"})
+	got = e.wantStatus(ev, outbox.StatusFailed)
+	if got.Attempts != 0 || got.Releases != 2 || !got.FailedAt.Equal(failedAt) || got.FailedClass != outbox.Permanent {
+		t.Fatalf("after an in-progress release: attempts %d, releases %d, failed %s at %v; want 0, 2, and the earlier failure kept",
+			got.Attempts, got.Releases, got.FailedClass, got.FailedAt)
+	}
+	// A death dates the failure too.
+	e.clock.Advance(time.Second)
+	c = e.wantClaim("w1")[0]
+	e.finish(outbox.Outcome{Event: c, Kind: outbox.Dead, Class: outbox.Unanswered, Error: "gave up"})
+	if got = e.wantStatus(ev, outbox.StatusDead); !got.FailedAt.Equal(e.clock.Now()) || got.FailedClass != outbox.Unanswered {
+		t.Fatalf("a death dated the failure %v (%s)", got.FailedAt, got.FailedClass)
+	}
+}
+
+// A claim tells whether other events were delivered after the claimed
+// event's last failure: the processor's evidence that a new failure is the
+// event's own.
+func testOthersDelivered(t *testing.T, e *env) {
+	evs := e.enqueue(Event("w1", 1), Event("w2", 1))
+	c := e.wantClaim("w1", "w2")
+	if c[0].OthersDelivered || c[1].OthersDelivered {
+		t.Fatal("events that never failed are claimed with OthersDelivered")
+	}
+	fail := func(ev *outbox.Event) {
+		e.finish(outbox.Outcome{Event: ev, Kind: outbox.Release, Reached: true, Class: outbox.Transient, Error: "503"})
+	}
+	fail(c[0])
+	e.clock.Advance(time.Second)
+	e.finish(delivered(c[1])) // delivered after w1 failed
+	e.clock.Advance(time.Second)
+	again := e.wantClaim("w1")[0]
+	if !again.OthersDelivered || again.FailedAt.IsZero() {
+		t.Fatalf("claimed after another delivery: OthersDelivered %v, failed at %v; want true and a date", again.OthersDelivered, again.FailedAt)
+	}
+	// Failing again re-dates the failure: the earlier delivery no longer
+	// follows it.
+	fail(again)
+	e.clock.Advance(time.Second)
+	third := e.wantClaim("w1")[0]
+	if third.OthersDelivered {
+		t.Fatal("OthersDelivered after a failure that no delivery followed")
+	}
+	// A delivery recorded with the failure, in one batch, counts: the two
+	// happened together.
+	e.enqueue(Event("w3", 1))
+	w3 := e.wantClaim("w3")[0]
+	e.finish(outbox.Outcome{Event: third, Kind: outbox.Release, Reached: true, Class: outbox.Transient, Error: "503"}, delivered(w3))
+	e.clock.Advance(time.Second)
+	if fourth := e.wantClaim("w1")[0]; !fourth.OthersDelivered || fourth.ID != evs[0].ID {
+		t.Fatal("a delivery recorded with the failure is not counted as following it")
+	}
+}
+
+// Finish reports exactly the outcomes it recorded.
+func testFinishReportsRecorded(t *testing.T, e *env) {
+	evs := e.enqueue(Event("a", 1), Event("b", 1), Event("c", 1))
+	c := e.wantClaim("a", "b", "c")
+	stale := *c[2]
+	stale.Lease.Token = uuid.New()
+	res := e.finish(delivered(c[0]), outbox.Outcome{Event: c[1], Kind: outbox.Retry, Error: "500"}, delivered(&stale))
+	if fmt.Sprint(res.Recorded) != fmt.Sprint([]uuid.UUID{evs[0].ID, evs[1].ID}) || fmt.Sprint(res.Lost) != fmt.Sprint([]uuid.UUID{evs[2].ID}) {
+		t.Fatalf("recorded %v, lost %v; want a and b recorded, c lost", res.Recorded, res.Lost)
 	}
 }
 

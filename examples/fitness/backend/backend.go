@@ -1,9 +1,18 @@
 // Package backend is the demo backend of the fitness example: a real HTTP
 // server that receives the outbox's events, one per request or in batches,
-// validates them, dedupes them on their idempotency key, and keeps what it
-// received in an SQLite file of its own. It can be told to go down (refusing connections), to answer
-// slowly, or to fail a share of requests with 5xx or 429 + Retry-After, so
-// the example can show the outbox riding through all of it.
+// validates them, and keeps what it received in an SQLite file of its own.
+//
+// It follows the IETF Idempotency-Key draft as Stripe does: a request whose
+// key it has completed before is answered with the stored original response
+// (the same status and backend id) and changes nothing; the same key with a
+// different body is 422; a request whose key is still being processed is
+// 409. Errors are RFC 9457 problem documents.
+//
+// It can be told to go down (refusing connections), to answer slowly, to
+// fail a share of requests with a status (5xx, 429 + Retry-After, 400…), to
+// answer a share with 409 as if in progress, or to drop the connection on
+// one entity's events, so the example can show the outbox riding through
+// all of it.
 package backend
 
 import (
@@ -38,6 +47,14 @@ type Faults struct {
 	FailShare  float64
 	FailStatus int
 	RetryAfter time.Duration
+	// InProgressShare of events are answered 409, as if an earlier request
+	// with their key were still being processed, before anything is stored.
+	InProgressShare float64
+	// DropEntity, when set, is an entity id on whose events the backend
+	// drops the connection after reading the request, without an answer
+	// and without storing anything: a crash on that payload. A batch that
+	// holds one is dropped as a whole.
+	DropEntity string
 }
 
 // Server is the demo backend.
@@ -46,11 +63,12 @@ type Server struct {
 	addr  string
 	token string
 
-	mu     sync.Mutex
-	faults Faults
-	ln     net.Listener
-	srv    *http.Server
-	done   chan struct{} // closed when the current Serve returns
+	mu       sync.Mutex
+	faults   Faults
+	inFlight map[string]bool // idempotency keys being processed
+	ln       net.Listener
+	srv      *http.Server
+	done     chan struct{} // closed when the current Serve returns
 }
 
 // Open opens (creating) the backend's SQLite file at path.
@@ -69,15 +87,20 @@ func Open(ctx context.Context, path string) (*Server, error) {
 		db.Close()
 		return nil, fmt.Errorf("backend: create tables: %w", err)
 	}
-	return &Server{db: db}, nil
+	return &Server{db: db, inFlight: map[string]bool{}}, nil
 }
 
+// schema: idempotency_keys holds each completed request's key, a hash of
+// its body and the response it got, which a repeat of the key gets again.
 const schema = `
-CREATE TABLE IF NOT EXISTS deliveries (
+CREATE TABLE IF NOT EXISTS idempotency_keys (
     idempotency_key TEXT PRIMARY KEY,
     event_type      TEXT NOT NULL,
     metric          TEXT NOT NULL,
     entity_id       TEXT NOT NULL,
+    body_sha256     TEXT NOT NULL,
+    status          INTEGER NOT NULL,
+    remote_id       TEXT NOT NULL,
     received_at     INTEGER NOT NULL,
     duplicates      INTEGER NOT NULL DEFAULT 0
 );
@@ -160,6 +183,25 @@ func (s *Server) IsUp() bool {
 func (s *Server) Close() error {
 	s.Down()
 	return s.db.Close()
+}
+
+// begin marks an idempotency key as being processed; it reports false if
+// it already is.
+func (s *Server) begin(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inFlight[key] {
+		return false
+	}
+	s.inFlight[key] = true
+	return true
+}
+
+// end marks a key as no longer being processed.
+func (s *Server) end(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inFlight, key)
 }
 
 // chance reports true with probability p.

@@ -1,8 +1,10 @@
 package backend_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -36,6 +38,13 @@ func start(t *testing.T) (*backend.Server, string) {
 
 func post(t *testing.T, url, key, eventType, body string, header ...string) int {
 	t.Helper()
+	code, _ := postFor(t, url, key, eventType, body, header...)
+	return code
+}
+
+// postFor posts body and returns the status and the response body.
+func postFor(t *testing.T, url, key, eventType, body string, header ...string) (int, string) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Idempotency-Key", key)
 	req.Header.Set("X-Outbox-Event-Type", eventType)
@@ -45,21 +54,29 @@ func post(t *testing.T, url, key, eventType, body string, header ...string) int 
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return 0, ""
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(got)
 }
 
 func TestReceivesDedupesAndValidates(t *testing.T) {
 	be, url := start(t)
 	id, key := uuid.NewString(), uuid.NewString()
 	body := `{"payload_version":1,"id":"` + id + `","user_id":"ada","version":1,"kg":70}`
-	if code := post(t, url+"/v1/weight", key, "weight.created", body); code != http.StatusCreated {
-		t.Fatalf("first delivery: %d", code)
+	code, first := postFor(t, url+"/v1/weight", key, "weight.created", body)
+	if code != http.StatusCreated || first != `{"id":"be-`+id+`"}` {
+		t.Fatalf("first delivery: %d %s", code, first)
 	}
-	if code := post(t, url+"/v1/weight", key, "weight.created", body); code != http.StatusConflict {
-		t.Fatalf("repeated delivery: %d, want 409", code)
+	// A repeat gets the original response again, and changes nothing.
+	if code, again := postFor(t, url+"/v1/weight", key, "weight.created", body); code != http.StatusCreated || again != first {
+		t.Fatalf("repeated delivery: %d %s, want the original %s", code, again, first)
+	}
+	// The same key with another body is a client's bug.
+	if code := post(t, url+"/v1/weight", key, "weight.created", strings.Replace(body, "70", "71", 1)); code != http.StatusUnprocessableEntity {
+		t.Fatalf("the key with another body: %d, want 422", code)
 	}
 	updated := strings.Replace(body, `"version":1`, `"version":2`, 1)
 	if code := post(t, url+"/v1/weight", uuid.NewString(), "weight.updated", updated); code != http.StatusCreated {
@@ -82,6 +99,50 @@ func TestReceivesDedupesAndValidates(t *testing.T) {
 	if got := counts["weight"]; got.Records != 1 || got.Deliveries != 2 || got.Duplicates != 1 {
 		t.Fatalf("counts %+v; want 1 record from 2 deliveries and 1 duplicate", got)
 	}
+}
+
+// A repeat that arrives while the first request with its key is still
+// being processed is answered 409, and the first one completes.
+func TestRepeatWhileInProgressIsConflict(t *testing.T) {
+	be, url := start(t)
+	be.SetFaults(backend.Faults{SlowShare: 1, SlowBy: time.Hour}) // the first request is held until it is cut off
+	key, body := uuid.NewString(), entry(uuid.NewString(), 1, `"kg":70`)
+	ctx, cancel := context.WithCancel(t.Context())
+	firstDone := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/weight", strings.NewReader(body))
+		req.Header.Set("Idempotency-Key", key)
+		req.Header.Set("X-Outbox-Event-Type", "weight.created")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			firstDone <- resp.StatusCode
+			return
+		}
+		firstDone <- 0
+	}()
+	// The first request is stored before its slow answer: wait for it.
+	for {
+		got, err := be.Received()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := got[key]; ok {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // polling the backend's store, not synchronising on a guess
+	}
+	code, text := postFor(t, url+"/v1/weight", key, "weight.created", body)
+	if code != http.StatusConflict || !strings.Contains(text, "still being processed") {
+		t.Fatalf("a repeat while the first is in progress: %d %s, want 409", code, text)
+	}
+	cancel()
+	<-firstDone
+	be.SetFaults(backend.Faults{})
+	if code := post(t, url+"/v1/weight", key, "weight.created", body); code != http.StatusCreated {
+		t.Fatalf("a repeat once the first completed: %d, want its original 201", code)
+	}
+	http.DefaultClient.CloseIdleConnections()
 }
 
 func TestDownRefusesConnections(t *testing.T) {

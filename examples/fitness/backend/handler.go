@@ -2,7 +2,9 @@ package backend
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,51 +58,63 @@ type delivery struct {
 // answer is the backend's verdict on one delivery.
 type answer struct {
 	status     int
-	text       string        // why it failed
-	retryAfter time.Duration // with injected: what Retry-After says
-	injected   bool          // a failure the Faults asked for
+	title      string        // why it failed: a problem document's title
+	retryAfter time.Duration // what Retry-After says, if anything
 	remoteID   string        // the backend's id, when delivered
 	slow       bool          // answer only after Faults.SlowBy
+	drop       bool          // drop the connection without an answer
 }
 
-// accept handles one delivery: the fault injection, validation, dedupe on
-// the idempotency key and storage that every event gets, whether it came
-// alone or in a batch.
+// accept handles one delivery whose key is not being processed by another
+// request: the fault injection, validation, idempotency and storage that
+// every event gets, whether it came alone or in a batch.
 func (s *Server) accept(ctx context.Context, faults Faults, d delivery) answer {
 	if chance(faults.FailShare) {
-		return injectedFailure(faults)
+		return answer{status: faults.FailStatus, title: "injected failure", retryAfter: faults.RetryAfter}
 	}
-	if _, err := uuid.Parse(d.key); err != nil {
-		return answer{status: http.StatusBadRequest, text: "Idempotency-Key must be the event's UUID"}
+	if chance(faults.InProgressShare) {
+		return inProgress()
 	}
 	if !strings.HasPrefix(d.eventType, d.metric+".") {
-		return answer{status: http.StatusBadRequest, text: fmt.Sprintf("event type %q does not belong on /v1/%s", d.eventType, d.metric)}
+		return answer{status: http.StatusBadRequest, title: "the event type does not belong on this route"}
 	}
 	if d.bodyErr != nil {
-		return answer{status: http.StatusRequestEntityTooLarge, text: "body too large"}
+		return answer{status: http.StatusRequestEntityTooLarge, title: "body too large"}
 	}
 	var p payload
 	if err := json.Unmarshal(d.body, &p); err != nil {
-		return answer{status: http.StatusBadRequest, text: "body is not a JSON event payload: " + err.Error()}
+		return answer{status: http.StatusBadRequest, title: "the body is not a JSON event payload"}
 	}
 	if p.PayloadVersion < 1 || p.ID == uuid.Nil || p.UserID == "" || p.Version < 1 {
-		return answer{status: http.StatusUnprocessableEntity, text: "payload lacks payload_version, id, user_id or version"}
+		return answer{status: http.StatusUnprocessableEntity, title: "the payload lacks payload_version, id, user_id or version"}
 	}
-	duplicate, err := s.store(ctx, d.key, d.eventType, d.metric, p, d.body)
+	if faults.DropEntity != "" && p.ID.String() == faults.DropEntity {
+		return answer{drop: true}
+	}
+	a, err := s.store(ctx, d, p)
 	if err != nil {
-		return answer{status: http.StatusInternalServerError, text: "storing the event failed"}
+		return answer{status: http.StatusInternalServerError, title: "storing the event failed"}
 	}
-	a := answer{status: http.StatusCreated, remoteID: "be-" + p.ID.String()[:8], slow: chance(faults.SlowShare)}
-	if duplicate {
-		a.status = http.StatusConflict
-	}
+	a.slow = chance(faults.SlowShare)
 	return a
 }
 
-// injectedFailure is the answer the Faults ask for instead of handling a
-// request.
-func injectedFailure(f Faults) answer {
-	return answer{status: f.FailStatus, text: "injected failure", retryAfter: f.RetryAfter, injected: true}
+// checkKey answers a delivery whose idempotency key is missing or not an
+// event id, and is zero for a good one.
+func checkKey(key string) answer {
+	if key == "" {
+		return answer{status: http.StatusBadRequest, title: "the Idempotency-Key header is missing"}
+	}
+	if _, err := uuid.Parse(key); err != nil {
+		return answer{status: http.StatusBadRequest, title: "the Idempotency-Key must be the event's UUID"}
+	}
+	return answer{}
+}
+
+// inProgress is the answer to a request whose key another request is still
+// processing.
+func inProgress() answer {
+	return answer{status: http.StatusConflict, title: "a request with this Idempotency-Key is still being processed", retryAfter: time.Second}
 }
 
 // authorized reports whether r carries the bearer token the backend
@@ -120,35 +134,59 @@ func slowDown(r *http.Request, f Faults) bool {
 	}
 }
 
+// drop closes the request's connection without an answer, as a backend
+// that crashed on it would.
+func drop(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
+	}
+}
+
 func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
-		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		writeAnswer(w, answer{status: http.StatusUnauthorized, title: "missing or wrong bearer token"})
 		return
 	}
 	faults := s.currentFaults()
+	key := r.Header.Get("Idempotency-Key")
+	if a := checkKey(key); a.status != 0 {
+		writeAnswer(w, a)
+		return
+	}
+	if !s.begin(key) {
+		writeAnswer(w, inProgress())
+		return
+	}
+	defer s.end(key) // after the answer is written: a repeat meanwhile is in progress
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	a := s.accept(r.Context(), faults, delivery{
-		key: r.Header.Get("Idempotency-Key"), eventType: r.Header.Get("X-Outbox-Event-Type"),
+		key: key, eventType: r.Header.Get("X-Outbox-Event-Type"),
 		metric: r.PathValue("metric"), body: body, bodyErr: err,
 	})
-	if a.slow && !slowDown(r, faults) {
-		return
+	switch {
+	case a.drop:
+		drop(w)
+	case a.slow && !slowDown(r, faults):
+	default:
+		writeAnswer(w, a)
 	}
-	writeAnswer(w, a)
 }
 
-// writeAnswer writes a as the response to a single event.
+// writeAnswer writes a as the response to a single event: the backend's
+// id on success, a problem document (RFC 9457) otherwise.
 func writeAnswer(w http.ResponseWriter, a answer) {
-	if a.status != http.StatusCreated && a.status != http.StatusConflict {
-		if a.injected {
-			w.Header().Set("Retry-After", strconv.Itoa(int(a.retryAfter.Seconds())))
-		}
-		http.Error(w, a.text, a.status)
+	if a.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(a.retryAfter.Seconds()))))
+	}
+	if a.status >= 200 && a.status < 300 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(a.status)
+		fmt.Fprintf(w, `{"id":%q}`, a.remoteID)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(a.status)
-	fmt.Fprintf(w, `{"id":%q}`, a.remoteID)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": a.title, "status": a.status})
 }
 
 // batchRequest is the body of a batch request, in httpsender's format; the
@@ -166,7 +204,7 @@ type batchRequest struct {
 type batchResult struct {
 	ID       string `json:"id"`
 	Status   int    `json:"status"`
-	Error    string `json:"error,omitempty"`
+	Title    string `json:"title,omitempty"`
 	RemoteID string `json:"remote_id,omitempty"`
 }
 
@@ -176,47 +214,65 @@ type batchResult struct {
 // as a whole.
 func (s *Server) receiveBatch(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(r) {
-		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		writeAnswer(w, answer{status: http.StatusUnauthorized, title: "missing or wrong bearer token"})
 		return
 	}
 	faults := s.currentFaults()
 	if faults.FailShare >= 1 {
-		writeAnswer(w, injectedFailure(faults))
+		writeAnswer(w, answer{status: faults.FailStatus, title: "injected failure", retryAfter: faults.RetryAfter})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBatchBody))
 	if err != nil {
-		http.Error(w, fmt.Sprintf("batch body over %d MiB; send fewer events per batch", maxBatchBody>>20), http.StatusRequestEntityTooLarge)
+		writeAnswer(w, answer{status: http.StatusRequestEntityTooLarge, title: fmt.Sprintf("batch body over %d MiB; send fewer events per batch", maxBatchBody>>20)})
 		return
 	}
 	var req batchRequest
 	if err := json.Unmarshal(body, &req); err != nil || req.Events == nil {
-		http.Error(w, `body is not a batch: want {"events":[...]}`, http.StatusBadRequest)
+		writeAnswer(w, answer{status: http.StatusBadRequest, title: `the body is not a batch: want {"events":[...]}`})
 		return
 	}
 	if len(req.Events) > maxBatchEvents {
-		http.Error(w, fmt.Sprintf("%d events in one batch, over the limit of %d; send fewer events per batch", len(req.Events), maxBatchEvents), http.StatusRequestEntityTooLarge)
+		writeAnswer(w, answer{status: http.StatusRequestEntityTooLarge, title: fmt.Sprintf("over %d events in one batch; send fewer events per batch", maxBatchEvents)})
 		return
 	}
 
 	results := make([]batchResult, len(req.Events))
 	slow := false
 	for i, ev := range req.Events {
+		results[i] = batchResult{ID: ev.ID}
 		// The metric comes from the path the event would be posted to
 		// alone, as POST /v1/{metric} would match it.
 		metric, ok := strings.CutPrefix(ev.Path, "/v1/")
 		if !ok || metric == "" || metric == "batch" || strings.Contains(metric, "/") {
 			// What the mux answers to a path it does not serve.
-			results[i] = batchResult{ID: ev.ID, Status: http.StatusNotFound, Error: "404 page not found"}
+			results[i].Status = http.StatusNotFound
 			continue
 		}
-		d := delivery{key: ev.ID, eventType: ev.Type, metric: metric, body: ev.Payload}
-		if len(ev.Payload) > maxBody {
-			d.bodyErr = errors.New("payload too large")
+		if a := checkKey(ev.ID); a.status != 0 {
+			results[i].Status, results[i].Title = a.status, a.title
+			continue
 		}
-		a := s.accept(r.Context(), faults, d)
+		var a answer
+		if s.begin(ev.ID) {
+			defer s.end(ev.ID) // after the answer is written
+			d := delivery{key: ev.ID, eventType: ev.Type, metric: metric, body: ev.Payload}
+			if len(ev.Payload) > maxBody {
+				d.bodyErr = errors.New("payload too large")
+			}
+			a = s.accept(r.Context(), faults, d)
+		} else {
+			a = inProgress()
+		}
+		if a.drop {
+			drop(w)
+			return
+		}
 		slow = slow || a.slow
-		results[i] = batchResult{ID: ev.ID, Status: a.status, Error: a.text, RemoteID: a.remoteID}
+		results[i].Status, results[i].RemoteID = a.status, a.remoteID
+		if a.status >= 300 {
+			results[i].Title = a.title
+		}
 	}
 	// One wait for the batch, as a slow single answer waits once.
 	if slow && !slowDown(r, faults) {
@@ -228,37 +284,51 @@ func (s *Server) receiveBatch(w http.ResponseWriter, r *http.Request) {
 	}{results})
 }
 
-// store records one delivery and applies it to the entity's record, in one
-// transaction. A delivery whose key was seen before changes nothing but
-// the duplicate count.
-func (s *Server) store(ctx context.Context, key, eventType, metric string, p payload, body []byte) (duplicate bool, err error) {
+// store completes one delivery and applies it to the entity's record, in
+// one transaction, and returns the answer it gets. A key completed before
+// gets its original answer again and changes nothing but the duplicate
+// count; the same key with another body is refused with 422.
+func (s *Server) store(ctx context.Context, d delivery, p payload) (answer, error) {
+	sum := sha256.Sum256(d.body)
+	hash := hex.EncodeToString(sum[:])
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return false, err
+		return answer{}, err
 	}
 	defer tx.Rollback()
-	res, err := tx.Exec(`INSERT INTO deliveries (idempotency_key, event_type, metric, entity_id, received_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-		key, eventType, metric, p.ID.String(), time.Now().UnixMicro())
-	if err != nil {
-		return false, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := tx.Exec(`UPDATE deliveries SET duplicates = duplicates + 1 WHERE idempotency_key = ?`, key); err != nil {
-			return false, err
+	var stored answer
+	var storedHash string
+	err = tx.QueryRow(`SELECT body_sha256, status, remote_id FROM idempotency_keys WHERE idempotency_key = ?`, d.key).
+		Scan(&storedHash, &stored.status, &stored.remoteID)
+	switch {
+	case err == nil && storedHash != hash:
+		return answer{status: http.StatusUnprocessableEntity, title: "this Idempotency-Key was used with a different body"}, nil
+	case err == nil:
+		if _, err := tx.Exec(`UPDATE idempotency_keys SET duplicates = duplicates + 1 WHERE idempotency_key = ?`, d.key); err != nil {
+			return answer{}, err
 		}
-		return true, tx.Commit()
+		return stored, tx.Commit()
+	case !errors.Is(err, sql.ErrNoRows):
+		return answer{}, err
+	}
+	// The entity's id identifies it, so the backend's id is made from all
+	// of it.
+	a := answer{status: http.StatusCreated, remoteID: "be-" + p.ID.String()}
+	if _, err := tx.Exec(`INSERT INTO idempotency_keys
+		(idempotency_key, event_type, metric, entity_id, body_sha256, status, remote_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.key, d.eventType, d.metric, p.ID.String(), hash, a.status, a.remoteID, time.Now().UnixMicro()); err != nil {
+		return answer{}, err
 	}
 	// Events of one entity arrive in order; a version guard keeps the
 	// record right even if they did not.
 	_, err = tx.Exec(`INSERT INTO records (metric, entity_id, user_id, version, deleted, payload) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (metric, entity_id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted, payload = excluded.payload
 		WHERE excluded.version > records.version`,
-		metric, p.ID.String(), p.UserID, p.Version, strings.HasSuffix(eventType, ".deleted"), body)
+		d.metric, p.ID.String(), p.UserID, p.Version, strings.HasSuffix(d.eventType, ".deleted"), d.body)
 	if err != nil {
-		return false, err
+		return answer{}, err
 	}
-	return false, tx.Commit()
+	return a, tx.Commit()
 }
 
 // MetricCounts is what the backend holds for one metric.
@@ -286,7 +356,7 @@ func (s *Server) Counts(users ...string) (map[string]MetricCounts, error) {
 	if err := scanCounts(rows, func(metric string, n int) { c := counts[metric]; c.Records = n; counts[metric] = c }); err != nil {
 		return nil, err
 	}
-	rows, err = s.db.Query(`SELECT d.metric, count(*), sum(d.duplicates) FROM deliveries d
+	rows, err = s.db.Query(`SELECT d.metric, count(*), sum(d.duplicates) FROM idempotency_keys d
 		JOIN records r ON r.metric = d.metric AND r.entity_id = d.entity_id`+strings.ReplaceAll(userFilter, "user_id", "r.user_id")+` GROUP BY d.metric`, args...)
 	if err != nil {
 		return nil, err
@@ -348,7 +418,7 @@ func (s *Server) Records(metric string) (map[string]Record, error) {
 // Received returns the idempotency keys of every event received, with how
 // many times each was delivered again after the first.
 func (s *Server) Received() (map[string]int, error) {
-	rows, err := s.db.Query(`SELECT idempotency_key, duplicates FROM deliveries`)
+	rows, err := s.db.Query(`SELECT idempotency_key, duplicates FROM idempotency_keys`)
 	if err != nil {
 		return nil, err
 	}

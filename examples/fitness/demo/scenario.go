@@ -96,9 +96,13 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	say("  backend:   %s (records kept in %s)", url, o.BackendDB)
 	say("")
 
+	proc, err := outbox.NewProcessor(store.Outbox, sender, DemoConfig())
+	if err != nil {
+		return Report{}, err
+	}
 	procCtx, stopProcessor := context.WithCancel(ctx)
 	processorDone := make(chan error, 1)
-	go func() { processorDone <- outbox.NewProcessor(store.Outbox, sender, DemoConfig()).Run(procCtx) }()
+	go func() { processorDone <- proc.Run(procCtx) }()
 	defer func() {
 		stopProcessor()
 		<-processorDone

@@ -93,9 +93,11 @@ func Finish(ctx context.Context, outs []outbox.Outcome, begin Begin, hasHook fun
 			}
 			res.HookErrors[he.id] = he.err
 		case err != nil:
+			// res.Recorded holds the outcomes committed so far.
 			return res, promoted, err
 		default:
 			res.Lost = append(res.Lost, one.Lost...)
+			res.Recorded = append(res.Recorded, one.Recorded...)
 			promoted = promoted || p
 		}
 	}
@@ -171,7 +173,9 @@ func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin, careful b
 		return res, false, fmt.Errorf("commit: %w", err)
 	}
 	for _, o := range outs {
-		if !recorded[o.Event.ID] {
+		if recorded[o.Event.ID] {
+			res.Recorded = append(res.Recorded, o.Event.ID)
+		} else {
 			res.Lost = append(res.Lost, o.Event.ID)
 		}
 	}
@@ -218,4 +222,21 @@ func boundError(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// Reached reports whether an outcome is a release the backend may have
+// seen, which the store counts in the event's Releases.
+func Reached(o outbox.Outcome) bool { return o.Kind == outbox.Release && o.Reached }
+
+// Dated reports whether an outcome dates the event's last failure
+// (FailedAt and FailedClass): every counted failure, and every release the
+// backend may have seen, except an answer that the event was in progress.
+func Dated(o outbox.Outcome) bool {
+	switch o.Kind {
+	case outbox.Retry, outbox.Dead:
+		return true
+	case outbox.Release:
+		return o.Reached && o.Class != outbox.InProgress
+	}
+	return false
 }

@@ -34,6 +34,9 @@ type OutboxEvent struct {
 	UpdatedAt     time.Time
 	CompletedAt   *time.Time
 	LeaseExpiries int32
+	Releases      int32
+	FailedAt      *time.Time
+	FailedClass   *string
 }
 
 type OutboxKey struct {

@@ -60,7 +60,8 @@ WHERE e.id = due.id
 RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
     e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
-    e.lease_expiries
+    e.lease_expiries, e.releases, e.failed_at, e.failed_class,
+    coalesce(e.failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::boolean AS others_delivered
 `
 
 type ClaimParams struct {
@@ -71,7 +72,42 @@ type ClaimParams struct {
 	MaxEvents int32
 }
 
-func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, error) {
+type ClaimRow struct {
+	ID              uuid.UUID
+	Seq             int64
+	EventType       string
+	Aggregate       string
+	AggregateID     string
+	UserID          string
+	OrderingKey     string
+	IsNewRecord     bool
+	EntityVersion   int64
+	Payload         []byte
+	Metadata        []byte
+	Priority        int32
+	Status          string
+	IsHead          bool
+	Attempts        int32
+	MaxAttempts     int32
+	RunAt           time.Time
+	LeaseOwner      *string
+	LeaseToken      *uuid.UUID
+	LeaseUntil      *time.Time
+	LastError       *string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	CompletedAt     *time.Time
+	LeaseExpiries   int32
+	Releases        int32
+	FailedAt        *time.Time
+	FailedClass     *string
+	OthersDelivered bool
+}
+
+// others_delivered tells the processor whether another event was delivered
+// after the claimed event's last failure: only then is a new failure held
+// against it. The latest completion is one step down a partial index.
+func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
 	rows, err := q.db.Query(ctx, claim,
 		arg.Owner,
 		arg.Token,
@@ -83,9 +119,9 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxEvent
+	var items []ClaimRow
 	for rows.Next() {
-		var i OutboxEvent
+		var i ClaimRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Seq,
@@ -112,6 +148,10 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 			&i.UpdatedAt,
 			&i.CompletedAt,
 			&i.LeaseExpiries,
+			&i.Releases,
+			&i.FailedAt,
+			&i.FailedClass,
+			&i.OthersDelivered,
 		); err != nil {
 			return nil, err
 		}
@@ -301,7 +341,7 @@ func (q *Queries) Enqueue(ctx context.Context, arg EnqueueParams) error {
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries FROM outbox_events WHERE id = $1
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events WHERE id = $1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, error) {
@@ -333,6 +373,9 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.LeaseExpiries,
+		&i.Releases,
+		&i.FailedAt,
+		&i.FailedClass,
 	)
 	return i, err
 }
@@ -355,9 +398,11 @@ UPDATE outbox_events e
 SET status = 'dead', is_head = false,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = f.error,
+    failed_at = coalesce($1::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
-    SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token, unnest($4::text[]) AS error
+    SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token, unnest($4::text[]) AS error,
+        unnest($5::text[]) AS class
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -365,10 +410,11 @@ RETURNING e.id, e.ordering_key
 `
 
 type KillParams struct {
-	Now    *time.Time
-	Ids    []uuid.UUID
-	Tokens []uuid.UUID
-	Errors []string
+	Now     *time.Time
+	Ids     []uuid.UUID
+	Tokens  []uuid.UUID
+	Errors  []string
+	Classes []string
 }
 
 type KillRow struct {
@@ -382,6 +428,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 		arg.Ids,
 		arg.Tokens,
 		arg.Errors,
+		arg.Classes,
 	)
 	if err != nil {
 		return nil, err
@@ -402,7 +449,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR event_type = $2::text)
   AND ($3::text IS NULL OR user_id = $3::text)
@@ -460,6 +507,9 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.UpdatedAt,
 			&i.CompletedAt,
 			&i.LeaseExpiries,
+			&i.Releases,
+			&i.FailedAt,
+			&i.FailedClass,
 		); err != nil {
 			return nil, err
 		}
@@ -613,20 +663,25 @@ func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) 
 }
 
 const reclaimExpired = `-- name: ReclaimExpired :many
-UPDATE outbox_events
-SET status = CASE
-        WHEN lease_expiries + 1 >= $1::integer THEN 'dead'
-        WHEN attempts > 1 THEN 'failed'
-        ELSE 'pending' END,
-    is_head = lease_expiries + 1 < $1::integer,
-    attempts = attempts - 1,
-    lease_expiries = lease_expiries + 1,
+UPDATE outbox_events e
+SET status = CASE WHEN e.lease_expiries + x.counted >= $1::integer THEN 'dead' ELSE 'failed' END,
+    is_head = e.lease_expiries + x.counted < $1::integer,
+    attempts = e.attempts - 1,
+    lease_expiries = e.lease_expiries + x.counted,
+    releases = e.releases + 1,
+    failed_at = coalesce($2::timestamptz, now()), failed_class = 'unanswered',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($2::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
     updated_at = coalesce($2::timestamptz, now())
-WHERE status = 'processing' AND lease_until <= coalesce($2::timestamptz, now())
-RETURNING id, ordering_key, status
+FROM (
+    SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
+    FROM outbox_events
+    WHERE status = 'processing' AND lease_until <= coalesce($2::timestamptz, now())
+    FOR UPDATE SKIP LOCKED
+) AS x
+WHERE e.id = x.id
+RETURNING e.id, e.ordering_key, e.status
 `
 
 type ReclaimExpiredParams struct {
@@ -640,8 +695,11 @@ type ReclaimExpiredRow struct {
 	Status      string
 }
 
-// The attempt is given back (the processor died, not the delivery) and the
-// expiry counted; an event whose leases keep expiring goes dead.
+// The attempt is given back (the processor died, not necessarily the
+// delivery) and the failure dated. The expiry is counted only if other
+// events were delivered after the event's previous failure, as any failure
+// is held against an event; an event whose counted expiries reach the limit
+// is what keeps killing its processors, and goes dead.
 func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]ReclaimExpiredRow, error) {
 	rows, err := q.db.Query(ctx, reclaimExpired, arg.MaxExpiries, arg.Now)
 	if err != nil {
@@ -679,15 +737,20 @@ func (q *Queries) RecordMigration(ctx context.Context, arg RecordMigrationParams
 
 const release = `-- name: Release :many
 UPDATE outbox_events e
-SET status = CASE WHEN e.attempts > 1 THEN 'failed' ELSE 'pending' END,
+SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END,
     attempts = e.attempts - 1,
+    releases = e.releases + f.reached::integer,
+    failed_at = CASE WHEN f.dated THEN coalesce($1::timestamptz, now()) ELSE e.failed_at END,
+    failed_class = CASE WHEN f.dated THEN f.class ELSE e.failed_class END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($1::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
-        unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error
+        unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error,
+        unnest($6::boolean[]) AS reached, unnest($7::boolean[]) AS dated,
+        unnest($8::text[]) AS class
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -700,9 +763,15 @@ type ReleaseParams struct {
 	Tokens   []uuid.UUID
 	DelaysMs []int64
 	Errors   []string
+	Reached  []bool
+	Dated    []bool
+	Classes  []string
 }
 
-// The attempt is given back: the backend never saw a real attempt.
+// The attempt is given back: the backend never saw the request, or nothing
+// shows yet that the failure was the event's. A release the backend may have
+// seen (reached) is counted, and dates the failure unless it only said the
+// event was in progress (dated).
 func (q *Queries) Release(ctx context.Context, arg ReleaseParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, release,
 		arg.Now,
@@ -710,6 +779,9 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) ([]uuid.UUID, 
 		arg.Tokens,
 		arg.DelaysMs,
 		arg.Errors,
+		arg.Reached,
+		arg.Dated,
+		arg.Classes,
 	)
 	if err != nil {
 		return nil, err
@@ -776,7 +848,8 @@ func (q *Queries) ReleaseKeys(ctx context.Context, keys []string) ([]string, err
 
 const requeueDead = `-- name: RequeueDead :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, is_head = $1,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = $1,
     run_at = coalesce($2::timestamptz, now()),
     updated_at = coalesce($2::timestamptz, now())
 WHERE id = $3
@@ -795,7 +868,7 @@ func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error 
 
 const requeueFailed = `-- name: RequeueFailed :exec
 UPDATE outbox_events
-SET attempts = 0, run_at = coalesce($1::timestamptz, now()),
+SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce($1::timestamptz, now()),
     updated_at = coalesce($1::timestamptz, now())
 WHERE id = $2
 `
@@ -805,6 +878,8 @@ type RequeueFailedParams struct {
 	ID  uuid.UUID
 }
 
+// An operator's retry is a fresh start: attempts and the failure record are
+// cleared, so nothing from before is held against the event.
 func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) error {
 	_, err := q.db.Exec(ctx, requeueFailed, arg.Now, arg.ID)
 	return err
@@ -816,10 +891,12 @@ SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($1::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    failed_at = coalesce($1::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
-        unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error
+        unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error,
+        unnest($6::text[]) AS class
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -832,6 +909,7 @@ type RetryParams struct {
 	Tokens   []uuid.UUID
 	DelaysMs []int64
 	Errors   []string
+	Classes  []string
 }
 
 func (q *Queries) Retry(ctx context.Context, arg RetryParams) ([]uuid.UUID, error) {
@@ -841,6 +919,7 @@ func (q *Queries) Retry(ctx context.Context, arg RetryParams) ([]uuid.UUID, erro
 		arg.Tokens,
 		arg.DelaysMs,
 		arg.Errors,
+		arg.Classes,
 	)
 	if err != nil {
 		return nil, err

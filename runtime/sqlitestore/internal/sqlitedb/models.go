@@ -32,6 +32,9 @@ type OutboxEvent struct {
 	UpdatedAt     int64
 	CompletedAt   sql.NullInt64
 	LeaseExpiries int64
+	Releases      int64
+	FailedAt      sql.NullInt64
+	FailedClass   sql.NullString
 }
 
 type OutboxKey struct {

@@ -53,7 +53,7 @@ WHERE seq IN (
     ORDER BY d.priority DESC, d.seq
     LIMIT ?5
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class
 `
 
 type ClaimParams struct {
@@ -105,6 +105,9 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 			&i.UpdatedAt,
 			&i.CompletedAt,
 			&i.LeaseExpiries,
+			&i.Releases,
+			&i.FailedAt,
+			&i.FailedClass,
 		); err != nil {
 			return nil, err
 		}
@@ -240,7 +243,7 @@ func (q *Queries) DeleteIdleKey(ctx context.Context, orderingKey string) error {
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries FROM outbox_events WHERE id = ?1
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events WHERE id = ?1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) {
@@ -272,6 +275,9 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 		&i.UpdatedAt,
 		&i.CompletedAt,
 		&i.LeaseExpiries,
+		&i.Releases,
+		&i.FailedAt,
+		&i.FailedClass,
 	)
 	return i, err
 }
@@ -346,23 +352,26 @@ const kill = `-- name: Kill :one
 UPDATE outbox_events
 SET status = 'dead', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    last_error = ?1, updated_at = ?2
-WHERE id = ?3 AND lease_token = ?4 AND status = 'processing'
+    last_error = ?1,
+    failed_at = ?2, failed_class = ?3, updated_at = ?2
+WHERE id = ?4 AND lease_token = ?5 AND status = 'processing'
   AND lease_until > ?2
 RETURNING ordering_key
 `
 
 type KillParams struct {
-	LastError sql.NullString
-	Now       int64
-	ID        string
-	Token     sql.NullString
+	LastError   sql.NullString
+	Now         sql.NullInt64
+	FailedClass sql.NullString
+	ID          string
+	Token       sql.NullString
 }
 
 func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
 	row := q.db.QueryRowContext(ctx, kill,
 		arg.LastError,
 		arg.Now,
+		arg.FailedClass,
 		arg.ID,
 		arg.Token,
 	)
@@ -371,8 +380,22 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
 	return ordering_key, err
 }
 
+const lastCompletedAt = `-- name: LastCompletedAt :one
+SELECT CAST(coalesce(max(completed_at), 0) AS INTEGER) AS completed_at FROM outbox_events WHERE status = 'completed'
+`
+
+// When the latest delivery was recorded, or 0: a claimed event's failure is
+// held against it only if another event was delivered after its previous
+// failure. One step down a partial index.
+func (q *Queries) LastCompletedAt(ctx context.Context) (int64, error) {
+	row := q.db.QueryRowContext(ctx, lastCompletedAt)
+	var completed_at int64
+	err := row.Scan(&completed_at)
+	return completed_at, err
+}
+
 const listEvents = `-- name: ListEvents :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
   AND (?3 IS NULL OR user_id = ?3)
@@ -430,6 +453,9 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.UpdatedAt,
 			&i.CompletedAt,
 			&i.LeaseExpiries,
+			&i.Releases,
+			&i.FailedAt,
+			&i.FailedClass,
 		); err != nil {
 			return nil, err
 		}
@@ -519,23 +545,25 @@ func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) 
 const reclaimExpired = `-- name: ReclaimExpired :many
 UPDATE outbox_events
 SET status = CASE
-        WHEN lease_expiries + 1 >= ?1 THEN 'dead'
-        WHEN attempts > 1 THEN 'failed'
-        ELSE 'pending' END,
-    is_head = lease_expiries + 1 < ?1,
+        WHEN lease_expiries + (failed_at IS NOT NULL AND failed_at <= ?1) >= ?2 THEN 'dead'
+        ELSE 'failed' END,
+    is_head = lease_expiries + (failed_at IS NOT NULL AND failed_at <= ?1) < ?2,
     attempts = attempts - 1,
-    lease_expiries = lease_expiries + 1,
+    lease_expiries = lease_expiries + (failed_at IS NOT NULL AND failed_at <= ?1),
+    releases = releases + 1,
+    failed_at = ?3, failed_class = 'unanswered',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = ?2,
+    run_at = ?3,
     last_error = 'lease expired: the processor stopped or stalled during delivery',
-    updated_at = ?2
-WHERE status = 'processing' AND lease_until <= ?2
+    updated_at = ?3
+WHERE status = 'processing' AND lease_until <= ?3
 RETURNING id, ordering_key, status
 `
 
 type ReclaimExpiredParams struct {
-	MaxExpiries int64
-	Now         int64
+	LastCompleted sql.NullInt64
+	MaxExpiries   int64
+	Now           sql.NullInt64
 }
 
 type ReclaimExpiredRow struct {
@@ -544,10 +572,13 @@ type ReclaimExpiredRow struct {
 	Status      string
 }
 
-// The attempt is given back (the processor died, not the delivery) and the
-// expiry counted; an event whose leases keep expiring goes dead.
+// The attempt is given back (the processor died, not necessarily the
+// delivery) and the failure dated. The expiry is counted only if another
+// event was delivered after the event's previous failure (last_completed),
+// as any failure is held against an event; an event whose counted expiries
+// reach the limit is what keeps killing its processors, and goes dead.
 func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]ReclaimExpiredRow, error) {
-	rows, err := q.db.QueryContext(ctx, reclaimExpired, arg.MaxExpiries, arg.Now)
+	rows, err := q.db.QueryContext(ctx, reclaimExpired, arg.LastCompleted, arg.MaxExpiries, arg.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -593,28 +624,40 @@ func (q *Queries) RecordMigration(ctx context.Context, arg RecordMigrationParams
 
 const release = `-- name: Release :execrows
 UPDATE outbox_events
-SET status = CASE WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
+SET status = CASE WHEN attempts > 1 OR CAST(?1 AS INTEGER) = 1 OR failed_at IS NOT NULL THEN 'failed' ELSE 'pending' END,
     attempts = attempts - 1,
+    releases = releases + ?2,
+    failed_at = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN ?3 ELSE failed_at END,
+    failed_class = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN ?4 ELSE failed_class END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = ?1, last_error = ?2, updated_at = ?3
-WHERE id = ?4 AND lease_token = ?5 AND status = 'processing'
+    run_at = ?5, last_error = ?6, updated_at = ?3
+WHERE id = ?7 AND lease_token = ?8 AND status = 'processing'
   AND lease_until > ?3
 `
 
 type ReleaseParams struct {
-	RunAt     int64
-	LastError sql.NullString
-	Now       int64
-	ID        string
-	Token     sql.NullString
+	Dated       int64
+	Reached     int64
+	Now         int64
+	FailedClass sql.NullString
+	RunAt       int64
+	LastError   sql.NullString
+	ID          string
+	Token       sql.NullString
 }
 
-// The attempt is given back: the backend never saw a real attempt.
+// The attempt is given back: the backend never saw the request, or nothing
+// shows yet that the failure was the event's. A release the backend may have
+// seen (reached) is counted, and dates the failure unless it only said the
+// event was in progress (dated).
 func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, release,
+		arg.Dated,
+		arg.Reached,
+		arg.Now,
+		arg.FailedClass,
 		arg.RunAt,
 		arg.LastError,
-		arg.Now,
 		arg.ID,
 		arg.Token,
 	)
@@ -626,7 +669,8 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error)
 
 const requeueDead = `-- name: RequeueDead :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, is_head = ?1,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = ?1,
     run_at = ?2, updated_at = ?2
 WHERE id = ?3
 `
@@ -643,7 +687,7 @@ func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error 
 }
 
 const requeueFailed = `-- name: RequeueFailed :exec
-UPDATE outbox_events SET attempts = 0, run_at = ?1, updated_at = ?1
+UPDATE outbox_events SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = ?1, updated_at = ?1
 WHERE id = ?2
 `
 
@@ -652,6 +696,8 @@ type RequeueFailedParams struct {
 	ID  string
 }
 
+// An operator's retry is a fresh start: attempts and the failure record are
+// cleared, so nothing from before is held against the event.
 func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) error {
 	_, err := q.db.ExecContext(ctx, requeueFailed, arg.Now, arg.ID)
 	return err
@@ -661,17 +707,19 @@ const retry = `-- name: Retry :execrows
 UPDATE outbox_events
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = ?1, last_error = ?2, updated_at = ?3
-WHERE id = ?4 AND lease_token = ?5 AND status = 'processing'
+    run_at = ?1, last_error = ?2,
+    failed_at = ?3, failed_class = ?4, updated_at = ?3
+WHERE id = ?5 AND lease_token = ?6 AND status = 'processing'
   AND lease_until > ?3
 `
 
 type RetryParams struct {
-	RunAt     int64
-	LastError sql.NullString
-	Now       int64
-	ID        string
-	Token     sql.NullString
+	RunAt       int64
+	LastError   sql.NullString
+	Now         sql.NullInt64
+	FailedClass sql.NullString
+	ID          string
+	Token       sql.NullString
 }
 
 func (q *Queries) Retry(ctx context.Context, arg RetryParams) (int64, error) {
@@ -679,6 +727,7 @@ func (q *Queries) Retry(ctx context.Context, arg RetryParams) (int64, error) {
 		arg.RunAt,
 		arg.LastError,
 		arg.Now,
+		arg.FailedClass,
 		arg.ID,
 		arg.Token,
 	)

@@ -1,0 +1,290 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/httpsender"
+	"github.com/outboxgen/outboxgen/runtime/outboxtest"
+)
+
+// Every class of failure, answered to every request for far longer than
+// the whole retry schedule, pauses delivery, visibly, and kills nothing:
+// when the backend recovers, everything is delivered, each event at its
+// first counted attempt.
+func TestEveryFailureClassPausesWithoutKilling(t *testing.T) {
+	classes := map[string]error{
+		"502 gateway":        outbox.TransientError(errors.New("POST /v1/weight: 502 Bad Gateway"), 0),
+		"503 + Retry-After":  outbox.TransientError(errors.New("POST /v1/weight: 503 Service Unavailable"), 2*time.Millisecond),
+		"400 to everything":  outbox.PermanentError(errors.New("POST /v1/weight: 400 Bad Request")),
+		"404 missing route":  outbox.PermanentError(errors.New("POST /v1/weight: 404 Not Found")),
+		"308 moved":          outbox.PermanentError(errors.New("POST /v1/weight: 308 Permanent Redirect")),
+		"403 WAF":            outbox.PermanentError(errors.New("POST /v1/weight: 403 Forbidden")),
+		"dropped connection": outbox.UnansweredError(errors.New("POST /v1/weight: EOF")),
+		"refused connection": outbox.UnavailableError(errors.New("dial tcp: connection refused")),
+		"unclassified":       errors.New("something nobody classified"),
+	}
+	for name, failure := range classes {
+		t.Run(name, func(t *testing.T) {
+			eachStore(t, func(t *testing.T, s testStore) {
+				const n = 12
+				for i := range n {
+					ev := event(fmt.Sprintf("w%02d", i), 1)
+					ev.MaxAttempts = 2
+					s.enqueue(t, ev)
+				}
+				var down atomic.Bool
+				down.Store(true)
+				sender := &outboxtest.Sender{}
+				sender.FailWhen(func(*outbox.Event) error {
+					if down.Load() {
+						return failure
+					}
+					return nil
+				})
+				cfg := fast(t) // retries 1 to 5 ms apart: the schedule is spent in ms
+				rec := newRecorder()
+				cfg.Observer = rec
+				p := newProcessor(t, s, sender, cfg)
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- p.Run(ctx) }()
+				defer func() {
+					cancel()
+					if err := <-done; err != nil {
+						t.Error(err)
+					}
+				}()
+
+				// Well past the schedule: every event tried, many tried again.
+				rec.waitFor(t, outbox.Release, 3*n, 10*time.Second)
+				state := p.State()
+				if !state.Paused || state.PausedSince.IsZero() || !strings.Contains(state.PauseReason, strings.SplitN(failure.Error(), ":", 2)[0]) {
+					t.Fatalf("state during the outage: %+v; want paused, since when, and why", state)
+				}
+				st, err := s.Stats(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Counts[outbox.StatusDead] != 0 || rec.count(outbox.Retry) != 0 {
+					t.Fatalf("during the outage: %v, %d retries counted; want nothing dead, no attempt spent", st.Counts, rec.count(outbox.Retry))
+				}
+
+				down.Store(false)
+				rec.waitFor(t, outbox.Delivered, n, 10*time.Second)
+				evs, err := s.List(t.Context(), outbox.Filter{Status: outbox.StatusCompleted})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range evs {
+					if ev.Attempts != 1 {
+						t.Fatalf("%s delivered at counted attempt %d, want 1", ev.AggregateID, ev.Attempts)
+					}
+				}
+				rec.mu.Lock()
+				paused, resumed := rec.paused, rec.resumed
+				rec.mu.Unlock()
+				if len(evs) != n || paused != 1 || resumed != 1 || p.State().Paused {
+					t.Fatalf("%d delivered, paused %d times, resumed %d times, still paused %v; want %d, one pause, one resume, not paused",
+						len(evs), paused, resumed, p.State().Paused, n)
+				}
+			})
+		})
+	}
+}
+
+// A poison event, whose request makes the backend drop the connection,
+// ends dead while other deliveries go on, and its entity's later events
+// are then delivered.
+func TestPoisonEventEndsDead(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		poison := event("p", 1)
+		poison.MaxAttempts = 3
+		stored := s.enqueue(t, poison, event("p", 2))
+		var others atomic.Int64
+		sender := &outboxtest.Sender{}
+		sender.FailWhen(func(ev *outbox.Event) error {
+			if ev.ID != stored[0].ID {
+				return nil
+			}
+			// The backend crashed on it; traffic from other users goes on.
+			s.enqueue(t, event(fmt.Sprintf("other-%d", others.Add(1)), 1))
+			return outbox.UnansweredError(errors.New("POST /v1/weight: connection reset by peer"))
+		})
+		rec := start(t, s, sender, fast(t))
+		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
+		got, err := s.Get(t.Context(), stored[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != outbox.StatusDead || got.Attempts != 3 || got.Releases < 1 || got.FailedClass != outbox.Unanswered {
+			t.Fatalf("poison event: status %s, attempts %d, releases %d, class %s", got.Status, got.Attempts, got.Releases, got.FailedClass)
+		}
+		// Its entity's next event is delivered.
+		rec.waitUntil(t, 10*time.Second, func() bool {
+			return slices.ContainsFunc(sender.Delivered(), func(ev outbox.Event) bool { return ev.ID == stored[1].ID })
+		})
+	})
+}
+
+// "Still in progress" answers are tried again soon, spending no attempt
+// and pausing nothing, a bounded number of times.
+func TestInProgressIsRetriedWithoutSpendingAttempts(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		stored := s.enqueue(t, event("w1", 1))[0]
+		sender := &outboxtest.Sender{}
+		sender.FailNext(
+			outbox.InProgressError(errors.New("409 Conflict"), time.Millisecond),
+			outbox.InProgressError(errors.New("409 Conflict"), time.Millisecond),
+			outbox.InProgressError(errors.New("409 Conflict"), time.Millisecond),
+		)
+		rec := start(t, s, sender, fast(t))
+		rec.waitFor(t, outbox.Delivered, 1, 10*time.Second)
+		got, err := s.Get(t.Context(), stored.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		paused := rec.paused
+		rec.mu.Unlock()
+		if got.Attempts != 1 || got.Releases != 3 || !got.FailedAt.IsZero() || paused != 0 {
+			t.Fatalf("after three in-progress answers: attempts %d, releases %d, failed at %v, paused %d times; want 1, 3, never failed, no pause",
+				got.Attempts, got.Releases, got.FailedAt, paused)
+		}
+	})
+}
+
+// Past MaxInProgress, "in progress" is a transient failure like any other:
+// held against the event once other deliveries succeed.
+func TestInProgressIsBounded(t *testing.T) {
+	s := outboxtest.NewSQLiteStore(t)
+	stuck := event("stuck", 1)
+	stuck.MaxAttempts = 1
+	stored := outboxtest.EnqueueSQLite(t, s, stuck)[0]
+	var others atomic.Int64
+	sender := &outboxtest.Sender{}
+	sender.FailWhen(func(ev *outbox.Event) error {
+		if ev.ID != stored.ID {
+			return nil
+		}
+		outboxtest.EnqueueSQLite(t, s, event(fmt.Sprintf("other-%d", others.Add(1)), 1))
+		return outbox.InProgressError(errors.New("409 Conflict"), time.Millisecond)
+	})
+	rec := start(t, s, sender, fast(t))
+	rec.waitFor(t, outbox.Dead, 1, 20*time.Second)
+	got, err := s.Get(t.Context(), stored.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// MaxInProgress in-progress releases, then transient ones until a
+	// delivery follows one of them, then the counted failure on its only
+	// attempt.
+	if got.Releases <= outbox.MaxInProgress || got.Attempts != 1 || got.FailedClass != outbox.Transient || sender.AttemptsOf(stored.ID) != got.Releases+1 {
+		t.Fatalf("dead after %d releases, %d attempts, %d sends", got.Releases, got.Attempts, sender.AttemptsOf(stored.ID))
+	}
+}
+
+// slowClaim is a store whose claims take a while to come back (a slow
+// commit, a stalled connection) and that tells when each one began.
+type slowClaim struct {
+	outbox.Store
+	delay time.Duration
+	mu    sync.Mutex
+	began []time.Time
+}
+
+func (s *slowClaim) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
+	s.mu.Lock()
+	s.began = append(s.began, time.Now())
+	delay := s.delay
+	s.mu.Unlock()
+	evs, err := s.Store.Claim(ctx, owner, limit, lease)
+	time.Sleep(delay) // the fault under test: the claim's answer is late
+	return evs, err
+}
+
+func (s *slowClaim) setDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+func (s *slowClaim) firstClaim() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.began[0]
+}
+
+// A send's deadline is measured from the moment before its claim, not from
+// when the send starts: a slow claim eats into it.
+func TestSendDeadlineCountsFromTheClaim(t *testing.T) {
+	s := outboxtest.NewSQLiteStore(t)
+	outboxtest.EnqueueSQLite(t, s, event("w1", 1))
+	store := &slowClaim{Store: s, delay: 100 * time.Millisecond}
+	deadlines := make(chan time.Time, 1)
+	sender := outbox.SenderFunc(func(ctx context.Context, _ *outbox.Event) (outbox.Receipt, error) {
+		d, _ := ctx.Deadline()
+		deadlines <- d
+		return outbox.Receipt{}, nil
+	})
+	cfg := slowPoll(t)
+	cfg.Lease = 2 * time.Second // a send may go on 1 s after the claim
+	start(t, store, sender, cfg)
+	deadline := <-deadlines
+	if limit := store.firstClaim().Add(time.Second); deadline.After(limit) {
+		t.Fatalf("send deadline %s after the claim began; want at most 1s", deadline.Sub(store.firstClaim()))
+	}
+}
+
+// An event whose deadline has passed when its send would start is released
+// unsent, with its attempt given back.
+func TestEventIsReleasedUnsentWhenItsDeadlinePassed(t *testing.T) {
+	s := outboxtest.NewSQLiteStore(t)
+	stored := outboxtest.EnqueueSQLite(t, s, event("w1", 1))[0]
+	store := &slowClaim{Store: s, delay: 600 * time.Millisecond}
+	sender := &outboxtest.Sender{}
+	cfg := slowPoll(t)
+	cfg.Lease = time.Second // sends must end 500 ms after the claim
+	rec := start(t, store, sender, cfg)
+	rec.waitFor(t, outbox.Release, 1, 10*time.Second)
+	if sender.Attempts() != 0 {
+		t.Fatalf("sent %d times past the deadline", sender.Attempts())
+	}
+	store.setDelay(0)
+	rec.waitFor(t, outbox.Delivered, 1, 10*time.Second)
+	got, err := s.Get(t.Context(), stored.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Attempts != 1 || got.Releases != 0 || sender.Attempts() != 1 {
+		t.Fatalf("delivered after %d attempts, %d releases, %d sends; want 1, 0, 1", got.Attempts, got.Releases, sender.Attempts())
+	}
+}
+
+// NewProcessor refuses a lease that would cut a send off before the
+// sender's own timeout, and says what to change.
+func TestNewProcessorChecksTheLeaseAgainstTheSender(t *testing.T) {
+	s := outboxtest.NewSQLiteStore(t)
+	sender, err := httpsender.New("http://127.0.0.1:1", map[string]string{"weight.updated": "/v1/weight"}, httpsender.WithTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = outbox.NewProcessor(s, sender, outbox.Config{Lease: 20 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "Config.Lease of 20s") || !strings.Contains(err.Error(), "raise Lease above") {
+		t.Fatalf("a 20 s lease with a 20 s sender timeout: %v", err)
+	}
+	if _, err := outbox.NewProcessor(s, sender, outbox.Config{}); err != nil {
+		t.Fatalf("the default lease with a 20 s sender timeout: %v", err)
+	}
+	if _, err := outbox.NewProcessor(nil, sender, outbox.Config{}); err == nil {
+		t.Fatal("a processor without a store")
+	}
+}
