@@ -140,12 +140,3 @@ func (h headers) Set(s string) error {
 	h[http.CanonicalHeaderKey(strings.TrimSpace(name))] = strings.TrimSpace(value)
 	return nil
 }
-
-// redactURL writes u without its user-info password, for logs.
-func redactURL(u *url.URL) string {
-	c := *u
-	if c.User != nil {
-		c.User = url.User("xxxxx")
-	}
-	return c.String()
-}

@@ -117,7 +117,7 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 			e.Listening(addr)
 		}
 	}
-	logger.Info("delivering", "outbox", o.Where, "backend", redactURL(backend), "catalog", c.Catalog,
+	logger.Info("delivering", "outbox", o.Where, "backend", backend.Redacted(), "catalog", c.Catalog,
 		"token", tokenOrigin(c), "mtls", c.ClientCert != "")
 	return proc.Run(ctx)
 }
