@@ -39,7 +39,7 @@ type Outbox struct {
 // (looking at a mistyped path should not leave an empty database there) and
 // the outbox's tables must have been created.
 func (t *target) open(e *env, migrating bool) (*Outbox, error) {
-	o, err := t.connect(e.Ctx, migrating)
+	o, err := t.connect(e.Ctx, e.Program, migrating)
 	if err != nil {
 		return nil, err
 	}
@@ -53,13 +53,13 @@ func (t *target) open(e *env, migrating bool) (*Outbox, error) {
 	return o, nil
 }
 
-func (t *target) connect(ctx context.Context, create bool) (*Outbox, error) {
+func (t *target) connect(ctx context.Context, program string, create bool) (*Outbox, error) {
 	switch {
 	case t.db != "" && t.databaseURL != "" && os.Getenv("DATABASE_URL") != t.databaseURL:
 		return nil, errors.New("give either --db (SQLite) or --database-url (PostgreSQL), not both")
 	case t.db != "":
 		if _, err := os.Stat(t.db); err != nil && !create {
-			return nil, fmt.Errorf("no outbox at %s: check the path, or create it with \"migrate --db %s\"", t.db, t.db)
+			return nil, fmt.Errorf("no outbox at %s: check the path, or create it with \"%s migrate --db %s\"", t.db, program, t.db)
 		}
 		s, err := sqlitestore.Open(ctx, t.db)
 		if err != nil {

@@ -26,7 +26,11 @@ func runCommand(cats Catalogs) cli.Command {
 			var t target
 			t.register(fs)
 			configPath := fs.String("config", "", "a YAML file of these settings (keys like batch_size); flags win over it")
-			fs.StringVar(&c.Catalog, cats.Flag, cats.Default, cats.What+": event routes, retry schedules, and the tables to mark synced")
+			catalogField := &c.Catalog
+			if cats.Flag == "spec" {
+				catalogField = &c.Spec
+			}
+			fs.StringVar(catalogField, cats.Flag, cats.Default, cats.What+": event routes, retry schedules, and the tables to mark synced")
 			c.register(fs)
 			return func(e *env, args []string) error {
 				if len(args) > 0 {
@@ -53,7 +57,11 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 	if c.LogFormat == "json" {
 		logger = slog.New(slog.NewJSONHandler(e.Stderr, nil))
 	}
-	cat, err := cats.Load(c.Catalog)
+	catalogPath, err := c.catalogPath(cats)
+	if err != nil {
+		return err
+	}
+	cat, err := cats.Load(catalogPath)
 	if err != nil {
 		return err
 	}
@@ -117,7 +125,7 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 			e.Listening(addr)
 		}
 	}
-	logger.Info("delivering", "outbox", o.Where, "backend", backend.Redacted(), "catalog", c.Catalog,
+	logger.Info("delivering", "outbox", o.Where, "backend", backend.Redacted(), cats.Flag, catalogPath,
 		"token", tokenOrigin(c), "mtls", c.ClientCert != "")
 	return proc.Run(ctx)
 }

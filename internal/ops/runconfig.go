@@ -21,7 +21,8 @@ type runConfig struct {
 	DB          string        `yaml:"db"`
 	DatabaseURL string        `yaml:"database_url"`
 	Backend     string        `yaml:"backend"`
-	Catalog     string        `yaml:"-"` // --spec or --catalog, named by the program's Catalogs
+	Spec        string        `yaml:"spec"`    // outboxgen reads the spec,
+	Catalog     string        `yaml:"catalog"` // outboxctl a catalog; see Catalogs
 	Listen      string        `yaml:"listen"`
 	Concurrency int           `yaml:"concurrency"`
 	BatchSize   int           `yaml:"batch_size"`
@@ -96,6 +97,19 @@ func flagName(f reflect.StructField, yamlKey string) string {
 		return name
 	}
 	return strings.ReplaceAll(yamlKey, "_", "-")
+}
+
+// catalogPath returns the spec or catalog file, as the program reads one
+// or the other.
+func (c *runConfig) catalogPath(cats Catalogs) (string, error) {
+	path, other, otherKey := c.Catalog, c.Spec, "spec"
+	if cats.Flag == "spec" {
+		path, other, otherKey = c.Spec, c.Catalog, "catalog"
+	}
+	if other != "" {
+		return "", fmt.Errorf("%s: this command reads --%s, %s; it has no use for --%s", otherKey, cats.Flag, cats.What, otherKey)
+	}
+	return path, nil
 }
 
 // validate refuses settings that cannot work, rather than substituting

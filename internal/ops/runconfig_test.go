@@ -69,3 +69,21 @@ func TestRunConfigRefusals(t *testing.T) {
 		t.Errorf("--concurrency 0: %v", err)
 	}
 }
+
+func TestRunConfigCatalogKeys(t *testing.T) {
+	ctl := Catalogs{Flag: "catalog", What: "the catalog"}
+	c, err := parseRun(t, "catalog: c.json\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if path, err := c.catalogPath(ctl); err != nil || path != "c.json" {
+		t.Errorf("catalog key: %q %v", path, err)
+	}
+	c, err = parseRun(t, "spec: metrics.yaml\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.catalogPath(ctl); err == nil || !strings.Contains(err.Error(), "no use for --spec") {
+		t.Errorf("a spec given to a command that reads catalogs: %v", err)
+	}
+}
