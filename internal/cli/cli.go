@@ -78,12 +78,10 @@ func (p *Program) Run(e *Env, args []string) int {
 		p.usage(e.Stderr)
 		return ExitUsage
 	}
+	if args[0] == "help" && len(args) > 1 { // "help VERB" is "VERB -h"
+		args = []string{args[1], "-h"}
+	}
 	if isHelp(args[0]) || args[0] == "help" {
-		if len(args) > 1 && args[0] == "help" {
-			if c := p.find(args[1]); c != nil {
-				return p.help(e, c)
-			}
-		}
 		p.usage(e.Stdout)
 		return ExitOK
 	}

@@ -82,7 +82,6 @@ func TestExitStatuses(t *testing.T) {
 		code     int
 		stdout   string
 		stderr   string
-		noStdout bool
 		noStderr bool
 	}{
 		{args: []string{"greet", "ada", "--loud"}, code: 0, stdout: "hello ADA", noStderr: true},
@@ -93,6 +92,7 @@ func TestExitStatuses(t *testing.T) {
 		{args: []string{"frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`},
 		{args: nil, code: 2, stderr: "usage: prog <command>"},
 		{args: []string{"old", "-x"}, code: 2},
+		{args: []string{"help", "frobnicate"}, code: 2, stderr: `unknown command "frobnicate"`},
 	} {
 		code, out, errOut := runProgram(c.args...)
 		if code != c.code || !strings.Contains(out, c.stdout) || !strings.Contains(errOut, c.stderr) || c.noStderr && errOut != "" {
