@@ -210,12 +210,12 @@ func TestRunReachesAnAuthenticatedTLSBackend(t *testing.T) {
 				t.Fatalf("exit %d on SIGTERM:\n%s", code, d.logs())
 			}
 			logs := d.logs()
-			for _, secret := range []string{"token-one", "token-number-two", "url-pw-123", "k-123", "PRIVATE KEY"} {
+			for _, secret := range []string{"token-one", "token-number-two", "svc:", "url-pw-123", "k-123", "PRIVATE KEY"} {
 				if strings.Contains(logs, secret) {
 					t.Errorf("the log holds %q:\n%s", secret, logs)
 				}
 			}
-			if !strings.Contains(logs, `"mtls":true`) || !strings.Contains(logs, "svc:xxxxx@127.0.0.1") {
+			if !strings.Contains(logs, `"mtls":true`) || !strings.Contains(logs, `"backend":"https://127.0.0.1:`) || !strings.Contains(logs, `"url_credentials":true`) {
 				t.Errorf("the start line does not say how it connects:\n%s", logs)
 			}
 			st, err := o.store.Stats(t.Context())

@@ -125,9 +125,16 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 			e.Listening(addr)
 		}
 	}
-	logger.Info("delivering", "outbox", o.Where, "backend", backend.Redacted(), cats.Flag, catalogPath,
+	logger.Info("delivering", "outbox", o.Where, "backend", withoutUserInfo(backend), "url_credentials", backend.User != nil, cats.Flag, catalogPath,
 		"token", tokenOrigin(c), "mtls", c.ClientCert != "")
 	return proc.Run(ctx)
+}
+
+// withoutUserInfo writes u without its user name and password, for logs.
+func withoutUserInfo(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
 }
 
 // tokenOrigin says where the bearer token comes from, for the log.
