@@ -1,117 +1,93 @@
 package main
 
 import (
-	"context"
+	"errors"
+	"flag"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
+	"strings"
 
 	"github.com/outboxgen/outboxgen/generator/model"
 	"github.com/outboxgen/outboxgen/generator/spec"
 	"github.com/outboxgen/outboxgen/generator/sqlgen"
-	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/internal/catalog"
+	cmdline "github.com/outboxgen/outboxgen/internal/cli" // "cli" is the tests' helper
 )
 
-// catalog is what operating a generated package needs to know about it,
-// read from its spec: its tables, events, routes and retry schedules. It
-// lets this command work on any spec without linking the generated code.
-type catalog struct {
-	model *model.Model
-}
-
-func loadCatalog(path string) (*catalog, error) {
+// loadCatalog reads the spec at path and describes the package it
+// generates, as the ops verbs need it. Spec errors come one per line, as
+// FILE:LINE:COL: message.
+func loadCatalog(path string) (*catalog.Catalog, error) {
 	s, err := spec.Load(path)
 	if err != nil {
+		var errs spec.Errors
+		if errors.As(err, &errs) {
+			lines := make([]string, len(errs))
+			for i, e := range errs {
+				lines[i] = e.Error()
+			}
+			return nil, errors.New("the spec has errors:\n" + strings.Join(lines, "\n"))
+		}
 		return nil, err
 	}
 	m, err := model.Build(s, s.Package.ImportPath)
 	if err != nil {
 		return nil, err
 	}
-	return &catalog{model: m}, nil
-}
-
-// migrate applies the metric tables to o, as the generated Migrate does.
-func (c *catalog) migrate(ctx context.Context, o *outboxDB) error {
-	dialect, column := "postgres", func(f *model.Field) string { return f.PostgresType }
-	if o.sqlite != nil {
-		dialect, column = "sqlite", func(f *model.Field) string { return f.SQLiteType }
+	c := &catalog.Catalog{Format: catalog.Format, Source: path, Schemas: map[string]catalog.Schema{}}
+	for _, mt := range m.Metrics {
+		c.Metrics = append(c.Metrics, catalog.Metric{
+			Name: mt.Name, Table: mt.Table, Route: mt.Route,
+			Events:  []string{mt.Events.Created, mt.Events.Updated, mt.Events.Deleted},
+			Backoff: catalog.Backoff{Base: catalog.Duration(mt.Backoff.Base), Max: catalog.Duration(mt.Backoff.Max)},
+		})
 	}
-	ddl, err := sqlgen.Schema(c.model, dialect)
-	if err != nil {
-		return err
-	}
-	var columns []outbox.Column
-	for _, mt := range c.model.Metrics {
-		for _, f := range mt.Fields {
-			columns = append(columns, outbox.Column{Table: mt.Table, Name: f.Name, Definition: column(f)})
-		}
-	}
-	return o.applySchema(ctx, string(ddl), columns)
-}
-
-// routes maps each event type to its delivery route.
-func (c *catalog) routes() map[string]string {
-	routes := map[string]string{}
-	for _, mt := range c.model.Metrics {
-		for _, typ := range []string{mt.Events.Created, mt.Events.Updated, mt.Events.Deleted} {
-			routes[typ] = mt.Route
-		}
-	}
-	return routes
-}
-
-// backoffs maps each event type to its retry schedule.
-func (c *catalog) backoffs() map[string]outbox.Backoff {
-	b := map[string]outbox.Backoff{}
-	for _, mt := range c.model.Metrics {
-		for _, typ := range []string{mt.Events.Created, mt.Events.Updated, mt.Events.Deleted} {
-			b[typ] = outbox.Backoff{Base: mt.Backoff.Base, Max: mt.Backoff.Max, Jitter: 0.2}
-		}
-	}
-	return b
-}
-
-// syncCounts counts each metric's entries by sync status.
-func (c *catalog) syncCounts(ctx context.Context, o *outboxDB) (map[string]map[string]int64, error) {
-	counts := map[string]map[string]int64{}
-	for _, mt := range c.model.Metrics {
-		// Table names come from validated identifiers.
-		q := fmt.Sprintf("SELECT sync_status, count(*) FROM %s WHERE deleted_at IS NULL GROUP BY sync_status", mt.Table)
-		counts[mt.Name] = map[string]int64{}
-		err := o.query(ctx, q, func(status string, n int64) { counts[mt.Name][status] = n })
+	for dialect, column := range map[string]func(*model.Field) string{
+		"sqlite":   func(f *model.Field) string { return f.SQLiteType },
+		"postgres": func(f *model.Field) string { return f.PostgresType },
+	} {
+		ddl, err := sqlgen.Schema(m, dialect)
 		if err != nil {
-			return nil, fmt.Errorf("count %s entries (run \"outboxgen migrate --spec\" if its table is missing): %w", mt.Name, err)
+			return nil, fmt.Errorf("render the %s schema of %s: %w", dialect, path, err)
 		}
-	}
-	return counts, nil
-}
-
-// registerHooks makes o mark entries synced on delivery, as the generated
-// RegisterSQLite and RegisterPostgres do.
-func (c *catalog) registerHooks(o *outboxDB) {
-	for _, mt := range c.model.Metrics {
-		for _, typ := range []string{mt.Events.Created, mt.Events.Updated, mt.Events.Deleted} {
-			if o.sqlite != nil {
-				stmt := fmt.Sprintf("UPDATE %s SET sync_status = 'synced', backend_id = coalesce(?, backend_id) WHERE id = ? AND version = ?", mt.Table)
-				o.sqlite.OnDelivered(typ, func(ctx context.Context, tx sqlTx, d outbox.Delivery) error {
-					_, err := tx.ExecContext(ctx, stmt, nullIfEmpty(d.Receipt.RemoteID), d.Event.AggregateID, d.Event.EntityVersion)
-					return err
-				})
-				continue
+		schema := catalog.Schema{DDL: string(ddl)}
+		for _, mt := range m.Metrics {
+			for _, f := range mt.Fields {
+				schema.Columns = append(schema.Columns, catalog.Column{Table: mt.Table, Name: f.Name, Definition: column(f)})
 			}
-			stmt := fmt.Sprintf("UPDATE %s SET sync_status = 'synced', backend_id = coalesce($1, backend_id) WHERE id = $2::uuid AND version = $3", mt.Table)
-			o.pg.OnDelivered(typ, func(ctx context.Context, tx pgx.Tx, d outbox.Delivery) error {
-				_, err := tx.Exec(ctx, stmt, nullIfEmpty(d.Receipt.RemoteID), d.Event.AggregateID, d.Event.EntityVersion)
-				return err
-			})
 		}
+		c.Schemas[dialect] = schema
 	}
+	return c, nil
 }
 
-func nullIfEmpty(s string) any {
-	if s == "" {
-		return nil
+// catalogCommand writes the catalog of a spec for outboxctl, which has no
+// generator to read the spec with.
+func catalogCommand() cmdline.Command {
+	return cmdline.Command{
+		Name:    "catalog",
+		Summary: "write the catalog outboxctl reads: event routes, retry schedules, tables and schemas of the spec",
+		Usage:   "[-spec metrics.yaml] -o outbox-catalog.json",
+		Example: "catalog -spec metrics.yaml -o outbox-catalog.json",
+		Setup: func(fs *flag.FlagSet) cmdline.Action {
+			specPath := fs.String("spec", "metrics.yaml", "the spec")
+			out := fs.String("o", "", "the file to write, e.g. outbox-catalog.json")
+			return func(e *cmdline.Env, args []string) error {
+				switch {
+				case len(args) > 0:
+					return cmdline.Usagef("takes no arguments, got %q", args[0])
+				case *out == "":
+					return cmdline.Usagef("say where to write the catalog: -o outbox-catalog.json")
+				}
+				c, err := loadCatalog(*specPath)
+				if err != nil {
+					return err
+				}
+				if err := c.Write(*out); err != nil {
+					return fmt.Errorf("write the catalog: %w", err)
+				}
+				fmt.Fprintf(e.Stdout, "wrote %s: %d metrics from %s; give it to outboxctl as --catalog %s\n", *out, len(c.Metrics), *specPath, *out)
+				return nil
+			}
+		},
 	}
-	return s
 }

@@ -4,6 +4,7 @@
 //	outboxgen init      write a starter metrics.yaml
 //	outboxgen generate  write the generated package (only files that changed)
 //	outboxgen check     exit 1, with a diff, if the generated package is not current
+//	outboxgen catalog   write the catalog outboxctl reads (routes, retry schedules, tables)
 //
 //	outboxgen migrate   create or upgrade an outbox's tables (and the metric tables)
 //	outboxgen status    counts by status, type and user; the backlog's age
@@ -13,118 +14,66 @@
 //	outboxgen discard   delete events for good
 //	outboxgen purge     delete completed events
 //	outboxgen run       run the processor as a daemon
+//	outboxgen version   the module version and VCS revision of this build
 //
 // The operational commands take --db FILE (SQLite) or --database-url
-// (PostgreSQL; default $DATABASE_URL). Run "outboxgen <command> -h" for
-// each command's flags.
+// (PostgreSQL; default $DATABASE_URL) and read the spec (--spec) for what
+// they need to know of the generated package. cmd/outboxctl is the same
+// operational commands without the generator, for deployment. Run
+// "outboxgen <command> -h" for each command's usage, flags and an example.
 package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	cmdline "github.com/outboxgen/outboxgen/internal/cli" // "cli" is the tests' helper
+	"github.com/outboxgen/outboxgen/internal/ops"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	e := &env{ctx: ctx, stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, now: time.Now, terminal: isTerminal(os.Stdout) && isTerminal(os.Stdin)}
-	os.Exit(e.run(os.Args[1:]))
-}
+func main() { cmdline.Main(program()) }
 
-// env is what a command may touch of the world; tests supply their own.
-type env struct {
-	ctx            context.Context
-	stdout, stderr io.Writer
-	stdin          io.Reader
-	now            func() time.Time
-	// terminal is true when a person is at the keyboard: output may be
-	// coloured and destructive commands ask before acting.
-	terminal bool
-	// listening, if set, learns the address run serves /metrics on.
-	listening func(addr string)
-}
-
-func isTerminal(f *os.File) bool {
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
-}
-
-// Exit statuses.
+// Exit statuses, as the generator's verbs return them.
 const (
-	exitOK    = 0
-	exitFail  = 1 // a bad spec, stale generated code, a failed write
-	exitUsage = 2 // an unknown command or flag
+	exitOK    = cmdline.ExitOK
+	exitFail  = cmdline.ExitFail  // a bad spec, stale generated code, a failed write
+	exitUsage = cmdline.ExitUsage // an unknown command or flag
 )
 
-type command struct {
-	name    string
-	summary string
-	run     func(e *env, args []string) int
+func program() *cmdline.Program {
+	generator := []cmdline.Command{
+		{Name: "init", Summary: "write a starter metrics.yaml", Usage: "[-spec metrics.yaml] [-force]", Example: "init", Raw: raw(runInit)},
+		{Name: "generate", Summary: "generate the package the spec describes", Usage: "[-spec metrics.yaml] [-v]", Example: "generate -spec metrics.yaml -v", Raw: raw(runGenerate)},
+		{Name: "check", Summary: "fail with a diff if the generated package is not current", Usage: "[-spec metrics.yaml]", Example: "check", Raw: raw(runCheck)},
+		catalogCommand(),
+	}
+	operations := ops.Commands(ops.Catalogs{Flag: "spec", Default: "metrics.yaml", What: "the spec (metrics.yaml)", Load: loadCatalog})
+	return &cmdline.Program{
+		Name:     "outboxgen",
+		Summary:  "generate outbox-enabled Go packages from metrics.yaml, and operate their outboxes",
+		Commands: append(append(generator, operations...), cmdline.VersionCommand()),
+	}
 }
 
-func commands() []command {
-	return []command{
-		{"init", "write a starter metrics.yaml", runInit},
-		{"generate", "generate the package the spec describes", runGenerate},
-		{"check", "fail with a diff if the generated package is not current", runCheck},
-		{"migrate", "create or upgrade an outbox's tables (and the metric tables, with --spec)", runMigrate},
-		{"status", "counts by status, event type and user; the backlog's age", runStatus},
-		{"list", "events by status, type, user and age", runList},
-		{"show", "one event in full", runShow},
-		{"retry", "give dead or failed events a fresh start", runRetry},
-		{"discard", "delete events for good", runDiscard},
-		{"purge", "delete completed events", runPurge},
-		{"run", "run the processor as a daemon", runDaemon},
+// env is what the generator's verbs may touch of the world.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+// raw adapts a generator verb, which parses its own flags, to the program.
+func raw(verb func(e *env, args []string) int) func(*cmdline.Env, []string) int {
+	return func(e *cmdline.Env, args []string) int {
+		return verb(&env{stdout: e.Stdout, stderr: e.Stderr}, args)
 	}
 }
 
 // run is main without the process, for tests that need no other world.
 func run(args []string, stdout, stderr io.Writer) int {
-	e := &env{ctx: context.Background(), stdout: stdout, stderr: stderr, stdin: eofReader{}, now: time.Now}
-	return e.run(args)
+	e := &cmdline.Env{Ctx: context.Background(), Stdout: stdout, Stderr: stderr, Stdin: eofReader{}, Now: time.Now}
+	return program().Run(e, args)
 }
 
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-func (e *env) run(args []string) int {
-	if len(args) == 0 {
-		usage(e.stderr)
-		return exitUsage
-	}
-	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(e.stdout)
-		return exitOK
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return c.run(e, args[1:])
-		}
-	}
-	fmt.Fprintf(e.stderr, "outboxgen: unknown command %q\n\n", args[0])
-	usage(e.stderr)
-	return exitUsage
-}
-
-// fail reports err and returns the failure status.
-func (e *env) fail(err error) int {
-	fmt.Fprintf(e.stderr, "outboxgen: %v\n", err)
-	return exitFail
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: outboxgen <command> [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "commands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "outboxgen <command> -h" for a command's flags.`)
-}

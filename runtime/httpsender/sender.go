@@ -120,7 +120,7 @@ func New(baseURL string, routes map[string]string, opts ...Option) (*Sender, err
 		cfg.logger = slog.Default()
 	}
 	s.log = cfg.logger
-	warnPlainHTTP(cfg.logger, baseURLParsed)
+	warnInsecure(cfg.logger, baseURLParsed, cfg.tlsConfig)
 	return s, nil
 }
 

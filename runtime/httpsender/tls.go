@@ -12,8 +12,9 @@ import (
 // WithTLSConfig makes the sender's own transport use a copy of cfg, e.g.
 // with RootCAs for a private certificate authority, or with Certificates
 // (or GetClientCertificate) for mutual TLS. A config without a MinVersion
-// gets TLS 1.2. It cannot be combined with [WithClient]: set TLS on that
-// client's Transport instead.
+// gets TLS 1.2. A config with InsecureSkipVerify makes [New] log a warning
+// once: the sender would talk to anyone who answers for the host. It cannot
+// be combined with [WithClient]: set TLS on that client's Transport instead.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) {
 		c.tlsConfig, c.tlsSet = cfg, true
@@ -54,6 +55,21 @@ func warnPlainHTTP(log *slog.Logger, base *url.URL) {
 		return
 	}
 	log.Warn(plainHTTPWarning, "host", base.Host)
+}
+
+// insecureTLSWarning is logged once by New for a TLS config that skips
+// verifying the server's certificate: anyone on the path can pose as the
+// backend and read the events.
+const insecureTLSWarning = "httpsender: TLS certificate verification is off (InsecureSkipVerify); anyone on the path can pose as the backend and read the health data"
+
+// warnInsecure logs a warning once for each way the sender's connection
+// can be read or altered by others: plain HTTP to a host that is not
+// loopback, and TLS without verifying the server.
+func warnInsecure(log *slog.Logger, base *url.URL, cfg *tls.Config) {
+	warnPlainHTTP(log, base)
+	if cfg != nil && cfg.InsecureSkipVerify {
+		log.Warn(insecureTLSWarning, "host", base.Host)
+	}
 }
 
 // isLoopback reports whether host is localhost, in 127.0.0.0/8 or ::1.

@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,7 +15,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/goleak"
 
+	"github.com/outboxgen/outboxgen/internal/catalog"
+	"github.com/outboxgen/outboxgen/internal/cli"
 	"github.com/outboxgen/outboxgen/internal/pgtest"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/outboxtest"
@@ -109,15 +113,39 @@ func eachOpsStore(t *testing.T, test func(t *testing.T, f opsFixture)) {
 func (f opsFixture) ops(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	e := &env{ctx: t.Context(), stdout: &out, stderr: &errOut, stdin: eofReader{}, now: func() time.Time { return f.anchor }}
-	code := e.run(append(append([]string{args[0]}, f.flags...), args[1:]...))
+	e := &env{Ctx: t.Context(), Stdout: &out, Stderr: &errOut, Stdin: eofReader{}, Now: func() time.Time { return f.anchor }}
+	code := testProgram().Run(e, append(append([]string{args[0]}, f.flags...), args[1:]...))
 	return code, out.String(), errOut.String()
 }
+
+// testProgram is a program of the ops verbs, reading catalog files.
+func testProgram() *cli.Program {
+	return &cli.Program{Name: "outboxctl", Commands: Commands(Catalogs{Flag: "catalog", Default: testCatalog, What: "the catalog", Load: catalog.Read})}
+}
+
+// testCatalog is the catalog of a spec with one metric, weight, written by
+// "outboxgen catalog".
+const testCatalog = "testdata/catalog.json"
+
+// runCLI runs a command in-process and returns its exit status and output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{Ctx: t.Context(), Stdout: &out, Stderr: &errOut, Stdin: eofReader{}, Now: time.Now}
+	code = testProgram().Run(e, args)
+	return code, out.String(), errOut.String()
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var (
 	rfc3339 = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
 	clockRe = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC|\b\d\d:\d\d:\d\d\b`)
-	whereRe = regexp.MustCompile(`SQLite file [^\s,]+|PostgreSQL`)
+	whereRe = regexp.MustCompile(`SQLite file [^\s,]+|PostgreSQL database [^\s,]+ on [^\s,]+ as user [^\s,]+`)
 )
 
 // normalize removes what differs between runs and stores: paths and clock
@@ -153,14 +181,14 @@ func golden(t *testing.T, name, got string) {
 func TestStatus(t *testing.T) {
 	eachOpsStore(t, func(t *testing.T, f opsFixture) {
 		code, out, errOut := f.ops(t, "status")
-		if code != exitOK {
+		if code != cli.ExitOK {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		golden(t, "status", out)
 
 		code, out, _ = f.ops(t, "status", "--json")
 		var r statusReport
-		if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitOK {
+		if err := json.Unmarshal([]byte(out), &r); err != nil || code != cli.ExitOK {
 			t.Fatalf("status --json: %v\n%s", err, out)
 		}
 		want := map[outbox.Status]int64{"pending": 1, "processing": 1, "failed": 1, "dead": 1, "completed": 1}
@@ -178,7 +206,7 @@ func TestStatus(t *testing.T) {
 func TestListAndShow(t *testing.T) {
 	eachOpsStore(t, func(t *testing.T, f opsFixture) {
 		code, out, errOut := f.ops(t, "list")
-		if code != exitOK {
+		if code != cli.ExitOK {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		golden(t, "list", out)
@@ -191,12 +219,12 @@ func TestListAndShow(t *testing.T) {
 		if !strings.Contains(out, "failed") || !strings.Contains(out, "busy") || strings.Contains(out, "ada") {
 			t.Fatalf("list --user bob --older-than 8m:\n%s", out)
 		}
-		if code, _, errOut := f.ops(t, "list", "--status", "lost"); code != exitFail || !strings.Contains(errOut, "not a status") {
+		if code, _, errOut := f.ops(t, "list", "--status", "lost"); code != cli.ExitUsage || !strings.Contains(errOut, "not a status") {
 			t.Fatalf("bad status: %d %s", code, errOut)
 		}
 
 		code, out, _ = f.ops(t, "show", f.ids["dead"].String())
-		if code != exitOK {
+		if code != cli.ExitOK {
 			t.Fatal(out)
 		}
 		golden(t, "show", out)
@@ -207,7 +235,7 @@ func TestListAndShow(t *testing.T) {
 		if !strings.Contains(out, `"note":"private"`) {
 			t.Fatalf("show --payload:\n%s", out)
 		}
-		if code, _, errOut := f.ops(t, "show", uuid.NewString()); code != exitFail || !strings.Contains(errOut, "no event") {
+		if code, _, errOut := f.ops(t, "show", uuid.NewString()); code != cli.ExitFail || !strings.Contains(errOut, "no event") {
 			t.Fatalf("show of an unknown id: %d %s", code, errOut)
 		}
 	})
@@ -223,25 +251,28 @@ func TestRetryDiscardPurge(t *testing.T) {
 			}
 			return ev.Status
 		}
-		if code, out, _ := f.ops(t, "retry", "--all-dead"); code != exitOK || !strings.Contains(out, "1 of 1") || status("dead") != outbox.StatusPending {
+		if code, out, _ := f.ops(t, "retry", "--all-dead"); code != cli.ExitOK || !strings.Contains(out, "1 of 1") || status("dead") != outbox.StatusPending {
 			t.Fatalf("retry --all-dead: %d %s; status %s", code, out, status("dead"))
 		}
-		if code, _, errOut := f.ops(t, "retry", f.ids["done"].String()); code != exitFail || !strings.Contains(errOut, "only dead and failed") {
+		if code, _, errOut := f.ops(t, "retry", f.ids["done"].String()); code != cli.ExitFail || !strings.Contains(errOut, "only dead and failed") {
 			t.Fatalf("retry of a completed event: %d %s", code, errOut)
 		}
-		if code, _, errOut := f.ops(t, "discard", f.ids["waiting"].String()); code != exitFail || !strings.Contains(errOut, "--yes") || status("waiting") == "gone" {
+		if code, _, errOut := f.ops(t, "discard", f.ids["waiting"].String()); code != cli.ExitFail || !strings.Contains(errOut, "--yes") || status("waiting") == "gone" {
 			t.Fatalf("discard without --yes off a terminal: %d %s", code, errOut)
 		}
-		if code, _, errOut := f.ops(t, "discard", "--yes", f.ids["busy"].String()); code != exitFail || !strings.Contains(errOut, "lease") {
+		if code, _, errOut := f.ops(t, "discard", "--yes", f.ids["busy"].String()); code != cli.ExitFail || !strings.Contains(errOut, "lease") {
 			t.Fatalf("discard of an event in flight: %d %s", code, errOut)
 		}
-		if code, out, _ := f.ops(t, "discard", "--yes", "--type", "weight.updated"); code != exitOK || status("waiting") != "gone" {
+		if code, out, _ := f.ops(t, "discard", "--yes", "--type", "weight.updated"); code != cli.ExitOK || status("waiting") != "gone" {
 			t.Fatalf("discard --type: %d %s", code, out)
 		}
-		if code, _, errOut := f.ops(t, "discard", "--yes"); code != exitFail || !strings.Contains(errOut, "say which events") {
+		if code, _, errOut := f.ops(t, "discard", "--yes"); code != cli.ExitUsage || !strings.Contains(errOut, "say which events") {
 			t.Fatalf("discard of nothing in particular: %d %s", code, errOut)
 		}
-		if code, out, _ := f.ops(t, "purge", "--yes", "--completed-before", "1m"); code != exitOK || !strings.Contains(out, "purged 1") || status("done") != "gone" {
+		if code, _, errOut := f.ops(t, "purge", "--completed-before", "1m"); code != cli.ExitFail || !strings.Contains(errOut, "delete 1 event(s) in ") || status("done") == "gone" {
+			t.Fatalf("purge without --yes off a terminal must name the count: %d %s", code, errOut)
+		}
+		if code, out, _ := f.ops(t, "purge", "--yes", "--completed-before", "1m"); code != cli.ExitOK || !strings.Contains(out, "purged 1") || status("done") != "gone" {
 			t.Fatalf("purge: %d %s", code, out)
 		}
 	})
@@ -249,20 +280,20 @@ func TestRetryDiscardPurge(t *testing.T) {
 
 func TestConfirmOnATerminal(t *testing.T) {
 	var out, errOut bytes.Buffer
-	e := &env{ctx: context.Background(), stdout: &out, stderr: &errOut, stdin: strings.NewReader("y\n"), terminal: true}
-	if !e.confirm(false, "go?") || !strings.Contains(out.String(), "go? [y/N]") {
-		t.Fatalf("a yes at the prompt was not taken: %q", out.String())
+	e := &env{Ctx: context.Background(), Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader("y\n"), Terminal: true}
+	if err := confirm(e, false, "go?"); err != nil || !strings.Contains(errOut.String(), "go? [y/N]") || out.Len() > 0 {
+		t.Fatalf("a yes at the prompt was not taken (%v), or the prompt was not on stderr: %q", err, errOut.String())
 	}
-	e.stdin = strings.NewReader("\n")
-	if e.confirm(false, "go?") {
+	e.Stdin = strings.NewReader("\n")
+	if confirm(e, false, "go?") == nil {
 		t.Fatal("an empty answer was taken as yes")
 	}
 }
 
 func TestMigrateWithSpec(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.db")
-	code, out, errOut := cli(t, "migrate", "--db", path, "--spec", "../../metrics.yaml")
-	if code != exitOK || !strings.Contains(out, "8 metrics") {
+	code, out, errOut := runCLI(t, "migrate", "--db", path, "--catalog", testCatalog)
+	if code != cli.ExitOK || !strings.Contains(out, "1 metrics") {
 		t.Fatalf("migrate: %d %s %s", code, out, errOut)
 	}
 	db, err := sql.Open("sqlite", path)
@@ -271,10 +302,10 @@ func TestMigrateWithSpec(t *testing.T) {
 	}
 	defer db.Close()
 	var n int
-	if err := db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'metric_%'").Scan(&n); err != nil || n != 8 {
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'metric_%'").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d metric tables, %v", n, err)
 	}
-	if code, _, errOut := cli(t, "status", "--db", filepath.Join(t.TempDir(), "typo.db")); code != exitFail || !strings.Contains(errOut, "no outbox at") {
+	if code, _, errOut := runCLI(t, "status", "--db", filepath.Join(t.TempDir(), "typo.db")); code != cli.ExitFail || !strings.Contains(errOut, "no outbox at") {
 		t.Fatalf("status of a missing file: %d %s", code, errOut)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/outboxgen/outboxgen/internal/cli"
 	"github.com/outboxgen/outboxgen/internal/pgtest"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/outboxtest"
@@ -31,19 +32,18 @@ func TestRunServesMetricsThatMove(t *testing.T) {
 }
 
 // eachTarget runs test on a new SQLite file and a new PostgreSQL database,
-// migrated (with the metric tables of smallSpec) by the migrate command;
+// migrated (with the metric tables of testCatalog) by the migrate command;
 // flags point a command at it, and enqueue writes events into it.
 func eachTarget(t *testing.T, test func(t *testing.T, spec string, flags []string, enqueue func(...outbox.Event))) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := t.TempDir()
-			spec := filepath.Join(dir, "metrics.yaml")
-			write(t, spec, smallSpec)
+			spec := testCatalog
 			flags := []string{"--db", filepath.Join(dir, "app.db")}
 			if kind == "postgres" {
 				flags = []string{"--database-url", pgtest.NewDatabase(t)}
 			}
-			if code, out, errOut := cli(t, append(append([]string{"migrate"}, flags...), "--spec", spec)...); code != exitOK || !strings.Contains(out, "metric tables") {
+			if code, out, errOut := runCLI(t, append(append([]string{"migrate"}, flags...), "--catalog", spec)...); code != cli.ExitOK || !strings.Contains(out, "metric tables") {
 				t.Fatal(out, errOut)
 			}
 			var enqueue func(...outbox.Event)
@@ -99,10 +99,10 @@ func testRunServesMetricsThatMove(t *testing.T, spec string, flags []string, enq
 	ctx, cancel := context.WithCancel(t.Context())
 	addr := make(chan string, 1)
 	var logs bytes.Buffer
-	e := &env{ctx: ctx, stdout: io.Discard, stderr: &logs, stdin: eofReader{}, now: time.Now, listening: func(a string) { addr <- a }}
+	e := &env{Ctx: ctx, Stdout: io.Discard, Stderr: &logs, Stdin: eofReader{}, Now: time.Now, Listening: func(a string) { addr <- a }}
 	done := make(chan int, 1)
 	go func() {
-		done <- e.run(append([]string{"run", "--spec", spec, "--backend", backend.URL, "--listen", "127.0.0.1:0", "--poll", "100ms"}, flags...))
+		done <- testProgram().Run(e, append([]string{"run", "--catalog", spec, "--backend", backend.URL, "--listen", "127.0.0.1:0", "--poll", "100ms"}, flags...))
 	}()
 	var base string
 	select {
@@ -149,7 +149,7 @@ func testRunServesMetricsThatMove(t *testing.T, spec string, flags []string, enq
 	resp.Body.Close()
 
 	cancel()
-	if code := <-done; code != exitOK {
+	if code := <-done; code != cli.ExitOK {
 		t.Fatalf("run exited %d on stop:\n%s", code, logs.String())
 	}
 	if received.Load() != n || !strings.Contains(logs.String(), "outbox processor stopped") {
@@ -213,10 +213,10 @@ func TestRunPostsBatches(t *testing.T) {
 
 		ctx, cancel := context.WithCancel(t.Context())
 		var logs bytes.Buffer
-		e := &env{ctx: ctx, stdout: io.Discard, stderr: &logs, stdin: eofReader{}, now: time.Now}
+		e := &env{Ctx: ctx, Stdout: io.Discard, Stderr: &logs, Stdin: eofReader{}, Now: time.Now}
 		done := make(chan int, 1)
 		go func() {
-			done <- e.run(append([]string{"run", "--spec", spec, "--backend", backend.URL, "--batch-route", "/v1/batch", "--send-batch", "2", "--poll", "100ms"}, flags...))
+			done <- testProgram().Run(e, append([]string{"run", "--catalog", spec, "--backend", backend.URL, "--batch-route", "/v1/batch", "--send-batch", "2", "--poll", "100ms"}, flags...))
 		}()
 		select {
 		case <-all:
@@ -226,7 +226,7 @@ func TestRunPostsBatches(t *testing.T) {
 			t.Fatalf("the backend did not get all 5 events in batches:\n%s", logs.String())
 		}
 		cancel()
-		if code := <-done; code != exitOK {
+		if code := <-done; code != cli.ExitOK {
 			t.Fatalf("run exited %d on stop:\n%s", code, logs.String())
 		}
 		mu.Lock()

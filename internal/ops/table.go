@@ -1,4 +1,4 @@
-package main
+package ops
 
 import (
 	"fmt"
@@ -8,7 +8,8 @@ import (
 )
 
 // table prints aligned columns: the first left-aligned, numbers (cells
-// that parse as such) right-aligned, others left-aligned.
+// that parse as such) right-aligned, others left-aligned. Cells are
+// cleaned (see clean), so text from the database cannot break the layout.
 type table struct {
 	rows [][]string
 }
@@ -16,7 +17,7 @@ type table struct {
 func (t *table) add(cells ...any) {
 	row := make([]string, len(cells))
 	for i, c := range cells {
-		row[i] = fmt.Sprint(c)
+		row[i] = clean(fmt.Sprint(c))
 	}
 	t.rows = append(t.rows, row)
 }

@@ -1,0 +1,369 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+)
+
+// daemon is the binary running "run", whose log the test can wait on.
+type daemon struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  strings.Builder
+	more chan struct{} // closed and replaced at each new log line
+	done chan struct{} // closed when the log ends
+}
+
+func startDaemon(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{cmd: exec.Command(binary, args...), more: make(chan struct{}), done: make(chan struct{})}
+	d.cmd.Env = append(os.Environ(), "DATABASE_URL=")
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(d.done)
+		lines := bufio.NewScanner(stderr)
+		for lines.Scan() {
+			d.mu.Lock()
+			d.log.WriteString(lines.Text() + "\n")
+			close(d.more)
+			d.more = make(chan struct{})
+			d.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
+			_ = d.cmd.Process.Kill()
+			_ = d.wait()
+		}
+	})
+	return d
+}
+
+// waitFor waits until the log has a line containing s.
+func (d *daemon) waitFor(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		d.mu.Lock()
+		log, more := d.log.String(), d.more
+		d.mu.Unlock()
+		if strings.Contains(log, s) {
+			return
+		}
+		select {
+		case <-more:
+		case <-d.done:
+			t.Fatalf("the daemon's log ended without %q:\n%s", s, d.logs())
+		case <-timeout:
+			t.Fatalf("no %q in the daemon's log within 30s:\n%s", s, d.logs())
+		}
+	}
+}
+
+func (d *daemon) logs() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
+// wait waits for the process and its log to end and returns its exit status.
+func (d *daemon) wait() int {
+	<-d.done
+	_ = d.cmd.Wait()
+	return d.cmd.ProcessState.ExitCode()
+}
+
+// tlsBackend is a backend that requires TLS with a client certificate
+// from its CA, a bearer token and an API key header.
+type tlsBackend struct {
+	*httptest.Server
+	mu        sync.Mutex
+	token     string
+	delivered map[string]bool // by Idempotency-Key
+	arrived   chan string     // each delivered key
+	rejected  int             // 401s
+}
+
+func newTLSBackend(t *testing.T, p pki, token string) *tlsBackend {
+	b := &tlsBackend{token: token, delivered: map[string]bool{}, arrived: make(chan string, 100)}
+	b.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch {
+		case len(r.TLS.PeerCertificates) == 0: // the TLS config makes this impossible; checked anyway
+			http.Error(w, "no client certificate", http.StatusForbidden)
+		case r.Header.Get("Authorization") != "Bearer "+b.token:
+			b.rejected++
+			http.Error(w, "bad token", http.StatusUnauthorized)
+		case r.Header.Get("X-Api-Key") != "k-123":
+			http.Error(w, "no api key", http.StatusForbidden)
+		default:
+			key := r.Header.Get("Idempotency-Key")
+			if !b.delivered[key] {
+				b.delivered[key] = true
+				b.arrived <- key
+			}
+			w.WriteHeader(http.StatusCreated)
+		}
+	}))
+	b.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: p.pool, MinVersion: tls.VersionTLS12}
+	b.StartTLS()
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *tlsBackend) rotate(token string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.token = token
+}
+
+// await waits for n new deliveries.
+func (b *tlsBackend) await(t *testing.T, d *daemon, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-b.arrived:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the backend did not get all %d events:\n%s", n, d.logs())
+		}
+	}
+}
+
+// The daemon reaches a backend that requires mutual TLS, a bearer token
+// and a header; a token rotated in its file is used without a restart; and
+// no credential reaches the log.
+func TestRunReachesAnAuthenticatedTLSBackend(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			o := newOutbox(t, kind)
+			p := newPKI(t)
+			dir := t.TempDir()
+			tokenFile := filepath.Join(dir, "token")
+			writeFile(t, tokenFile, "token-one-aaaa\n")
+			b := newTLSBackend(t, p, "token-one-aaaa")
+			backend := strings.Replace(b.URL, "https://", "https://svc:url-pw-123@", 1)
+
+			args := o.with("run", "--catalog", testCatalog, "--backend", backend, "--poll", "100ms", "--log-format", "json")
+			settings := map[string]string{"token_file": tokenFile, "ca_file": p.write(t, dir, "ca"), "client_cert": p.write(t, dir, "client-cert"),
+				"client_key": p.write(t, dir, "client-key"), "tls_min_version": "1.3"}
+			if kind == "sqlite" { // settings from a config file
+				var yaml strings.Builder
+				for k, v := range settings {
+					yaml.WriteString(k + ": " + v + "\n")
+				}
+				yaml.WriteString("headers:\n  x-api-key: k-123\n")
+				writeFile(t, filepath.Join(dir, "run.yaml"), yaml.String())
+				args = append(args, "--config", filepath.Join(dir, "run.yaml"))
+			} else { // settings as flags
+				for k, v := range settings {
+					args = append(args, "--"+strings.ReplaceAll(k, "_", "-"), v)
+				}
+				args = append(args, "--header", "X-Api-Key: k-123")
+			}
+			d := startDaemon(t, args...)
+
+			o.enqueue(weightEvent("ada"), weightEvent("ada"), weightEvent("bob"))
+			b.await(t, d, 3)
+			// Rotate: the new token in the file first (renamed into place, as
+			// secret mounts do), then the backend accepts only it.
+			writeFile(t, tokenFile+".new", "token-number-two-bbbb\n")
+			if err := os.Rename(tokenFile+".new", tokenFile); err != nil {
+				t.Fatal(err)
+			}
+			b.rotate("token-number-two-bbbb")
+			o.enqueue(weightEvent("ada"), weightEvent("cy"), weightEvent("bob"))
+			b.await(t, d, 3)
+
+			if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if code := d.wait(); code != 0 {
+				t.Fatalf("exit %d on SIGTERM:\n%s", code, d.logs())
+			}
+			logs := d.logs()
+			for _, secret := range []string{"token-one", "token-number-two", "svc:", "url-pw-123", "k-123", "PRIVATE KEY"} {
+				if strings.Contains(logs, secret) {
+					t.Errorf("the log holds %q:\n%s", secret, logs)
+				}
+			}
+			if !strings.Contains(logs, `"mtls":true`) || !strings.Contains(logs, `"backend":"https://127.0.0.1:`) || !strings.Contains(logs, `"url_credentials":true`) {
+				t.Errorf("the start line does not say how it connects:\n%s", logs)
+			}
+			st, err := o.store.Stats(t.Context())
+			if err != nil || st.Counts[outbox.StatusCompleted] != 6 {
+				t.Fatalf("completed %d of 6 (%v):\n%s", st.Counts[outbox.StatusCompleted], err, logs)
+			}
+		})
+	}
+}
+
+// Certificate verification can be turned off only by a flag that says what
+// it costs, and then the daemon warns.
+func TestRunInsecureSkipVerifyWarns(t *testing.T) {
+	o := newOutbox(t, "sqlite")
+	b := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) }))
+	defer b.Close()
+	t.Setenv("OUTBOX_TOKEN", "env-token-cccc")
+	d := startDaemon(t, o.with("run", "--catalog", testCatalog, "--backend", b.URL, "--poll", "100ms", "--token-env", "OUTBOX_TOKEN", "--insecure-skip-tls-verify-i-know")...)
+	d.waitFor(t, "TLS certificate verification is off")
+	o.enqueue(weightEvent("ada"))
+	d.waitFor(t, "delivering")
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := d.wait(); code != 0 || strings.Contains(d.logs(), "env-token-cccc") {
+		t.Fatalf("exit %d:\n%s", code, d.logs())
+	}
+	if strings.Count(d.logs(), "TLS certificate verification is off") != 1 {
+		t.Errorf("the warning is not logged exactly once:\n%s", d.logs())
+	}
+}
+
+// The first SIGTERM waits for deliveries in flight; a second exits at once.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	o := newOutbox(t, "sqlite")
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer b.Close()
+	defer close(release)
+	o.enqueue(weightEvent("ada"))
+	d := startDaemon(t, o.with("run", "--catalog", testCatalog, "--backend", b.URL, "--poll", "100ms", "--stop-timeout", "5m", "--timeout", "5m", "--lease", "10m")...)
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no delivery began:\n%s", d.logs())
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	d.waitFor(t, "stopping; send it again to exit at once")
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Exit status 143 (128 + SIGTERM) means the second signal ended it: the
+	// delivery in flight could only have finished after five minutes.
+	if code := d.wait(); code != 128+int(syscall.SIGTERM) {
+		t.Fatalf("exit %d after a second SIGTERM, want %d:\n%s", code, 128+int(syscall.SIGTERM), d.logs())
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pki is a certificate authority with a server certificate for 127.0.0.1
+// and a client certificate, made for one test.
+type pki struct {
+	pool           *x509.CertPool
+	caDER          []byte
+	server, client tls.Certificate
+}
+
+func newPKI(t *testing.T) pki {
+	t.Helper()
+	now := time.Now()
+	caKey := newKey(t)
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "outboxctl test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(name string, usage x509.ExtKeyUsage, ips []net.IP) tls.Certificate {
+		key := newKey(t)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(int64(uuid.New().ID())), Subject: pkix.Name{CommonName: name},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	return pki{pool: pool, caDER: caDER,
+		server: leaf("127.0.0.1", x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)}),
+		client: leaf("outbox processor", x509.ExtKeyUsageClientAuth, nil)}
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// write writes one of the PEM files the daemon takes ("ca", "client-cert"
+// or "client-key") into dir and returns its path.
+func (p pki) write(t *testing.T, dir, what string) string {
+	t.Helper()
+	var block *pem.Block
+	switch what {
+	case "ca":
+		block = &pem.Block{Type: "CERTIFICATE", Bytes: p.caDER}
+	case "client-cert":
+		block = &pem.Block{Type: "CERTIFICATE", Bytes: p.client.Certificate[0]}
+	case "client-key":
+		der, err := x509.MarshalPKCS8PrivateKey(p.client.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		block = &pem.Block{Type: "PRIVATE KEY", Bytes: der}
+	}
+	path := filepath.Join(dir, what+".pem")
+	writeFile(t, path, string(pem.EncodeToMemory(block)))
+	return path
+}

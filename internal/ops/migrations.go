@@ -1,0 +1,110 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
+)
+
+// migration is one applied or pending step of the outbox's schema.
+type migration struct {
+	Version int    `json:"version"`
+	Name    string `json:"name"`
+}
+
+func (m migration) String() string { return fmt.Sprintf("%04d_%s", m.Version, m.Name) }
+
+// outboxComponent is the name under which the stores record the outbox's
+// own migrations (sqlitestore.Component, pgstore.Component).
+const outboxComponent = sqlitestore.Component
+
+// hasTables reports whether the outbox's tables exist. It needs no
+// privilege on them, so it works for the processor's role too.
+func (o *Outbox) hasTables(ctx context.Context) (bool, error) {
+	q := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox_events'"
+	if o.pg != nil {
+		q = "SELECT count(*) FROM (SELECT to_regclass('outbox_events') AS t) r WHERE t IS NOT NULL"
+	}
+	var n int64
+	err := o.query(ctx, q, func(scan func(...any) error) error { return scan(&n) })
+	return n > 0, err
+}
+
+// checkMigrated returns an error saying how to create the outbox's tables
+// when they do not exist yet.
+func (o *Outbox) checkMigrated(ctx context.Context, program string, t *target) error {
+	ok, err := o.hasTables(ctx)
+	if err != nil {
+		return fmt.Errorf("look for the outbox's tables in %s: %w", o.Where, err)
+	}
+	if ok {
+		return nil
+	}
+	flag := "--db " + t.db
+	if o.pg != nil {
+		flag = "--database-url …"
+	}
+	return fmt.Errorf("%s has no outbox tables yet: create them with \"%s migrate %s\" (on PostgreSQL, as the tables' owner)", o.Where, program, flag)
+}
+
+// applied lists the outbox's migrations recorded in the database, oldest
+// first; none when the bookkeeping table does not exist yet.
+func (o *Outbox) applied(ctx context.Context) ([]migration, error) {
+	exists := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'outboxgen_migrations'"
+	list := "SELECT version, name FROM outboxgen_migrations WHERE component = ? ORDER BY version"
+	if o.pg != nil {
+		exists = "SELECT count(*) FROM (SELECT to_regclass('outboxgen_migrations') AS t) r WHERE t IS NOT NULL"
+		list = "SELECT version, name FROM outboxgen_migrations WHERE component = $1 ORDER BY version"
+	}
+	var n int64
+	if err := o.query(ctx, exists, func(scan func(...any) error) error { return scan(&n) }); err != nil || n == 0 {
+		return nil, err
+	}
+	var ms []migration
+	err := o.query(ctx, list, func(scan func(...any) error) error {
+		var m migration
+		if err := scan(&m.Version, &m.Name); err != nil {
+			return err
+		}
+		ms = append(ms, m)
+		return nil
+	}, outboxComponent)
+	return ms, err
+}
+
+// known lists the outbox migrations this binary carries. The stores keep
+// their migration files to themselves, so it applies them to a scratch
+// SQLite file and reads back what was recorded; the PostgreSQL store has
+// the same versions and names (TestStoresKnowTheSameMigrations checks it).
+func known(ctx context.Context) (_ []migration, err error) {
+	dir, err := os.MkdirTemp("", "outboxgen-migrations-")
+	if err != nil {
+		return nil, fmt.Errorf("list the binary's migrations: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	s, err := sqlitestore.Open(ctx, filepath.Join(dir, "scratch.db"))
+	if err != nil {
+		return nil, fmt.Errorf("list the binary's migrations: %w", err)
+	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	if err := s.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("list the binary's migrations: %w", err)
+	}
+	return (&Outbox{Store: s, sqlite: s}).applied(ctx)
+}
+
+// pending returns the migrations of all that are not in done.
+func pending(all, done []migration) []migration {
+	var p []migration
+	for _, m := range all {
+		if !slices.ContainsFunc(done, func(d migration) bool { return d.Version == m.Version }) {
+			p = append(p, m)
+		}
+	}
+	return p
+}
