@@ -96,6 +96,7 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 		if r.pause.reset() {
 			log.Info("outbox delivery resumed: the backend took an event again")
 			r.cfg.Observer.Resumed()
+			r.stateChanged()
 		}
 		log.Debug("outbox event delivered")
 		return Outcome{Event: ev, Kind: Delivered, Receipt: receipt}
@@ -134,6 +135,7 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 		if started {
 			log.Warn("outbox delivery paused: no delivery is getting through", "class", class, "err", err, "probe_in", pausedFor)
 			r.cfg.Observer.Paused(pausedFor, err)
+			r.stateChanged()
 		}
 		r.dueAt(time.Now().Add(pausedFor))
 	} else {

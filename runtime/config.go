@@ -47,6 +47,11 @@ type Config struct {
 	StopTimeout time.Duration
 	// Owner names this processor in leases. Default host:pid:random.
 	Owner string
+	// Heartbeat is how often the processor records in the store that it
+	// is alive, and its state (see Store.Heartbeat); it also does at once
+	// when delivery pauses or resumes. It counts as dead after three
+	// missed heartbeats. Default 10 s.
+	Heartbeat time.Duration
 	// Logger receives the processor's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Observer is told about outcomes and pauses, for metrics and tests.
@@ -103,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StopTimeout <= 0 {
 		c.StopTimeout = 10 * time.Second
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 10 * time.Second
 	}
 	if c.Owner == "" {
 		host, _ := os.Hostname()

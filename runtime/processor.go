@@ -131,6 +131,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		Processor: p,
 		results:   make(chan attempt, p.cfg.Concurrency),
 		freed:     make(chan struct{}, 1),
+		changed:   make(chan struct{}, 1),
 		failures:  make(map[uuid.UUID]uint64),
 	}
 	// Deliveries and the recording of their outcomes outlive ctx so that a
@@ -144,6 +145,16 @@ func (p *Processor) Run(ctx context.Context) error {
 	go func() {
 		defer close(completed)
 		r.complete(finishCtx)
+	}()
+	beating, stopBeating := context.WithCancel(context.WithoutCancel(ctx))
+	beaten := make(chan struct{})
+	go func() {
+		defer close(beaten)
+		r.heartbeat(beating)
+	}()
+	defer func() {
+		stopBeating()
+		<-beaten
 	}()
 
 	p.log.Info("outbox processor started", "owner", p.cfg.Owner, "concurrency", p.cfg.Concurrency, "batch_size", p.cfg.BatchSize)
@@ -167,6 +178,7 @@ type run struct {
 	*Processor
 	results  chan attempt  // deliveries → completer
 	freed    chan struct{} // completer → loop: capacity or a key's next event may be free
+	changed  chan struct{} // deliveries → heartbeat: delivery paused or resumed
 	inflight atomic.Int64  // claimed and not yet recorded
 	sends    sync.WaitGroup
 	// lastSuccess is when a delivery last succeeded (Unix nanoseconds): a

@@ -35,6 +35,13 @@ type Store interface {
 	// be claimable (an enqueue committed, an event was retried), and a
 	// function that ends the subscription and releases its resources.
 	Subscribe() (wake <-chan struct{}, cancel func())
+	// Heartbeat records that processor p.Owner is alive, and its state,
+	// until ttl from now by the store's clock. The store sets StartedAt
+	// on the first heartbeat and SeenAt on each; it forgets processors
+	// whose heartbeat stopped a day ago.
+	Heartbeat(ctx context.Context, p ProcessorInfo, ttl time.Duration) error
+	// Deregister forgets a processor that stops.
+	Deregister(ctx context.Context, owner string) error
 
 	Inspector
 }
@@ -58,6 +65,30 @@ type Inspector interface {
 	// CountByUser counts the events of each user that are not completed,
 	// by status, for the limit users with the most of them.
 	CountByUser(ctx context.Context, limit int) ([]UserCounts, error)
+	// Processors lists the processors that sent a heartbeat in the last
+	// day, oldest first: the live ones, and those that died.
+	Processors(ctx context.Context) ([]ProcessorInfo, error)
+}
+
+// ProcessorInfo is a processor as its heartbeats describe it.
+type ProcessorInfo struct {
+	// Owner is the name the processor leases events under.
+	Owner   string
+	Host    string
+	PID     int
+	Version string
+	// Config summarises its settings, e.g. "concurrency=16 batch_size=100".
+	Config string
+	// StartedAt is its first heartbeat and SeenAt its latest, by the
+	// store's clock.
+	StartedAt time.Time
+	SeenAt    time.Time
+	// Alive is false once its heartbeat is overdue: it died, or lost the
+	// database.
+	Alive bool
+	// State is its state at the latest heartbeat: whether delivery is
+	// paused, since when and why.
+	State
 }
 
 // UserCounts is one user's events that are not completed, by status.
@@ -164,6 +195,10 @@ type Stats struct {
 	OldestPending time.Time
 	// NextRunAt is when the next waiting event is due; zero when none is.
 	NextRunAt time.Time
+	// ExpiredLeases counts the events still processing under a lease that
+	// has expired: their processor died or stalled, and a processor's poll
+	// will reclaim them.
+	ExpiredLeases int64
 }
 
 // Filter selects events for List. Zero fields match everything.

@@ -1,5 +1,6 @@
 // Package ops holds the verbs that operate an outbox: migrate, status,
-// list, show, retry, discard, purge and run (the processor as a daemon).
+// processors, list, show, retry, discard, purge and run (the processor as a
+// daemon).
 // Both commands serve them: outboxgen, which also generates code, and
 // outboxctl, the deployable build without the generator. They differ only
 // in how they learn a generated package's [catalog.Catalog], which this
@@ -30,6 +31,7 @@ func Commands(cats Catalogs) []cli.Command {
 	return []cli.Command{
 		migrateCommand(cats),
 		statusCommand(cats),
+		processorsCommand(),
 		listCommand(),
 		showCommand(),
 		retryCommand(),

@@ -99,7 +99,7 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 	defer o.Close()
 	registerHooks(cat, o)
 	metrics := outboxprom.New(o)
-	proc := outbox.NewProcessor(o, sender, outbox.Config{
+	proc, err := outbox.NewProcessor(o, sender, outbox.Config{
 		Concurrency:  c.Concurrency,
 		BatchSize:    c.BatchSize,
 		SendBatch:    sendBatch,
@@ -111,11 +111,14 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 		Logger:       logger,
 		Observer:     metrics,
 	})
+	if err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
 	if c.Listen != "" {
-		stopServer, addr, err := serveOps(ctx, c.Listen, o, metrics, logger)
+		stopServer, addr, err := serveOps(ctx, c.Listen, o, metrics, proc.State, logger)
 		if err != nil {
 			return err
 		}

@@ -14,24 +14,41 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/outboxprom"
 )
 
+// health is what /healthz answers. A paused processor is healthy: it is
+// doing what it should while nothing gets through, and restarting it would
+// not help; the pause is reported so that it can be alerted on.
+type health struct {
+	Status      string     `json:"status"` // ok or unhealthy
+	Paused      bool       `json:"paused"`
+	PausedSince *time.Time `json:"paused_since,omitempty"`
+	PauseClass  string     `json:"pause_class,omitempty"`
+	PauseReason string     `json:"pause_reason,omitempty"`
+	Error       string     `json:"error,omitempty"`
+}
+
 // serveOps serves /healthz and /metrics until ctx ends or stop is called.
-func serveOps(ctx context.Context, addr string, o *Outbox, m *outboxprom.Metrics, logger *slog.Logger) (stop func(), bound string, err error) {
+func serveOps(ctx context.Context, addr string, o *Outbox, m *outboxprom.Metrics, state func() outbox.State, logger *slog.Logger) (stop func(), bound string, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		health := map[string]any{"status": "ok", "paused": m.IsPaused()}
+		h := health{Status: "ok"}
+		if st := state(); st.Paused {
+			since := st.PausedSince.UTC()
+			h.Paused, h.PausedSince, h.PauseClass, h.PauseReason = true, &since, st.PauseClass.String(), st.PauseReason
+		}
 		code := http.StatusOK
 		if _, err := o.Stats(r.Context()); err != nil {
-			health["status"], health["error"], code = "unhealthy", "the outbox database cannot be read", http.StatusServiceUnavailable
+			h.Status, h.Error, code = "unhealthy", "the outbox database cannot be read", http.StatusServiceUnavailable
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(health)
+		_ = json.NewEncoder(w).Encode(h)
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -39,6 +39,11 @@ type statusReport struct {
 	// Alerts are the --fail-if conditions that hold; status exits
 	// ExitAlert when there are any.
 	Alerts []string `json:"alerts,omitempty"`
+	// Processors are those that sent a heartbeat in the last day.
+	Processors []processorRow `json:"processors"`
+	// ExpiredLeases counts events whose processor died mid-delivery and
+	// that no processor has reclaimed yet.
+	ExpiredLeases int64 `json:"expired_leases"`
 }
 
 type problem struct {
@@ -163,7 +168,13 @@ func gatherStatus(e *env, o *Outbox, cat *catalog.Catalog, opt statusOptions) (*
 		return nil, err
 	}
 	now := e.Now().UTC()
-	r := &statusReport{Where: o.Where, At: now, Counts: st.Counts, ByType: st.ByType, Dead: st.Counts[outbox.StatusDead], ByUser: []userCounts{}}
+	r := &statusReport{Where: o.Where, At: now, Counts: st.Counts, ByType: st.ByType, Dead: st.Counts[outbox.StatusDead], ByUser: []userCounts{},
+		ExpiredLeases: st.ExpiredLeases}
+	ps, err := o.Processors(e.Ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Processors = processorRows(ps)
 	for _, s := range outbox.Statuses() {
 		r.Counts[s] += 0 // every status present, even at zero
 	}
@@ -224,6 +235,34 @@ func currentProblems(e *env, o *Outbox) ([]problem, error) {
 	return problems[:min(len(problems), 3)], nil
 }
 
+// printProcessors says who delivers: the live processors and what they do,
+// or that none is alive, and the events left behind by dead ones.
+func (r *statusReport) printProcessors(w io.Writer, program string) {
+	var alive []processorRow
+	var last *processorRow
+	for i, p := range r.Processors {
+		if p.Alive {
+			alive = append(alive, p)
+		} else if last == nil || p.SeenAt.After(last.SeenAt) {
+			last = &r.Processors[i]
+		}
+	}
+	switch {
+	case len(alive) == 0 && last != nil:
+		fmt.Fprintf(w, "processors:           none alive; the last one (%s) was seen %s ago\n", clean(last.Owner), age(r.At.Sub(last.SeenAt)))
+	case len(alive) == 0:
+		fmt.Fprintln(w, "processors:           none alive; start one with \""+program+" run\"")
+	default:
+		fmt.Fprintf(w, "processors:           %d alive\n", len(alive))
+		for _, p := range alive {
+			fmt.Fprintf(w, "                      %s: %s\n", clean(p.Owner), truncate(p.state(r.At), 100))
+		}
+	}
+	if r.ExpiredLeases > 0 {
+		fmt.Fprintf(w, "expired leases:       %d event(s) held by a processor that died or stalled; a processor's poll reclaims them\n", r.ExpiredLeases)
+	}
+}
+
 func (r *statusReport) print(w io.Writer, colour bool, program string) {
 	fmt.Fprintf(w, "outbox: %s, at %s\n\n", r.Where, r.At.Format("2006-01-02 15:04:05 MST"))
 	var t table
@@ -255,6 +294,7 @@ func (r *statusReport) print(w io.Writer, colour bool, program string) {
 			fmt.Fprintf(w, "next retry:           due now\n")
 		}
 	}
+	r.printProcessors(w, program)
 	for _, a := range r.Alerts {
 		fmt.Fprintf(w, "alert:                %s\n", a)
 	}

@@ -34,6 +34,8 @@ type Metrics struct {
 	endToEnd   *prometheus.HistogramVec
 	attempts   *prometheus.HistogramVec
 	paused     prometheus.Gauge
+	pausedAt   prometheus.Gauge
+	pauseClass *prometheus.GaugeVec
 	pauses     prometheus.Counter
 	isPaused   atomic.Bool
 
@@ -69,11 +71,19 @@ func New(store outbox.Inspector) *Metrics {
 		}, []string{"event_type"}),
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "outbox_processor_paused",
-			Help: "1 while delivery is paused because the backend is unavailable.",
+			Help: "1 while delivery is paused because nothing gets through to the backend.",
 		}),
+		pausedAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "outbox_processor_paused_since_seconds",
+			Help: "When the current pause began, in Unix seconds; 0 while delivery flows.",
+		}),
+		pauseClass: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "outbox_processor_pause_class",
+			Help: "1 for the class of failure (transient, permanent, unavailable, unanswered) that began the current pause.",
+		}, []string{"class"}),
 		pauses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "outbox_processor_pauses_total",
-			Help: "Times delivery paused because the backend was unavailable.",
+			Help: "Times delivery paused because nothing got through to the backend (pauses, not the probes during one).",
 		}),
 		events: prometheus.NewDesc("outbox_events",
 			"Events in the outbox, by status and event type.", []string{"status", "event_type"}, nil),
@@ -103,9 +113,13 @@ func (m *Metrics) Recorded(o outbox.Outcome, took time.Duration) {
 }
 
 // Paused implements outbox.Observer.
-func (m *Metrics) Paused(time.Duration, error) {
+func (m *Metrics) Paused(_ time.Duration, err error) {
 	m.isPaused.Store(true)
 	m.paused.Set(1)
+	m.pausedAt.Set(float64(time.Now().Unix()))
+	class, _ := outbox.Classify(err)
+	m.pauseClass.Reset()
+	m.pauseClass.WithLabelValues(class.String()).Set(1)
 	m.pauses.Inc()
 }
 
@@ -113,6 +127,8 @@ func (m *Metrics) Paused(time.Duration, error) {
 func (m *Metrics) Resumed() {
 	m.isPaused.Store(false)
 	m.paused.Set(0)
+	m.pausedAt.Set(0)
+	m.pauseClass.Reset()
 }
 
 // IsPaused reports whether the observed processor is paused.
@@ -155,7 +171,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.deliveries, m.latency, m.endToEnd, m.attempts, m.paused, m.pauses, m.scrapeErrors}
+	return []prometheus.Collector{m.deliveries, m.latency, m.endToEnd, m.attempts, m.paused, m.pausedAt, m.pauseClass, m.pauses, m.scrapeErrors}
 }
 
 var (

@@ -45,16 +45,19 @@ outbox_events{event_type="weight.created",status="processing"} 0
 	}
 	m.Recorded(outbox.Outcome{Event: evs[0], Kind: outbox.Retry}, 20*time.Millisecond)
 	m.Recorded(outbox.Outcome{Event: evs[1], Kind: outbox.Delivered}, 10*time.Millisecond)
-	m.Paused(time.Second, errors.New("refused"))
+	m.Paused(time.Second, outbox.UnavailableError(errors.New("refused")))
 
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP outbox_deliveries_total Delivery attempts recorded, by event type and outcome (delivered, retry, dead, release).
 # TYPE outbox_deliveries_total counter
 outbox_deliveries_total{event_type="weight.created",outcome="delivered"} 1
 outbox_deliveries_total{event_type="weight.created",outcome="retry"} 1
-# HELP outbox_processor_paused 1 while delivery is paused because the backend is unavailable.
+# HELP outbox_processor_paused 1 while delivery is paused because nothing gets through to the backend.
 # TYPE outbox_processor_paused gauge
 outbox_processor_paused 1
+# HELP outbox_processor_pause_class 1 for the class of failure (transient, permanent, unavailable, unanswered) that began the current pause.
+# TYPE outbox_processor_pause_class gauge
+outbox_processor_pause_class{class="unavailable"} 1
 # HELP outbox_delivery_attempts Attempts a delivered event took, by event type.
 # TYPE outbox_delivery_attempts histogram
 outbox_delivery_attempts_bucket{event_type="weight.created",le="1"} 1
@@ -69,7 +72,7 @@ outbox_delivery_attempts_bucket{event_type="weight.created",le="20"} 1
 outbox_delivery_attempts_bucket{event_type="weight.created",le="+Inf"} 1
 outbox_delivery_attempts_sum{event_type="weight.created"} 1
 outbox_delivery_attempts_count{event_type="weight.created"} 1
-`), "outbox_deliveries_total", "outbox_processor_paused", "outbox_delivery_attempts"); err != nil {
+`), "outbox_deliveries_total", "outbox_processor_paused", "outbox_processor_pause_class", "outbox_delivery_attempts"); err != nil {
 		t.Fatal(err)
 	}
 	if !m.IsPaused() {

@@ -40,6 +40,9 @@ func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
 	if ok {
 		st.NextRunAt = next.RunAt
 	}
+	if st.ExpiredLeases, err = s.q.CountExpiredLeases(ctx, s.now()); err != nil {
+		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
 	return st, nil
 }
 

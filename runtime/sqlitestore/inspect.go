@@ -40,6 +40,9 @@ func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
 	if st.NextRunAt, _, err = s.nextRunAt(ctx); err != nil {
 		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
 	}
+	if st.ExpiredLeases, err = q.CountExpiredLeases(ctx, nullInt(s.micros())); err != nil {
+		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
+	}
 	return st, nil
 }
 

@@ -191,3 +191,27 @@ WHERE id = sqlc.arg('id');
 
 -- name: DeleteEvent :exec
 DELETE FROM outbox_events WHERE id = sqlc.arg('id');
+
+-- name: Heartbeat :exec
+INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason)
+VALUES (sqlc.arg('owner'), sqlc.arg('host'), sqlc.arg('pid'), sqlc.arg('version'), sqlc.arg('config'),
+    sqlc.arg('now'), sqlc.arg('now'), sqlc.arg('expires_at'),
+    sqlc.narg('paused_since'), sqlc.narg('pause_class'), sqlc.narg('pause_reason'))
+ON CONFLICT (owner) DO UPDATE
+SET config = excluded.config, seen_at = excluded.seen_at, expires_at = excluded.expires_at,
+    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason;
+
+-- name: ForgetDeadProcessors :exec
+-- Rows of processors that died are kept a day after their last heartbeat,
+-- for operators to see, then forgotten.
+DELETE FROM outbox_processors WHERE expires_at < sqlc.arg('before');
+
+-- name: DeleteProcessor :exec
+DELETE FROM outbox_processors WHERE owner = sqlc.arg('owner');
+
+-- name: ListProcessors :many
+SELECT owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason
+FROM outbox_processors ORDER BY started_at, owner;
+
+-- name: CountExpiredLeases :one
+SELECT count(*) FROM outbox_events WHERE status = 'processing' AND lease_until <= sqlc.arg('now');

@@ -215,3 +215,69 @@ func testCountByUser(t *testing.T, e *env) {
 		t.Fatalf("top 1 = %+v", top)
 	}
 }
+
+// Heartbeats register processors, with their state, until they stop or
+// their heartbeat is overdue.
+func testProcessors(t *testing.T, e *env) {
+	p := outbox.ProcessorInfo{Owner: "host:1:abc", Host: "host", PID: 1, Version: "v1.2.3", Config: "concurrency=16"}
+	if err := e.store.Heartbeat(e.ctx, p, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	started := e.clock.Now()
+	e.clock.Advance(10 * time.Second)
+	paused := e.clock.Now().Add(-time.Second)
+	p.State = outbox.State{Paused: true, PausedSince: paused, PauseClass: outbox.Permanent, PauseReason: "POST /v1/weight: 400 Bad Request"}
+	if err := e.store.Heartbeat(e.ctx, p, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := e.store.Processors(e.ctx)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("processors %+v, %v; want one", ps, err)
+	}
+	got := ps[0]
+	want := p
+	want.StartedAt, want.SeenAt, want.Alive = started, e.clock.Now(), true
+	if !got.StartedAt.Equal(want.StartedAt) || !got.SeenAt.Equal(want.SeenAt) || !got.PausedSince.Equal(paused) {
+		t.Fatalf("processor started %v, seen %v, paused since %v; want %v, %v, %v", got.StartedAt, got.SeenAt, got.PausedSince, started, want.SeenAt, paused)
+	}
+	got.StartedAt, got.SeenAt, got.PausedSince = want.StartedAt, want.SeenAt, want.PausedSince
+	if got != want {
+		t.Fatalf("processor %+v, want %+v", got, want)
+	}
+	// Overdue: dead, and still listed for a day.
+	e.clock.Advance(31 * time.Second)
+	if ps, _ := e.store.Processors(e.ctx); len(ps) != 1 || ps[0].Alive {
+		t.Fatalf("after a missed heartbeat: %+v; want listed, not alive", ps)
+	}
+	other := outbox.ProcessorInfo{Owner: "host:2:def", Host: "host", PID: 2, Version: "v1.2.3", Config: "concurrency=16"}
+	if err := e.store.Heartbeat(e.ctx, other, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(25 * time.Hour)
+	if err := e.store.Heartbeat(e.ctx, other, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := e.store.Processors(e.ctx); len(ps) != 1 || ps[0].Owner != other.Owner || !ps[0].Alive || ps[0].Paused {
+		t.Fatalf("a day later: %+v; want the dead one forgotten, the live one listed", ps)
+	}
+	if err := e.store.Deregister(e.ctx, other.Owner); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := e.store.Processors(e.ctx); len(ps) != 0 {
+		t.Fatalf("after deregistering: %+v", ps)
+	}
+}
+
+// Stats counts the events whose lease expired before anyone reclaimed them.
+func testStatsCountsExpiredLeases(t *testing.T, e *env) {
+	e.enqueue(Event("w1", 1), Event("w2", 1))
+	e.wantClaim("w1", "w2")
+	st, err := e.store.Stats(e.ctx)
+	if err != nil || st.ExpiredLeases != 0 {
+		t.Fatalf("expired leases %d, %v; want 0 while they hold", st.ExpiredLeases, err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if st, err = e.store.Stats(e.ctx); err != nil || st.ExpiredLeases != 2 {
+		t.Fatalf("expired leases %d, %v; want 2", st.ExpiredLeases, err)
+	}
+}

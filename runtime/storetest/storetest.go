@@ -66,6 +66,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"RetryFailed", testRetryFailed},
 		{"Discard", testDiscard},
 		{"PurgeCompleted", testPurgeCompleted},
+		{"Processors", testProcessors},
+		{"StatsCountsExpiredLeases", testStatsCountsExpiredLeases},
 		{"ConcurrentClaimers", testConcurrentClaimers},
 	}
 	for _, tt := range tests {

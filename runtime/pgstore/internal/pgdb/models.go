@@ -44,6 +44,20 @@ type OutboxKey struct {
 	Unfinished  int32
 }
 
+type OutboxProcessor struct {
+	Owner       string
+	Host        string
+	Pid         int32
+	Version     string
+	Config      string
+	StartedAt   time.Time
+	SeenAt      time.Time
+	ExpiresAt   time.Time
+	PausedSince *time.Time
+	PauseClass  *string
+	PauseReason *string
+}
+
 type OutboxgenMigration struct {
 	Component string
 	Version   int32

@@ -240,6 +240,18 @@ func (q *Queries) CountByTypeAndStatus(ctx context.Context) ([]CountByTypeAndSta
 	return items, nil
 }
 
+const countExpiredLeases = `-- name: CountExpiredLeases :one
+SELECT count(*) FROM outbox_events
+WHERE status = 'processing' AND lease_until <= coalesce($1::timestamptz, now())
+`
+
+func (q *Queries) CountExpiredLeases(ctx context.Context, now *time.Time) (int64, error) {
+	row := q.db.QueryRow(ctx, countExpiredLeases, now)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
 WHERE status <> 'completed'
@@ -279,6 +291,15 @@ DELETE FROM outbox_events WHERE id = $1
 
 func (q *Queries) DeleteEvent(ctx context.Context, id uuid.UUID) error {
 	_, err := q.db.Exec(ctx, deleteEvent, id)
+	return err
+}
+
+const deleteProcessor = `-- name: DeleteProcessor :exec
+DELETE FROM outbox_processors WHERE owner = $1
+`
+
+func (q *Queries) DeleteProcessor(ctx context.Context, owner string) error {
+	_, err := q.db.Exec(ctx, deleteProcessor, owner)
 	return err
 }
 
@@ -340,6 +361,17 @@ func (q *Queries) Enqueue(ctx context.Context, arg EnqueueParams) error {
 	return err
 }
 
+const forgetDeadProcessors = `-- name: ForgetDeadProcessors :exec
+DELETE FROM outbox_processors WHERE expires_at < coalesce($1::timestamptz, now()) - interval '1 day'
+`
+
+// Rows of processors that died are kept a day after their last heartbeat,
+// for operators to see, then forgotten.
+func (q *Queries) ForgetDeadProcessors(ctx context.Context, now *time.Time) error {
+	_, err := q.db.Exec(ctx, forgetDeadProcessors, now)
+	return err
+}
+
 const getEvent = `-- name: GetEvent :one
 SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events WHERE id = $1
 `
@@ -378,6 +410,46 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 		&i.FailedClass,
 	)
 	return i, err
+}
+
+const heartbeat = `-- name: Heartbeat :exec
+INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason)
+VALUES ($1, $2, $3, $4, $5,
+    coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now()),
+    coalesce($6::timestamptz, now()) + $7::bigint * interval '1 millisecond',
+    $8, $9, $10)
+ON CONFLICT (owner) DO UPDATE
+SET config = excluded.config, seen_at = excluded.seen_at, expires_at = excluded.expires_at,
+    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason
+`
+
+type HeartbeatParams struct {
+	Owner       string
+	Host        string
+	Pid         int32
+	Version     string
+	Config      string
+	Now         *time.Time
+	TtlMs       int64
+	PausedSince *time.Time
+	PauseClass  *string
+	PauseReason *string
+}
+
+func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) error {
+	_, err := q.db.Exec(ctx, heartbeat,
+		arg.Owner,
+		arg.Host,
+		arg.Pid,
+		arg.Version,
+		arg.Config,
+		arg.Now,
+		arg.TtlMs,
+		arg.PausedSince,
+		arg.PauseClass,
+		arg.PauseReason,
+	)
+	return err
 }
 
 const incrementKey = `-- name: IncrementKey :one
@@ -510,6 +582,58 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listProcessors = `-- name: ListProcessors :many
+SELECT owner, host, pid, version, config, started_at, seen_at, paused_since, pause_class, pause_reason,
+    (expires_at > coalesce($1::timestamptz, now()))::boolean AS alive
+FROM outbox_processors ORDER BY started_at, owner
+`
+
+type ListProcessorsRow struct {
+	Owner       string
+	Host        string
+	Pid         int32
+	Version     string
+	Config      string
+	StartedAt   time.Time
+	SeenAt      time.Time
+	PausedSince *time.Time
+	PauseClass  *string
+	PauseReason *string
+	Alive       bool
+}
+
+func (q *Queries) ListProcessors(ctx context.Context, now *time.Time) ([]ListProcessorsRow, error) {
+	rows, err := q.db.Query(ctx, listProcessors, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListProcessorsRow
+	for rows.Next() {
+		var i ListProcessorsRow
+		if err := rows.Scan(
+			&i.Owner,
+			&i.Host,
+			&i.Pid,
+			&i.Version,
+			&i.Config,
+			&i.StartedAt,
+			&i.SeenAt,
+			&i.PausedSince,
+			&i.PauseClass,
+			&i.PauseReason,
+			&i.Alive,
 		); err != nil {
 			return nil, err
 		}

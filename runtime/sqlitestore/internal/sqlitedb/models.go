@@ -42,6 +42,20 @@ type OutboxKey struct {
 	Unfinished  int64
 }
 
+type OutboxProcessor struct {
+	Owner       string
+	Host        string
+	Pid         int64
+	Version     string
+	Config      string
+	StartedAt   int64
+	SeenAt      int64
+	ExpiresAt   int64
+	PausedSince sql.NullInt64
+	PauseClass  sql.NullString
+	PauseReason sql.NullString
+}
+
 type OutboxgenMigration struct {
 	Component string
 	Version   int64

@@ -179,6 +179,17 @@ func (q *Queries) CountByTypeAndStatus(ctx context.Context) ([]CountByTypeAndSta
 	return items, nil
 }
 
+const countExpiredLeases = `-- name: CountExpiredLeases :one
+SELECT count(*) FROM outbox_events WHERE status = 'processing' AND lease_until <= ?1
+`
+
+func (q *Queries) CountExpiredLeases(ctx context.Context, now sql.NullInt64) (int64, error) {
+	row := q.db.QueryRowContext(ctx, countExpiredLeases, now)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
 WHERE status <> 'completed'
@@ -242,6 +253,26 @@ func (q *Queries) DeleteIdleKey(ctx context.Context, orderingKey string) error {
 	return err
 }
 
+const deleteProcessor = `-- name: DeleteProcessor :exec
+DELETE FROM outbox_processors WHERE owner = ?1
+`
+
+func (q *Queries) DeleteProcessor(ctx context.Context, owner string) error {
+	_, err := q.db.ExecContext(ctx, deleteProcessor, owner)
+	return err
+}
+
+const forgetDeadProcessors = `-- name: ForgetDeadProcessors :exec
+DELETE FROM outbox_processors WHERE expires_at < ?1
+`
+
+// Rows of processors that died are kept a day after their last heartbeat,
+// for operators to see, then forgotten.
+func (q *Queries) ForgetDeadProcessors(ctx context.Context, before int64) error {
+	_, err := q.db.ExecContext(ctx, forgetDeadProcessors, before)
+	return err
+}
+
 const getEvent = `-- name: GetEvent :one
 SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events WHERE id = ?1
 `
@@ -280,6 +311,45 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 		&i.FailedClass,
 	)
 	return i, err
+}
+
+const heartbeat = `-- name: Heartbeat :exec
+INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason)
+VALUES (?1, ?2, ?3, ?4, ?5,
+    ?6, ?6, ?7,
+    ?8, ?9, ?10)
+ON CONFLICT (owner) DO UPDATE
+SET config = excluded.config, seen_at = excluded.seen_at, expires_at = excluded.expires_at,
+    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason
+`
+
+type HeartbeatParams struct {
+	Owner       string
+	Host        string
+	Pid         int64
+	Version     string
+	Config      string
+	Now         int64
+	ExpiresAt   int64
+	PausedSince sql.NullInt64
+	PauseClass  sql.NullString
+	PauseReason sql.NullString
+}
+
+func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) error {
+	_, err := q.db.ExecContext(ctx, heartbeat,
+		arg.Owner,
+		arg.Host,
+		arg.Pid,
+		arg.Version,
+		arg.Config,
+		arg.Now,
+		arg.ExpiresAt,
+		arg.PausedSince,
+		arg.PauseClass,
+		arg.PauseReason,
+	)
+	return err
 }
 
 const incrementKey = `-- name: IncrementKey :one
@@ -456,6 +526,46 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listProcessors = `-- name: ListProcessors :many
+SELECT owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason
+FROM outbox_processors ORDER BY started_at, owner
+`
+
+func (q *Queries) ListProcessors(ctx context.Context) ([]OutboxProcessor, error) {
+	rows, err := q.db.QueryContext(ctx, listProcessors)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxProcessor
+	for rows.Next() {
+		var i OutboxProcessor
+		if err := rows.Scan(
+			&i.Owner,
+			&i.Host,
+			&i.Pid,
+			&i.Version,
+			&i.Config,
+			&i.StartedAt,
+			&i.SeenAt,
+			&i.ExpiresAt,
+			&i.PausedSince,
+			&i.PauseClass,
+			&i.PauseReason,
 		); err != nil {
 			return nil, err
 		}
