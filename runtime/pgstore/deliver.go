@@ -17,7 +17,7 @@ import (
 
 // Claim implements outbox.Store.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
-	rows, err := s.q.Claim(ctx, pgdb.ClaimParams{
+	rows, err := pgdb.New(statementTx{s.pool}).Claim(ctx, pgdb.ClaimParams{
 		Owner:     owner,
 		Token:     uuid.New(),
 		Now:       s.now(),
@@ -64,15 +64,6 @@ func (s *Store) beginFinish(ctx context.Context) (storekit.FinishTx, func(contex
 	rollback := func(ctx context.Context) { _ = tx.Rollback(ctx) }
 	return &finishTx{s: s, tx: tx, q: s.q.WithTx(tx)}, tx.Commit, rollback, nil
 }
-
-// processorTx begins a processor's transaction in one round trip. Its lock
-// waits give up after 500 ms, shorter than PostgreSQL's default
-// deadlock_timeout (1 s), so in a deadlock with an application's
-// transaction (which may lock several keys in any order) the processor's
-// side gives way and the application's commits. Its statements are planned
-// for their actual arrays: a generic plan cannot see how many events a
-// batch holds and may join them by a nested loop over the whole batch.
-var processorTx = pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL lock_timeout = '500ms'; SET LOCAL plan_cache_mode = force_custom_plan"}
 
 // beginYielding begins a processor transaction that gives way on lock waits.
 func (s *Store) beginYielding(ctx context.Context) (pgx.Tx, error) {

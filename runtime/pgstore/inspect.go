@@ -160,7 +160,7 @@ func (s *Store) PurgeCompleted(ctx context.Context, before time.Time) (int64, er
 // then of the event: the order in which Finish takes them. An event whose
 // row is locked is being recorded by a processor, so it is in flight.
 func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*pgdb.Queries, pgdb.LockEventRow) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, s.pool, readCommitted, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		ev, err := q.GetEvent(ctx, id)
 		if isNoRows(err) {

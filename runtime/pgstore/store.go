@@ -162,7 +162,7 @@ func (s *Store) ApplyMigrations(ctx context.Context, component string, ms []outb
 		return 0, err
 	}
 	return storekit.Migrate(ctx, component, ms, func(ctx context.Context) (storekit.MigrateTx, func(context.Context) error, func(context.Context), error) {
-		tx, err := s.pool.Begin(ctx)
+		tx, err := s.pool.BeginTx(ctx, readCommitted)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -256,7 +256,7 @@ func (s *Store) enqueue(ctx context.Context, db pgdb.DBTX, ev outbox.Event) (out
 // InTx runs fn in a transaction, commits it when fn returns nil, and then
 // wakes processors. It is how generated repositories write.
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	if err := pgx.BeginFunc(ctx, s.pool, fn); err != nil {
+	if err := pgx.BeginTxFunc(ctx, s.pool, readCommitted, fn); err != nil {
 		return err
 	}
 	s.Notify()
@@ -294,7 +294,7 @@ func (s *Store) Write(ctx context.Context, fn func(q Querier) (outbox.Event, err
 	var b pgx.Batch
 	if !tx.begun {
 		tx.begun = true
-		b.Queue("BEGIN")
+		b.Queue(beginReadCommitted)
 	}
 	if ev, err = s.enqueue(ctx, batchQueue{&b}, ev); err != nil {
 		return err
@@ -328,7 +328,7 @@ type lazyTx struct {
 func (t *lazyTx) begin(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
 	t.begun = true
 	var b pgx.Batch
-	b.Queue("BEGIN")
+	b.Queue(beginReadCommitted)
 	b.Queue(sql, args...)
 	br := t.conn.SendBatch(ctx, &b)
 	if _, err := br.Exec(); err != nil {
@@ -445,7 +445,7 @@ func (r errRow) Scan(...any) error { return r.err }
 // column its table lacks. It never drops or changes anything, and
 // concurrent callers take turns.
 func (s *Store) ApplySchema(ctx context.Context, ddl string, columns []outbox.Column) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, readCommitted, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
 			return err
 		}

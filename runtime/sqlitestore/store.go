@@ -84,6 +84,8 @@ func WithWatchInterval(d time.Duration) Option { return func(s *Store) { s.watch
 func WithSynchronous(mode string) Option { return func(s *Store) { s.sync = mode } }
 
 // Open opens (creating if needed, with mode 0600) the SQLite file at path.
+// An existing file, and its -wal and -shm files, that other users may read
+// are made private (mode 0600, or tighter); Open fails if they cannot be.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s := &Store{
 		path:       path,
@@ -101,12 +103,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	default:
 		return nil, fmt.Errorf("sqlitestore: synchronous mode %q: use FULL, NORMAL, EXTRA or OFF", s.sync)
 	}
-	// Create the file ourselves so that health data is never world-readable.
+	// Create the file ourselves so that health data is never readable by
+	// others, and tighten one that is.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 	f.Close()
+	if err := makePrivate(path); err != nil {
+		return nil, err
+	}
 
 	if s.write, err = open(path, s.sync, "immediate"); err != nil {
 		return nil, err
@@ -120,6 +126,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := s.write.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	// The WAL files exist now: another process may have made them.
+	if err := makePrivate(path); err != nil {
+		s.Close()
+		return nil, err
 	}
 	s.q = sqlitedb.New(s.write)
 	return s, nil

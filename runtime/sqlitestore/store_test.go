@@ -107,6 +107,45 @@ func TestFileIsPrivate(t *testing.T) {
 	}
 }
 
+// An existing file that others can read (created by another tool, or an
+// older version, under a loose umask), and its WAL files, are made private
+// when the store opens them.
+func TestOpenTightensAnExistingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.db")
+	s, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (suiteStore{s}).EnqueueTx(t.Context(), true, storetest.Event("w1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	// Leave the WAL files behind, as a process that died would.
+	files := []string{path, path + "-wal", path + "-shm"}
+	for _, f := range files {
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reopened, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	for _, f := range files {
+		info, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %v after Open; want 0600", f, perm)
+		}
+	}
+	s.Close()
+}
+
 // FuzzStateMachine runs random interleavings of every operation and checks
 // the outbox's invariants after each (see storetest.StateMachine). Its
 // seeds run with every go test; go test -fuzz explores further.
