@@ -168,7 +168,11 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 		r.dueAt(time.Now().Add(delay))
 		return Outcome{Event: ev, Kind: Release, Reached: true, Class: class, Delay: delay, Error: class.String() + ": " + err.Error()}
 	}
-	if class == Permanent && ev.FailedClass == Permanent {
+	// A permanent answer kills once it repeats a permanent failure that
+	// counted: three refusals with other deliveries between them. One held
+	// refusal could still be a deploy's edge, where the backend started
+	// refusing everything just after the last delivery.
+	if class == Permanent && ev.FailedClass == Permanent && ev.Attempts > 1 {
 		log.Error("outbox event rejected again after other deliveries succeeded; it is dead", "err", err)
 		r.forgetFailure(ev)
 		return Outcome{Event: ev, Kind: Dead, Class: class, Error: "permanent: " + err.Error()}

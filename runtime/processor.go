@@ -39,8 +39,8 @@ import (
 //     fault from the backend's.
 //   - A failure after other events were delivered since the event's last
 //     failure is held against it: the attempt counts (dead when they are
-//     used up), and a [Permanent] answer that repeats such a permanent
-//     answer makes the event dead at once.
+//     used up), and a [Permanent] answer that repeats a counted permanent
+//     failure makes the event dead at once.
 //   - [InProgress] (the backend still works on an earlier delivery of the
 //     event): tried again soon, without spending an attempt, up to
 //     MaxInProgress times.
