@@ -15,7 +15,7 @@ import (
 // emitMetric writes <metric>.go: everything about one metric that does not
 // depend on the database.
 func (g *gen) emitMetric(mt *model.Metric) {
-	f := g.file(fileName(mt, ""))
+	f := g.file(mt.File)
 	g.emitEntity(f, mt)
 	for _, fl := range mt.Fields {
 		if fl.Type == spec.Enum {
@@ -121,7 +121,7 @@ func emitEnum(f *jen.File, mt *model.Metric, fl *model.Field) {
 }
 
 func emitInput(f *jen.File, mt *model.Metric) {
-	f.Commentf("%sInput is what Save%s records.", mt.GoName, mt.GoName)
+	f.Commentf("%s is what %s records.", mt.Input, mt.UseCase)
 	fields := []jen.Code{
 		jen.Comment("UserID owns the entry; empty asks the user resolver."),
 		jen.Id("UserID").String(),
@@ -131,7 +131,7 @@ func emitInput(f *jen.File, mt *model.Metric) {
 	for _, fl := range mt.Fields {
 		fields = append(fields, commented(jen.Id(fl.GoName).Add(fieldType(fl)), fieldComment(fl)))
 	}
-	f.Type().Id(mt.GoName + "Input").Struct(fields...)
+	f.Type().Id(mt.Input).Struct(fields...)
 
 	f.Commentf("Validate checks in against the spec of %s. It returns every problem found,", mt.Name)
 	f.Comment("as *ValidationError values joined with errors.Join.")
@@ -140,7 +140,7 @@ func emitInput(f *jen.File, mt *model.Metric) {
 		body = append(body, fieldChecks(mt, fl)...)
 	}
 	body = append(body, jen.Return(jen.Qual("errors", "Join").Call(jen.Id("errs").Op("..."))))
-	f.Func().Params(jen.Id("in").Id(mt.GoName + "Input")).Id("Validate").Params().Error().Block(body...)
+	f.Func().Params(jen.Id("in").Id(mt.Input)).Id("Validate").Params().Error().Block(body...)
 }
 
 // fieldChecks returns the statements validating one input field.
@@ -239,8 +239,8 @@ func boundsText(fl *model.Field) string {
 }
 
 func emitPayload(f *jen.File, mt *model.Metric) {
-	f.Commentf("%sPayload is the body of %s and %s events, payload version %d.",
-		mt.GoName, mt.Events.Created, mt.Events.Updated, mt.Events.PayloadVersion)
+	f.Commentf("%s is the body of %s and %s events, payload version %d.",
+		mt.Payload, mt.Events.Created, mt.Events.Updated, mt.Events.PayloadVersion)
 	fields := []jen.Code{
 		jen.Id("PayloadVersion").Int().Tag(map[string]string{"json": "payload_version"}),
 		jen.Id("ID").Add(uuidT()).Tag(map[string]string{"json": "id"}),
@@ -254,7 +254,7 @@ func emitPayload(f *jen.File, mt *model.Metric) {
 		jen.Id("Version").Int64().Tag(map[string]string{"json": "version"}),
 		jen.Id("BackendID").Op("*").String().Tag(map[string]string{"json": "backend_id"}),
 	)
-	f.Type().Id(mt.GoName + "Payload").Struct(fields...)
+	f.Type().Id(mt.Payload).Struct(fields...)
 
 	payload := []jen.Code{
 		field("PayloadVersion", jen.Lit(mt.Events.PayloadVersion)),
@@ -268,7 +268,7 @@ func emitPayload(f *jen.File, mt *model.Metric) {
 	payload = append(payload, field("Version", jen.Id("e").Dot("Version")), field("BackendID", jen.Id("e").Dot("BackendID")))
 	f.Comment("event returns the outbox event announcing e's latest change.")
 	f.Func().Params(jen.Id("e").Id(mt.GoName)).Id("event").Params(jen.Id("eventType").String()).Params(outbox("Event"), jen.Error()).Block(
-		jen.Var().Id("payload").Any().Op("=").Id(mt.GoName+"Payload").Add(values(payload...)),
+		jen.Var().Id("payload").Any().Op("=").Id(mt.Payload).Add(values(payload...)),
 		jen.If(jen.Id("eventType").Op("==").Id(mt.Events.DeletedConst)).Block(
 			jen.Id("payload").Op("=").Id("DeletedPayload").Add(values(
 				field("PayloadVersion", jen.Lit(mt.Events.PayloadVersion)),
@@ -299,8 +299,8 @@ func emitPayload(f *jen.File, mt *model.Metric) {
 }
 
 func emitRepository(f *jen.File, mt *model.Metric) {
-	repo := mt.GoName + "Repository"
-	store := mt.VarName + "Store"
+	repo := mt.Repository
+	store := mt.Store
 	f.Commentf("%s stores %s entries. Every change it writes enqueues its outbox", repo, strings.ReplaceAll(mt.Name, "_", " "))
 	f.Comment("event in the same transaction; there is no other way to write them.")
 	f.Type().Id(repo).Struct(
@@ -329,7 +329,7 @@ func emitRepository(f *jen.File, mt *model.Metric) {
 	entity = append(entity, field("CreatedAt", jen.Id("now")), field("UpdatedAt", jen.Id("now")))
 	f.Commentf("Save validates in and saves it with its outbox event (%s or", mt.Events.Created)
 	f.Commentf("%s) in one transaction. %s", mt.Events.Updated, dedupeDoc(mt))
-	f.Func().Params(jen.Id("r").Op("*").Id(repo)).Id("Save").Params(jen.Id("ctx").Add(ctxT()), jen.Id("in").Id(mt.GoName+"Input")).Params(jen.Id(mt.GoName), jen.Error()).Block(
+	f.Func().Params(jen.Id("r").Op("*").Id(repo)).Id("Save").Params(jen.Id("ctx").Add(ctxT()), jen.Id("in").Id(mt.Input)).Params(jen.Id(mt.GoName), jen.Error()).Block(
 		jen.If(jen.Err().Op(":=").Id("in").Dot("Validate").Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
 		jen.List(jen.Id("user"), jen.Err()).Op(":=").Id("r").Dot("cfg").Dot("user").Call(jen.Id("ctx"), jen.Id("in").Dot("UserID")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
@@ -374,10 +374,10 @@ func dedupeDoc(mt *model.Metric) string {
 }
 
 func emitUseCase(f *jen.File, mt *model.Metric) {
-	f.Commentf("Save%s is the use case of logging %s: it validates the input, resolves", mt.GoName, article(strings.ReplaceAll(mt.Name, "_", " ")))
+	f.Commentf("%s is the use case of logging %s: it validates the input, resolves", mt.UseCase, article(strings.ReplaceAll(mt.Name, "_", " ")))
 	f.Comment("the user, saves the entry with its outbox event, and returns the entry's")
 	f.Comment("local id. Delivery to the backend follows from the outbox.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Metrics")).Id("Save"+mt.GoName).Params(jen.Id("ctx").Add(ctxT()), jen.Id("in").Id(mt.GoName+"Input")).Params(uuidT(), jen.Error()).Block(
+	f.Func().Params(jen.Id("m").Op("*").Id("Metrics")).Id(mt.UseCase).Params(jen.Id("ctx").Add(ctxT()), jen.Id("in").Id(mt.Input)).Params(uuidT(), jen.Error()).Block(
 		jen.List(jen.Id("e"), jen.Err()).Op(":=").Id("m").Dot(mt.GoName).Dot("Save").Call(jen.Id("ctx"), jen.Id("in")),
 		jen.Return(jen.Id("e").Dot("ID"), jen.Err()),
 	)

@@ -134,7 +134,7 @@ func (g *gen) emitMetricsType(f *jen.File) {
 	f.Comment("Create it with " + g.constructorNames() + ".")
 	fields := []jen.Code{}
 	for _, mt := range g.m.Metrics {
-		fields = append(fields, jen.Id(mt.GoName).Op("*").Id(mt.GoName+"Repository"))
+		fields = append(fields, jen.Id(mt.GoName).Op("*").Id(mt.Repository))
 	}
 	fields = append(fields, jen.Line(), jen.Id("cfg").Id("config"), jen.Id("migrate").Func().Params(ctxT()).Error())
 	f.Type().Id("Metrics").Struct(fields...)
@@ -265,8 +265,8 @@ func (g *gen) emitBuckets(f *jen.File) {
 		if mt.TimeZone != "UTC" && mt.Window != spec.WindowMinute {
 			loc = jen.Id("zone").Call(jen.Lit(mt.TimeZone))
 		}
-		f.Commentf("%sZone is the time zone %s's dedupe window is computed in.", mt.VarName, mt.Name)
-		f.Var().Id(mt.VarName + "Zone").Op("=").Add(loc)
+		f.Commentf("%s is the time zone %s's dedupe window is computed in.", mt.Zone, mt.Name)
+		f.Var().Id(mt.Zone).Op("=").Add(loc)
 	}
 }
 
@@ -278,7 +278,7 @@ func bucketExpr(mt *model.Metric, at, id jen.Code) jen.Code {
 	case spec.WindowExact:
 		return jen.Id("exactBucket").Call(at)
 	default:
-		return jen.Id(string(mt.Window)+"Bucket").Call(at, jen.Id(mt.VarName+"Zone"))
+		return jen.Id(string(mt.Window)+"Bucket").Call(at, jen.Id(mt.Zone))
 	}
 }
 

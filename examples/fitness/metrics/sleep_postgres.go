@@ -32,7 +32,8 @@ func (a postgresSleep) save(ctx context.Context, e Sleep, bucket string) (Sleep,
 			Bucket:     bucket,
 			Hours:      &e.Hours,
 			Quality:    (*string)(e.Quality),
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save sleep: %w", err)

@@ -32,7 +32,8 @@ func (a sqliteSleep) save(ctx context.Context, e Sleep, bucket string) (Sleep, e
 			Bucket:     bucket,
 			Hours:      &e.Hours,
 			Quality:    (*string)(e.Quality),
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save sleep: %w", err)
