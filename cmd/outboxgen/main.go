@@ -32,7 +32,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := &env{ctx: ctx, stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, now: time.Now, terminal: isTerminal(os.Stdout) && isTerminal(os.Stdin)}
+	e := &env{ctx: ctx, stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, now: time.Now, terminal: isTerminal(os.Stdout) && isTerminal(os.Stdin), self: invokedAs()}
 	os.Exit(e.run(os.Args[1:]))
 }
 
@@ -47,6 +47,9 @@ type env struct {
 	terminal bool
 	// listening, if set, learns the address run serves /metrics on.
 	listening func(addr string)
+	// self is how the user runs this command, for messages that tell them
+	// what to run next: "go tool outboxgen", "outboxgen"…
+	self string
 }
 
 func isTerminal(f *os.File) bool {
@@ -85,7 +88,7 @@ func commands() []command {
 
 // run is main without the process, for tests that need no other world.
 func run(args []string, stdout, stderr io.Writer) int {
-	e := &env{ctx: context.Background(), stdout: stdout, stderr: stderr, stdin: eofReader{}, now: time.Now}
+	e := &env{ctx: context.Background(), stdout: stdout, stderr: stderr, stdin: eofReader{}, now: time.Now, self: "outboxgen"}
 	return e.run(args)
 }
 
