@@ -2,7 +2,6 @@ package gogen
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -120,124 +119,6 @@ func emitEnum(f *jen.File, mt *model.Metric, fl *model.Field) {
 	)
 }
 
-func emitInput(f *jen.File, mt *model.Metric) {
-	f.Commentf("%s is what %s records.", mt.Input, mt.UseCase)
-	fields := []jen.Code{
-		jen.Comment("UserID owns the entry; empty asks the user resolver."),
-		jen.Id("UserID").String(),
-		jen.Comment("RecordedAt is when the value was measured; zero means now."),
-		jen.Id("RecordedAt").Add(timeT()),
-	}
-	for _, fl := range mt.Fields {
-		fields = append(fields, commented(jen.Id(fl.GoName).Add(fieldType(fl)), fieldComment(fl)))
-	}
-	f.Type().Id(mt.Input).Struct(fields...)
-
-	f.Commentf("Validate checks in against the spec of %s. It returns every problem found,", mt.Name)
-	f.Comment("as *ValidationError values joined with errors.Join.")
-	body := []jen.Code{jen.Var().Id("errs").Index().Error()}
-	for _, fl := range mt.Fields {
-		body = append(body, fieldChecks(mt, fl)...)
-	}
-	body = append(body, jen.Return(jen.Qual("errors", "Join").Call(jen.Id("errs").Op("..."))))
-	f.Func().Params(jen.Id("in").Id(mt.Input)).Id("Validate").Params().Error().Block(body...)
-}
-
-// fieldChecks returns the statements validating one input field.
-func fieldChecks(mt *model.Metric, fl *model.Field) []jen.Code {
-	invalid := func(sentinel, detail string) jen.Code {
-		return jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Op("&").Id("ValidationError").Add(values(
-			field("Metric", jen.Lit(mt.Name)),
-			field("Field", jen.Lit(fl.Name)),
-			field("Err", jen.Id(sentinel)),
-			field("Detail", jen.Lit(detail)),
-		)))
-	}
-	// An optional field is checked only when given, through v := in.Field.
-	value := func() *jen.Statement { return jen.Id("in").Dot(fl.GoName) }
-	if !fl.Required {
-		value = func() *jen.Statement { return jen.Op("*").Id("v") }
-	}
-	var checks []jen.Code
-	switch fl.Type {
-	case spec.Int, spec.Float:
-		var conds []jen.Code
-		if fl.Type == spec.Float {
-			conds = append(conds, jen.Qual("math", "IsNaN").Call(value()), jen.Qual("math", "IsInf").Call(value(), jen.Lit(0)))
-		}
-		if fl.Min != nil {
-			conds = append(conds, value().Op("<").Add(numberLit(fl, *fl.Min)))
-		}
-		if fl.Max != nil {
-			conds = append(conds, value().Op(">").Add(numberLit(fl, *fl.Max)))
-		}
-		if len(conds) > 0 {
-			detail := boundsText(fl)
-			if detail == "" {
-				detail = "must be a finite number"
-			}
-			checks = append(checks, jen.If(orAll(conds)).Block(invalid("ErrOutOfRange", detail)))
-		}
-	case spec.String:
-		if fl.Required {
-			checks = append(checks, jen.If(value().Op("==").Lit("")).Block(invalid("ErrRequired", "is required")))
-		}
-		checks = append(checks,
-			jen.If(jen.Op("!").Qual("unicode/utf8", "ValidString").Call(value())).Block(invalid("ErrNotAllowed", "must be valid UTF-8 text")),
-			jen.If(jen.Qual("unicode/utf8", "RuneCountInString").Call(value()).Op(">").Lit(fl.MaxLength)).Block(
-				invalid("ErrTooLong", fmt.Sprintf("must be at most %d characters", fl.MaxLength))),
-		)
-	case spec.Enum:
-		var names []string
-		for _, val := range fl.Values {
-			names = append(names, val.Value)
-		}
-		if fl.Required {
-			checks = append(checks, jen.If(value().Op("==").Lit("")).Block(invalid("ErrRequired", "is required")).Else().If(jen.Op("!").Add(value()).Dot("Valid").Call()).Block(
-				invalid("ErrNotAllowed", "must be one of "+strings.Join(names, ", "))))
-			return checks
-		}
-		checks = append(checks, jen.If(jen.Op("!").Id("v").Dot("Valid").Call()).Block(invalid("ErrNotAllowed", "must be one of "+strings.Join(names, ", "))))
-	case spec.Time:
-		if fl.Required {
-			checks = append(checks, jen.If(value().Dot("IsZero").Call()).Block(invalid("ErrRequired", "is required")))
-		}
-	}
-	if len(checks) == 0 || fl.Required {
-		return checks
-	}
-	return []jen.Code{jen.If(jen.Id("v").Op(":=").Id("in").Dot(fl.GoName), jen.Id("v").Op("!=").Nil()).Block(checks...)}
-}
-
-func orAll(conds []jen.Code) *jen.Statement {
-	s := jen.Add(conds[0])
-	for _, c := range conds[1:] {
-		s = s.Op("||").Add(c)
-	}
-	return s
-}
-
-func numberLit(fl *model.Field, v float64) jen.Code {
-	if fl.Type == spec.Int {
-		return jen.Lit(int(v))
-	}
-	return jen.Lit(v)
-}
-
-// boundsText describes a numeric field's bounds for messages and docs.
-func boundsText(fl *model.Field) string {
-	n := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	switch {
-	case fl.Min != nil && fl.Max != nil:
-		return fmt.Sprintf("must be from %s to %s", n(*fl.Min), n(*fl.Max))
-	case fl.Min != nil:
-		return "must be at least " + n(*fl.Min)
-	case fl.Max != nil:
-		return "must be at most " + n(*fl.Max)
-	}
-	return ""
-}
-
 func emitPayload(f *jen.File, mt *model.Metric) {
 	f.Commentf("%s is the body of %s and %s events, payload version %d.",
 		mt.Payload, mt.Events.Created, mt.Events.Updated, mt.Events.PayloadVersion)
@@ -333,6 +214,8 @@ func emitRepository(f *jen.File, mt *model.Metric) {
 		jen.If(jen.Err().Op(":=").Id("in").Dot("Validate").Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
 		jen.List(jen.Id("user"), jen.Err()).Op(":=").Id("r").Dot("cfg").Dot("user").Call(jen.Id("ctx"), jen.Id("in").Dot("UserID")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
+		// A resolved user id has not been through Validate.
+		jen.If(jen.Err().Op(":=").Id("userIDProblem").Call(jen.Lit(mt.Name), jen.Id("user")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
 		jen.List(jen.Id("id"), jen.Err()).Op(":=").Qual(uuidPath, "NewV7").Call(),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Qual("fmt", "Errorf").Call(jen.Lit("new "+mt.Name+" id: %w"), jen.Err()))),
 		jen.List(jen.Id("recorded"), jen.Id("now")).Op(":=").Id("r").Dot("cfg").Dot("stamp").Call(jen.Id("in").Dot("RecordedAt")),

@@ -124,6 +124,7 @@ func (g *gen) emitShared() {
 	g.emitMetricsType(f)
 	g.emitCatalog(f)
 	g.emitDeletedPayload(f)
+	g.emitLimits(f)
 	g.emitBuckets(f)
 	g.emitValueHelpers(f)
 }
@@ -230,7 +231,7 @@ func (g *gen) emitBuckets(f *jen.File) {
 		spec.WindowHour:   "2006-01-02T15",
 		spec.WindowDay:    "2006-01-02",
 	}
-	for _, w := range []spec.Window{spec.WindowMinute, spec.WindowHour, spec.WindowDay} {
+	for _, w := range []spec.Window{spec.WindowMinute, spec.WindowDay} {
 		if !used[w] {
 			continue
 		}
@@ -238,6 +239,27 @@ func (g *gen) emitBuckets(f *jen.File) {
 		f.Comment("share a bucket, so saving one replaces the other.")
 		f.Func().Id(string(w)+"Bucket").Params(jen.Id("t").Add(timeT()), jen.Id("loc").Op("*").Qual("time", "Location")).String().Block(
 			jen.Return(jen.Id("t").Dot("In").Call(jen.Id("loc")).Dot("Format").Call(jen.Lit(layouts[w]))),
+		)
+	}
+	if used[spec.WindowHour] {
+		// The clock shows one hour twice when it falls back: two real hours
+		// that only their offsets tell apart. Every other hour keeps the
+		// bucket it always had, so existing entries stay in theirs.
+		layout, b := jen.Lit(layouts[spec.WindowHour]), jen.Id("bucket")
+		f.Comment("hourBucket names the hour of t on the clock of loc: entries of one user in")
+		f.Comment("the same hour share a bucket, so saving one replaces the other. When the")
+		f.Comment("clock falls back and shows an hour twice, each time is an hour of its own:")
+		f.Comment("the bucket then ends with the UTC offset.")
+		f.Func().Id("hourBucket").Params(jen.Id("t").Add(timeT()), jen.Id("loc").Op("*").Qual("time", "Location")).String().Block(
+			jen.Id("t").Op("=").Id("t").Dot("In").Call(jen.Id("loc")),
+			b.Clone().Op(":=").Id("t").Dot("Format").Call(layout.Clone()),
+			jen.List(jen.Id("start"), jen.Id("end")).Op(":=").Id("t").Dot("ZoneBounds").Call(),
+			jen.Id("before").Op(":=").Op("!").Id("start").Dot("IsZero").Call().Op("&&").Id("start").Dot("Add").Call(jen.Op("-").Qual("time", "Nanosecond")).Dot("Format").Call(layout.Clone()).Op("==").Add(b.Clone()),
+			jen.Id("after").Op(":=").Op("!").Id("end").Dot("IsZero").Call().Op("&&").Id("end").Dot("Format").Call(layout.Clone()).Op("==").Add(b.Clone()),
+			jen.If(jen.Id("before").Op("||").Id("after")).Block(
+				jen.Return(b.Clone().Op("+").Id("t").Dot("Format").Call(jen.Lit("Z07:00"))),
+			),
+			jen.Return(b.Clone()),
 		)
 	}
 	if used[spec.WindowExact] {

@@ -36,10 +36,21 @@ type BodyFatInput struct {
 	Percent    float64 // Share of body weight that is fat
 }
 
-// Validate checks in against the spec of body_fat. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of body_fat, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in BodyFatInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("body_fat", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("body_fat", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if math.IsNaN(in.Percent) || math.IsInf(in.Percent, 0) || in.Percent < 2.0 || in.Percent > 75.0 {
 		errs = append(errs, &ValidationError{
 			Metric: "body_fat",
@@ -127,6 +138,9 @@ func (r *BodyFatRepository) Save(ctx context.Context, in BodyFatInput) (BodyFat,
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return BodyFat{}, err
+	}
+	if err := userIDProblem("body_fat", user); err != nil {
 		return BodyFat{}, err
 	}
 	id, err := uuid.NewV7()

@@ -35,10 +35,21 @@ type HeartRateInput struct {
 	Bpm        int64 // Beats per minute
 }
 
-// Validate checks in against the spec of heart_rate. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of heart_rate, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in HeartRateInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("heart_rate", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("heart_rate", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if in.Bpm < 20 || in.Bpm > 300 {
 		errs = append(errs, &ValidationError{
 			Metric: "heart_rate",
@@ -126,6 +137,9 @@ func (r *HeartRateRepository) Save(ctx context.Context, in HeartRateInput) (Hear
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return HeartRate{}, err
+	}
+	if err := userIDProblem("heart_rate", user); err != nil {
 		return HeartRate{}, err
 	}
 	id, err := uuid.NewV7()

@@ -36,10 +36,21 @@ type HeightInput struct {
 	Cm         float64 // Height in centimetres
 }
 
-// Validate checks in against the spec of height. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of height, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in HeightInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("height", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("height", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if math.IsNaN(in.Cm) || math.IsInf(in.Cm, 0) || in.Cm < 40.0 || in.Cm > 272.0 {
 		errs = append(errs, &ValidationError{
 			Metric: "height",
@@ -127,6 +138,9 @@ func (r *HeightRepository) Save(ctx context.Context, in HeightInput) (Height, er
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Height{}, err
+	}
+	if err := userIDProblem("height", user); err != nil {
 		return Height{}, err
 	}
 	id, err := uuid.NewV7()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -60,10 +61,21 @@ type MoodInput struct {
 	Note       *string    // Anything the user wants to add (optional)
 }
 
-// Validate checks in against the spec of mood. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of mood, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in MoodInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("mood", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("mood", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if in.Score < 1 || in.Score > 10 {
 		errs = append(errs, &ValidationError{
 			Metric: "mood",
@@ -89,6 +101,14 @@ func (in MoodInput) Validate() error {
 				Field:  "note",
 				Err:    ErrNotAllowed,
 				Detail: "must be valid UTF-8 text",
+			})
+		}
+		if strings.ContainsRune(*v, 0) {
+			errs = append(errs, &ValidationError{
+				Metric: "mood",
+				Field:  "note",
+				Err:    ErrNotAllowed,
+				Detail: "must not contain NUL characters",
 			})
 		}
 		if utf8.RuneCountInString(*v) > 500 {
@@ -176,13 +196,16 @@ type moodStore interface {
 }
 
 // Save validates in and saves it with its outbox event (mood.created or
-// mood.updated) in one transaction. An entry of the same user in the same hour (UTC) is updated in place.
+// mood.updated) in one transaction. An entry of the same user in the same hour (America/New_York) is updated in place.
 func (r *MoodRepository) Save(ctx context.Context, in MoodInput) (Mood, error) {
 	if err := in.Validate(); err != nil {
 		return Mood{}, err
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Mood{}, err
+	}
+	if err := userIDProblem("mood", user); err != nil {
 		return Mood{}, err
 	}
 	id, err := uuid.NewV7()

@@ -21,6 +21,7 @@ type Sleep struct {
 	RecordedAt time.Time
 	Hours      float64       // Hours slept
 	Quality    *SleepQuality // How well the user slept (optional)
+	WentToBed  *time.Time    // When the user went to bed (optional)
 	Version    int64         // counts the entry's changes, from 1
 	BackendID  *string       // the backend's id, once it has answered with one
 	SyncStatus SyncStatus
@@ -55,12 +56,24 @@ type SleepInput struct {
 	RecordedAt time.Time
 	Hours      float64       // Hours slept
 	Quality    *SleepQuality // How well the user slept (optional)
+	WentToBed  *time.Time    // When the user went to bed (optional)
 }
 
-// Validate checks in against the spec of sleep. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of sleep, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in SleepInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("sleep", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("sleep", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if math.IsNaN(in.Hours) || math.IsInf(in.Hours, 0) || in.Hours < 0.0 || in.Hours > 24.0 {
 		errs = append(errs, &ValidationError{
 			Metric: "sleep",
@@ -79,6 +92,11 @@ func (in SleepInput) Validate() error {
 			})
 		}
 	}
+	if v := in.WentToBed; v != nil {
+		if err := timeProblem("sleep", "went_to_bed", *v); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -90,6 +108,7 @@ type SleepPayload struct {
 	RecordedAt     time.Time     `json:"recorded_at"`
 	Hours          float64       `json:"hours"`
 	Quality        *SleepQuality `json:"quality"`
+	WentToBed      *time.Time    `json:"went_to_bed"`
 	Version        int64         `json:"version"`
 	BackendID      *string       `json:"backend_id"`
 }
@@ -103,6 +122,7 @@ func (e Sleep) event(eventType string) (outbox.Event, error) {
 		RecordedAt:     e.RecordedAt,
 		Hours:          e.Hours,
 		Quality:        e.Quality,
+		WentToBed:      e.WentToBed,
 		Version:        e.Version,
 		BackendID:      e.BackendID,
 	}
@@ -153,13 +173,16 @@ type sleepStore interface {
 }
 
 // Save validates in and saves it with its outbox event (sleep.created or
-// sleep.updated) in one transaction. An entry of the same user in the same day (UTC) is updated in place.
+// sleep.updated) in one transaction. An entry of the same user in the same day (America/New_York) is updated in place.
 func (r *SleepRepository) Save(ctx context.Context, in SleepInput) (Sleep, error) {
 	if err := in.Validate(); err != nil {
 		return Sleep{}, err
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Sleep{}, err
+	}
+	if err := userIDProblem("sleep", user); err != nil {
 		return Sleep{}, err
 	}
 	id, err := uuid.NewV7()
@@ -173,6 +196,7 @@ func (r *SleepRepository) Save(ctx context.Context, in SleepInput) (Sleep, error
 		RecordedAt: recorded,
 		Hours:      in.Hours,
 		Quality:    in.Quality,
+		WentToBed:  in.WentToBed,
 		CreatedAt:  now,
 		UpdatedAt:  now,
 	}

@@ -32,6 +32,7 @@ func (a sqliteSleep) save(ctx context.Context, e Sleep, bucket string) (Sleep, e
 			Bucket:     bucket,
 			Hours:      &e.Hours,
 			Quality:    (*string)(e.Quality),
+			WentToBed:  microsFromTime(e.WentToBed),
 			CreatedAt:  e.CreatedAt.UnixMicro(),
 			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
@@ -131,6 +132,7 @@ func sleepFromSQLite(r sqlitedb.MetricSleep) Sleep {
 		RecordedAt: time.UnixMicro(r.RecordedAt).UTC(),
 		Hours:      deref(r.Hours),
 		Quality:    (*SleepQuality)(r.Quality),
+		WentToBed:  timeFromMicros(r.WentToBed),
 		Version:    r.Version,
 		BackendID:  r.BackendID,
 		SyncStatus: SyncStatus(r.SyncStatus),

@@ -35,10 +35,21 @@ type StepsInput struct {
 	Count      int64 // Steps taken that day
 }
 
-// Validate checks in against the spec of steps. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of steps, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in StepsInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("steps", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("steps", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if in.Count < 0 || in.Count > 200000 {
 		errs = append(errs, &ValidationError{
 			Metric: "steps",
@@ -126,6 +137,9 @@ func (r *StepsRepository) Save(ctx context.Context, in StepsInput) (Steps, error
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Steps{}, err
+	}
+	if err := userIDProblem("steps", user); err != nil {
 		return Steps{}, err
 	}
 	id, err := uuid.NewV7()

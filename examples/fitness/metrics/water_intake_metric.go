@@ -35,10 +35,21 @@ type WaterIntakeInput struct {
 	Ml         int64 // Millilitres in this glass or bottle
 }
 
-// Validate checks in against the spec of water_intake. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of water_intake, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in WaterIntakeInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("water_intake", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("water_intake", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if in.Ml < 1 || in.Ml > 5000 {
 		errs = append(errs, &ValidationError{
 			Metric: "water_intake",
@@ -126,6 +137,9 @@ func (r *WaterIntakeRepository) Save(ctx context.Context, in WaterIntakeInput) (
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return WaterIntake{}, err
+	}
+	if err := userIDProblem("water_intake", user); err != nil {
 		return WaterIntake{}, err
 	}
 	id, err := uuid.NewV7()

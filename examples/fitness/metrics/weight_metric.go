@@ -36,10 +36,21 @@ type WeightInput struct {
 	Kg         float64 // Weight in kilograms
 }
 
-// Validate checks in against the spec of weight. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of weight, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in WeightInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("weight", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("weight", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if math.IsNaN(in.Kg) || math.IsInf(in.Kg, 0) || in.Kg < 20.0 || in.Kg > 500.0 {
 		errs = append(errs, &ValidationError{
 			Metric: "weight",
@@ -127,6 +138,9 @@ func (r *WeightRepository) Save(ctx context.Context, in WeightInput) (Weight, er
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Weight{}, err
+	}
+	if err := userIDProblem("weight", user); err != nil {
 		return Weight{}, err
 	}
 	id, err := uuid.NewV7()

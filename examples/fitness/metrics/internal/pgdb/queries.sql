@@ -304,16 +304,17 @@ SELECT sync_status, count(*) AS entries FROM metric_body_fat WHERE deleted_at IS
 
 -- name: SaveSleep :one
 INSERT INTO metric_sleep (
-    id, user_id, recorded_at, bucket, hours, quality,
+    id, user_id, recorded_at, bucket, hours, quality, went_to_bed,
     version, sync_status, created_at, updated_at
 ) VALUES (
-    sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('hours'), sqlc.narg('quality'),
+    sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('hours'), sqlc.narg('quality'), sqlc.narg('went_to_bed'),
     1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
     hours = excluded.hours,
     quality = excluded.quality,
+    went_to_bed = excluded.went_to_bed,
     version = metric_sleep.version + 1,
     sync_status = 'pending',
     updated_at = excluded.updated_at

@@ -116,7 +116,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS metric_height__bucket ON metric_height (user_i
 CREATE INDEX IF NOT EXISTS metric_height__user_recorded ON metric_height (user_id, recorded_at);
 
 -- mood: How the user feels, on a scale of 1 to 10.
--- Dedupe window of mood: hour in UTC.
+-- Dedupe window of mood: hour in America/New_York.
 CREATE TABLE IF NOT EXISTS metric_mood (
     id          uuid        CONSTRAINT metric_mood__pkey PRIMARY KEY,
     user_id     text        NOT NULL,
@@ -154,7 +154,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS metric_body_fat__bucket ON metric_body_fat (us
 CREATE INDEX IF NOT EXISTS metric_body_fat__user_recorded ON metric_body_fat (user_id, recorded_at);
 
 -- sleep: Sleep of one night, counted on the day the user wakes up.
--- Dedupe window of sleep: day in UTC.
+-- Dedupe window of sleep: day in America/New_York.
 CREATE TABLE IF NOT EXISTS metric_sleep (
     id          uuid        CONSTRAINT metric_sleep__pkey PRIMARY KEY,
     user_id     text        NOT NULL,
@@ -162,6 +162,7 @@ CREATE TABLE IF NOT EXISTS metric_sleep (
     bucket      text        NOT NULL,
     hours double precision,
     quality text,
+    went_to_bed timestamptz,
     version     bigint      NOT NULL,
     backend_id  text,
     sync_status text        NOT NULL,

@@ -396,7 +396,7 @@ const deleteSleep = `-- name: DeleteSleep :one
 UPDATE metric_sleep
 SET updated_at = ?1, deleted_at = ?1, version = version + 1, sync_status = 'pending'
 WHERE id = ?2 AND deleted_at IS NULL
-RETURNING id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at
+RETURNING id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at
 `
 
 type DeleteSleepParams struct {
@@ -414,6 +414,7 @@ func (q *Queries) DeleteSleep(ctx context.Context, arg DeleteSleepParams) (Metri
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,
@@ -612,7 +613,7 @@ func (q *Queries) GetMood(ctx context.Context, id uuid.UUID) (MetricMood, error)
 }
 
 const getSleep = `-- name: GetSleep :one
-SELECT id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep WHERE id = ?1 AND deleted_at IS NULL
+SELECT id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep WHERE id = ?1 AND deleted_at IS NULL
 `
 
 func (q *Queries) GetSleep(ctx context.Context, id uuid.UUID) (MetricSleep, error) {
@@ -625,6 +626,7 @@ func (q *Queries) GetSleep(ctx context.Context, id uuid.UUID) (MetricSleep, erro
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,
@@ -947,7 +949,7 @@ func (q *Queries) ListMood(ctx context.Context, arg ListMoodParams) ([]MetricMoo
 }
 
 const listSleep = `-- name: ListSleep :many
-SELECT id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep
+SELECT id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep
 WHERE deleted_at IS NULL
   AND (?1 IS NULL OR user_id = ?1)
   AND (?2 IS NULL OR recorded_at >= ?2)
@@ -987,6 +989,7 @@ func (q *Queries) ListSleep(ctx context.Context, arg ListSleepParams) ([]MetricS
 			&i.Bucket,
 			&i.Hours,
 			&i.Quality,
+			&i.WentToBed,
 			&i.Version,
 			&i.BackendID,
 			&i.SyncStatus,
@@ -1549,20 +1552,21 @@ func (q *Queries) SaveMood(ctx context.Context, arg SaveMoodParams) (MetricMood,
 
 const saveSleep = `-- name: SaveSleep :one
 INSERT INTO metric_sleep (
-    id, user_id, recorded_at, bucket, hours, quality,
+    id, user_id, recorded_at, bucket, hours, quality, went_to_bed,
     version, sync_status, created_at, updated_at
 ) VALUES (
-    ?1, ?2, ?3, ?4, ?5, ?6,
-    1, 'pending', ?7, ?8
+    ?1, ?2, ?3, ?4, ?5, ?6, ?7,
+    1, 'pending', ?8, ?9
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
     hours = excluded.hours,
     quality = excluded.quality,
+    went_to_bed = excluded.went_to_bed,
     version = metric_sleep.version + 1,
     sync_status = 'pending',
     updated_at = excluded.updated_at
-RETURNING id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at
+RETURNING id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at
 `
 
 type SaveSleepParams struct {
@@ -1572,6 +1576,7 @@ type SaveSleepParams struct {
 	Bucket     string
 	Hours      *float64
 	Quality    *string
+	WentToBed  *int64
 	CreatedAt  int64
 	UpdatedAt  int64
 }
@@ -1584,6 +1589,7 @@ func (q *Queries) SaveSleep(ctx context.Context, arg SaveSleepParams) (MetricSle
 		arg.Bucket,
 		arg.Hours,
 		arg.Quality,
+		arg.WentToBed,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 	)
@@ -1595,6 +1601,7 @@ func (q *Queries) SaveSleep(ctx context.Context, arg SaveSleepParams) (MetricSle
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,

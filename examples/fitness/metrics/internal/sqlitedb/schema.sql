@@ -94,7 +94,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS metric_height__bucket ON metric_height (user_i
 CREATE INDEX IF NOT EXISTS metric_height__user_recorded ON metric_height (user_id, recorded_at);
 
 -- mood: How the user feels, on a scale of 1 to 10.
--- Dedupe window of mood: hour in UTC.
+-- Dedupe window of mood: hour in America/New_York.
 CREATE TABLE IF NOT EXISTS metric_mood (
     id          TEXT    PRIMARY KEY,
     user_id     TEXT    NOT NULL,
@@ -132,7 +132,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS metric_body_fat__bucket ON metric_body_fat (us
 CREATE INDEX IF NOT EXISTS metric_body_fat__user_recorded ON metric_body_fat (user_id, recorded_at);
 
 -- sleep: Sleep of one night, counted on the day the user wakes up.
--- Dedupe window of sleep: day in UTC.
+-- Dedupe window of sleep: day in America/New_York.
 CREATE TABLE IF NOT EXISTS metric_sleep (
     id          TEXT    PRIMARY KEY,
     user_id     TEXT    NOT NULL,
@@ -140,6 +140,7 @@ CREATE TABLE IF NOT EXISTS metric_sleep (
     bucket      TEXT    NOT NULL,
     hours REAL,
     quality TEXT,
+    went_to_bed INTEGER,
     version     INTEGER NOT NULL,
     backend_id  TEXT,
     sync_status TEXT    NOT NULL,

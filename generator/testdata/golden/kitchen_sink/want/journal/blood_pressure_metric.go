@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -42,10 +43,21 @@ type BloodPressureInput struct {
 	Irregular  *bool   // optional
 }
 
-// Validate checks in against the spec of blood_pressure. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of blood_pressure, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in BloodPressureInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("blood_pressure", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("blood_pressure", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if in.Systolic < 50 || in.Systolic > 250 {
 		errs = append(errs, &ValidationError{
 			Metric: "blood_pressure",
@@ -69,6 +81,14 @@ func (in BloodPressureInput) Validate() error {
 				Field:  "device_id",
 				Err:    ErrNotAllowed,
 				Detail: "must be valid UTF-8 text",
+			})
+		}
+		if strings.ContainsRune(*v, 0) {
+			errs = append(errs, &ValidationError{
+				Metric: "blood_pressure",
+				Field:  "device_id",
+				Err:    ErrNotAllowed,
+				Detail: "must not contain NUL characters",
 			})
 		}
 		if utf8.RuneCountInString(*v) > 64 {
@@ -165,6 +185,9 @@ func (r *BloodPressureRepository) Save(ctx context.Context, in BloodPressureInpu
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return BloodPressure{}, err
+	}
+	if err := userIDProblem("blood_pressure", user); err != nil {
 		return BloodPressure{}, err
 	}
 	id, err := uuid.NewV7()

@@ -36,10 +36,21 @@ type GlucoseInput struct {
 	Mmol       float64 // must be at most 40
 }
 
-// Validate checks in against the spec of glucose. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of glucose, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in GlucoseInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("glucose", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("glucose", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if math.IsNaN(in.Mmol) || math.IsInf(in.Mmol, 0) || in.Mmol > 40.0 {
 		errs = append(errs, &ValidationError{
 			Metric: "glucose",
@@ -127,6 +138,9 @@ func (r *GlucoseRepository) Save(ctx context.Context, in GlucoseInput) (Glucose,
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Glucose{}, err
+	}
+	if err := userIDProblem("glucose", user); err != nil {
 		return Glucose{}, err
 	}
 	id, err := uuid.NewV7()

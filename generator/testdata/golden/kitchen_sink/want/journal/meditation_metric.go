@@ -35,10 +35,21 @@ type MeditationInput struct {
 	Minutes    int64 // must be at least 1
 }
 
-// Validate checks in against the spec of meditation. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of meditation, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in MeditationInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("meditation", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("meditation", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if in.Minutes < 1 {
 		errs = append(errs, &ValidationError{
 			Metric: "meditation",
@@ -126,6 +137,9 @@ func (r *MeditationRepository) Save(ctx context.Context, in MeditationInput) (Me
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Meditation{}, err
+	}
+	if err := userIDProblem("meditation", user); err != nil {
 		return Meditation{}, err
 	}
 	id, err := uuid.NewV7()

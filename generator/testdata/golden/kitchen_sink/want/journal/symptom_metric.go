@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -63,10 +64,21 @@ type SymptomInput struct {
 	Score      *float64   // must be at least 0 (optional)
 }
 
-// Validate checks in against the spec of symptom. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of symptom, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in SymptomInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("symptom", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("symptom", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if in.Name == "" {
 		errs = append(errs, &ValidationError{
 			Metric: "symptom",
@@ -81,6 +93,14 @@ func (in SymptomInput) Validate() error {
 			Field:  "name",
 			Err:    ErrNotAllowed,
 			Detail: "must be valid UTF-8 text",
+		})
+	}
+	if strings.ContainsRune(in.Name, 0) {
+		errs = append(errs, &ValidationError{
+			Metric: "symptom",
+			Field:  "name",
+			Err:    ErrNotAllowed,
+			Detail: "must not contain NUL characters",
 		})
 	}
 	if utf8.RuneCountInString(in.Name) > 80 {
@@ -113,6 +133,15 @@ func (in SymptomInput) Validate() error {
 			Err:    ErrRequired,
 			Detail: "is required",
 		})
+	} else {
+		if err := timeProblem("symptom", "started_at", in.StartedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if v := in.EndedAt; v != nil {
+		if err := timeProblem("symptom", "ended_at", *v); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if v := in.Score; v != nil {
 		if math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0.0 {
@@ -211,6 +240,9 @@ func (r *SymptomRepository) Save(ctx context.Context, in SymptomInput) (Symptom,
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Symptom{}, err
+	}
+	if err := userIDProblem("symptom", user); err != nil {
 		return Symptom{}, err
 	}
 	id, err := uuid.NewV7()

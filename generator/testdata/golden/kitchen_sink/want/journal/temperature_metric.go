@@ -36,10 +36,21 @@ type TemperatureInput struct {
 	Celsius    float64 // must be from 30 to 45
 }
 
-// Validate checks in against the spec of temperature. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of temperature, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in TemperatureInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("temperature", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("temperature", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if math.IsNaN(in.Celsius) || math.IsInf(in.Celsius, 0) || in.Celsius < 30.0 || in.Celsius > 45.0 {
 		errs = append(errs, &ValidationError{
 			Metric: "temperature",
@@ -127,6 +138,9 @@ func (r *TemperatureRepository) Save(ctx context.Context, in TemperatureInput) (
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Temperature{}, err
+	}
+	if err := userIDProblem("temperature", user); err != nil {
 		return Temperature{}, err
 	}
 	id, err := uuid.NewV7()

@@ -35,10 +35,21 @@ type ColumnsInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of columns. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of columns, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in ColumnsInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("columns", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("columns", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *ColumnsRepository) Save(ctx context.Context, in ColumnsInput) (Columns,
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Columns{}, err
+	}
+	if err := userIDProblem("columns", user); err != nil {
 		return Columns{}, err
 	}
 	id, err := uuid.NewV7()

@@ -35,10 +35,21 @@ type DocInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of doc. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of doc, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in DocInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("doc", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("doc", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *DocRepository) Save(ctx context.Context, in DocInput) (Doc, error) {
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Doc{}, err
+	}
+	if err := userIDProblem("doc", user); err != nil {
 		return Doc{}, err
 	}
 	id, err := uuid.NewV7()

@@ -35,10 +35,21 @@ type FooTestInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of foo_test. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of foo_test, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in FooTestInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("foo_test", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("foo_test", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *FooTestRepository) Save(ctx context.Context, in FooTestInput) (FooTest,
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return FooTest{}, err
+	}
+	if err := userIDProblem("foo_test", user); err != nil {
 		return FooTest{}, err
 	}
 	id, err := uuid.NewV7()

@@ -35,10 +35,21 @@ type MoodBucketInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of mood_bucket. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of mood_bucket, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in MoodBucketInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("mood_bucket", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("mood_bucket", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *MoodBucketRepository) Save(ctx context.Context, in MoodBucketInput) (Mo
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return MoodBucket{}, err
+	}
+	if err := userIDProblem("mood_bucket", user); err != nil {
 		return MoodBucket{}, err
 	}
 	id, err := uuid.NewV7()

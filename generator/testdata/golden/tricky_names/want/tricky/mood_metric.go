@@ -35,10 +35,21 @@ type MoodInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of mood. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of mood, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in MoodInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("mood", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("mood", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *MoodRepository) Save(ctx context.Context, in MoodInput) (Mood, error) {
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Mood{}, err
+	}
+	if err := userIDProblem("mood", user); err != nil {
 		return Mood{}, err
 	}
 	id, err := uuid.NewV7()

@@ -35,10 +35,21 @@ type SchemaInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of schema. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of schema, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in SchemaInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("schema", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("schema", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *SchemaRepository) Save(ctx context.Context, in SchemaInput) (Schema, er
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Schema{}, err
+	}
+	if err := userIDProblem("schema", user); err != nil {
 		return Schema{}, err
 	}
 	id, err := uuid.NewV7()

@@ -35,10 +35,21 @@ type SqliteInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of sqlite. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of sqlite, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in SqliteInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("sqlite", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("sqlite", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *SqliteRepository) Save(ctx context.Context, in SqliteInput) (Sqlite, er
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Sqlite{}, err
+	}
+	if err := userIDProblem("sqlite", user); err != nil {
 		return Sqlite{}, err
 	}
 	id, err := uuid.NewV7()

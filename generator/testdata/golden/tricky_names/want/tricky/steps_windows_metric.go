@@ -35,10 +35,21 @@ type StepsWindowsInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of steps_windows. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of steps_windows, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in StepsWindowsInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("steps_windows", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("steps_windows", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *StepsWindowsRepository) Save(ctx context.Context, in StepsWindowsInput)
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return StepsWindows{}, err
+	}
+	if err := userIDProblem("steps_windows", user); err != nil {
 		return StepsWindows{}, err
 	}
 	id, err := uuid.NewV7()

@@ -35,10 +35,21 @@ type StoreInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of store. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of store, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in StoreInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("store", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("store", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -118,6 +129,9 @@ func (r *StoreRepository) Save(ctx context.Context, in StoreInput) (Store, error
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Store{}, err
+	}
+	if err := userIDProblem("store", user); err != nil {
 		return Store{}, err
 	}
 	id, err := uuid.NewV7()

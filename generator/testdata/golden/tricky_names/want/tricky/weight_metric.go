@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -44,10 +45,21 @@ type WeightInput struct {
 	Now        *time.Time // optional
 }
 
-// Validate checks in against the spec of weight. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of weight, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in WeightInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("weight", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("weight", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if v := in.ImageURL; v != nil {
 		if !utf8.ValidString(*v) {
 			errs = append(errs, &ValidationError{
@@ -55,6 +67,14 @@ func (in WeightInput) Validate() error {
 				Field:  "image_url",
 				Err:    ErrNotAllowed,
 				Detail: "must be valid UTF-8 text",
+			})
+		}
+		if strings.ContainsRune(*v, 0) {
+			errs = append(errs, &ValidationError{
+				Metric: "weight",
+				Field:  "image_url",
+				Err:    ErrNotAllowed,
+				Detail: "must not contain NUL characters",
 			})
 		}
 		if utf8.RuneCountInString(*v) > 255 {
@@ -82,6 +102,14 @@ func (in WeightInput) Validate() error {
 			Detail: "must be valid UTF-8 text",
 		})
 	}
+	if strings.ContainsRune(in.DeviceUUID, 0) {
+		errs = append(errs, &ValidationError{
+			Metric: "weight",
+			Field:  "device_uuid",
+			Err:    ErrNotAllowed,
+			Detail: "must not contain NUL characters",
+		})
+	}
 	if utf8.RuneCountInString(in.DeviceUUID) > 255 {
 		errs = append(errs, &ValidationError{
 			Metric: "weight",
@@ -97,6 +125,14 @@ func (in WeightInput) Validate() error {
 				Field:  "raw_json",
 				Err:    ErrNotAllowed,
 				Detail: "must be valid UTF-8 text",
+			})
+		}
+		if strings.ContainsRune(*v, 0) {
+			errs = append(errs, &ValidationError{
+				Metric: "weight",
+				Field:  "raw_json",
+				Err:    ErrNotAllowed,
+				Detail: "must not contain NUL characters",
 			})
 		}
 		if utf8.RuneCountInString(*v) > 255 {
@@ -117,6 +153,14 @@ func (in WeightInput) Validate() error {
 				Detail: "must be valid UTF-8 text",
 			})
 		}
+		if strings.ContainsRune(*v, 0) {
+			errs = append(errs, &ValidationError{
+				Metric: "weight",
+				Field:  "ip",
+				Err:    ErrNotAllowed,
+				Detail: "must not contain NUL characters",
+			})
+		}
 		if utf8.RuneCountInString(*v) > 255 {
 			errs = append(errs, &ValidationError{
 				Metric: "weight",
@@ -124,6 +168,11 @@ func (in WeightInput) Validate() error {
 				Err:    ErrTooLong,
 				Detail: "must be at most 255 characters",
 			})
+		}
+	}
+	if v := in.Now; v != nil {
+		if err := timeProblem("weight", "now", *v); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -213,6 +262,9 @@ func (r *WeightRepository) Save(ctx context.Context, in WeightInput) (Weight, er
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return Weight{}, err
+	}
+	if err := userIDProblem("weight", user); err != nil {
 		return Weight{}, err
 	}
 	id, err := uuid.NewV7()

@@ -36,10 +36,21 @@ type WeightSqliteInput struct {
 	Kg         *float64 // optional
 }
 
-// Validate checks in against the spec of weight_sqlite. It returns every problem found,
-// as *ValidationError values joined with errors.Join.
+// Validate checks in against the spec of weight_sqlite, and against what the databases
+// and the event's JSON can hold. It returns every problem found, as
+// *ValidationError values joined with errors.Join.
 func (in WeightSqliteInput) Validate() error {
 	var errs []error
+	if in.UserID != "" {
+		if err := userIDProblem("weight_sqlite", in.UserID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !in.RecordedAt.IsZero() {
+		if err := timeProblem("weight_sqlite", "recorded_at", in.RecordedAt); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if v := in.Kg; v != nil {
 		if math.IsNaN(*v) || math.IsInf(*v, 0) {
 			errs = append(errs, &ValidationError{
@@ -129,6 +140,9 @@ func (r *WeightSqliteRepository) Save(ctx context.Context, in WeightSqliteInput)
 	}
 	user, err := r.cfg.user(ctx, in.UserID)
 	if err != nil {
+		return WeightSqlite{}, err
+	}
+	if err := userIDProblem("weight_sqlite", user); err != nil {
 		return WeightSqlite{}, err
 	}
 	id, err := uuid.NewV7()
