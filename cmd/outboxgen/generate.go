@@ -98,6 +98,11 @@ func runGenerate(e *env, args []string) int {
 		reportConflicts(stderr, plan)
 		return exitFail
 	}
+	for _, c := range generator.WindowChanges(plan.old, r.files) {
+		fmt.Fprintf(stderr, "outboxgen: warning: the dedupe window of metric %q changes from %s to %s; entries saved before keep their "+
+			"old windows, so a save may add an entry beside one it would have replaced (see \"Changing a window\" in docs/SPEC.md)\n",
+			c.Metric, c.From, c.To)
+	}
 	if err := plan.apply(r.root, r.files); err != nil {
 		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
 		return exitFail

@@ -24,7 +24,7 @@ type plan struct {
 	same    []string          // on disk as rendered
 	stale   []string          // on disk with our header, no longer rendered
 	diffs   map[string]string // unified diff per changed file
-	old     map[string][]byte // the contents a changed file had
+	old     generator.Files   // the contents a changed file had
 	// conflicts are why generate must not touch the tree: files it did
 	// not write where it would write, symbolic links on its paths. Each
 	// names the path and says how to resolve it.
@@ -55,7 +55,7 @@ func compare(root string, files generator.Files, dirs []string) (*plan, error) {
 		return nil, err
 	}
 	defer r.Close()
-	p := &plan{diffs: map[string]string{}, old: map[string][]byte{}}
+	p := &plan{diffs: map[string]string{}, old: generator.Files{}}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if c := p.pathConflict(r, name, false); c != "" {
 			p.conflicts = append(p.conflicts, c)

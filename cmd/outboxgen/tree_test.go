@@ -127,3 +127,23 @@ func tree(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// A change of a metric's dedupe window splits its entries (see SPEC.md):
+// generate says so, naming the metric; a regeneration that keeps the
+// window says nothing.
+func TestGenerateWarnsWhenAWindowChanges(t *testing.T) {
+	dir := newModule(t, smallSpec)
+	spec := filepath.Join(dir, "metrics.yaml")
+	if code, errOut := generateIn(t, spec); code != exitOK || errOut != "" {
+		t.Fatalf("generate: %d %s", code, errOut)
+	}
+	write(t, spec, strings.Replace(smallSpec, "max: 500", "max: 400", 1))
+	if code, errOut := generateIn(t, spec); code != exitOK || errOut != "" {
+		t.Fatalf("generate with the same window: %d %q", code, errOut)
+	}
+	write(t, spec, smallSpec+"    dedupe: {window: hour, time_zone: Europe/Paris}\n")
+	code, errOut := generateIn(t, spec)
+	if code != exitOK || !strings.Contains(errOut, `warning: the dedupe window of metric "weight" changes from day in UTC to hour in Europe/Paris`) {
+		t.Fatalf("generate with another window: %d %q", code, errOut)
+	}
+}

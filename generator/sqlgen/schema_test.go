@@ -161,3 +161,23 @@ func TestSchemaRenamesIndexesOfOlderVersions(t *testing.T) {
 		}
 	})
 }
+
+// Each schema records every metric's window, as generate reads it back.
+func TestSchemaRecordsWindows(t *testing.T) {
+	m := rootModel(t)
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		b, err := Schema(m, dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := Windows(b)
+		for _, mt := range m.Metrics {
+			if got[mt.Name] != mt.WindowText() {
+				t.Errorf("%s schema records %q for %s, want %q", dialect, got[mt.Name], mt.Name, mt.WindowText())
+			}
+		}
+		if len(got) != len(m.Metrics) {
+			t.Errorf("%s schema records %d windows for %d metrics", dialect, len(got), len(m.Metrics))
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -261,4 +262,19 @@ func runSQLC(inputs map[string][]byte) (map[string][]byte, error) {
 		return nil, fmt.Errorf("sqlc: read output: %w", err)
 	}
 	return out, nil
+}
+
+// windowLine is how a schema records each metric's dedupe window (see the
+// schema templates): generate compares them with the schema it replaces.
+var windowLine = regexp.MustCompile(`(?m)^-- Dedupe window of ([a-z0-9_]+): (.+)\.$`)
+
+// Windows returns the dedupe windows a rendered schema records, by metric
+// name ("day in UTC", "minute"…). A schema from before outboxgen recorded
+// them gives none.
+func Windows(schema []byte) map[string]string {
+	windows := map[string]string{}
+	for _, m := range windowLine.FindAllSubmatch(schema, -1) {
+		windows[string(m[1])] = string(m[2])
+	}
+	return windows
 }
