@@ -58,6 +58,11 @@ func commented(s *jen.Statement, text string) *jen.Statement {
 	if text == "" {
 		return s
 	}
+	if strings.HasPrefix(text, "/") {
+		// jennifer writes a comment starting with // or /* as it is, and a
+		// description may start so: "/* …" would open a block comment.
+		text = " " + text
+	}
 	return s.Comment(text)
 }
 
