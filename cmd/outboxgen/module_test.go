@@ -101,6 +101,13 @@ func TestInitWritesTheGenerateLine(t *testing.T) {
 		t.Fatalf("generate.go:\n%s", got)
 	}
 
+	// Run by version, the line runs it by the same version.
+	pinned := t.TempDir()
+	code, _, _ = runAs(t, "go run "+toolPackage+"@v1.0.0", "init", "-spec", filepath.Join(pinned, "metrics.yaml"))
+	if got := read(t, filepath.Join(pinned, "generate.go")); code != exitOK || !strings.Contains(got, "//go:generate go run "+toolPackage+"@v1.0.0 generate\n") {
+		t.Fatalf("init run by version: %d, generate.go:\n%s", code, got)
+	}
+
 	// A folder that has the line already keeps it.
 	code, out, _ = runAs(t, "go run "+toolPackage+"@v1.0.0", "init", "-spec", filepath.Join(other, "more.yaml"))
 	if code != exitOK || !strings.Contains(out, "generate.go already has a //go:generate line") {
