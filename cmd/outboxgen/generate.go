@@ -7,6 +7,8 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/outboxgen/outboxgen/generator"
@@ -23,10 +25,11 @@ type rendered struct {
 
 // render loads the spec at path and renders it in memory. It reports spec
 // errors itself and returns ok=false when there were any.
-func render(path string, stderr io.Writer) (r rendered, ok bool) {
+func (e *env) render(path string) (r rendered, ok bool) {
+	stderr := e.stderr
 	s, err := spec.Load(path)
 	if err != nil {
-		reportError(stderr, err)
+		reportError(stderr, e.asInvoked(err))
 		return r, false
 	}
 	r.root = filepath.Dir(path)
@@ -45,21 +48,39 @@ func render(path string, stderr io.Writer) (r rendered, ok bool) {
 	return r, true
 }
 
-// reportConflicts prints why generate will not touch the tree.
-func reportConflicts(stderr io.Writer, p *plan) {
+// asInvoked rewords the loader's advice to run init as the user runs this
+// command.
+func (e *env) asInvoked(err error) error {
+	var errs spec.Errors
+	if !errors.As(err, &errs) || e.self == "outboxgen" {
+		return err
+	}
+	for _, se := range errs {
+		se.Msg = strings.ReplaceAll(se.Msg, `"outboxgen init"`, strconv.Quote(e.self+" init"))
+	}
+	return errs
+}
+
+// reportConflicts prints why generate will not touch the tree; outcome
+// says what that means for the command.
+func reportConflicts(stderr io.Writer, p *plan, outcome string) {
 	for _, c := range p.conflicts {
 		fmt.Fprintf(stderr, "outboxgen: %s\n", c)
 	}
-	fmt.Fprintf(stderr, "outboxgen: nothing was written: %d %s above must be resolved first\n",
-		len(p.conflicts), plural(len(p.conflicts), "problem"))
+	fmt.Fprintf(stderr, "outboxgen: %s until the %d %s above %s resolved\n",
+		outcome, len(p.conflicts), plural(len(p.conflicts), "problem"), plural(len(p.conflicts), "is", "are"))
 }
 
-// plural is noun, or noun+"s" unless n is 1.
-func plural(n int, noun string) string {
-	if n == 1 {
-		return noun
+// plural is word when n is 1, else its plural: the other form given, or
+// word+"s".
+func plural(n int, word string, other ...string) string {
+	switch {
+	case n == 1:
+		return word
+	case len(other) > 0:
+		return other[0]
 	}
-	return noun + "s"
+	return word + "s"
 }
 
 // reportError prints spec problems one per line, as FILE:LINE:COL: message,
@@ -85,7 +106,7 @@ func runGenerate(e *env, args []string) int {
 		return exitUsage
 	}
 	start := time.Now()
-	r, ok := render(*specPath, stderr)
+	r, ok := e.render(*specPath)
 	if !ok {
 		return exitFail
 	}
@@ -95,7 +116,7 @@ func runGenerate(e *env, args []string) int {
 		return exitFail
 	}
 	if len(plan.conflicts) > 0 {
-		reportConflicts(stderr, plan)
+		reportConflicts(stderr, plan, "nothing was written, and nothing will be,")
 		return exitFail
 	}
 	for _, c := range generator.WindowChanges(plan.old, r.files) {
@@ -129,7 +150,7 @@ func runCheck(e *env, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	r, ok := render(*specPath, stderr)
+	r, ok := e.render(*specPath)
 	if !ok {
 		return exitFail
 	}
@@ -153,7 +174,7 @@ func runCheck(e *env, args []string) int {
 		fmt.Fprintf(stdout, "stale:   %s (generated, but no longer by this spec)\n", p)
 	}
 	if len(plan.conflicts) > 0 {
-		reportConflicts(stderr, plan)
+		reportConflicts(stderr, plan, "generate will write nothing")
 	}
 	fmt.Fprintf(stderr, "outboxgen: generated code is not current (%d changed, %d missing, %d stale); run: %s generate%s\n",
 		len(plan.changed), len(plan.missing), len(plan.stale), e.self, specFlag(*specPath))

@@ -70,6 +70,10 @@ func TestCheckSaysWhatToRunTheWayTheUserRuns(t *testing.T) {
 	if code != exitFail || !strings.HasSuffix(strings.TrimSpace(errOut), "run: go tool outboxgen generate -spec "+spec) {
 		t.Fatalf("check: %d %s", code, errOut)
 	}
+	code, _, errOut = runAs(t, "go tool outboxgen", "generate", "-spec", filepath.Join(dir, "none.yaml"))
+	if code != exitFail || !strings.Contains(errOut, `run "go tool outboxgen init" to write a starter metrics.yaml`) {
+		t.Fatalf("generate without a spec: %d %s", code, errOut)
+	}
 }
 
 // init writes the go:generate line into a Go file next to the spec, in

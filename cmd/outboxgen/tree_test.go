@@ -30,7 +30,7 @@ func TestGenerateRefusesToReplaceAFileItDidNotWrite(t *testing.T) {
 
 	code, errOut := generateIn(t, spec)
 	if code != exitFail || !strings.Contains(errOut, "internal/metrics/mood_metric.go exists and was not written by outboxgen") ||
-		!strings.Contains(errOut, "rename or move your file") || !strings.Contains(errOut, "nothing was written") {
+		!strings.Contains(errOut, "rename or move your file") || !strings.Contains(errOut, "nothing was written, and nothing will be, until the 1 problem above is resolved") {
 		t.Fatalf("generate over a hand-written file: %d\n%s", code, errOut)
 	}
 	if got := read(t, filepath.Join(pkg, "mood_metric.go")); got != mine {

@@ -14,7 +14,7 @@
 //   - Columns
 //   - Sqlite
 //   - Store
-//   - Doc
+//   - Doc: Ends a block comment */ and opens one /*.
 //   - StepsWindows
 //   - FooTest
 //   - Mood

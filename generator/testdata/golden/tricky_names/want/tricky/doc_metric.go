@@ -13,7 +13,7 @@ import (
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
-// Doc is one doc entry.
+// Doc is one doc entry. Ends a block comment */ and opens one /*.
 type Doc struct {
 	ID         uuid.UUID // local id, also the id of its events' entity
 	UserID     string

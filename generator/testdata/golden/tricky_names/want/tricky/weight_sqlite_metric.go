@@ -19,7 +19,7 @@ type WeightSqlite struct {
 	ID         uuid.UUID // local id, also the id of its events' entity
 	UserID     string
 	RecordedAt time.Time
-	Kg         *float64 // optional
+	Kg         *float64 //  /* a description that starts like a comment (optional)
 	Version    int64    // counts the entry's changes, from 1
 	BackendID  *string  // the backend's id, once it has answered with one
 	SyncStatus SyncStatus
@@ -33,7 +33,7 @@ type WeightSqliteInput struct {
 	UserID string
 	// RecordedAt is when the value was measured; zero means now.
 	RecordedAt time.Time
-	Kg         *float64 // optional
+	Kg         *float64 //  /* a description that starts like a comment (optional)
 }
 
 // Validate checks in against the spec of weight_sqlite, and against what the databases

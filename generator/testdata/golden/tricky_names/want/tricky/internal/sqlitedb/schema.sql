@@ -139,7 +139,7 @@ CREATE TABLE IF NOT EXISTS metric_store (
 CREATE UNIQUE INDEX IF NOT EXISTS metric_store__bucket ON metric_store (user_id, bucket) WHERE deleted_at IS NULL;
 CREATE INDEX IF NOT EXISTS metric_store__user_recorded ON metric_store (user_id, recorded_at);
 
--- doc
+-- doc: Ends a block comment */ and opens one /*.
 -- Dedupe window of doc: day in UTC.
 CREATE TABLE IF NOT EXISTS metric_doc (
     id          TEXT    PRIMARY KEY,
