@@ -39,3 +39,25 @@ func TestDocsListGeneratedNames(t *testing.T) {
 		t.Errorf("docs/SPEC.md lists %v;\nthe generated package declares %v", documented, exported)
 	}
 }
+
+// TestDocsListInitialisms keeps the initialisms docs/SPEC.md lists equal to
+// the ones GoName writes in capitals.
+func TestDocsListInitialisms(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/SPEC.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "the list is\ngolint's: ")
+	if !ok {
+		t.Fatal(`docs/SPEC.md has no "the list is golint's: " list`)
+	}
+	list, _, _ := strings.Cut(rest, ")")
+	var documented []string
+	for _, w := range strings.Split(strings.ReplaceAll(list, "\n", " "), ",") {
+		documented = append(documented, strings.TrimSpace(w))
+	}
+	slices.Sort(documented)
+	if !slices.Equal(documented, Initialisms()) {
+		t.Errorf("docs/SPEC.md lists %v;\nGoName knows %v", documented, Initialisms())
+	}
+}
