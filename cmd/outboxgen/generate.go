@@ -52,7 +52,7 @@ func (e *env) render(path string) (r rendered, ok bool) {
 // command.
 func (e *env) asInvoked(err error) error {
 	var errs spec.Errors
-	if !errors.As(err, &errs) || e.self == "outboxgen" {
+	if !errors.As(err, &errs) {
 		return err
 	}
 	for _, se := range errs {

@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/outboxgen/outboxgen/generator/spec"
 )
@@ -137,9 +139,9 @@ func (m *Model) claimQueries(mt *Metric, sm spec.Metric, d spec.Dialect) {
 		types[Params(q.MarkSynced)] = []string{"ID", "Version", "BackendID"}
 	}
 	n.claim(pkg, Params(q.Save), what+" (a query's parameters)", sm.Pos)
-	for typ, fields := range types {
+	for _, typ := range slices.Sorted(maps.Keys(types)) {
 		n.claim(pkg, typ, what+" (a query's parameters or row)", sm.Pos)
-		n.fix(n.scope(TypeScope(db, typ), "struct "+db+"."+typ), "a field sqlc writes for every metric", fields...)
+		n.fix(n.scope(TypeScope(db, typ), "struct "+db+"."+typ), "a field sqlc writes for every metric", types[typ]...)
 	}
 }
 
