@@ -7,6 +7,7 @@ package generator
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"path"
 
@@ -32,6 +33,19 @@ type Options struct {
 // directory, to file contents.
 type Files map[string][]byte
 
+// PackageDirs lists the folders the package s generates owns, relative to
+// the spec's folder: its own, and its sqlc packages' for every dialect, so
+// that the files of a dialect the spec no longer names are found stale.
+// Stale files are looked for there and nowhere else: not in other folders
+// below it, which may hold other packages.
+func PackageDirs(s *spec.Spec) []string {
+	dirs := []string{s.Package.Path}
+	for _, d := range []spec.Dialect{spec.SQLite, spec.Postgres} {
+		dirs = append(dirs, path.Join(s.Package.Path, "internal", model.DBPackage(d)))
+	}
+	return dirs
+}
+
 // Generate renders s. The output is deterministic: the same spec gives the
 // same bytes.
 func Generate(s *spec.Spec, opts Options) (Files, error) {
@@ -55,11 +69,14 @@ func Generate(s *spec.Spec, opts Options) (Files, error) {
 		return nil, err
 	}
 	files := Files{}
-	for name, b := range maps.All(sqlFiles) {
-		files[path.Join(m.Package.Dir, name)] = b
-	}
-	for name, b := range maps.All(goFiles) {
-		files[path.Join(m.Package.Dir, name)] = b
+	for _, part := range []map[string][]byte{sqlFiles, goFiles} {
+		for name, b := range maps.All(part) {
+			p := path.Join(m.Package.Dir, name)
+			if _, dup := files[p]; dup {
+				return nil, fmt.Errorf("two generated files would be %s (please report this as an outboxgen bug, with the spec)", p)
+			}
+			files[p] = b
+		}
 	}
 	return files, nil
 }

@@ -165,11 +165,18 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 	return files
 }
 
+// writeTree makes dir hold files and nothing else.
 func writeTree(t *testing.T, dir string, files generator.Files) {
 	t.Helper()
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
+	writeFiles(t, dir, files)
+}
+
+// writeFiles writes files under dir, leaving other files there alone.
+func writeFiles(t *testing.T, dir string, files generator.Files) {
+	t.Helper()
 	for name, b := range files {
 		p := filepath.Join(dir, filepath.FromSlash(path.Clean(name)))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

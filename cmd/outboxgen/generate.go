@@ -7,33 +7,80 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/outboxgen/outboxgen/generator"
 	"github.com/outboxgen/outboxgen/generator/spec"
 )
 
+// rendered is a spec rendered in memory: the files, the spec's folder they
+// are relative to, and the folders the generated package owns.
+type rendered struct {
+	files generator.Files
+	root  string
+	dirs  []string
+}
+
 // render loads the spec at path and renders it in memory. It reports spec
 // errors itself and returns ok=false when there were any.
-func render(path string, stderr io.Writer) (files generator.Files, root string, ok bool) {
+func (e *env) render(path string) (r rendered, ok bool) {
+	stderr := e.stderr
 	s, err := spec.Load(path)
 	if err != nil {
-		reportError(stderr, err)
-		return nil, "", false
+		reportError(stderr, e.asInvoked(err))
+		return r, false
 	}
-	root = filepath.Dir(path)
-	out := filepath.Join(root, filepath.FromSlash(s.Package.Path))
+	r.root = filepath.Dir(path)
+	out := filepath.Join(r.root, filepath.FromSlash(s.Package.Path))
 	importPath, err := importPathOf(out)
 	if err != nil && s.Package.ImportPath == "" {
 		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
-		return nil, "", false
+		return r, false
 	}
-	files, err = generator.Generate(s, generator.Options{ImportPath: importPath})
+	r.files, err = generator.Generate(s, generator.Options{ImportPath: importPath})
 	if err != nil {
 		reportError(stderr, err)
-		return nil, "", false
+		return r, false
 	}
-	return files, root, true
+	r.dirs = generator.PackageDirs(s)
+	return r, true
+}
+
+// asInvoked rewords the loader's advice to run init as the user runs this
+// command.
+func (e *env) asInvoked(err error) error {
+	var errs spec.Errors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	for _, se := range errs {
+		se.Msg = strings.ReplaceAll(se.Msg, `"outboxgen init"`, strconv.Quote(e.self+" init"))
+	}
+	return errs
+}
+
+// reportConflicts prints why generate will not touch the tree; outcome
+// says what that means for the command.
+func reportConflicts(stderr io.Writer, p *plan, outcome string) {
+	for _, c := range p.conflicts {
+		fmt.Fprintf(stderr, "outboxgen: %s\n", c)
+	}
+	fmt.Fprintf(stderr, "outboxgen: %s until the %d %s above %s resolved\n",
+		outcome, len(p.conflicts), plural(len(p.conflicts), "problem"), plural(len(p.conflicts), "is", "are"))
+}
+
+// plural is word when n is 1, else its plural: the other form given, or
+// word+"s".
+func plural(n int, word string, other ...string) string {
+	switch {
+	case n == 1:
+		return word
+	case len(other) > 0:
+		return other[0]
+	}
+	return word + "s"
 }
 
 // reportError prints spec problems one per line, as FILE:LINE:COL: message,
@@ -59,16 +106,25 @@ func runGenerate(e *env, args []string) int {
 		return exitUsage
 	}
 	start := time.Now()
-	files, root, ok := render(*specPath, stderr)
+	r, ok := e.render(*specPath)
 	if !ok {
 		return exitFail
 	}
-	plan, err := compare(root, files)
+	plan, err := compare(r.root, r.files, r.dirs)
 	if err != nil {
 		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
 		return exitFail
 	}
-	if err := plan.apply(root, files); err != nil {
+	if len(plan.conflicts) > 0 {
+		reportConflicts(stderr, plan, "nothing was written, and nothing will be,")
+		return exitFail
+	}
+	for _, c := range generator.WindowChanges(plan.old, r.files) {
+		fmt.Fprintf(stderr, "outboxgen: warning: the dedupe window of metric %q changes from %s to %s; entries saved before keep their "+
+			"old windows, so a save may add an entry beside one it would have replaced (see \"Changing a window\" in docs/SPEC.md)\n",
+			c.Metric, c.From, c.To)
+	}
+	if err := plan.apply(r.root, r.files); err != nil {
 		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
 		return exitFail
 	}
@@ -80,7 +136,7 @@ func runGenerate(e *env, args []string) int {
 			fmt.Fprintf(stdout, "removed %s\n", p)
 		}
 		fmt.Fprintf(stdout, "%d files generated from %s (%d written, %d removed, %d unchanged) in %s\n",
-			len(files), *specPath, len(plan.missing)+len(plan.changed), len(plan.stale), len(plan.same),
+			len(r.files), *specPath, len(plan.missing)+len(plan.changed), len(plan.stale), len(plan.same),
 			time.Since(start).Round(time.Millisecond))
 	}
 	return exitOK
@@ -94,17 +150,17 @@ func runCheck(e *env, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	files, root, ok := render(*specPath, stderr)
+	r, ok := e.render(*specPath)
 	if !ok {
 		return exitFail
 	}
-	plan, err := compare(root, files)
+	plan, err := compare(r.root, r.files, r.dirs)
 	if err != nil {
 		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
 		return exitFail
 	}
 	if plan.current() {
-		fmt.Fprintf(stdout, "generated code is current (%d files from %s)\n", len(files), *specPath)
+		fmt.Fprintf(stdout, "generated code is current (%d files from %s)\n", len(r.files), *specPath)
 		return exitOK
 	}
 	for _, p := range plan.changed {
@@ -117,7 +173,18 @@ func runCheck(e *env, args []string) int {
 	for _, p := range plan.stale {
 		fmt.Fprintf(stdout, "stale:   %s (generated, but no longer by this spec)\n", p)
 	}
-	fmt.Fprintf(stderr, "outboxgen: generated code is not current (%d changed, %d missing, %d stale); run: outboxgen generate -spec %s\n",
-		len(plan.changed), len(plan.missing), len(plan.stale), *specPath)
+	if len(plan.conflicts) > 0 {
+		reportConflicts(stderr, plan, "generate will write nothing")
+	}
+	fmt.Fprintf(stderr, "outboxgen: generated code is not current (%d changed, %d missing, %d stale); run: %s generate%s\n",
+		len(plan.changed), len(plan.missing), len(plan.stale), e.self, specFlag(*specPath))
 	return exitFail
+}
+
+// specFlag is the -spec flag that names path, if it is not the default.
+func specFlag(path string) string {
+	if path == "metrics.yaml" {
+		return ""
+	}
+	return " -spec " + path
 }

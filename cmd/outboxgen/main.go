@@ -26,13 +26,25 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	cmdline "github.com/outboxgen/outboxgen/internal/cli" // "cli" is the tests' helper
 	"github.com/outboxgen/outboxgen/internal/ops"
 )
 
-func main() { cmdline.Main(program()) }
+func main() { cmdline.Main(program(invokedAs())) }
+
+// programName is how help and the ops verbs' advice name the command: as
+// the user ran it when the go command built it (go tool, go run), else by
+// its file name.
+func programName(self string) string {
+	if builtByGoCommand(os.Args[0]) {
+		return self
+	}
+	return filepath.Base(os.Args[0])
+}
 
 // Exit statuses, as the generator's verbs return them.
 const (
@@ -41,16 +53,19 @@ const (
 	exitUsage = cmdline.ExitUsage // an unknown command or flag
 )
 
-func program() *cmdline.Program {
+// program is the command; self is how the user runs it ("outboxgen",
+// "go tool outboxgen"…), so that advice names commands they can run as
+// they are.
+func program(self string) *cmdline.Program {
 	generator := []cmdline.Command{
-		{Name: "init", Summary: "write a starter metrics.yaml", Usage: "[-spec metrics.yaml] [-force]", Example: "init", Raw: raw(runInit)},
-		{Name: "generate", Summary: "generate the package the spec describes", Usage: "[-spec metrics.yaml] [-v]", Example: "generate -spec metrics.yaml -v", Raw: raw(runGenerate)},
-		{Name: "check", Summary: "fail with a diff if the generated package is not current", Usage: "[-spec metrics.yaml]", Example: "check", Raw: raw(runCheck)},
+		{Name: "init", Summary: "write a starter metrics.yaml", Usage: "[-spec metrics.yaml] [-force]", Example: "init", Raw: raw(self, runInit)},
+		{Name: "generate", Summary: "generate the package the spec describes", Usage: "[-spec metrics.yaml] [-v]", Example: "generate -spec metrics.yaml -v", Raw: raw(self, runGenerate)},
+		{Name: "check", Summary: "fail with a diff if the generated package is not current", Usage: "[-spec metrics.yaml]", Example: "check", Raw: raw(self, runCheck)},
 		catalogCommand(),
 	}
 	operations := ops.Commands(ops.Catalogs{Flag: "spec", Default: "metrics.yaml", What: "the spec (metrics.yaml)", Load: loadCatalog})
 	return &cmdline.Program{
-		Name:     "outboxgen",
+		Name:     programName(self),
 		Summary:  "generate outbox-enabled Go packages from metrics.yaml, and operate their outboxes",
 		Commands: append(append(generator, operations...), cmdline.VersionCommand()),
 	}
@@ -59,19 +74,22 @@ func program() *cmdline.Program {
 // env is what the generator's verbs may touch of the world.
 type env struct {
 	stdout, stderr io.Writer
+	// self is how the user runs this command, for messages that tell them
+	// what to run next: "go tool outboxgen", "outboxgen"…
+	self string
 }
 
 // raw adapts a generator verb, which parses its own flags, to the program.
-func raw(verb func(e *env, args []string) int) func(*cmdline.Env, []string) int {
+func raw(self string, verb func(e *env, args []string) int) func(*cmdline.Env, []string) int {
 	return func(e *cmdline.Env, args []string) int {
-		return verb(&env{stdout: e.Stdout, stderr: e.Stderr}, args)
+		return verb(&env{stdout: e.Stdout, stderr: e.Stderr, self: self}, args)
 	}
 }
 
 // run is main without the process, for tests that need no other world.
 func run(args []string, stdout, stderr io.Writer) int {
 	e := &cmdline.Env{Ctx: context.Background(), Stdout: stdout, Stderr: stderr, Stdin: eofReader{}, Now: time.Now}
-	return program().Run(e, args)
+	return program("outboxgen").Run(e, args)
 }
 
 type eofReader struct{}

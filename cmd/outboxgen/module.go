@@ -8,6 +8,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
+	"runtime/debug"
 	"strings"
 )
 
@@ -55,4 +57,78 @@ func modulePath(gomod string) (string, error) {
 		return "", err
 	}
 	return "", fmt.Errorf("%s has no module directive", gomod)
+}
+
+// invokedAs is the command that runs this program again the way the user
+// ran it, for messages that say what to run next.
+func invokedAs() string {
+	info, _ := debug.ReadBuildInfo()
+	wd, _ := os.Getwd()
+	return invocation(os.Args[0], info, wd)
+}
+
+// ownModule is the module this command is part of.
+const ownModule = "github.com/outboxgen/outboxgen"
+
+// invocation is invokedAs for a program started as args0, built as info,
+// run in folder wd. A binary the go command built for the occasion (go
+// run, go tool) lives in its build cache or a temporary go-build folder:
+// then the command to repeat is the go command's. Any other binary is
+// repeated as it was typed.
+func invocation(args0 string, info *debug.BuildInfo, wd string) string {
+	if info == nil || info.Path == "" || !builtByGoCommand(args0) {
+		return args0
+	}
+	switch {
+	case info.Main.Path != ownModule && hasTool(wd, info.Path):
+		return "go tool " + path.Base(info.Path) // a tool of the application's module
+	case info.Main.Path != ownModule:
+		return "go run " + info.Path // a dependency of the application's module
+	case info.Main.Version != "" && info.Main.Version != "(devel)":
+		return "go run " + info.Path + "@" + info.Main.Version
+	}
+	return "go run " + info.Path // inside this repository
+}
+
+// cachedExe matches an executable in the go command's build cache:
+// GOCACHE/xx/<hash>-d/name.
+var cachedExe = regexp.MustCompile(`[/\\][0-9a-f]{2}[/\\][0-9a-f]{64}-d[/\\][^/\\]+$`)
+
+func builtByGoCommand(exe string) bool {
+	return cachedExe.MatchString(exe) || strings.Contains(filepath.ToSlash(exe), "/go-build")
+}
+
+// hasTool reports whether the go.mod of the module wd is in declares pkg
+// as a tool (a "tool" directive, Go 1.24).
+func hasTool(wd, pkg string) bool {
+	for d := wd; d != ""; d = filepath.Dir(d) {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil {
+			return toolDirective(string(b), pkg)
+		}
+		if filepath.Dir(d) == d {
+			return false
+		}
+	}
+	return false
+}
+
+// toolDirective reports whether gomod has "tool pkg", alone or in a block.
+func toolDirective(gomod, pkg string) bool {
+	inBlock := false
+	for line := range strings.Lines(gomod) {
+		line, _, _ = strings.Cut(line, "//")
+		fields := strings.Fields(line)
+		switch {
+		case inBlock && len(fields) == 1 && fields[0] == ")":
+			inBlock = false
+		case inBlock && len(fields) == 1 && fields[0] == pkg:
+			return true
+		case len(fields) == 2 && fields[0] == "tool" && fields[1] == "(":
+			inBlock = true
+		case len(fields) == 2 && fields[0] == "tool" && fields[1] == pkg:
+			return true
+		}
+	}
+	return false
 }

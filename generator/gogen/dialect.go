@@ -10,6 +10,7 @@ import (
 // dialect is what differs between the SQLite and PostgreSQL adapters: the
 // store, the sqlc package, the transaction type and how times are kept.
 type dialect struct {
+	key         spec.Dialect
 	name        string // in identifiers: "SQLite", "Postgres"
 	withArticle string // in prose: "an SQLite"
 	suffix      string // in file names: "sqlite", "postgres"
@@ -36,13 +37,14 @@ type dialect struct {
 func sqliteDialect(m *model.Model) *dialect {
 	f := jen.Id("f")
 	return &dialect{
+		key:         spec.SQLite,
 		name:        "SQLite",
 		withArticle: "an SQLite",
 		suffix:      "sqlite",
 		constructor: "NewSQLite",
 		storePath:   sqliteStorePath,
-		dbPath:      m.Package.ImportPath + "/internal/sqlitedb",
-		dbPkg:       "sqlitedb",
+		dbPath:      m.Package.ImportPath + "/internal/" + model.DBPackage(spec.SQLite),
+		dbPkg:       model.DBPackage(spec.SQLite),
 		txType:      jen.Op("*").Qual("database/sql", "Tx"),
 		writeType:   jen.Op("*").Qual("database/sql", "Tx"),
 		noRows:      jen.Qual("database/sql", "ErrNoRows"),
@@ -71,13 +73,14 @@ func postgresDialect(m *model.Model) *dialect {
 	// pgx reads timestamptz in the local zone; entries are in UTC everywhere.
 	utc := func(t jen.Code) jen.Code { return jen.Add(t).Dot("UTC").Call() }
 	return &dialect{
+		key:           spec.Postgres,
 		name:          "Postgres",
 		withArticle:   "a PostgreSQL",
 		suffix:        "postgres",
 		constructor:   "NewPostgres",
 		storePath:     pgStorePath,
-		dbPath:        m.Package.ImportPath + "/internal/pgdb",
-		dbPkg:         "pgdb",
+		dbPath:        m.Package.ImportPath + "/internal/" + model.DBPackage(spec.Postgres),
+		dbPkg:         model.DBPackage(spec.Postgres),
 		txType:        jen.Qual(pgxPath, "Tx"),
 		batchHooks:    true,
 		writeType:     jen.Qual(pgStorePath, "Querier"),
@@ -100,8 +103,8 @@ func postgresDialect(m *model.Model) *dialect {
 
 func (d *dialect) db(name string) *jen.Statement { return jen.Qual(d.dbPath, name) }
 
-// adapterName is e.g. sqliteWeight.
-func (d *dialect) adapterName(mt *model.Metric) string { return d.suffix + mt.GoName }
+// adapter names a metric's code on d.
+func (d *dialect) adapter(mt *model.Metric) *model.Adapter { return mt.Adapters[d.key] }
 
 // toParam converts entity field e.<Field> to its sqlc parameter.
 func (d *dialect) toParam(fl *model.Field) jen.Code {
@@ -143,9 +146,10 @@ func (d *dialect) fromColumn(fl *model.Field) jen.Code {
 
 // emitAdapter writes <metric>_<dialect>.go: the metric's store on one dialect.
 func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
-	f := g.file(fileName(mt, d.suffix))
-	name := d.adapterName(mt)
-	row := d.db("Metric" + mt.GoName)
+	a := d.adapter(mt)
+	f := g.file(a.File)
+	name := a.Type
+	row := d.db(mt.Row)
 	entity := jen.Id(mt.GoName)
 	zero := func() *jen.Statement { return jen.Id(mt.GoName).Values() }
 	wrap := func(what string) jen.Code {
@@ -167,14 +171,17 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 	for _, fl := range mt.Fields {
 		params = append(params, field(fl.GoName, d.toParam(fl)))
 	}
-	params = append(params, field("Now", d.timeToDB(jen.Id("e").Dot("CreatedAt"))))
+	params = append(params,
+		field("CreatedAt", d.timeToDB(jen.Id("e").Dot("CreatedAt"))),
+		field("UpdatedAt", d.timeToDB(jen.Id("e").Dot("UpdatedAt"))),
+	)
 	f.Comment("save upserts the entry and enqueues its created or updated event.")
 	f.Func().Params(jen.Id("a").Id(name)).Id("save").Params(jen.Id("ctx").Add(ctxT()), jen.Id("e").Add(entity), jen.Id("bucket").String()).Params(entity, jen.Error()).Block(
 		jen.Var().Id("saved").Add(entity),
 		jen.Err().Op(":=").Id("a").Dot("store").Dot("Write").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("tx").Add(d.writeType)).Params(outbox("Event"), jen.Error()).Block(
-			jen.List(jen.Id("r"), jen.Err()).Op(":=").Add(d.db("New")).Call(jen.Id("tx")).Dot("Save"+mt.GoName).Call(jen.Id("ctx"), d.db("Save"+mt.GoName+"Params").Add(values(params...))),
+			jen.List(jen.Id("r"), jen.Err()).Op(":=").Add(d.db("New")).Call(jen.Id("tx")).Dot(mt.Queries.Save).Call(jen.Id("ctx"), d.db(model.Params(mt.Queries.Save)).Add(values(params...))),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(outbox("Event").Values(), wrap("save"))),
-			jen.Id("saved").Op("=").Id(mt.VarName+"From"+d.name).Call(jen.Id("r")),
+			jen.Id("saved").Op("=").Id(a.FromRow).Call(jen.Id("r")),
 			jen.Return(jen.Id("saved").Dot("event").Call(jen.Id("changeEvent").Call(jen.Id("saved").Dot("Version"), jen.Id(mt.Events.CreatedConst), jen.Id(mt.Events.UpdatedConst)))),
 		)),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(zero(), jen.Err())),
@@ -183,19 +190,19 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 
 	f.Comment("get reads one entry that is not deleted.")
 	f.Func().Params(jen.Id("a").Id(name)).Id("get").Params(jen.Id("ctx").Add(ctxT()), jen.Id("id").Add(uuidT())).Params(entity, jen.Error()).Block(
-		jen.List(jen.Id("r"), jen.Err()).Op(":=").Id("a").Dot("read").Dot("Get"+mt.GoName).Call(jen.Id("ctx"), jen.Id("id")),
+		jen.List(jen.Id("r"), jen.Err()).Op(":=").Id("a").Dot("read").Dot(mt.Queries.Get).Call(jen.Id("ctx"), jen.Id("id")),
 		jen.If(jen.Qual("errors", "Is").Call(jen.Err(), d.noRows)).Block(jen.Return(zero(), jen.Id("ErrNotFound"))),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(zero(), wrap("get"))),
-		jen.Return(jen.Id(mt.VarName+"From"+d.name).Call(jen.Id("r")), jen.Nil()),
+		jen.Return(jen.Id(a.FromRow).Call(jen.Id("r")), jen.Nil()),
 	)
 
 	f.Comment("list reads the entries a filter selects.")
 	f.Func().Params(jen.Id("a").Id(name)).Id("list").Params(jen.Id("ctx").Add(ctxT()), jen.Id("f").Id("ListFilter")).Params(jen.Index().Add(entity), jen.Error()).Block(
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("a").Dot("read").Dot("List"+mt.GoName).Call(jen.Id("ctx"), d.db("List"+mt.GoName+"Params").Add(values(d.listParams...))),
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("a").Dot("read").Dot(mt.Queries.List).Call(jen.Id("ctx"), d.db(model.Params(mt.Queries.List)).Add(values(d.listParams...))),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), wrap("list"))),
 		jen.Id("out").Op(":=").Make(jen.Index().Add(entity), jen.Len(jen.Id("rows"))),
 		jen.For(jen.List(jen.Id("i"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
-			jen.Id("out").Index(jen.Id("i")).Op("=").Id(mt.VarName+"From"+d.name).Call(jen.Id("r")),
+			jen.Id("out").Index(jen.Id("i")).Op("=").Id(a.FromRow).Call(jen.Id("r")),
 		),
 		jen.Return(jen.Id("out"), jen.Nil()),
 	)
@@ -203,19 +210,19 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 	f.Comment("delete marks the entry deleted and enqueues its tombstone event.")
 	f.Func().Params(jen.Id("a").Id(name)).Id("delete").Params(jen.Id("ctx").Add(ctxT()), jen.Id("id").Add(uuidT()), jen.Id("now").Add(timeT())).Error().Block(
 		jen.Return(jen.Id("a").Dot("store").Dot("Write").Call(jen.Id("ctx"), jen.Func().Params(jen.Id("tx").Add(d.writeType)).Params(outbox("Event"), jen.Error()).Block(
-			jen.List(jen.Id("r"), jen.Err()).Op(":=").Add(d.db("New")).Call(jen.Id("tx")).Dot("Delete"+mt.GoName).Call(jen.Id("ctx"), d.db("Delete"+mt.GoName+"Params").Add(values(
+			jen.List(jen.Id("r"), jen.Err()).Op(":=").Add(d.db("New")).Call(jen.Id("tx")).Dot(mt.Queries.Delete).Call(jen.Id("ctx"), d.db(model.Params(mt.Queries.Delete)).Add(values(
 				field("ID", jen.Id("id")),
 				field("Now", d.timeToDB(jen.Id("now"))),
 			))),
 			jen.If(jen.Qual("errors", "Is").Call(jen.Err(), d.noRows)).Block(jen.Return(outbox("Event").Values(), jen.Id("ErrNotFound"))),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(outbox("Event").Values(), wrap("delete"))),
-			jen.Return(jen.Id(mt.VarName+"From"+d.name).Call(jen.Id("r")).Dot("event").Call(jen.Id(mt.Events.DeletedConst))),
+			jen.Return(jen.Id(a.FromRow).Call(jen.Id("r")).Dot("event").Call(jen.Id(mt.Events.DeletedConst))),
 		))),
 	)
 
 	f.Comment("countBySyncStatus counts the entries that are not deleted by sync status.")
 	f.Func().Params(jen.Id("a").Id(name)).Id("countBySyncStatus").Params(jen.Id("ctx").Add(ctxT())).Params(jen.Map(jen.Id("SyncStatus")).Int64(), jen.Error()).Block(
-		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("a").Dot("read").Dot("Count"+mt.GoName+"BySyncStatus").Call(jen.Id("ctx")),
+		jen.List(jen.Id("rows"), jen.Err()).Op(":=").Id("a").Dot("read").Dot(mt.Queries.CountBySyncStatus).Call(jen.Id("ctx")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), wrap("count"))),
 		jen.Id("counts").Op(":=").Make(jen.Map(jen.Id("SyncStatus")).Int64()),
 		jen.For(jen.List(jen.Id("_"), jen.Id("r")).Op(":=").Range().Id("rows")).Block(
@@ -241,8 +248,8 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 		field("CreatedAt", d.timeFromDB(jen.Id("r").Dot("CreatedAt"))),
 		field("UpdatedAt", d.timeFromDB(jen.Id("r").Dot("UpdatedAt"))),
 	)
-	f.Commentf("%sFrom%s turns a row into an entry.", mt.VarName, d.name)
-	f.Func().Id(mt.VarName + "From" + d.name).Params(jen.Id("r").Add(row)).Add(entity).Block(
+	f.Commentf("%s turns a row into an entry.", a.FromRow)
+	f.Func().Id(a.FromRow).Params(jen.Id("r").Add(row)).Add(entity).Block(
 		jen.Return(jen.Id(mt.GoName).Add(values(fields...))),
 	)
 }
@@ -251,7 +258,7 @@ func (g *gen) emitAdapter(mt *model.Metric, d *dialect) {
 // time, or a batch's deliveries in one statement where the store takes
 // batch hooks.
 func (g *gen) emitMarkSynced(f *jen.File, mt *model.Metric, d *dialect) {
-	recv := jen.Id("a").Id(d.adapterName(mt))
+	recv := jen.Id("a").Id(d.adapter(mt).Type)
 	ctx, tx := jen.Id("ctx").Add(ctxT()), jen.Id("tx").Add(d.txType)
 	if d.batchHooks {
 		f.Comment("markSynced runs when events of this metric are delivered, in the")
@@ -261,7 +268,7 @@ func (g *gen) emitMarkSynced(f *jen.File, mt *model.Metric, d *dialect) {
 		f.Func().Params(recv).Id("markSynced").Params(ctx, tx, jen.Id("ds").Index().Add(outbox("Delivery"))).Error().Block(
 			jen.List(jen.Id("ids"), jen.Id("versions"), jen.Id("backendIDs"), jen.Err()).Op(":=").Id("syncedColumns").Call(jen.Lit(mt.Name), jen.Id("ds")),
 			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-			jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"SyncedBatch").Call(jen.Id("ctx"), d.db("Mark"+mt.GoName+"SyncedBatchParams").Add(values(
+			jen.Return(d.db("New").Call(jen.Id("tx")).Dot(mt.Queries.MarkSyncedBatch).Call(jen.Id("ctx"), d.db(model.Params(mt.Queries.MarkSyncedBatch)).Add(values(
 				field("Ids", jen.Id("ids")),
 				field("Versions", jen.Id("versions")),
 				field("BackendIds", jen.Id("backendIDs")),
@@ -275,7 +282,7 @@ func (g *gen) emitMarkSynced(f *jen.File, mt *model.Metric, d *dialect) {
 	f.Func().Params(recv).Id("markSynced").Params(ctx, tx, jen.Id("d").Add(outbox("Delivery"))).Error().Block(
 		jen.List(jen.Id("id"), jen.Err()).Op(":=").Qual(uuidPath, "Parse").Call(jen.Id("d").Dot("Event").Dot("AggregateID")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("mark "+mt.Name+" synced: entity id: %w"), jen.Err()))),
-		jen.Return(d.db("New").Call(jen.Id("tx")).Dot("Mark"+mt.GoName+"Synced").Call(jen.Id("ctx"), d.db("Mark"+mt.GoName+"SyncedParams").Add(values(
+		jen.Return(d.db("New").Call(jen.Id("tx")).Dot(mt.Queries.MarkSynced).Call(jen.Id("ctx"), d.db(model.Params(mt.Queries.MarkSynced)).Add(values(
 			field("ID", jen.Id("id")),
 			field("Version", jen.Id("d").Dot("Event").Dot("EntityVersion")),
 			field("BackendID", jen.Id("remoteID").Call(jen.Id("d"))),
@@ -318,8 +325,8 @@ func (g *gen) emitConstructor(d *dialect) {
 		jen.Id("read").Op(":=").Add(d.db("New")).Call(d.readDB(jen.Id("store"))),
 	}
 	for _, mt := range g.m.Metrics {
-		body = append(body, jen.Id("m").Dot(mt.GoName).Op("=").Op("&").Id(mt.GoName+"Repository").Values(
-			field("db", jen.Id(d.adapterName(mt)).Values(field("store", jen.Id("store")), field("read", jen.Id("read")))),
+		body = append(body, jen.Id("m").Dot(mt.GoName).Op("=").Op("&").Id(mt.Repository).Values(
+			field("db", jen.Id(d.adapter(mt).Type).Values(field("store", jen.Id("store")), field("read", jen.Id("read")))),
 			field("cfg", jen.Op("&").Id("m").Dot("cfg")),
 		))
 	}
@@ -335,7 +342,7 @@ func (g *gen) emitConstructor(d *dialect) {
 	var hooks []jen.Code
 	for _, mt := range g.m.Metrics {
 		for _, c := range []string{mt.Events.CreatedConst, mt.Events.UpdatedConst, mt.Events.DeletedConst} {
-			hooks = append(hooks, jen.Id("store").Dot(on).Call(jen.Id(c), jen.Id(d.adapterName(mt)).Values().Dot("markSynced")))
+			hooks = append(hooks, jen.Id("store").Dot(on).Call(jen.Id(c), jen.Id(d.adapter(mt).Type).Values().Dot("markSynced")))
 		}
 	}
 	f.Commentf("%s wires this package's events into store: for every event type,", register)

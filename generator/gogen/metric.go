@@ -2,7 +2,6 @@ package gogen
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 // emitMetric writes <metric>.go: everything about one metric that does not
 // depend on the database.
 func (g *gen) emitMetric(mt *model.Metric) {
-	f := g.file(fileName(mt, ""))
+	f := g.file(mt.File)
 	g.emitEntity(f, mt)
 	for _, fl := range mt.Fields {
 		if fl.Type == spec.Enum {
@@ -58,6 +57,11 @@ func baseType(fl *model.Field) *jen.Statement {
 func commented(s *jen.Statement, text string) *jen.Statement {
 	if text == "" {
 		return s
+	}
+	if strings.HasPrefix(text, "/") {
+		// jennifer writes a comment starting with // or /* as it is, and a
+		// description may start so: "/* …" would open a block comment.
+		text = " " + text
 	}
 	return s.Comment(text)
 }
@@ -120,127 +124,9 @@ func emitEnum(f *jen.File, mt *model.Metric, fl *model.Field) {
 	)
 }
 
-func emitInput(f *jen.File, mt *model.Metric) {
-	f.Commentf("%sInput is what Save%s records.", mt.GoName, mt.GoName)
-	fields := []jen.Code{
-		jen.Comment("UserID owns the entry; empty asks the user resolver."),
-		jen.Id("UserID").String(),
-		jen.Comment("RecordedAt is when the value was measured; zero means now."),
-		jen.Id("RecordedAt").Add(timeT()),
-	}
-	for _, fl := range mt.Fields {
-		fields = append(fields, commented(jen.Id(fl.GoName).Add(fieldType(fl)), fieldComment(fl)))
-	}
-	f.Type().Id(mt.GoName + "Input").Struct(fields...)
-
-	f.Commentf("Validate checks in against the spec of %s. It returns every problem found,", mt.Name)
-	f.Comment("as *ValidationError values joined with errors.Join.")
-	body := []jen.Code{jen.Var().Id("errs").Index().Error()}
-	for _, fl := range mt.Fields {
-		body = append(body, fieldChecks(mt, fl)...)
-	}
-	body = append(body, jen.Return(jen.Qual("errors", "Join").Call(jen.Id("errs").Op("..."))))
-	f.Func().Params(jen.Id("in").Id(mt.GoName + "Input")).Id("Validate").Params().Error().Block(body...)
-}
-
-// fieldChecks returns the statements validating one input field.
-func fieldChecks(mt *model.Metric, fl *model.Field) []jen.Code {
-	invalid := func(sentinel, detail string) jen.Code {
-		return jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Op("&").Id("ValidationError").Add(values(
-			field("Metric", jen.Lit(mt.Name)),
-			field("Field", jen.Lit(fl.Name)),
-			field("Err", jen.Id(sentinel)),
-			field("Detail", jen.Lit(detail)),
-		)))
-	}
-	// An optional field is checked only when given, through v := in.Field.
-	value := func() *jen.Statement { return jen.Id("in").Dot(fl.GoName) }
-	if !fl.Required {
-		value = func() *jen.Statement { return jen.Op("*").Id("v") }
-	}
-	var checks []jen.Code
-	switch fl.Type {
-	case spec.Int, spec.Float:
-		var conds []jen.Code
-		if fl.Type == spec.Float {
-			conds = append(conds, jen.Qual("math", "IsNaN").Call(value()), jen.Qual("math", "IsInf").Call(value(), jen.Lit(0)))
-		}
-		if fl.Min != nil {
-			conds = append(conds, value().Op("<").Add(numberLit(fl, *fl.Min)))
-		}
-		if fl.Max != nil {
-			conds = append(conds, value().Op(">").Add(numberLit(fl, *fl.Max)))
-		}
-		if len(conds) > 0 {
-			detail := boundsText(fl)
-			if detail == "" {
-				detail = "must be a finite number"
-			}
-			checks = append(checks, jen.If(orAll(conds)).Block(invalid("ErrOutOfRange", detail)))
-		}
-	case spec.String:
-		if fl.Required {
-			checks = append(checks, jen.If(value().Op("==").Lit("")).Block(invalid("ErrRequired", "is required")))
-		}
-		checks = append(checks,
-			jen.If(jen.Op("!").Qual("unicode/utf8", "ValidString").Call(value())).Block(invalid("ErrNotAllowed", "must be valid UTF-8 text")),
-			jen.If(jen.Qual("unicode/utf8", "RuneCountInString").Call(value()).Op(">").Lit(fl.MaxLength)).Block(
-				invalid("ErrTooLong", fmt.Sprintf("must be at most %d characters", fl.MaxLength))),
-		)
-	case spec.Enum:
-		var names []string
-		for _, val := range fl.Values {
-			names = append(names, val.Value)
-		}
-		if fl.Required {
-			checks = append(checks, jen.If(value().Op("==").Lit("")).Block(invalid("ErrRequired", "is required")).Else().If(jen.Op("!").Add(value()).Dot("Valid").Call()).Block(
-				invalid("ErrNotAllowed", "must be one of "+strings.Join(names, ", "))))
-			return checks
-		}
-		checks = append(checks, jen.If(jen.Op("!").Id("v").Dot("Valid").Call()).Block(invalid("ErrNotAllowed", "must be one of "+strings.Join(names, ", "))))
-	case spec.Time:
-		if fl.Required {
-			checks = append(checks, jen.If(value().Dot("IsZero").Call()).Block(invalid("ErrRequired", "is required")))
-		}
-	}
-	if len(checks) == 0 || fl.Required {
-		return checks
-	}
-	return []jen.Code{jen.If(jen.Id("v").Op(":=").Id("in").Dot(fl.GoName), jen.Id("v").Op("!=").Nil()).Block(checks...)}
-}
-
-func orAll(conds []jen.Code) *jen.Statement {
-	s := jen.Add(conds[0])
-	for _, c := range conds[1:] {
-		s = s.Op("||").Add(c)
-	}
-	return s
-}
-
-func numberLit(fl *model.Field, v float64) jen.Code {
-	if fl.Type == spec.Int {
-		return jen.Lit(int(v))
-	}
-	return jen.Lit(v)
-}
-
-// boundsText describes a numeric field's bounds for messages and docs.
-func boundsText(fl *model.Field) string {
-	n := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	switch {
-	case fl.Min != nil && fl.Max != nil:
-		return fmt.Sprintf("must be from %s to %s", n(*fl.Min), n(*fl.Max))
-	case fl.Min != nil:
-		return "must be at least " + n(*fl.Min)
-	case fl.Max != nil:
-		return "must be at most " + n(*fl.Max)
-	}
-	return ""
-}
-
 func emitPayload(f *jen.File, mt *model.Metric) {
-	f.Commentf("%sPayload is the body of %s and %s events, payload version %d.",
-		mt.GoName, mt.Events.Created, mt.Events.Updated, mt.Events.PayloadVersion)
+	f.Commentf("%s is the body of %s and %s events, payload version %d.",
+		mt.Payload, mt.Events.Created, mt.Events.Updated, mt.Events.PayloadVersion)
 	fields := []jen.Code{
 		jen.Id("PayloadVersion").Int().Tag(map[string]string{"json": "payload_version"}),
 		jen.Id("ID").Add(uuidT()).Tag(map[string]string{"json": "id"}),
@@ -254,7 +140,7 @@ func emitPayload(f *jen.File, mt *model.Metric) {
 		jen.Id("Version").Int64().Tag(map[string]string{"json": "version"}),
 		jen.Id("BackendID").Op("*").String().Tag(map[string]string{"json": "backend_id"}),
 	)
-	f.Type().Id(mt.GoName + "Payload").Struct(fields...)
+	f.Type().Id(mt.Payload).Struct(fields...)
 
 	payload := []jen.Code{
 		field("PayloadVersion", jen.Lit(mt.Events.PayloadVersion)),
@@ -268,7 +154,7 @@ func emitPayload(f *jen.File, mt *model.Metric) {
 	payload = append(payload, field("Version", jen.Id("e").Dot("Version")), field("BackendID", jen.Id("e").Dot("BackendID")))
 	f.Comment("event returns the outbox event announcing e's latest change.")
 	f.Func().Params(jen.Id("e").Id(mt.GoName)).Id("event").Params(jen.Id("eventType").String()).Params(outbox("Event"), jen.Error()).Block(
-		jen.Var().Id("payload").Any().Op("=").Id(mt.GoName+"Payload").Add(values(payload...)),
+		jen.Var().Id("payload").Any().Op("=").Id(mt.Payload).Add(values(payload...)),
 		jen.If(jen.Id("eventType").Op("==").Id(mt.Events.DeletedConst)).Block(
 			jen.Id("payload").Op("=").Id("DeletedPayload").Add(values(
 				field("PayloadVersion", jen.Lit(mt.Events.PayloadVersion)),
@@ -299,8 +185,8 @@ func emitPayload(f *jen.File, mt *model.Metric) {
 }
 
 func emitRepository(f *jen.File, mt *model.Metric) {
-	repo := mt.GoName + "Repository"
-	store := mt.VarName + "Store"
+	repo := mt.Repository
+	store := mt.Store
 	f.Commentf("%s stores %s entries. Every change it writes enqueues its outbox", repo, strings.ReplaceAll(mt.Name, "_", " "))
 	f.Comment("event in the same transaction; there is no other way to write them.")
 	f.Type().Id(repo).Struct(
@@ -329,10 +215,12 @@ func emitRepository(f *jen.File, mt *model.Metric) {
 	entity = append(entity, field("CreatedAt", jen.Id("now")), field("UpdatedAt", jen.Id("now")))
 	f.Commentf("Save validates in and saves it with its outbox event (%s or", mt.Events.Created)
 	f.Commentf("%s) in one transaction. %s", mt.Events.Updated, dedupeDoc(mt))
-	f.Func().Params(jen.Id("r").Op("*").Id(repo)).Id("Save").Params(jen.Id("ctx").Add(ctxT()), jen.Id("in").Id(mt.GoName+"Input")).Params(jen.Id(mt.GoName), jen.Error()).Block(
+	f.Func().Params(jen.Id("r").Op("*").Id(repo)).Id("Save").Params(jen.Id("ctx").Add(ctxT()), jen.Id("in").Id(mt.Input)).Params(jen.Id(mt.GoName), jen.Error()).Block(
 		jen.If(jen.Err().Op(":=").Id("in").Dot("Validate").Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
 		jen.List(jen.Id("user"), jen.Err()).Op(":=").Id("r").Dot("cfg").Dot("user").Call(jen.Id("ctx"), jen.Id("in").Dot("UserID")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
+		// A resolved user id has not been through Validate.
+		jen.If(jen.Err().Op(":=").Id("userIDProblem").Call(jen.Lit(mt.Name), jen.Id("user")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
 		jen.List(jen.Id("id"), jen.Err()).Op(":=").Qual(uuidPath, "NewV7").Call(),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Qual("fmt", "Errorf").Call(jen.Lit("new "+mt.Name+" id: %w"), jen.Err()))),
 		jen.List(jen.Id("recorded"), jen.Id("now")).Op(":=").Id("r").Dot("cfg").Dot("stamp").Call(jen.Id("in").Dot("RecordedAt")),
@@ -374,10 +262,10 @@ func dedupeDoc(mt *model.Metric) string {
 }
 
 func emitUseCase(f *jen.File, mt *model.Metric) {
-	f.Commentf("Save%s is the use case of logging %s: it validates the input, resolves", mt.GoName, article(strings.ReplaceAll(mt.Name, "_", " ")))
+	f.Commentf("%s is the use case of logging %s: it validates the input, resolves", mt.UseCase, article(strings.ReplaceAll(mt.Name, "_", " ")))
 	f.Comment("the user, saves the entry with its outbox event, and returns the entry's")
 	f.Comment("local id. Delivery to the backend follows from the outbox.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Metrics")).Id("Save"+mt.GoName).Params(jen.Id("ctx").Add(ctxT()), jen.Id("in").Id(mt.GoName+"Input")).Params(uuidT(), jen.Error()).Block(
+	f.Func().Params(jen.Id("m").Op("*").Id("Metrics")).Id(mt.UseCase).Params(jen.Id("ctx").Add(ctxT()), jen.Id("in").Id(mt.Input)).Params(uuidT(), jen.Error()).Block(
 		jen.List(jen.Id("e"), jen.Err()).Op(":=").Id("m").Dot(mt.GoName).Dot("Save").Call(jen.Id("ctx"), jen.Id("in")),
 		jen.Return(jen.Id("e").Dot("ID"), jen.Err()),
 	)

@@ -1,14 +1,17 @@
 // Package model is the typed description of what the generator emits,
 // built once from a validated spec. Every name the emitters and templates
-// use (Go identifiers, SQL tables, event constants) is derived here, so two
-// emitters can never disagree about one, and conflicts between derived
-// names are reported against the spec before anything is written.
+// use (Go identifiers, file names, SQL tables and indexes, sqlc's names) is
+// derived here and claimed in the registry (Names), so two emitters can
+// never disagree about one, and conflicts between names are reported
+// against the spec before anything is written.
 package model
 
 import (
-	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/outboxgen/outboxgen/generator/spec"
 )
@@ -22,6 +25,8 @@ type Model struct {
 	// TimeZones lists the zones other than UTC that dedupe windows use,
 	// sorted; generated code embeds the zone database when it is not empty.
 	TimeZones []string
+	// Names is every name the generated code declares, by scope.
+	Names *Names
 }
 
 // Package is the generated package.
@@ -35,8 +40,6 @@ type Package struct {
 type Metric struct {
 	Name        string // spec name, e.g. "heart_rate"; also the aggregate name of its events
 	GoName      string // "HeartRate": the entity type
-	VarName     string // "heartRate": unexported identifiers
-	Table       string // "metric_heart_rate"
 	Description string
 	Unit        string
 	Fields      []*Field
@@ -47,6 +50,66 @@ type Metric struct {
 	Backoff     spec.Backoff
 	Events      Events
 	Route       string
+
+	// Exported names of the generated package.
+	Input      string // "HeartRateInput"
+	Payload    string // "HeartRatePayload"
+	Repository string // "HeartRateRepository"
+	UseCase    string // "SaveHeartRate", a method of Metrics
+	// Unexported names, free to change.
+	Store    string // "heartRateStore": the interface each dialect implements
+	Zone     string // "heartRateZone": the dedupe window's zone; "" for none and exact
+	File     string // "heart_rate_metric.go"
+	Adapters map[spec.Dialect]*Adapter
+
+	// Names in the sqlc packages.
+	Row     string // "MetricHeartRate": the table's row
+	Queries Queries
+
+	// The database objects.
+	Table   string // "metric_heart_rate"
+	Indexes Indexes
+}
+
+// Adapter names the code of one metric on one dialect.
+type Adapter struct {
+	Type    string // "sqliteHeartRate"
+	FromRow string // "heartRateFromSQLite"
+	File    string // "heart_rate_sqlite.go"
+}
+
+// Queries are the names of a metric's sqlc queries, which are also their
+// methods on the sqlc package's Queries.
+type Queries struct {
+	Save, Get, List, Delete string
+	MarkSynced              string // SQLite: one delivery
+	MarkSyncedBatch         string // PostgreSQL: a batch of deliveries
+	CountBySyncStatus       string
+}
+
+// Params is the name sqlc gives the parameters of a query.
+func Params(query string) string { return query + "Params" }
+
+// RowOf is the name sqlc gives the row of a query returning columns that
+// are not a table's.
+func RowOf(query string) string { return query + "Row" }
+
+// Indexes names a metric table's indexes. Each is the table's name, "__"
+// and a word: names never contain "__", so no index can take the name of
+// another metric's table.
+type Indexes struct {
+	Bucket     string // unique (user_id, bucket) among entries not deleted
+	Recorded   string // (user_id, recorded_at)
+	PrimaryKey string // PostgreSQL's primary key constraint and index
+	// Legacy are the names outboxgen gave these indexes before it used
+	// "__"; migrations rename (PostgreSQL) or drop (SQLite) them.
+	Legacy []Rename
+}
+
+// Rename is an old name and the new name it becomes.
+type Rename struct {
+	From, To   string
+	PrimaryKey bool // PostgreSQL's primary key: SQLite names none
 }
 
 // Events are a metric's event types and the constants naming them.
@@ -54,6 +117,34 @@ type Events struct {
 	Created, Updated, Deleted                string // "weight.created" …
 	CreatedConst, UpdatedConst, DeletedConst string // "EventWeightCreated" …
 	PayloadVersion                           int
+}
+
+// zoned reports whether the metric's windows depend on its time zone.
+// Minutes do not: since 1972 every zone has been a whole number of minutes
+// from UTC, so its minutes are UTC's.
+func (mt *Metric) zoned() bool { return mt.Window == spec.WindowHour || mt.Window == spec.WindowDay }
+
+// WindowText says in a few words how entries are deduplicated: "none",
+// "exact", "minute", "hour in Europe/Paris", "day in UTC". The schema
+// records it, so that generate can tell when a window changes.
+func (mt *Metric) WindowText() string {
+	if mt.zoned() {
+		return string(mt.Window) + " in " + mt.TimeZone
+	}
+	return string(mt.Window)
+}
+
+// commentText makes text safe to put in a Go or SQL line comment: one line,
+// without control characters or the byte order mark Go refuses mid-file.
+// Descriptions and units are only ever shown in comments.
+func commentText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == '\uFEFF' || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, " "))
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Field is one value of a metric's entries.
@@ -80,15 +171,6 @@ type EnumValue struct {
 	GoName string // "MoodLabelGreat"
 }
 
-// Type names of the generated code that do not depend on the spec. Derived
-// names must not collide with them.
-var fixedNames = []string{
-	"Metrics", "Option", "NewSQLite", "NewPostgres", "RegisterSQLite", "RegisterPostgres", "WithUserResolver", "WithClock", "ListFilter",
-	"SyncStatus", "SyncPending", "SyncSynced", "ValidationError", "ErrNotFound", "ErrNoUser", "ErrRequired",
-	"ErrOutOfRange", "ErrTooLong", "ErrNotAllowed", "Routes", "EventTypes", "Backoffs", "DeletedPayload",
-	"Component",
-}
-
 // Build derives the model from s. importPath is the generated package's
 // import path. Name conflicts are reported as spec errors at the
 // position of the declaration that loses.
@@ -97,55 +179,58 @@ func Build(s *spec.Spec, importPath string) (*Model, error) {
 		Package:  Package{Name: s.Package.Name, ImportPath: importPath, Dir: s.Package.Path},
 		SQLite:   slices.Contains(s.Dialects, spec.SQLite),
 		Postgres: slices.Contains(s.Dialects, spec.Postgres),
+		Names:    newNames(s.File),
 	}
-	names := newNameSet(s.File)
-	for _, n := range fixedNames {
-		names.reserve(n)
+	m.Names.fixAll(m)
+	for _, sm := range s.Metrics {
+		m.Metrics = append(m.Metrics, buildMetric(sm, m.Dialects()))
+	}
+	// Names from the spec first, in the order it declares them, then the
+	// internal names, which step aside for them.
+	for i, mt := range m.Metrics {
+		m.claim(mt, s.Metrics[i])
 	}
 	zones := map[string]bool{}
-	for _, sm := range s.Metrics {
-		mm := buildMetric(sm)
-		m.Metrics = append(m.Metrics, mm)
-		if sm.Dedupe.TimeZone != "UTC" && (sm.Dedupe.Window == spec.WindowDay || sm.Dedupe.Window == spec.WindowHour) {
-			zones[sm.Dedupe.TimeZone] = true
+	for _, mt := range m.Metrics {
+		m.internal(mt)
+		if mt.zoned() && mt.TimeZone != "UTC" {
+			zones[mt.TimeZone] = true
 		}
-		what := fmt.Sprintf("metric %q", sm.Name)
-		for _, n := range []string{mm.GoName, mm.GoName + "Input", mm.GoName + "Payload", mm.GoName + "Repository",
-			"Save" + mm.GoName, mm.Events.CreatedConst, mm.Events.UpdatedConst, mm.Events.DeletedConst} {
-			names.claim(n, what, sm.Pos)
-		}
-		entity := newNameSet(s.File)
-		for _, n := range []string{"ID", "UserID", "RecordedAt", "Version", "BackendID", "SyncStatus", "CreatedAt", "UpdatedAt", "DeletedAt"} {
-			entity.reserve(n)
-		}
-		for i, f := range mm.Fields {
-			pos := sm.Fields[i].Pos
-			entity.claim(f.GoName, fmt.Sprintf("field %q of metric %q", f.Name, sm.Name), pos)
-			if f.EnumType != "" {
-				names.claim(f.EnumType, fmt.Sprintf("enum field %q of metric %q", f.Name, sm.Name), pos)
-				for _, v := range f.Values {
-					names.claim(v.GoName, fmt.Sprintf("value %q of field %q of metric %q", v.Value, f.Name, sm.Name), pos)
-				}
-			}
-		}
-		names.errs = append(names.errs, entity.errs...)
 	}
 	m.TimeZones = slices.Sorted(maps.Keys(zones))
-	if len(names.errs) > 0 {
-		return nil, names.errs
+	if len(m.Names.errs) > 0 {
+		return nil, m.Names.errs.Sorted()
 	}
 	return m, nil
 }
 
-func buildMetric(sm spec.Metric) *Metric {
+// Dialects lists the dialects the spec names, SQLite first.
+func (m *Model) Dialects() []spec.Dialect {
+	var ds []spec.Dialect
+	if m.SQLite {
+		ds = append(ds, spec.SQLite)
+	}
+	if m.Postgres {
+		ds = append(ds, spec.Postgres)
+	}
+	return ds
+}
+
+// DBPackage is the name of a dialect's sqlc package, under internal/:
+// "sqlitedb" or "pgdb".
+func DBPackage(d spec.Dialect) string { return dbPackage(d) }
+
+// buildMetric derives a metric's names from its spec, for the dialects ds.
+// Internal names are set later, once every name of the spec has been
+// claimed.
+func buildMetric(sm spec.Metric, ds []spec.Dialect) *Metric {
 	goName := GoName(sm.Name)
-	mm := &Metric{
+	table := "metric_" + sm.Name
+	mt := &Metric{
 		Name:        sm.Name,
 		GoName:      goName,
-		VarName:     lowerGoName(sm.Name),
-		Table:       "metric_" + sm.Name,
-		Description: sm.Description,
-		Unit:        sm.Unit,
+		Description: commentText(sm.Description),
+		Unit:        commentText(sm.Unit),
 		Window:      sm.Dedupe.Window,
 		TimeZone:    sm.Dedupe.TimeZone,
 		Priority:    sm.Priority,
@@ -159,6 +244,36 @@ func buildMetric(sm spec.Metric) *Metric {
 			DeletedConst:   "Event" + goName + "Deleted",
 			PayloadVersion: sm.Events.PayloadVersion,
 		},
+		Input:      goName + "Input",
+		Payload:    goName + "Payload",
+		Repository: goName + "Repository",
+		UseCase:    "Save" + goName,
+		// The file names end in a word that is neither a GOOS, a GOARCH
+		// nor "test", so that no metric name ("steps_windows", "foo_test")
+		// can make one a build constraint, and the words differ, so that
+		// no two metrics' files can have one name.
+		File:     sm.Name + "_metric.go",
+		Adapters: map[spec.Dialect]*Adapter{},
+		Row:      GoName(table),
+		Queries: Queries{
+			Save: "Save" + goName, Get: "Get" + goName, List: "List" + goName, Delete: "Delete" + goName,
+			MarkSynced: "Mark" + goName + "Synced", MarkSyncedBatch: "Mark" + goName + "SyncedBatch",
+			CountBySyncStatus: "Count" + goName + "BySyncStatus",
+		},
+		Table: table,
+		Indexes: Indexes{
+			Bucket:     table + "__bucket",
+			Recorded:   table + "__user_recorded",
+			PrimaryKey: table + "__pkey",
+			Legacy: []Rename{
+				{From: table + "_bucket", To: table + "__bucket"},
+				{From: table + "_user_recorded", To: table + "__user_recorded"},
+				{From: table + "_pkey", To: table + "__pkey", PrimaryKey: true},
+			},
+		},
+	}
+	for _, d := range ds {
+		mt.Adapters[d] = &Adapter{File: sm.Name + "_" + string(d) + ".go"}
 	}
 	for _, sf := range sm.Fields {
 		f := &Field{
@@ -169,7 +284,7 @@ func buildMetric(sm spec.Metric) *Metric {
 			Min:         sf.Min,
 			Max:         sf.Max,
 			MaxLength:   sf.MaxLength,
-			Description: sf.Description,
+			Description: commentText(sf.Description),
 		}
 		f.SQLiteType, f.PostgresType = sqlTypes(sf.Type)
 		if sf.Type == spec.Enum {
@@ -178,36 +293,9 @@ func buildMetric(sm spec.Metric) *Metric {
 				f.Values = append(f.Values, EnumValue{Value: v, GoName: f.EnumType + GoName(v)})
 			}
 		}
-		mm.Fields = append(mm.Fields, f)
+		mt.Fields = append(mt.Fields, f)
 	}
-	return mm
-}
-
-// nameSet tracks claimed identifiers and reports collisions.
-type nameSet struct {
-	file   string
-	owners map[string]string
-	errs   spec.Errors
-}
-
-func newNameSet(file string) *nameSet {
-	return &nameSet{file: file, owners: make(map[string]string)}
-}
-
-func (n *nameSet) reserve(name string) { n.owners[name] = "" }
-
-func (n *nameSet) claim(name, what string, pos spec.Pos) {
-	owner, taken := n.owners[name]
-	switch {
-	case !taken:
-		n.owners[name] = what
-	case owner == "":
-		n.errs = append(n.errs, &spec.Error{File: n.file, Pos: pos,
-			Msg: fmt.Sprintf("%s would generate the Go name %s, which the generated code already uses; rename it", what, name)})
-	default:
-		n.errs = append(n.errs, &spec.Error{File: n.file, Pos: pos,
-			Msg: fmt.Sprintf("%s would generate the Go name %s, already generated for %s; rename one of them", what, name, owner)})
-	}
+	return mt
 }
 
 // sqlTypes maps a field type to its column types. SQLite keeps times as
@@ -225,4 +313,31 @@ func sqlTypes(t spec.FieldType) (sqlite, postgres string) {
 	default: // string, enum
 		return "TEXT", "text"
 	}
+}
+
+// SQLCName is a name sqlc sees in the SQL (a table, column, parameter or
+// result column) and the Go name it must give it.
+type SQLCName struct{ SQL, Go string }
+
+// SQLCNames lists the names sqlc makes Go names of for m's metrics, sorted,
+// for its rename setting: told each one, sqlc cannot spell an initialism
+// differently from the model.
+func (m *Model) SQLCNames() []SQLCName {
+	seen := map[string]bool{}
+	for _, group := range [][]string{columnsBefore, columnsAfter, sqlcParams} {
+		for _, n := range group {
+			seen[n] = true
+		}
+	}
+	for _, mt := range m.Metrics {
+		seen[mt.Table] = true
+		for _, f := range mt.Fields {
+			seen[f.Name] = true
+		}
+	}
+	var names []SQLCName
+	for _, n := range slices.Sorted(maps.Keys(seen)) {
+		names = append(names, SQLCName{SQL: n, Go: GoName(n)})
+	}
+	return names
 }

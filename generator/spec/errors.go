@@ -60,9 +60,9 @@ func (e Errors) Unwrap() []error {
 // print thousands of lines that all say the same thing.
 const maxErrors = 50
 
-// sorted returns the problems in file order, cut to maxErrors with a last
+// Sorted returns the problems in file order, cut to maxErrors with a last
 // line saying how many more there are.
-func (e Errors) sorted() Errors {
+func (e Errors) Sorted() Errors {
 	sort.SliceStable(e, func(i, j int) bool {
 		a, b := e[i].Pos, e[j].Pos
 		if a.Line != b.Line {

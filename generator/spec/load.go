@@ -49,11 +49,11 @@ func Parse(file string, data []byte) (*Spec, error) {
 	w := &walker{file: file}
 	root := w.document(data)
 	if root == nil {
-		return nil, w.errs.sorted()
+		return nil, w.errs.Sorted()
 	}
 	s := w.spec(root)
 	if len(w.errs) > 0 {
-		return nil, w.errs.sorted()
+		return nil, w.errs.Sorted()
 	}
 	s.File = file
 	return s, nil

@@ -20,14 +20,10 @@ func (w *walker) metrics(n *yaml.Node, def settings) []Metric {
 		return nil
 	}
 	var ms []Metric
-	var names []*yaml.Node
 	for _, e := range entries {
-		if w.checkName(e.key, "metric", "") {
-			names = append(names, e.key)
-		}
+		w.checkName(e.key, "metric", "")
 		ms = append(ms, w.metric(e.key, e.value, def))
 	}
-	w.checkGoNames(names, func(name string) string { return "metric " + show(name) })
 	return ms
 }
 
@@ -78,14 +74,10 @@ func (w *walker) fields(n *yaml.Node, metric scope) []Field {
 		return nil
 	}
 	var fs []Field
-	var names []*yaml.Node
 	for _, e := range entries {
-		if w.checkName(e.key, "field", where) {
-			names = append(names, e.key)
-		}
+		w.checkName(e.key, "field", where)
 		fs = append(fs, w.field(e.key, e.value, metric))
 	}
-	w.checkGoNames(names, func(name string) string { return "field " + show(name) + where })
 	return fs
 }
 
@@ -197,7 +189,6 @@ func (w *walker) enumValues(o *object, f *Field) {
 		return
 	}
 	first := map[string]*yaml.Node{}
-	var valid []*yaml.Node
 	for _, item := range items {
 		val, ok := w.text(item, "each value of "+s.name(), 0)
 		if !ok {
@@ -212,10 +203,8 @@ func (w *walker) enumValues(o *object, f *Field) {
 			continue
 		}
 		first[val] = item
-		valid = append(valid, item)
 		f.Values = append(f.Values, val)
 	}
-	w.checkGoNames(valid, func(name string) string { return "value " + show(name) + " of " + s.name() })
 }
 
 // article words a field type for a sentence: "an int", "a string".

@@ -12,7 +12,9 @@ import (
 
 // Metric and field names become Go identifiers, SQL table and column names,
 // JSON keys and URL segments, so they are held to what is safe in all four:
-// snake_case ASCII, unreserved everywhere, and distinct once turned into Go.
+// snake_case ASCII and unreserved everywhere. Whether the names derived from
+// them clash with each other or with the generated code's own is for the
+// generator's model to judge (generator/model), which makes them.
 
 // maxNameLen bounds metric and field names. PostgreSQL truncates identifiers
 // past 63 bytes, and generated names add prefixes and suffixes to these.
@@ -95,8 +97,8 @@ func set(words ...string) map[string]bool {
 }
 
 // checkName reports why key's value cannot name a metric or field (noun),
-// and returns whether it can. where places it: ` in metric "weight"`.
-func (w *walker) checkName(key *yaml.Node, noun, where string) bool {
+// if it cannot. where places it: ` in metric "weight"`.
+func (w *walker) checkName(key *yaml.Node, noun, where string) {
 	name := key.Value
 	subject := fmt.Sprintf("%s name %s%s", noun, show(name), where)
 	switch {
@@ -111,10 +113,7 @@ func (w *walker) checkName(key *yaml.Node, noun, where string) bool {
 	case noun == "field" && slices.Contains(generatedColumns, name):
 		w.errorf(key, "%s is taken by a column outboxgen adds to every metric (%s); choose another name",
 			subject, strings.Join(generatedColumns, ", "))
-	default:
-		return true
 	}
-	return false
 }
 
 // nameShapeProblem says what is wrong with a name that does not match
@@ -163,35 +162,4 @@ func snakeCase(name string) string {
 		s = strings.ReplaceAll(s, "__", "_")
 	}
 	return strings.Trim(s, "_")
-}
-
-// goName is the exported Go identifier the generator makes from a snake_case
-// name: "heart_rate" → "HeartRate". Different names can meet here ("x_1"
-// and "x1" both give "X1"), which is why the loader checks for it.
-func goName(name string) string {
-	var b strings.Builder
-	for part := range strings.SplitSeq(name, "_") {
-		if part == "" {
-			continue
-		}
-		b.WriteString(strings.ToUpper(part[:1]))
-		b.WriteString(part[1:])
-	}
-	return b.String()
-}
-
-// checkGoNames reports names (given in order, by their nodes) that become
-// the same Go identifier as an earlier one. what words a name for the
-// message: `metric "x1"`.
-func (w *walker) checkGoNames(names []*yaml.Node, what func(name string) string) {
-	first := map[string]*yaml.Node{}
-	for _, n := range names {
-		g := goName(n.Value)
-		if prev, dup := first[g]; dup {
-			w.errorf(n, "%s and %s (line %d) would both be called %s in the generated code; rename one of them",
-				what(n.Value), what(prev.Value), prev.Line, g)
-			continue
-		}
-		first[g] = n
-	}
 }

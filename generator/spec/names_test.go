@@ -5,16 +5,6 @@ import (
 	"time"
 )
 
-func TestGoName(t *testing.T) {
-	for in, want := range map[string]string{
-		"weight": "Weight", "heart_rate": "HeartRate", "x_1": "X1", "x1": "X1", "body_fat_2": "BodyFat2",
-	} {
-		if got := goName(in); got != want {
-			t.Errorf("goName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestSnakeCase(t *testing.T) {
 	for in, want := range map[string]string{
 		"HeartRate": "heart_rate", "heart-rate": "heart_rate", "lean mass": "lean_mass",

@@ -69,6 +69,8 @@ func (w *walker) packageName(n *yaml.Node, subject string) (string, bool) {
 		w.errorf(n, `%s must be a lowercase letter followed by lowercase letters and digits (no "_" or "-"), like "metrics", got %s`, subject, show(s))
 	case goKeywords[s]:
 		w.errorf(n, `%s %s is a reserved word in Go, the language of the generated code; choose another, like "metrics"`, subject, show(s))
+	case s == "main":
+		w.errorf(n, `%s "main" names a program, which nothing can import; choose another, like "metrics"`, subject)
 	default:
 		return s, true
 	}

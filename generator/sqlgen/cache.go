@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/outboxgen/outboxgen/generator/model"
 )
 
 // runUnits runs sqlc (run) over inputs, whose work directories cfg lists,
@@ -23,7 +25,7 @@ import (
 // turns the cache off.
 func runUnits(inputs map[string][]byte, cfg sqlcConfig, run func(map[string][]byte) (map[string][]byte, error)) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	var missing sqlcConfig
+	missing := sqlcConfig{Rename: map[string][]model.SQLCName{}}
 	keys := map[string]string{} // work directory → its cache directory
 	for _, u := range cfg.units() {
 		dir := u.dirs()[0]
@@ -40,6 +42,7 @@ func runUnits(inputs map[string][]byte, cfg sqlcConfig, run func(map[string][]by
 		if u.Postgres != "" {
 			missing.Postgres = u.Postgres
 		}
+		maps.Copy(missing.Rename, u.Rename)
 	}
 	if len(missing.dirs()) == 0 {
 		return out, nil

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -73,7 +74,7 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 	// sqlc's inputs: one work directory per SQLite shard, one for
 	// PostgreSQL.
 	inputs := map[string][]byte{}
-	var cfg sqlcConfig
+	cfg := sqlcConfig{Rename: map[string][]model.SQLCName{}}
 	if m.SQLite {
 		shards := shard(m)
 		for i, sub := range shards {
@@ -91,6 +92,7 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 				inputs[q] = bytes.TrimPrefix(inputs[q], []byte("-- "+strings.TrimPrefix(Header, "// ")+"\n"))
 			}
 			cfg.SQLite = append(cfg.SQLite, dir)
+			cfg.Rename[dir] = sub.SQLCNames()
 		}
 	}
 	if m.Postgres {
@@ -98,6 +100,7 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 			return nil, err
 		}
 		cfg.Postgres = postgres.name
+		cfg.Rename[postgres.name] = m.SQLCNames()
 	}
 	out, err := runUnits(inputs, cfg, runSQLC)
 	if err != nil {
@@ -138,10 +141,12 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 }
 
 // sqlcConfig is what sqlc.yaml.tmpl needs: the work directories of the
-// SQLite shards and of PostgreSQL ("" when the spec does not use it).
+// SQLite shards and of PostgreSQL ("" when the spec does not use it), and,
+// by directory, the Go name sqlc must give each SQL name it meets there.
 type sqlcConfig struct {
 	SQLite   []string
 	Postgres string
+	Rename   map[string][]model.SQLCName
 }
 
 // dirs lists c's work directories.
@@ -157,12 +162,20 @@ func (c sqlcConfig) dirs() []string {
 func (c sqlcConfig) units() []sqlcConfig {
 	var units []sqlcConfig
 	for _, dir := range c.SQLite {
-		units = append(units, sqlcConfig{SQLite: []string{dir}})
+		units = append(units, sqlcConfig{SQLite: []string{dir}, Rename: c.renameOf(dir)})
 	}
 	if c.Postgres != "" {
-		units = append(units, sqlcConfig{Postgres: c.Postgres})
+		units = append(units, sqlcConfig{Postgres: c.Postgres, Rename: c.renameOf(c.Postgres)})
 	}
 	return units
+}
+
+// renameOf is the part of c.Rename for the work directory dir.
+func (c sqlcConfig) renameOf(dir string) map[string][]model.SQLCName {
+	if names, ok := c.Rename[dir]; ok {
+		return map[string][]model.SQLCName{dir: names}
+	}
+	return nil
 }
 
 // renderInputs renders m's schema and queries in dialect d into inputs,
@@ -249,4 +262,19 @@ func runSQLC(inputs map[string][]byte) (map[string][]byte, error) {
 		return nil, fmt.Errorf("sqlc: read output: %w", err)
 	}
 	return out, nil
+}
+
+// windowLine is how a schema records each metric's dedupe window (see the
+// schema templates): generate compares them with the schema it replaces.
+var windowLine = regexp.MustCompile(`(?m)^-- Dedupe window of ([a-z0-9_]+): (.+)\.$`)
+
+// Windows returns the dedupe windows a rendered schema records, by metric
+// name ("day in UTC", "minute"…). A schema from before outboxgen recorded
+// them gives none.
+func Windows(schema []byte) map[string]string {
+	windows := map[string]string{}
+	for _, m := range windowLine.FindAllSubmatch(schema, -1) {
+		windows[string(m[1])] = string(m[2])
+	}
+	return windows
 }

@@ -31,7 +31,8 @@ func (a postgresBodyFat) save(ctx context.Context, e BodyFat, bucket string) (Bo
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Percent:    &e.Percent,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save body_fat: %w", err)

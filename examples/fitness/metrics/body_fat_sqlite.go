@@ -31,7 +31,8 @@ func (a sqliteBodyFat) save(ctx context.Context, e BodyFat, bucket string) (Body
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Percent:    &e.Percent,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save body_fat: %w", err)

@@ -31,7 +31,8 @@ func (a postgresHeartRate) save(ctx context.Context, e HeartRate, bucket string)
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Bpm:        &e.Bpm,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save heart_rate: %w", err)

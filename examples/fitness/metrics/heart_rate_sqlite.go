@@ -31,7 +31,8 @@ func (a sqliteHeartRate) save(ctx context.Context, e HeartRate, bucket string) (
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Bpm:        &e.Bpm,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save heart_rate: %w", err)

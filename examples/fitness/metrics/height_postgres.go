@@ -31,7 +31,8 @@ func (a postgresHeight) save(ctx context.Context, e Height, bucket string) (Heig
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Cm:         &e.Cm,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save height: %w", err)

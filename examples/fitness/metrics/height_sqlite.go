@@ -31,7 +31,8 @@ func (a sqliteHeight) save(ctx context.Context, e Height, bucket string) (Height
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Cm:         &e.Cm,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save height: %w", err)

@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	_ "time/tzdata"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
@@ -258,22 +261,89 @@ type DeletedPayload struct {
 	DeletedAt      time.Time `json:"deleted_at"`
 }
 
+// MaxUserIDBytes is the longest user id a save accepts, in bytes. User ids
+// are indexed, and PostgreSQL refuses index entries of more than about 2.7 kB.
+const MaxUserIDBytes = 255
+
+// userIDProblem says what is wrong with a user id, if anything: the databases
+// keep it as text in an index.
+func userIDProblem(metric, id string) error {
+	if len(id) > MaxUserIDBytes {
+		return &ValidationError{
+			Metric: metric,
+			Field:  "user_id",
+			Err:    ErrTooLong,
+			Detail: "must be at most 255 bytes",
+		}
+	}
+	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return &ValidationError{
+			Metric: metric,
+			Field:  "user_id",
+			Err:    ErrNotAllowed,
+			Detail: "must be UTF-8 text without NUL characters",
+		}
+	}
+	return nil
+}
+
+// minTime and maxTime bound the times an entry holds. Payloads carry them
+// as JSON, whose timestamps have four-digit years; a day inside each end keeps
+// every time zone's reading of them between years 1 and 9999.
+var (
+	minTime = time.Date(1, time.January, 2, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, time.December, 30, 23, 59, 59, 999999999, time.UTC)
+)
+
+// timeProblem says what is wrong with a time, if anything.
+func timeProblem(metric, field string, t time.Time) error {
+	if t.Before(minTime) || t.After(maxTime) {
+		return &ValidationError{
+			Metric: metric,
+			Field:  field,
+			Err:    ErrOutOfRange,
+			Detail: "must be from 0001-01-02 to 9999-12-30 (UTC)",
+		}
+	}
+	return nil
+}
+
 // minuteBucket names the minute of t in loc: entries of one user in the same minute
 // share a bucket, so saving one replaces the other.
 func minuteBucket(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02T15:04")
 }
 
-// hourBucket names the hour of t in loc: entries of one user in the same hour
-// share a bucket, so saving one replaces the other.
-func hourBucket(t time.Time, loc *time.Location) string {
-	return t.In(loc).Format("2006-01-02T15")
-}
-
 // dayBucket names the day of t in loc: entries of one user in the same day
 // share a bucket, so saving one replaces the other.
 func dayBucket(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02")
+}
+
+// hourBucket names the hour of t on the clock of loc: entries of one user in
+// the same hour share a bucket, so saving one replaces the other. When the
+// clock falls back and shows an hour twice, each time is an hour of its own:
+// the bucket then ends with the UTC offset.
+func hourBucket(t time.Time, loc *time.Location) string {
+	t = t.In(loc)
+	bucket := t.Format("2006-01-02T15")
+	start, end := t.ZoneBounds()
+	before := !start.IsZero() && start.Add(-time.Nanosecond).Format("2006-01-02T15") == bucket
+	after := !end.IsZero() && end.Format("2006-01-02T15") == bucket
+	if before || after {
+		return bucket + t.Format("Z07:00")
+	}
+	return bucket
+}
+
+// zone loads a time zone the spec names; the zone database is embedded, so
+// this cannot fail for a zone the generator accepted.
+func zone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
 }
 
 // stepsZone is the time zone steps's dedupe window is computed in.
@@ -289,13 +359,13 @@ var weightZone = time.UTC
 var heightZone = time.UTC
 
 // moodZone is the time zone mood's dedupe window is computed in.
-var moodZone = time.UTC
+var moodZone = zone("America/New_York")
 
 // bodyFatZone is the time zone body_fat's dedupe window is computed in.
 var bodyFatZone = time.UTC
 
 // sleepZone is the time zone sleep's dedupe window is computed in.
-var sleepZone = time.UTC
+var sleepZone = zone("America/New_York")
 
 // deref returns *p, or the zero value for nil: a column of a field declared
 // required after rows existed is NULL in those rows.
@@ -335,4 +405,22 @@ func changeEvent(version int64, created, updated string) string {
 		return created
 	}
 	return updated
+}
+
+// timeFromMicros turns an SQLite time column (Unix microseconds) into a time.
+func timeFromMicros(us *int64) *time.Time {
+	if us == nil {
+		return nil
+	}
+	t := time.UnixMicro(*us).UTC()
+	return &t
+}
+
+// microsFromTime is the inverse of timeFromMicros.
+func microsFromTime(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	us := t.UnixMicro()
+	return &us
 }

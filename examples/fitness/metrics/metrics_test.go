@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ type subject struct {
 	exec func(t *testing.T, sql string)
 	// count returns the single integer a query selects.
 	count func(t *testing.T, sql string) int
+	// with makes another Metrics on the same store.
+	with func(opts ...metrics.Option) *metrics.Metrics
 }
 
 var day = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
@@ -48,6 +51,7 @@ func eachStore(t *testing.T, test func(t *testing.T, s subject)) {
 			Metrics: m,
 			store:   store,
 			sqlite:  true,
+			with:    func(opts ...metrics.Option) *metrics.Metrics { return metrics.NewSQLite(store, opts...) },
 			exec: func(t *testing.T, q string) {
 				t.Helper()
 				if err := store.InTx(t.Context(), func(tx *sql.Tx) error { _, err := tx.Exec(q); return err }); err != nil {
@@ -73,6 +77,7 @@ func eachStore(t *testing.T, test func(t *testing.T, s subject)) {
 		test(t, subject{
 			Metrics: m,
 			store:   store,
+			with:    func(opts ...metrics.Option) *metrics.Metrics { return metrics.NewPostgres(store, opts...) },
 			exec: func(t *testing.T, q string) {
 				t.Helper()
 				if _, err := store.Pool().Exec(t.Context(), q); err != nil {
@@ -277,6 +282,128 @@ func TestValidationRejectsBeforeAnyWrite(t *testing.T) {
 		}
 		if n := s.count(t, "SELECT count(*) FROM metric_weight") + s.count(t, "SELECT count(*) FROM metric_mood"); n != 0 {
 			t.Fatalf("invalid saves wrote %d rows", n)
+		}
+	})
+}
+
+// Values one of the databases, or the event's JSON, would refuse are
+// refused alike on both, before any write, as a *ValidationError naming
+// the field: a NUL byte PostgreSQL's text cannot hold, a user id too long
+// for PostgreSQL's index (given, or from the resolver), a time JSON cannot
+// write.
+func TestValuesADatabaseWouldRefuseAreValidationErrors(t *testing.T) {
+	eachStore(t, func(t *testing.T, s subject) {
+		ctx := t.Context()
+		long := strings.Repeat("u", 10_000)
+		far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+		resolved := s.with(metrics.WithUserResolver(func(context.Context) (string, error) { return long, nil }))
+		cases := []struct {
+			name  string
+			save  func() error
+			field string
+			want  error
+		}{
+			{"NUL in a string", func() error {
+				_, err := s.SaveMood(ctx, metrics.MoodInput{UserID: "ada", Score: 5, Note: ptr("a\x00b")})
+				return err
+			}, "note", metrics.ErrNotAllowed},
+			{"10 kB user id", func() error {
+				_, err := s.SaveWeight(ctx, metrics.WeightInput{UserID: long, Kg: 70})
+				return err
+			}, "user_id", metrics.ErrTooLong},
+			{"10 kB user id from the resolver", func() error {
+				_, err := resolved.SaveWeight(ctx, metrics.WeightInput{Kg: 70})
+				return err
+			}, "user_id", metrics.ErrTooLong},
+			{"NUL in a user id", func() error {
+				_, err := s.SaveWeight(ctx, metrics.WeightInput{UserID: "a\x00", Kg: 70})
+				return err
+			}, "user_id", metrics.ErrNotAllowed},
+			{"time field in year 10000", func() error {
+				_, err := s.SaveSleep(ctx, metrics.SleepInput{UserID: "ada", Hours: 8, WentToBed: &far})
+				return err
+			}, "went_to_bed", metrics.ErrOutOfRange},
+			{"recorded in year 10000", func() error {
+				_, err := s.SaveWeight(ctx, metrics.WeightInput{UserID: "ada", RecordedAt: far, Kg: 70})
+				return err
+			}, "recorded_at", metrics.ErrOutOfRange},
+		}
+		for _, c := range cases {
+			err := c.save()
+			var ve *metrics.ValidationError
+			if !errors.As(err, &ve) || ve.Field != c.field || !errors.Is(err, c.want) {
+				t.Errorf("%s: %v; want a *ValidationError of %s wrapping %v", c.name, err, c.field, c.want)
+			}
+		}
+		if n := s.count(t, "SELECT count(*) FROM outbox_events"); n != 0 {
+			t.Fatalf("invalid saves enqueued %d events", n)
+		}
+		// The longest user id allowed is stored.
+		if _, err := s.SaveWeight(ctx, metrics.WeightInput{UserID: strings.Repeat("u", metrics.MaxUserIDBytes), Kg: 70}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Windows are computed in the metric's time zone: sleep's days are New
+// York's, so a night ending at 23:30 and one ending at 00:30 the next
+// morning there are two entries, though both are on one UTC day; and two
+// on one New York day are one, though they are on two UTC days.
+func TestDayWindowIsTheZonesDay(t *testing.T) {
+	eachStore(t, func(t *testing.T, s subject) {
+		ctx := t.Context()
+		at := func(utc string) time.Time {
+			t.Helper()
+			v, err := time.Parse(time.RFC3339, utc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		save := func(utc string) metrics.Sleep {
+			t.Helper()
+			e, err := s.Sleep.Save(ctx, metrics.SleepInput{UserID: "ada", RecordedAt: at(utc), Hours: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		// 2026-03-14 in New York is 04:00Z to 04:00Z the next day (EDT).
+		lateEvening := save("2026-03-14T03:30:00Z")  // 23:30 on the 13th
+		pastMidnight := save("2026-03-14T04:30:00Z") // 00:30 on the 14th
+		evening := save("2026-03-15T01:00:00Z")      // 21:00 on the 14th
+		if lateEvening.ID == pastMidnight.ID {
+			t.Fatalf("23:30 and 00:30 in New York are one entry; they are two days there")
+		}
+		if evening.ID != pastMidnight.ID || evening.Version != 2 {
+			t.Fatalf("00:30 and 21:00 on one New York day are two entries (%s, %s); want one", pastMidnight.ID, evening.ID)
+		}
+	})
+}
+
+// When New York's clock falls back (2025-11-02, 02:00 EDT → 01:00 EST), it
+// shows 01:30 twice: 05:30Z and 06:30Z are two real hours, so two windows;
+// 05:45Z is in the first again.
+func TestHourWindowsAcrossAFallBack(t *testing.T) {
+	eachStore(t, func(t *testing.T, s subject) {
+		ctx := t.Context()
+		save := func(hour, minute int) metrics.Mood {
+			t.Helper()
+			e, err := s.Mood.Save(ctx, metrics.MoodInput{UserID: "ada", RecordedAt: time.Date(2025, 11, 2, hour, minute, 0, 0, time.UTC), Score: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		first, second, again, next := save(5, 30), save(6, 30), save(5, 45), save(7, 10)
+		if first.ID == second.ID {
+			t.Fatal("01:30 EDT and 01:30 EST are one entry; they are two hours")
+		}
+		if again.ID != first.ID || again.Version != 2 {
+			t.Fatalf("01:45 EDT is not the entry of 01:30 EDT: %+v", again)
+		}
+		if next.ID == second.ID || next.ID == first.ID {
+			t.Fatal("02:10 EST is the entry of an earlier hour")
 		}
 	})
 }

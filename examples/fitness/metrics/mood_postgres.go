@@ -33,7 +33,8 @@ func (a postgresMood) save(ctx context.Context, e Mood, bucket string) (Mood, er
 			Score:      &e.Score,
 			Label:      (*string)(e.Label),
 			Note:       e.Note,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save mood: %w", err)

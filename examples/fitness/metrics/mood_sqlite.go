@@ -33,7 +33,8 @@ func (a sqliteMood) save(ctx context.Context, e Mood, bucket string) (Mood, erro
 			Score:      &e.Score,
 			Label:      (*string)(e.Label),
 			Note:       e.Note,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save mood: %w", err)

@@ -30,6 +30,7 @@ var postgresColumns = []outbox.Column{
 	{Table: "metric_body_fat", Name: "percent", Definition: "double precision"},
 	{Table: "metric_sleep", Name: "hours", Definition: "double precision"},
 	{Table: "metric_sleep", Name: "quality", Definition: "text"},
+	{Table: "metric_sleep", Name: "went_to_bed", Definition: "timestamptz"},
 	{Table: "metric_water_intake", Name: "ml", Definition: "bigint"},
 }
 

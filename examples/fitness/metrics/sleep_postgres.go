@@ -32,7 +32,9 @@ func (a postgresSleep) save(ctx context.Context, e Sleep, bucket string) (Sleep,
 			Bucket:     bucket,
 			Hours:      &e.Hours,
 			Quality:    (*string)(e.Quality),
-			Now:        e.CreatedAt,
+			WentToBed:  e.WentToBed,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save sleep: %w", err)
@@ -131,6 +133,7 @@ func sleepFromPostgres(r pgdb.MetricSleep) Sleep {
 		RecordedAt: r.RecordedAt.UTC(),
 		Hours:      deref(r.Hours),
 		Quality:    (*SleepQuality)(r.Quality),
+		WentToBed:  r.WentToBed,
 		Version:    r.Version,
 		BackendID:  r.BackendID,
 		SyncStatus: SyncStatus(r.SyncStatus),

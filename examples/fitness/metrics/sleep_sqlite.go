@@ -32,7 +32,9 @@ func (a sqliteSleep) save(ctx context.Context, e Sleep, bucket string) (Sleep, e
 			Bucket:     bucket,
 			Hours:      &e.Hours,
 			Quality:    (*string)(e.Quality),
-			Now:        e.CreatedAt.UnixMicro(),
+			WentToBed:  microsFromTime(e.WentToBed),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save sleep: %w", err)
@@ -130,6 +132,7 @@ func sleepFromSQLite(r sqlitedb.MetricSleep) Sleep {
 		RecordedAt: time.UnixMicro(r.RecordedAt).UTC(),
 		Hours:      deref(r.Hours),
 		Quality:    (*SleepQuality)(r.Quality),
+		WentToBed:  timeFromMicros(r.WentToBed),
 		Version:    r.Version,
 		BackendID:  r.BackendID,
 		SyncStatus: SyncStatus(r.SyncStatus),

@@ -30,6 +30,7 @@ var sqliteColumns = []outbox.Column{
 	{Table: "metric_body_fat", Name: "percent", Definition: "REAL"},
 	{Table: "metric_sleep", Name: "hours", Definition: "REAL"},
 	{Table: "metric_sleep", Name: "quality", Definition: "TEXT"},
+	{Table: "metric_sleep", Name: "went_to_bed", Definition: "INTEGER"},
 	{Table: "metric_water_intake", Name: "ml", Definition: "INTEGER"},
 }
 

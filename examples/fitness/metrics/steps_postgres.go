@@ -31,7 +31,8 @@ func (a postgresSteps) save(ctx context.Context, e Steps, bucket string) (Steps,
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Count:      &e.Count,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save steps: %w", err)

@@ -31,7 +31,8 @@ func (a postgresWaterIntake) save(ctx context.Context, e WaterIntake, bucket str
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Ml:         &e.Ml,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save water_intake: %w", err)

@@ -31,7 +31,8 @@ func (a sqliteWaterIntake) save(ctx context.Context, e WaterIntake, bucket strin
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Ml:         &e.Ml,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save water_intake: %w", err)

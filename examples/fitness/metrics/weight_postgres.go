@@ -31,7 +31,8 @@ func (a postgresWeight) save(ctx context.Context, e Weight, bucket string) (Weig
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Kg:         &e.Kg,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save weight: %w", err)

@@ -31,7 +31,8 @@ func (a sqliteWeight) save(ctx context.Context, e Weight, bucket string) (Weight
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Kg:         &e.Kg,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save weight: %w", err)

@@ -74,6 +74,7 @@ type MetricSleep struct {
 	Bucket     string
 	Hours      *float64
 	Quality    *string
+	WentToBed  *time.Time
 	Version    int64
 	BackendID  *string
 	SyncStatus string

@@ -373,7 +373,7 @@ const deleteSleep = `-- name: DeleteSleep :one
 UPDATE metric_sleep
 SET updated_at = $1, deleted_at = $1, version = version + 1, sync_status = 'pending'
 WHERE id = $2 AND deleted_at IS NULL
-RETURNING id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at
+RETURNING id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at
 `
 
 type DeleteSleepParams struct {
@@ -391,6 +391,7 @@ func (q *Queries) DeleteSleep(ctx context.Context, arg DeleteSleepParams) (Metri
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,
@@ -589,7 +590,7 @@ func (q *Queries) GetMood(ctx context.Context, id uuid.UUID) (MetricMood, error)
 }
 
 const getSleep = `-- name: GetSleep :one
-SELECT id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep WHERE id = $1 AND deleted_at IS NULL
+SELECT id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep WHERE id = $1 AND deleted_at IS NULL
 `
 
 func (q *Queries) GetSleep(ctx context.Context, id uuid.UUID) (MetricSleep, error) {
@@ -602,6 +603,7 @@ func (q *Queries) GetSleep(ctx context.Context, id uuid.UUID) (MetricSleep, erro
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,
@@ -912,7 +914,7 @@ func (q *Queries) ListMood(ctx context.Context, arg ListMoodParams) ([]MetricMoo
 }
 
 const listSleep = `-- name: ListSleep :many
-SELECT id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep
+SELECT id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep
 WHERE deleted_at IS NULL
   AND ($1::text IS NULL OR user_id = $1)
   AND ($2::timestamptz IS NULL OR recorded_at >= $2)
@@ -952,6 +954,7 @@ func (q *Queries) ListSleep(ctx context.Context, arg ListSleepParams) ([]MetricS
 			&i.Bucket,
 			&i.Hours,
 			&i.Quality,
+			&i.WentToBed,
 			&i.Version,
 			&i.BackendID,
 			&i.SyncStatus,
@@ -1338,7 +1341,7 @@ INSERT INTO metric_body_fat (
     version, sync_status, created_at, updated_at
 ) VALUES (
     $1, $2, $3, $4, $5,
-    1, 'pending', $6, $6
+    1, 'pending', $6, $7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1355,7 +1358,8 @@ type SaveBodyFatParams struct {
 	RecordedAt time.Time
 	Bucket     string
 	Percent    *float64
-	Now        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (q *Queries) SaveBodyFat(ctx context.Context, arg SaveBodyFatParams) (MetricBodyFat, error) {
@@ -1365,7 +1369,8 @@ func (q *Queries) SaveBodyFat(ctx context.Context, arg SaveBodyFatParams) (Metri
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Percent,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricBodyFat
 	err := row.Scan(
@@ -1390,7 +1395,7 @@ INSERT INTO metric_heart_rate (
     version, sync_status, created_at, updated_at
 ) VALUES (
     $1, $2, $3, $4, $5,
-    1, 'pending', $6, $6
+    1, 'pending', $6, $7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1407,7 +1412,8 @@ type SaveHeartRateParams struct {
 	RecordedAt time.Time
 	Bucket     string
 	Bpm        *int64
-	Now        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (q *Queries) SaveHeartRate(ctx context.Context, arg SaveHeartRateParams) (MetricHeartRate, error) {
@@ -1417,7 +1423,8 @@ func (q *Queries) SaveHeartRate(ctx context.Context, arg SaveHeartRateParams) (M
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Bpm,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricHeartRate
 	err := row.Scan(
@@ -1442,7 +1449,7 @@ INSERT INTO metric_height (
     version, sync_status, created_at, updated_at
 ) VALUES (
     $1, $2, $3, $4, $5,
-    1, 'pending', $6, $6
+    1, 'pending', $6, $7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1459,7 +1466,8 @@ type SaveHeightParams struct {
 	RecordedAt time.Time
 	Bucket     string
 	Cm         *float64
-	Now        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (q *Queries) SaveHeight(ctx context.Context, arg SaveHeightParams) (MetricHeight, error) {
@@ -1469,7 +1477,8 @@ func (q *Queries) SaveHeight(ctx context.Context, arg SaveHeightParams) (MetricH
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Cm,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricHeight
 	err := row.Scan(
@@ -1494,7 +1503,7 @@ INSERT INTO metric_mood (
     version, sync_status, created_at, updated_at
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7,
-    1, 'pending', $8, $8
+    1, 'pending', $8, $9
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1515,7 +1524,8 @@ type SaveMoodParams struct {
 	Score      *int64
 	Label      *string
 	Note       *string
-	Now        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (q *Queries) SaveMood(ctx context.Context, arg SaveMoodParams) (MetricMood, error) {
@@ -1527,7 +1537,8 @@ func (q *Queries) SaveMood(ctx context.Context, arg SaveMoodParams) (MetricMood,
 		arg.Score,
 		arg.Label,
 		arg.Note,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricMood
 	err := row.Scan(
@@ -1550,20 +1561,21 @@ func (q *Queries) SaveMood(ctx context.Context, arg SaveMoodParams) (MetricMood,
 
 const saveSleep = `-- name: SaveSleep :one
 INSERT INTO metric_sleep (
-    id, user_id, recorded_at, bucket, hours, quality,
+    id, user_id, recorded_at, bucket, hours, quality, went_to_bed,
     version, sync_status, created_at, updated_at
 ) VALUES (
-    $1, $2, $3, $4, $5, $6,
-    1, 'pending', $7, $7
+    $1, $2, $3, $4, $5, $6, $7,
+    1, 'pending', $8, $9
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
     hours = excluded.hours,
     quality = excluded.quality,
+    went_to_bed = excluded.went_to_bed,
     version = metric_sleep.version + 1,
     sync_status = 'pending',
     updated_at = excluded.updated_at
-RETURNING id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at
+RETURNING id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at
 `
 
 type SaveSleepParams struct {
@@ -1573,7 +1585,9 @@ type SaveSleepParams struct {
 	Bucket     string
 	Hours      *float64
 	Quality    *string
-	Now        time.Time
+	WentToBed  *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (q *Queries) SaveSleep(ctx context.Context, arg SaveSleepParams) (MetricSleep, error) {
@@ -1584,7 +1598,9 @@ func (q *Queries) SaveSleep(ctx context.Context, arg SaveSleepParams) (MetricSle
 		arg.Bucket,
 		arg.Hours,
 		arg.Quality,
-		arg.Now,
+		arg.WentToBed,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricSleep
 	err := row.Scan(
@@ -1594,6 +1610,7 @@ func (q *Queries) SaveSleep(ctx context.Context, arg SaveSleepParams) (MetricSle
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,
@@ -1611,7 +1628,7 @@ INSERT INTO metric_steps (
     version, sync_status, created_at, updated_at
 ) VALUES (
     $1, $2, $3, $4, $5,
-    1, 'pending', $6, $6
+    1, 'pending', $6, $7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1628,7 +1645,8 @@ type SaveStepsParams struct {
 	RecordedAt time.Time
 	Bucket     string
 	Count      *int64
-	Now        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Code generated by outboxgen. DO NOT EDIT.
@@ -1639,7 +1657,8 @@ func (q *Queries) SaveSteps(ctx context.Context, arg SaveStepsParams) (MetricSte
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Count,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricSteps
 	err := row.Scan(
@@ -1664,7 +1683,7 @@ INSERT INTO metric_water_intake (
     version, sync_status, created_at, updated_at
 ) VALUES (
     $1, $2, $3, $4, $5,
-    1, 'pending', $6, $6
+    1, 'pending', $6, $7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1681,7 +1700,8 @@ type SaveWaterIntakeParams struct {
 	RecordedAt time.Time
 	Bucket     string
 	Ml         *int64
-	Now        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (q *Queries) SaveWaterIntake(ctx context.Context, arg SaveWaterIntakeParams) (MetricWaterIntake, error) {
@@ -1691,7 +1711,8 @@ func (q *Queries) SaveWaterIntake(ctx context.Context, arg SaveWaterIntakeParams
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Ml,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricWaterIntake
 	err := row.Scan(
@@ -1716,7 +1737,7 @@ INSERT INTO metric_weight (
     version, sync_status, created_at, updated_at
 ) VALUES (
     $1, $2, $3, $4, $5,
-    1, 'pending', $6, $6
+    1, 'pending', $6, $7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1733,7 +1754,8 @@ type SaveWeightParams struct {
 	RecordedAt time.Time
 	Bucket     string
 	Kg         *float64
-	Now        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 func (q *Queries) SaveWeight(ctx context.Context, arg SaveWeightParams) (MetricWeight, error) {
@@ -1743,7 +1765,8 @@ func (q *Queries) SaveWeight(ctx context.Context, arg SaveWeightParams) (MetricW
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Kg,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricWeight
 	err := row.Scan(

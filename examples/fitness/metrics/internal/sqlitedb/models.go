@@ -72,6 +72,7 @@ type MetricSleep struct {
 	Bucket     string
 	Hours      *float64
 	Quality    *string
+	WentToBed  *int64
 	Version    int64
 	BackendID  *string
 	SyncStatus string

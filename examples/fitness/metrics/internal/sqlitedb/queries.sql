@@ -6,7 +6,7 @@ INSERT INTO metric_steps (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('count'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -49,7 +49,7 @@ INSERT INTO metric_heart_rate (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('bpm'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -92,7 +92,7 @@ INSERT INTO metric_weight (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('kg'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -135,7 +135,7 @@ INSERT INTO metric_height (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('cm'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -178,7 +178,7 @@ INSERT INTO metric_mood (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('score'), sqlc.narg('label'), sqlc.narg('note'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -223,7 +223,7 @@ INSERT INTO metric_body_fat (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('percent'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -262,16 +262,17 @@ SELECT sync_status, count(*) AS entries FROM metric_body_fat WHERE deleted_at IS
 
 -- name: SaveSleep :one
 INSERT INTO metric_sleep (
-    id, user_id, recorded_at, bucket, hours, quality,
+    id, user_id, recorded_at, bucket, hours, quality, went_to_bed,
     version, sync_status, created_at, updated_at
 ) VALUES (
-    sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('hours'), sqlc.narg('quality'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('hours'), sqlc.narg('quality'), sqlc.narg('went_to_bed'),
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
     hours = excluded.hours,
     quality = excluded.quality,
+    went_to_bed = excluded.went_to_bed,
     version = metric_sleep.version + 1,
     sync_status = 'pending',
     updated_at = excluded.updated_at
@@ -310,7 +311,7 @@ INSERT INTO metric_water_intake (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('ml'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,

@@ -396,7 +396,7 @@ const deleteSleep = `-- name: DeleteSleep :one
 UPDATE metric_sleep
 SET updated_at = ?1, deleted_at = ?1, version = version + 1, sync_status = 'pending'
 WHERE id = ?2 AND deleted_at IS NULL
-RETURNING id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at
+RETURNING id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at
 `
 
 type DeleteSleepParams struct {
@@ -414,6 +414,7 @@ func (q *Queries) DeleteSleep(ctx context.Context, arg DeleteSleepParams) (Metri
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,
@@ -612,7 +613,7 @@ func (q *Queries) GetMood(ctx context.Context, id uuid.UUID) (MetricMood, error)
 }
 
 const getSleep = `-- name: GetSleep :one
-SELECT id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep WHERE id = ?1 AND deleted_at IS NULL
+SELECT id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep WHERE id = ?1 AND deleted_at IS NULL
 `
 
 func (q *Queries) GetSleep(ctx context.Context, id uuid.UUID) (MetricSleep, error) {
@@ -625,6 +626,7 @@ func (q *Queries) GetSleep(ctx context.Context, id uuid.UUID) (MetricSleep, erro
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,
@@ -947,7 +949,7 @@ func (q *Queries) ListMood(ctx context.Context, arg ListMoodParams) ([]MetricMoo
 }
 
 const listSleep = `-- name: ListSleep :many
-SELECT id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep
+SELECT id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at FROM metric_sleep
 WHERE deleted_at IS NULL
   AND (?1 IS NULL OR user_id = ?1)
   AND (?2 IS NULL OR recorded_at >= ?2)
@@ -987,6 +989,7 @@ func (q *Queries) ListSleep(ctx context.Context, arg ListSleepParams) ([]MetricS
 			&i.Bucket,
 			&i.Hours,
 			&i.Quality,
+			&i.WentToBed,
 			&i.Version,
 			&i.BackendID,
 			&i.SyncStatus,
@@ -1329,7 +1332,7 @@ INSERT INTO metric_body_fat (
     version, sync_status, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
-    1, 'pending', ?6, ?6
+    1, 'pending', ?6, ?7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1346,7 +1349,8 @@ type SaveBodyFatParams struct {
 	RecordedAt int64
 	Bucket     string
 	Percent    *float64
-	Now        int64
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 func (q *Queries) SaveBodyFat(ctx context.Context, arg SaveBodyFatParams) (MetricBodyFat, error) {
@@ -1356,7 +1360,8 @@ func (q *Queries) SaveBodyFat(ctx context.Context, arg SaveBodyFatParams) (Metri
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Percent,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricBodyFat
 	err := row.Scan(
@@ -1381,7 +1386,7 @@ INSERT INTO metric_heart_rate (
     version, sync_status, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
-    1, 'pending', ?6, ?6
+    1, 'pending', ?6, ?7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1398,7 +1403,8 @@ type SaveHeartRateParams struct {
 	RecordedAt int64
 	Bucket     string
 	Bpm        *int64
-	Now        int64
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 func (q *Queries) SaveHeartRate(ctx context.Context, arg SaveHeartRateParams) (MetricHeartRate, error) {
@@ -1408,7 +1414,8 @@ func (q *Queries) SaveHeartRate(ctx context.Context, arg SaveHeartRateParams) (M
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Bpm,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricHeartRate
 	err := row.Scan(
@@ -1433,7 +1440,7 @@ INSERT INTO metric_height (
     version, sync_status, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
-    1, 'pending', ?6, ?6
+    1, 'pending', ?6, ?7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1450,7 +1457,8 @@ type SaveHeightParams struct {
 	RecordedAt int64
 	Bucket     string
 	Cm         *float64
-	Now        int64
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 func (q *Queries) SaveHeight(ctx context.Context, arg SaveHeightParams) (MetricHeight, error) {
@@ -1460,7 +1468,8 @@ func (q *Queries) SaveHeight(ctx context.Context, arg SaveHeightParams) (MetricH
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Cm,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricHeight
 	err := row.Scan(
@@ -1485,7 +1494,7 @@ INSERT INTO metric_mood (
     version, sync_status, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5, ?6, ?7,
-    1, 'pending', ?8, ?8
+    1, 'pending', ?8, ?9
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1506,7 +1515,8 @@ type SaveMoodParams struct {
 	Score      *int64
 	Label      *string
 	Note       *string
-	Now        int64
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 func (q *Queries) SaveMood(ctx context.Context, arg SaveMoodParams) (MetricMood, error) {
@@ -1518,7 +1528,8 @@ func (q *Queries) SaveMood(ctx context.Context, arg SaveMoodParams) (MetricMood,
 		arg.Score,
 		arg.Label,
 		arg.Note,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricMood
 	err := row.Scan(
@@ -1541,20 +1552,21 @@ func (q *Queries) SaveMood(ctx context.Context, arg SaveMoodParams) (MetricMood,
 
 const saveSleep = `-- name: SaveSleep :one
 INSERT INTO metric_sleep (
-    id, user_id, recorded_at, bucket, hours, quality,
+    id, user_id, recorded_at, bucket, hours, quality, went_to_bed,
     version, sync_status, created_at, updated_at
 ) VALUES (
-    ?1, ?2, ?3, ?4, ?5, ?6,
-    1, 'pending', ?7, ?7
+    ?1, ?2, ?3, ?4, ?5, ?6, ?7,
+    1, 'pending', ?8, ?9
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
     hours = excluded.hours,
     quality = excluded.quality,
+    went_to_bed = excluded.went_to_bed,
     version = metric_sleep.version + 1,
     sync_status = 'pending',
     updated_at = excluded.updated_at
-RETURNING id, user_id, recorded_at, bucket, hours, quality, version, backend_id, sync_status, created_at, updated_at, deleted_at
+RETURNING id, user_id, recorded_at, bucket, hours, quality, went_to_bed, version, backend_id, sync_status, created_at, updated_at, deleted_at
 `
 
 type SaveSleepParams struct {
@@ -1564,7 +1576,9 @@ type SaveSleepParams struct {
 	Bucket     string
 	Hours      *float64
 	Quality    *string
-	Now        int64
+	WentToBed  *int64
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 func (q *Queries) SaveSleep(ctx context.Context, arg SaveSleepParams) (MetricSleep, error) {
@@ -1575,7 +1589,9 @@ func (q *Queries) SaveSleep(ctx context.Context, arg SaveSleepParams) (MetricSle
 		arg.Bucket,
 		arg.Hours,
 		arg.Quality,
-		arg.Now,
+		arg.WentToBed,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricSleep
 	err := row.Scan(
@@ -1585,6 +1601,7 @@ func (q *Queries) SaveSleep(ctx context.Context, arg SaveSleepParams) (MetricSle
 		&i.Bucket,
 		&i.Hours,
 		&i.Quality,
+		&i.WentToBed,
 		&i.Version,
 		&i.BackendID,
 		&i.SyncStatus,
@@ -1602,7 +1619,7 @@ INSERT INTO metric_steps (
     version, sync_status, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
-    1, 'pending', ?6, ?6
+    1, 'pending', ?6, ?7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1619,7 +1636,8 @@ type SaveStepsParams struct {
 	RecordedAt int64
 	Bucket     string
 	Count      *int64
-	Now        int64
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 // Code generated by outboxgen. DO NOT EDIT.
@@ -1630,7 +1648,8 @@ func (q *Queries) SaveSteps(ctx context.Context, arg SaveStepsParams) (MetricSte
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Count,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricSteps
 	err := row.Scan(
@@ -1655,7 +1674,7 @@ INSERT INTO metric_water_intake (
     version, sync_status, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
-    1, 'pending', ?6, ?6
+    1, 'pending', ?6, ?7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1672,7 +1691,8 @@ type SaveWaterIntakeParams struct {
 	RecordedAt int64
 	Bucket     string
 	Ml         *int64
-	Now        int64
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 func (q *Queries) SaveWaterIntake(ctx context.Context, arg SaveWaterIntakeParams) (MetricWaterIntake, error) {
@@ -1682,7 +1702,8 @@ func (q *Queries) SaveWaterIntake(ctx context.Context, arg SaveWaterIntakeParams
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Ml,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricWaterIntake
 	err := row.Scan(
@@ -1707,7 +1728,7 @@ INSERT INTO metric_weight (
     version, sync_status, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5,
-    1, 'pending', ?6, ?6
+    1, 'pending', ?6, ?7
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -1724,7 +1745,8 @@ type SaveWeightParams struct {
 	RecordedAt int64
 	Bucket     string
 	Kg         *float64
-	Now        int64
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 func (q *Queries) SaveWeight(ctx context.Context, arg SaveWeightParams) (MetricWeight, error) {
@@ -1734,7 +1756,8 @@ func (q *Queries) SaveWeight(ctx context.Context, arg SaveWeightParams) (MetricW
 		arg.RecordedAt,
 		arg.Bucket,
 		arg.Kg,
-		arg.Now,
+		arg.CreatedAt,
+		arg.UpdatedAt,
 	)
 	var i MetricWeight
 	err := row.Scan(

@@ -34,7 +34,8 @@ func (a postgresBloodPressure) save(ctx context.Context, e BloodPressure, bucket
 			Diastolic:  &e.Diastolic,
 			DeviceID:   e.DeviceID,
 			Irregular:  e.Irregular,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save blood_pressure: %w", err)

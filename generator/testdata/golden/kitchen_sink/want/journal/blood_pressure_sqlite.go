@@ -34,7 +34,8 @@ func (a sqliteBloodPressure) save(ctx context.Context, e BloodPressure, bucket s
 			Diastolic:  &e.Diastolic,
 			DeviceID:   e.DeviceID,
 			Irregular:  e.Irregular,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save blood_pressure: %w", err)

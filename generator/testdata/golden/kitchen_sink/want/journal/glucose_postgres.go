@@ -31,7 +31,8 @@ func (a postgresGlucose) save(ctx context.Context, e Glucose, bucket string) (Gl
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Mmol:       &e.Mmol,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save glucose: %w", err)

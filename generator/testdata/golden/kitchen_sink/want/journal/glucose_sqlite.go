@@ -31,7 +31,8 @@ func (a sqliteGlucose) save(ctx context.Context, e Glucose, bucket string) (Gluc
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Mmol:       &e.Mmol,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save glucose: %w", err)

@@ -31,7 +31,8 @@ func (a postgresMeditation) save(ctx context.Context, e Meditation, bucket strin
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Minutes:    &e.Minutes,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save meditation: %w", err)

@@ -31,7 +31,8 @@ func (a sqliteMeditation) save(ctx context.Context, e Meditation, bucket string)
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Minutes:    &e.Minutes,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save meditation: %w", err)

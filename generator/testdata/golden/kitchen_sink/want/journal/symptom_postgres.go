@@ -35,7 +35,8 @@ func (a postgresSymptom) save(ctx context.Context, e Symptom, bucket string) (Sy
 			StartedAt:  &e.StartedAt,
 			EndedAt:    e.EndedAt,
 			Score:      e.Score,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save symptom: %w", err)

@@ -35,7 +35,8 @@ func (a sqliteSymptom) save(ctx context.Context, e Symptom, bucket string) (Symp
 			StartedAt:  microsFromTime(&e.StartedAt),
 			EndedAt:    microsFromTime(e.EndedAt),
 			Score:      e.Score,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save symptom: %w", err)

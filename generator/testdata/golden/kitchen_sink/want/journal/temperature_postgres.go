@@ -31,7 +31,8 @@ func (a postgresTemperature) save(ctx context.Context, e Temperature, bucket str
 			RecordedAt: e.RecordedAt,
 			Bucket:     bucket,
 			Celsius:    &e.Celsius,
-			Now:        e.CreatedAt,
+			CreatedAt:  e.CreatedAt,
+			UpdatedAt:  e.UpdatedAt,
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save temperature: %w", err)

@@ -31,7 +31,8 @@ func (a sqliteTemperature) save(ctx context.Context, e Temperature, bucket strin
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Celsius:    &e.Celsius,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save temperature: %w", err)

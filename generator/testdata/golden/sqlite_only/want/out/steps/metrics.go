@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
@@ -186,6 +188,53 @@ type DeletedPayload struct {
 	Version        int64     `json:"version"`
 	BackendID      *string   `json:"backend_id"`
 	DeletedAt      time.Time `json:"deleted_at"`
+}
+
+// MaxUserIDBytes is the longest user id a save accepts, in bytes. User ids
+// are indexed, and PostgreSQL refuses index entries of more than about 2.7 kB.
+const MaxUserIDBytes = 255
+
+// userIDProblem says what is wrong with a user id, if anything: the databases
+// keep it as text in an index.
+func userIDProblem(metric, id string) error {
+	if len(id) > MaxUserIDBytes {
+		return &ValidationError{
+			Metric: metric,
+			Field:  "user_id",
+			Err:    ErrTooLong,
+			Detail: "must be at most 255 bytes",
+		}
+	}
+	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return &ValidationError{
+			Metric: metric,
+			Field:  "user_id",
+			Err:    ErrNotAllowed,
+			Detail: "must be UTF-8 text without NUL characters",
+		}
+	}
+	return nil
+}
+
+// minTime and maxTime bound the times an entry holds. Payloads carry them
+// as JSON, whose timestamps have four-digit years; a day inside each end keeps
+// every time zone's reading of them between years 1 and 9999.
+var (
+	minTime = time.Date(1, time.January, 2, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, time.December, 30, 23, 59, 59, 999999999, time.UTC)
+)
+
+// timeProblem says what is wrong with a time, if anything.
+func timeProblem(metric, field string, t time.Time) error {
+	if t.Before(minTime) || t.After(maxTime) {
+		return &ValidationError{
+			Metric: metric,
+			Field:  field,
+			Err:    ErrOutOfRange,
+			Detail: "must be from 0001-01-02 to 9999-12-30 (UTC)",
+		}
+	}
+	return nil
 }
 
 // dayBucket names the day of t in loc: entries of one user in the same day

@@ -31,7 +31,8 @@ func (a sqliteSteps) save(ctx context.Context, e Steps, bucket string) (Steps, e
 			RecordedAt: e.RecordedAt.UnixMicro(),
 			Bucket:     bucket,
 			Count:      &e.Count,
-			Now:        e.CreatedAt.UnixMicro(),
+			CreatedAt:  e.CreatedAt.UnixMicro(),
+			UpdatedAt:  e.UpdatedAt.UnixMicro(),
 		})
 		if err != nil {
 			return outbox.Event{}, fmt.Errorf("save steps: %w", err)

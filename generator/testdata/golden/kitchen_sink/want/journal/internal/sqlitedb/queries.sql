@@ -6,7 +6,7 @@ INSERT INTO metric_blood_pressure (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('systolic'), sqlc.narg('diastolic'), sqlc.narg('device_id'), sqlc.narg('irregular'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -52,7 +52,7 @@ INSERT INTO metric_symptom (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('name'), sqlc.narg('severity'), sqlc.narg('started_at'), sqlc.narg('ended_at'), sqlc.narg('score'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -99,7 +99,7 @@ INSERT INTO metric_glucose (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('mmol'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -142,7 +142,7 @@ INSERT INTO metric_temperature (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('celsius'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
@@ -185,7 +185,7 @@ INSERT INTO metric_meditation (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('minutes'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,

@@ -6,7 +6,7 @@ INSERT INTO metric_mood (
     version, sync_status, created_at, updated_at
 ) VALUES (
     sqlc.arg('id'), sqlc.arg('user_id'), sqlc.arg('recorded_at'), sqlc.arg('bucket'), sqlc.narg('score'), sqlc.narg('label'),
-    1, 'pending', sqlc.arg('now'), sqlc.arg('now')
+    1, 'pending', sqlc.arg('created_at'), sqlc.arg('updated_at')
 )
 ON CONFLICT (user_id, bucket) WHERE deleted_at IS NULL DO UPDATE SET
     recorded_at = excluded.recorded_at,
