@@ -55,8 +55,8 @@ CREATE TABLE metric_weight (
     updated_at  timestamptz NOT NULL,
     deleted_at  timestamptz
 );
-CREATE UNIQUE INDEX metric_weight_bucket ON metric_weight (user_id, bucket) WHERE deleted_at IS NULL;
-CREATE INDEX metric_weight_user_recorded ON metric_weight (user_id, recorded_at);`
+CREATE UNIQUE INDEX metric_weight__bucket ON metric_weight (user_id, bucket) WHERE deleted_at IS NULL;
+CREATE INDEX metric_weight__user_recorded ON metric_weight (user_id, recorded_at);`
 
 // insertEntity is the plain INSERT of one weight entry.
 const insertEntity = `INSERT INTO metric_weight (id, user_id, recorded_at, bucket, kg, version, sync_status, created_at, updated_at)
