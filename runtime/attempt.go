@@ -21,6 +21,9 @@ type claimed struct {
 	// deadline is when sends must end, with time left to record their
 	// outcomes while the lease still holds.
 	deadline time.Time
+	// answered is set when the backend answered a ping just before the
+	// send (see Pinger).
+	answered bool
 }
 
 // deliver makes one delivery attempt and hands its outcome to the completer.
@@ -35,9 +38,20 @@ func (r *run) deliver(stop context.Context, c claimed, ev *Event) {
 	// again and delivered twice at once.
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
+	c.answered = r.ping(ctx, ev)
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
 	r.results <- attempt{out: r.outcome(stop, ctx, ev, c, receipt, err), took: took}
+}
+
+// ping asks a Pinger sender whether the backend answers, before sending
+// again an event whose last request went unanswered; see [Pinger].
+func (r *run) ping(ctx context.Context, ev *Event) bool {
+	p, ok := r.sender.(Pinger)
+	if !ok || ev.FailedAt.IsZero() || ev.FailedClass != Unanswered {
+		return false
+	}
+	return p.Ping(ctx, ev) == nil
 }
 
 // deliverBatch makes one delivery attempt of several events in one call
@@ -152,7 +166,7 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 		r.dueAt(time.Now().Add(delay))
 		return Outcome{Event: ev, Kind: Release, Delay: delay, Error: "backend unavailable: " + err.Error()}
 	}
-	if !r.heldAgainst(ev, c) {
+	if !r.heldAgainst(ev, c, class) {
 		delay := retryAfter
 		if delay <= 0 {
 			delay = r.backoff(ev.Type).Delay(ev.Attempts)
@@ -184,10 +198,15 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 func (r *run) deliveredAfter(t time.Time) bool { return r.lastSuccess.Load() > t.UnixNano() }
 
 // heldAgainst reports whether a failure of ev is evidence against it: the
-// event failed before, and other events were delivered since. This run
-// knows it exactly for the failures it saw itself; the store knows it for
-// the others (a failure another processor, or an earlier run, saw).
-func (r *run) heldAgainst(ev *Event, c claimed) bool {
+// event failed before, and other events were delivered since; or its
+// request went unanswered again just after the backend answered a ping.
+// This run knows of deliveries exactly for the failures it saw itself;
+// the store knows of them for the others (a failure another processor, or
+// an earlier run, saw).
+func (r *run) heldAgainst(ev *Event, c claimed, class Class) bool {
+	if class == Unanswered && c.answered {
+		return true
+	}
 	r.failuresMu.Lock()
 	seen, ok := r.failures[ev.ID]
 	r.failuresMu.Unlock()

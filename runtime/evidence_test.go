@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -287,4 +290,90 @@ func TestNewProcessorChecksTheLeaseAgainstTheSender(t *testing.T) {
 	if _, err := outbox.NewProcessor(nil, sender, outbox.Config{}); err == nil {
 		t.Fatal("a processor without a store")
 	}
+}
+
+// An event whose request makes the backend drop the connection (it crashes
+// on it) ends dead even when nothing else is being delivered: the backend
+// answers a ping, and then drops the event's request again. Its entity's
+// next event is then delivered.
+func TestPoisonEndsDeadWithNoOtherTraffic(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		poison := event("p", 1)
+		poison.MaxAttempts = 2
+		poison.Metadata = map[string]string{"poison": "yes"}
+		stored := s.enqueue(t, poison, event("p", 2))
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Method == http.MethodOptions:
+				w.WriteHeader(http.StatusNoContent)
+			case r.Header.Get("X-Outbox-Meta-Poison") != "":
+				io.Copy(io.Discard, r.Body)
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					conn.Close() // the backend "crashes" on this payload
+				}
+			default:
+				w.WriteHeader(http.StatusCreated)
+			}
+		}))
+		defer backend.Close()
+		rec := start(t, s, newSender(t, backend.URL), fast(t))
+		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
+		got, err := s.Get(t.Context(), stored[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != outbox.StatusDead || got.Attempts != 2 || got.Releases != 1 || got.FailedClass != outbox.Unanswered {
+			t.Fatalf("poison: status %s, attempts %d, releases %d, class %s; want dead after one release and two counted attempts",
+				got.Status, got.Attempts, got.Releases, got.FailedClass)
+		}
+		rec.waitFor(t, outbox.Delivered, 1, 10*time.Second)
+	})
+}
+
+// A backend that takes requests and never answers anything (a hung
+// application behind a proxy), for far longer than the retry schedule,
+// kills nothing: pings go unanswered too, and delivery stays paused.
+func TestBlackHoleKillsNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for i := range 3 {
+			ev := event(fmt.Sprintf("w%d", i), 1)
+			ev.MaxAttempts = 2
+			s.enqueue(t, ev)
+		}
+		var hung atomic.Bool
+		hung.Store(true)
+		release := make(chan struct{})
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hung.Load() {
+				select {
+				case <-r.Context().Done():
+				case <-release:
+				}
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+		}))
+		defer backend.Close()
+		defer close(release)
+		cfg := fast(t)
+		rec := newRecorder()
+		cfg.Observer = rec
+		sender, err := httpsender.New(backend.URL, map[string]string{"weight.updated": "/v1/weight"}, httpsender.WithTimeout(20*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sender.CloseIdleConnections()
+		p := newProcessor(t, s, sender, cfg)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		rec.waitFor(t, outbox.Release, 12, 20*time.Second) // each event tried four times
+		if rec.count(outbox.Dead) != 0 || rec.count(outbox.Retry) != 0 || !p.State().Paused || p.State().PauseClass != outbox.Unanswered {
+			t.Fatalf("%d dead, %d counted retries, state %+v; want nothing held against the events, delivery paused", rec.count(outbox.Dead), rec.count(outbox.Retry), p.State())
+		}
+		hung.Store(false)
+		rec.waitFor(t, outbox.Delivered, 3, 20*time.Second)
+	})
 }

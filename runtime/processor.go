@@ -309,7 +309,19 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 	}
 	r.inflight.Add(int64(len(events)))
 	if bs, ok := r.sender.(BatchSender); ok && r.cfg.SendBatch > 1 {
-		for chunk := range slices.Chunk(events, r.cfg.SendBatch) {
+		// An event whose last request went unanswered goes alone: if a
+		// batch holding it went unanswered, which event choked the
+		// backend could not be told.
+		var batched []*Event
+		for _, ev := range events {
+			if ev.FailedClass == Unanswered && !ev.FailedAt.IsZero() {
+				r.sends.Add(1)
+				go r.deliver(sendCtx, c, ev)
+			} else {
+				batched = append(batched, ev)
+			}
+		}
+		for chunk := range slices.Chunk(batched, r.cfg.SendBatch) {
 			r.sends.Add(1)
 			go r.deliverBatch(sendCtx, bs, c, chunk)
 		}

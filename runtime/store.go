@@ -251,6 +251,20 @@ type TimeoutSender interface {
 	SendTimeout() time.Duration
 }
 
+// Pinger is a Sender that can check whether the backend answers requests
+// at all, without delivering anything. The processor pings before sending
+// again an event whose last request got no answer: if the backend answers
+// the ping and then again leaves the event's request unanswered, the event
+// is what it chokes on (it may crash the backend), and the failure is held
+// against it even when no other event is being delivered.
+type Pinger interface {
+	Sender
+	// Ping asks the backend (where ev would be delivered) for any answer
+	// that shows it is up and serving, and returns nil if one came; an
+	// error means no such answer (none at all, or a gateway's 5xx).
+	Ping(ctx context.Context, ev *Event) error
+}
+
 // SenderFunc adapts a function to Sender.
 type SenderFunc func(ctx context.Context, ev *Event) (Receipt, error)
 

@@ -2,6 +2,7 @@ package httpsender
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -52,6 +53,7 @@ var (
 	_ outbox.Sender        = (*Sender)(nil)
 	_ outbox.BatchSender   = (*Sender)(nil)
 	_ outbox.TimeoutSender = (*Sender)(nil)
+	_ outbox.Pinger        = (*Sender)(nil)
 )
 
 // New returns a sender posting each event to baseURL + the route of its
@@ -227,6 +229,31 @@ func defaultClient(tlsConfig *tls.Config) *http.Client {
 // noRedirects hands a 3xx back to Send, which treats it as permanent.
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
+// Ping sends OPTIONS to the route of ev's type, with the sender's headers
+// and token, and returns nil when an answer other than a 5xx comes: the
+// backend is up and serving (a 404 or a 405 says so as well as a 204). It
+// implements [outbox.Pinger]: a processor pings before sending again an
+// event whose request went unanswered, to tell an event that crashes the
+// backend from a backend that answers nobody. OPTIONS is safe: it changes
+// nothing on the server.
+func (s *Sender) Ping(ctx context.Context, ev *outbox.Event) error {
+	rt, err := s.routeOf(ev)
+	if err != nil {
+		return err
+	}
+	req := request{method: http.MethodOptions, path: rt.path, url: rt.url, header: http.Header{}, limit: maxBodyBytes}
+	setCommonHeaders(req.header, rt)
+	req.header.Del("Content-Type")
+	rep, err := s.exchange(ctx, req)
+	if err != nil {
+		return err
+	}
+	if rep.StatusCode >= 500 {
+		return fmt.Errorf("OPTIONS %s: %s", rt.path, statusText(rep.StatusCode))
+	}
+	return nil
+}
+
 // SendTimeout is the longest one request may take (see [WithTimeout]); it
 // implements [outbox.TimeoutSender], so that a processor's lease is
 // checked against it.
@@ -271,6 +298,7 @@ func (s *Sender) routeOf(ev *outbox.Event) (route, error) {
 // request is one POST the sender makes, to an event's route or to the
 // batch route.
 type request struct {
+	method string      // POST unless set
 	path   string      // as configured; error messages name it
 	url    string      // base URL + path
 	header http.Header // every header but Authorization; not modified
@@ -329,9 +357,10 @@ func (s *Sender) exchange(ctx context.Context, req request) (reply, error) {
 func (s *Sender) post(ctx context.Context, req request, token string) (reply, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(reqCtx, http.MethodPost, req.url, bytes.NewReader(req.body))
+	method := cmp.Or(req.method, http.MethodPost)
+	hreq, err := http.NewRequestWithContext(reqCtx, method, req.url, bytes.NewReader(req.body))
 	if err != nil { // New checked the URL; this is not expected.
-		return reply{}, outbox.PermanentError(fmt.Errorf("POST %s: %w", req.path, urlErrCause(err)))
+		return reply{}, outbox.PermanentError(fmt.Errorf("%s %s: %w", method, req.path, urlErrCause(err)))
 	}
 	// The request owns req.header; only a token needs a copy, since a
 	// 401 makes the same request again with another.
@@ -355,20 +384,20 @@ func (s *Sender) post(ctx context.Context, req request, token string) (reply, er
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
-			return reply{}, fmt.Errorf("POST %s: %w", req.path, ctx.Err())
+			return reply{}, fmt.Errorf("%s %s: %w", method, req.path, ctx.Err())
 		case tlsAlert(err):
 			// TLS 1.3 lets the client write before the server has checked
 			// its certificate: the server's refusal arrives as an alert,
 			// and the backend never saw the request.
-			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: the TLS handshake failed: %w", req.path, urlErrCause(err)))
+			return reply{}, outbox.UnavailableError(fmt.Errorf("%s %s: the TLS handshake failed: %w", method, req.path, urlErrCause(err)))
 		case written.Load() && reqCtx.Err() != nil:
-			return reply{}, outbox.UnansweredError(fmt.Errorf("POST %s: the request was sent, and no response came within %s: %w", req.path, s.timeout, urlErrCause(err)))
+			return reply{}, outbox.UnansweredError(fmt.Errorf("%s %s: the request was sent, and no response came within %s: %w", method, req.path, s.timeout, urlErrCause(err)))
 		case written.Load():
-			return reply{}, outbox.UnansweredError(fmt.Errorf("POST %s: the request was sent, and the connection ended without a response: %w", req.path, urlErrCause(err)))
+			return reply{}, outbox.UnansweredError(fmt.Errorf("%s %s: the request was sent, and the connection ended without a response: %w", method, req.path, urlErrCause(err)))
 		case reqCtx.Err() != nil:
-			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: could not send the request within %s: %w", req.path, s.timeout, urlErrCause(err)))
+			return reply{}, outbox.UnavailableError(fmt.Errorf("%s %s: could not send the request within %s: %w", method, req.path, s.timeout, urlErrCause(err)))
 		default:
-			return reply{}, outbox.UnavailableError(fmt.Errorf("POST %s: %w", req.path, urlErrCause(err)))
+			return reply{}, outbox.UnavailableError(fmt.Errorf("%s %s: %w", method, req.path, urlErrCause(err)))
 		}
 	}
 	body, complete := readBody(resp.Body, req.limit)

@@ -466,3 +466,34 @@ func TestErrorsNeverQuotePayloadOrToken(t *testing.T) {
 		})
 	}
 }
+
+// Ping asks the event's route for any answer with OPTIONS: one that is not
+// a 5xx shows the backend up; a 5xx (a gateway's), or none, does not.
+func TestPing(t *testing.T) {
+	var seen atomic.Pointer[http.Request]
+	status := atomic.Int32{}
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r)
+		w.WriteHeader(int(status.Load()))
+	})
+	s := newSender(t, srv.URL, WithTokenSource(StaticToken("t0k")))
+	ev := newEvent(t, "weight.created", `{"kg":70}`)
+	for _, code := range []int{http.StatusNoContent, http.StatusMethodNotAllowed, http.StatusNotFound} {
+		status.Store(int32(code))
+		if err := s.Ping(context.Background(), ev); err != nil {
+			t.Errorf("ping answered %d: %v, want nil", code, err)
+		}
+	}
+	r := seen.Load()
+	if r.Method != http.MethodOptions || r.URL.Path != "/v1/weight" || r.Header.Get("Authorization") != "Bearer t0k" || r.ContentLength > 0 {
+		t.Errorf("ping request %s %s, authorization %q, %d bytes", r.Method, r.URL.Path, r.Header.Get("Authorization"), r.ContentLength)
+	}
+	status.Store(http.StatusBadGateway)
+	if err := s.Ping(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "OPTIONS /v1/weight: 502 Bad Gateway") {
+		t.Errorf("ping answered 502: %v, want an error", err)
+	}
+	hanging := hangingServer(t, nil)
+	if err := newSender(t, hanging.URL, WithTimeout(50*time.Millisecond)).Ping(context.Background(), ev); classOf(err) != "unanswered" {
+		t.Errorf("ping unanswered: %v", err)
+	}
+}

@@ -101,6 +101,15 @@ type harness struct {
 	kills     int
 	restarted bool
 	faults    map[string]int
+	outage    time.Duration // the gateway outage's length, once it happened
+	outaged   chan struct{} // closed when the gateway outage is over
+
+	// poison is an entry whose events make the backend drop the
+	// connection, as if it crashed on them, while poisoned holds.
+	poison   string
+	poisoned atomic.Bool
+	// killed lists the events found dead before the operator retried them.
+	killed []string
 }
 
 func (h *harness) run() {
@@ -126,7 +135,9 @@ func (h *harness) run() {
 	}
 	h.final = map[string]metrics.Weight{}
 	h.faults = map[string]int{}
+	h.outaged = make(chan struct{})
 
+	h.savePoison(ctx)
 	proc := h.startProcessor()
 	var wg sync.WaitGroup
 	writing, stopWriting := context.WithCancel(ctx)
@@ -160,9 +171,13 @@ func (h *harness) run() {
 		proc = h.startProcessor()
 	}
 	wg.Wait()
+	select {
+	case <-h.outaged: // the whole outage, however short the writes
+	case <-ctx.Done():
+	}
 	stopChaos()
 	<-faultsDone
-	h.be.SetFaults(backend.Faults{})
+	h.setFaults(backend.Faults{})
 	if !h.be.IsUp() {
 		if err := h.be.Up(); err != nil {
 			t.Fatal(err)
@@ -170,10 +185,65 @@ func (h *harness) run() {
 	}
 	wrote := time.Since(start)
 
+	// The poison entry's events end dead; the others are delivered.
+	h.waitForDrain(ctx)
+	h.operatorRetriesThePoison(ctx)
 	h.waitForDrain(ctx)
 	_ = proc.Process.Signal(syscall.SIGTERM)
 	_ = proc.Wait()
 	h.check(wrote, time.Since(start))
+}
+
+// savePoison saves the poison entry twice (created, then updated) and
+// poisons the backend against it until the operator steps in.
+func (h *harness) savePoison(ctx context.Context) {
+	day := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	for _, kg := range []float64{66.6, 66.7} {
+		saved, err := h.store.Metrics.Weight.Save(ctx, metrics.WeightInput{UserID: "poison", RecordedAt: day, Kg: kg})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.record(saved)
+		h.poison = saved.ID.String()
+	}
+	h.poisoned.Store(true)
+	h.setFaults(backend.Faults{})
+}
+
+// setFaults makes the backend misbehave as f says, and drop the connection
+// on the poison entry's events while it is poisoned.
+func (h *harness) setFaults(f backend.Faults) {
+	if h.poisoned.Load() {
+		f.DropEntity = h.poison
+	}
+	h.be.SetFaults(f)
+}
+
+// operatorRetriesThePoison checks that exactly the poison entry's events
+// are dead, then does what an operator would once the backend is fixed:
+// retries them.
+func (h *harness) operatorRetriesThePoison(ctx context.Context) {
+	t := h.t
+	dead, err := h.store.Outbox.List(ctx, outbox.Filter{Status: outbox.StatusDead, Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range dead {
+		h.killed = append(h.killed, ev.AggregateID)
+		if ev.AggregateID != h.poison {
+			t.Errorf("event %s of entry %s is dead, and only the poison entry's should be: %s", ev.ID, ev.AggregateID, ev.LastError)
+		}
+	}
+	if len(dead) != 2 {
+		t.Errorf("%d events dead; want the poison entry's two", len(dead))
+	}
+	h.poisoned.Store(false)
+	h.setFaults(backend.Faults{})
+	for _, ev := range dead {
+		if err := h.store.Outbox.Retry(ctx, ev.ID); err != nil {
+			t.Fatalf("retry %s: %v", ev.ID, err)
+		}
+	}
 }
 
 func (h *harness) databaseURL() string {
@@ -257,33 +327,62 @@ func (h *harness) record(w metrics.Weight) {
 	}
 }
 
-// misbehave cycles the backend through its faults until ctx ends.
+// retrySchedule is how long the processor's retries of one event last:
+// waits of 1, 2, 4 and 5 s between five attempts (see startProcessor).
+const retrySchedule = 12 * time.Second
+
+// misbehave cycles the backend through its faults until ctx ends, and
+// once, a third of the way in, is a gateway in front of a backend that is
+// down for longer than the whole retry schedule.
 func (h *harness) misbehave(ctx context.Context) {
 	phases := []struct {
 		name  string
 		apply func()
 	}{
-		{"healthy", func() { h.be.SetFaults(backend.Faults{}) }},
+		{"healthy", func() { h.setFaults(backend.Faults{}) }},
 		{"refusing connections", h.be.Down},
 		// Shares chosen so that five attempts across several phases all
 		// failing stays rarer than one in a million: an event that dies here
 		// is a bug, not bad luck.
-		{"5xx", func() { h.be.SetFaults(backend.Faults{FailShare: 0.1, FailStatus: 503}) }},
-		{"429 + Retry-After", func() { h.be.SetFaults(backend.Faults{FailShare: 0.1, FailStatus: 429, RetryAfter: time.Second}) }},
+		{"5xx", func() { h.setFaults(backend.Faults{FailShare: 0.1, FailStatus: 503}) }},
+		{"429 + Retry-After", func() { h.setFaults(backend.Faults{FailShare: 0.1, FailStatus: 429, RetryAfter: time.Second}) }},
 		{"hanging past the client's timeout", func() {
-			h.be.SetFaults(backend.Faults{SlowShare: 0.15, SlowBy: demo.ClientTimeout + 500*time.Millisecond})
+			h.setFaults(backend.Faults{SlowShare: 0.15, SlowBy: demo.ClientTimeout + 500*time.Millisecond})
 		}},
+		// A deploy with a broken schema: every event refused, for a while.
+		{"400 to everything", func() { h.setFaults(backend.Faults{FailShare: 1, FailStatus: 400}) }},
+		{"409 in progress", func() { h.setFaults(backend.Faults{InProgressShare: 0.2}) }},
 	}
+	outageAt := time.Now().Add(h.form.writeFor / 3)
 	for ctx.Err() == nil {
-		p := phases[rand.IntN(len(phases))]
 		if !h.be.IsUp() {
 			_ = h.be.Up()
 		}
-		h.be.SetFaults(backend.Faults{})
+		if h.outage == 0 && time.Now().After(outageAt) {
+			h.gatewayOutage(ctx)
+			continue
+		}
+		p := phases[rand.IntN(len(phases))]
+		h.setFaults(backend.Faults{})
 		p.apply()
 		h.faults[p.name]++
 		pause(ctx, time.Duration(500+rand.IntN(1000))*time.Millisecond)
 	}
+}
+
+// gatewayOutage answers 502, then 503, to every request for a quarter
+// longer than the whole retry schedule: without the evidence rule every
+// event tried meanwhile would die.
+func (h *harness) gatewayOutage(ctx context.Context) {
+	start := time.Now()
+	half := retrySchedule * 5 / 8
+	h.setFaults(backend.Faults{FailShare: 1, FailStatus: 502})
+	pause(ctx, half)
+	h.setFaults(backend.Faults{FailShare: 1, FailStatus: 503})
+	pause(ctx, half)
+	h.outage = time.Since(start)
+	h.faults["gateway 502/503 outage"]++
+	close(h.outaged)
 }
 
 func (h *harness) waitForDrain(ctx context.Context) {
@@ -362,14 +461,18 @@ func (h *harness) check(wrote, total time.Duration) {
 	if lost > 0 || wrong > 0 {
 		t.Errorf("%d events lost, %d entries wrong at the backend", lost, wrong)
 	}
+	if h.outage < retrySchedule {
+		t.Errorf("the gateway outage lasted %s, not longer than the retry schedule (%s)", h.outage, retrySchedule)
+	}
 	restart := "no"
 	if h.restarted {
 		restart = "yes"
 	}
 	t.Logf("chaos figures: events written %d (saves %d, %d retried while the database restarted), entries %d, "+
-		"processor kills survived %d, database restarted %s, backend phases %v, delivered %d, duplicates absorbed %d, dead %d, lost %d; writes took %s, drained after %s",
-		len(events), h.saves.Load(), h.retried.Load(), len(h.final), h.kills, restart, h.faults, len(received), duplicates, dead, lost,
-		wrote.Round(time.Second), total.Round(time.Second))
+		"processor kills survived %d, database restarted %s, backend phases %v, gateway outage %s, delivered %d, duplicates absorbed %d, "+
+		"dead before the operator's retry %d (the poison entry's), dead at the end %d, lost %d; writes took %s, drained after %s",
+		len(events), h.saves.Load(), h.retried.Load(), len(h.final), h.kills, restart, h.faults, h.outage.Round(time.Second), len(received), duplicates,
+		len(h.killed), dead, lost, wrote.Round(time.Second), total.Round(time.Second))
 }
 
 // pause waits d or until ctx ends. The harness paces itself in real time:
