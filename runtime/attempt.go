@@ -104,16 +104,7 @@ func (r *run) tooLate(ev *Event, c claimed) Outcome {
 func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt Receipt, err error) Outcome {
 	log := r.log.With("event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "max_attempts", ev.MaxAttempts)
 	if err == nil {
-		r.lastSuccess.Store(time.Now().UnixNano())
-		r.successes.Add(1)
-		r.forgetFailure(ev)
-		if r.pause.reset() {
-			log.Info("outbox delivery resumed: the backend took an event again")
-			r.cfg.Observer.Resumed()
-			r.stateChanged()
-		}
-		log.Debug("outbox event delivered")
-		return Outcome{Event: ev, Kind: Delivered, Receipt: receipt}
+		return r.delivered(ev, receipt, log)
 	}
 	if stop.Err() != nil {
 		r.pause.settled()
@@ -128,35 +119,13 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 	}
 	if class == InProgress {
 		if ev.Releases < MaxInProgress {
-			r.pause.settled()
-			delay := retryAfter
-			if delay <= 0 {
-				delay = r.cfg.UnavailableBackoff.Delay(ev.Releases + 1)
-			}
-			log.Info("outbox backend is still processing an earlier delivery; will try again", "err", err, "retry_in", delay)
-			r.dueAt(time.Now().Add(delay))
-			return Outcome{Event: ev, Kind: Release, Reached: true, Class: InProgress, Delay: delay, Error: "in progress: " + err.Error()}
+			return r.inProgress(ev, err, retryAfter, log)
 		}
 		class = Transient
 	}
-
-	// Delivery pauses while nothing gets through: a failure, and no
-	// delivery succeeded since this event was claimed.
-	pausedFor := time.Duration(0)
-	if !r.deliveredAfter(c.at) {
-		var started bool
-		pausedFor, started = r.pause.trip(time.Now(), class, err.Error(), retryAfter)
-		if started {
-			log.Warn("outbox delivery paused: no delivery is getting through", "class", class, "err", err, "probe_in", pausedFor)
-			r.cfg.Observer.Paused(pausedFor, err)
-			r.stateChanged()
-		}
-		r.dueAt(time.Now().Add(pausedFor))
-	} else {
-		r.pause.settled()
-	}
-
-	if class == Unavailable {
+	pausedFor := r.pauseUnlessDelivering(c, class, err, retryAfter, log)
+	switch {
+	case class == Unavailable:
 		// The backend never saw the request: nothing to hold against the
 		// event, whatever else is happening.
 		delay := pausedFor
@@ -165,33 +134,83 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 		}
 		r.dueAt(time.Now().Add(delay))
 		return Outcome{Event: ev, Kind: Release, Delay: delay, Error: "backend unavailable: " + err.Error()}
-	}
-	if !r.heldAgainst(ev, c, class) {
-		delay := retryAfter
-		if delay <= 0 {
-			delay = r.backoff(ev.Type).Delay(ev.Attempts)
-		}
-		delay = max(delay, pausedFor)
-		// While paused, the pause's own log line says what is going on.
-		level := slog.LevelWarn
-		if pausedFor > 0 {
-			level = slog.LevelDebug
-		}
-		log.Log(context.Background(), level, "outbox delivery failed; the attempt is given back until other deliveries show the backend works", "class", class, "err", err, "retry_in", delay)
-		r.noteFailure(ev)
-		r.dueAt(time.Now().Add(delay))
-		return Outcome{Event: ev, Kind: Release, Reached: true, Class: class, Delay: delay, Error: class.String() + ": " + err.Error()}
-	}
-	// A permanent answer kills once it repeats a permanent failure that
-	// counted: three refusals with other deliveries between them. One held
-	// refusal could still be a deploy's edge, where the backend started
-	// refusing everything just after the last delivery.
-	if class == Permanent && ev.FailedClass == Permanent && ev.Attempts > 1 {
+	case !r.heldAgainst(ev, c, class):
+		return r.givenBack(ev, class, err, retryAfter, pausedFor, log)
+	case class == Permanent && ev.FailedClass == Permanent && ev.Attempts > 1:
+		// A permanent answer kills once it repeats a permanent failure that
+		// counted: three refusals with other deliveries between them. One
+		// held refusal could still be a deploy's edge, where the backend
+		// started refusing everything just after the last delivery.
 		log.Error("outbox event rejected again after other deliveries succeeded; it is dead", "err", err)
 		r.forgetFailure(ev)
 		return Outcome{Event: ev, Kind: Dead, Class: class, Error: "permanent: " + err.Error()}
 	}
 	return r.failed(ev, class, err, retryAfter, log)
+}
+
+// delivered is the outcome of a successful send; it ends a pause.
+func (r *run) delivered(ev *Event, receipt Receipt, log *slog.Logger) Outcome {
+	r.lastSuccess.Store(time.Now().UnixNano())
+	r.successes.Add(1)
+	r.forgetFailure(ev)
+	if r.pause.reset() {
+		log.Info("outbox delivery resumed: the backend took an event again")
+		r.cfg.Observer.Resumed()
+		r.stateChanged()
+	}
+	log.Debug("outbox event delivered")
+	return Outcome{Event: ev, Kind: Delivered, Receipt: receipt}
+}
+
+// inProgress is the outcome of a send the backend is still processing
+// under an earlier request: tried again soon, no attempt spent, no pause.
+func (r *run) inProgress(ev *Event, err error, retryAfter time.Duration, log *slog.Logger) Outcome {
+	r.pause.settled()
+	delay := retryAfter
+	if delay <= 0 {
+		delay = r.cfg.UnavailableBackoff.Delay(ev.Releases + 1)
+	}
+	log.Info("outbox backend is still processing an earlier delivery; will try again", "err", err, "retry_in", delay)
+	r.dueAt(time.Now().Add(delay))
+	return Outcome{Event: ev, Kind: Release, Reached: true, Class: InProgress, Delay: delay, Error: "in progress: " + err.Error()}
+}
+
+// pauseUnlessDelivering pauses delivery, or extends the pause, when a
+// failure comes and no delivery succeeded since the event's claim: nothing
+// gets through. It returns how long is left of the pause, or 0.
+func (r *run) pauseUnlessDelivering(c claimed, class Class, err error, retryAfter time.Duration, log *slog.Logger) time.Duration {
+	if r.deliveredAfter(c.at) {
+		r.pause.settled()
+		return 0
+	}
+	pausedFor, started := r.pause.trip(time.Now(), class, err.Error(), retryAfter)
+	if started {
+		log.Warn("outbox delivery paused: no delivery is getting through", "class", class, "err", err, "probe_in", pausedFor)
+		r.cfg.Observer.Paused(pausedFor, err)
+		r.stateChanged()
+	}
+	r.dueAt(time.Now().Add(pausedFor))
+	return pausedFor
+}
+
+// givenBack is the outcome of a failure nothing yet holds against the
+// event: its attempt is given back, the failure counted and dated.
+func (r *run) givenBack(ev *Event, class Class, err error, retryAfter, pausedFor time.Duration, log *slog.Logger) Outcome {
+	delay := retryAfter
+	if delay <= 0 {
+		delay = r.backoff(ev.Type).Delay(ev.Attempts)
+	}
+	delay = max(delay, pausedFor)
+	// While paused, the pause's own log line says what is going on.
+	level := slog.LevelWarn
+	if pausedFor > 0 {
+		level = slog.LevelDebug
+	}
+	log.Log(context.Background(), level, "outbox delivery failed; the attempt is given back until other deliveries show the backend works",
+		"class", class, "err", err, "retry_in", delay)
+	r.noteFailure(ev)
+	r.dueAt(time.Now().Add(delay))
+	return Outcome{Event: ev, Kind: Release, Reached: true, Class: class, Delay: delay, Error: class.String() + ": " + err.Error()}
 }
 
 // deliveredAfter reports whether a delivery of this run succeeded after t.

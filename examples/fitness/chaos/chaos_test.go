@@ -102,6 +102,7 @@ type harness struct {
 	restarted bool
 	faults    map[string]int
 	outage    time.Duration // the gateway outage's length, once it happened
+	refusing  time.Duration // how long every event was then refused with 400
 	outaged   chan struct{} // closed when the gateway outage is over
 
 	// poison is an entry whose events make the backend drop the
@@ -332,8 +333,9 @@ func (h *harness) record(w metrics.Weight) {
 const retrySchedule = 12 * time.Second
 
 // misbehave cycles the backend through its faults until ctx ends, and
-// once, a third of the way in, is a gateway in front of a backend that is
-// down for longer than the whole retry schedule.
+// once, a third of the way in, has two outages in a row, each longer than
+// the whole retry schedule: a gateway in front of a backend that is down,
+// then a deploy that refuses every event.
 func (h *harness) misbehave(ctx context.Context) {
 	phases := []struct {
 		name  string
@@ -349,8 +351,6 @@ func (h *harness) misbehave(ctx context.Context) {
 		{"hanging past the client's timeout", func() {
 			h.setFaults(backend.Faults{SlowShare: 0.15, SlowBy: demo.ClientTimeout + 500*time.Millisecond})
 		}},
-		// A deploy with a broken schema: every event refused, for a while.
-		{"400 to everything", func() { h.setFaults(backend.Faults{FailShare: 1, FailStatus: 400}) }},
 		{"409 in progress", func() { h.setFaults(backend.Faults{InProgressShare: 0.2}) }},
 	}
 	outageAt := time.Now().Add(h.form.writeFor / 3)
@@ -371,7 +371,8 @@ func (h *harness) misbehave(ctx context.Context) {
 }
 
 // gatewayOutage answers 502, then 503, to every request for a quarter
-// longer than the whole retry schedule: without the evidence rule every
+// longer than the whole retry schedule, then 400 to every event (a deploy
+// with a broken schema) as long again: without the evidence rule every
 // event tried meanwhile would die.
 func (h *harness) gatewayOutage(ctx context.Context) {
 	start := time.Now()
@@ -382,6 +383,10 @@ func (h *harness) gatewayOutage(ctx context.Context) {
 	pause(ctx, half)
 	h.outage = time.Since(start)
 	h.faults["gateway 502/503 outage"]++
+	h.setFaults(backend.Faults{FailShare: 1, FailStatus: 400})
+	pause(ctx, 2*half)
+	h.refusing = time.Since(start) - h.outage
+	h.faults["400 to everything"]++
 	close(h.outaged)
 }
 
@@ -461,17 +466,17 @@ func (h *harness) check(wrote, total time.Duration) {
 	if lost > 0 || wrong > 0 {
 		t.Errorf("%d events lost, %d entries wrong at the backend", lost, wrong)
 	}
-	if h.outage < retrySchedule {
-		t.Errorf("the gateway outage lasted %s, not longer than the retry schedule (%s)", h.outage, retrySchedule)
+	if h.outage < retrySchedule || h.refusing < retrySchedule {
+		t.Errorf("the gateway outage lasted %s and the refusals %s, not both longer than the retry schedule (%s)", h.outage, h.refusing, retrySchedule)
 	}
 	restart := "no"
 	if h.restarted {
 		restart = "yes"
 	}
 	t.Logf("chaos figures: events written %d (saves %d, %d retried while the database restarted), entries %d, "+
-		"processor kills survived %d, database restarted %s, backend phases %v, gateway outage %s, delivered %d, duplicates absorbed %d, "+
+		"processor kills survived %d, database restarted %s, backend phases %v, gateway outage %s, 400 to everything %s, delivered %d, duplicates absorbed %d, "+
 		"dead before the operator's retry %d (the poison entry's), dead at the end %d, lost %d; writes took %s, drained after %s",
-		len(events), h.saves.Load(), h.retried.Load(), len(h.final), h.kills, restart, h.faults, h.outage.Round(time.Second), len(received), duplicates,
+		len(events), h.saves.Load(), h.retried.Load(), len(h.final), h.kills, restart, h.faults, h.outage.Round(time.Second), h.refusing.Round(time.Second), len(received), duplicates,
 		len(h.killed), dead, lost, wrote.Round(time.Second), total.Round(time.Second))
 }
 
