@@ -300,3 +300,42 @@ FROM outbox_processors ORDER BY started_at, owner;
 -- name: CountExpiredLeases :one
 SELECT count(*) FROM outbox_events
 WHERE status = 'processing' AND lease_until <= coalesce(sqlc.narg('now')::timestamptz, now());
+
+-- Queries of the web console (runtime/console): pages of events by keyset,
+-- counts of a filtered set, and recent activity per minute.
+
+-- name: ListPage :many
+-- One status at a time, oldest first, after a (created_at, id) key: a page
+-- costs the same at the millionth event as at the first, given an index on
+-- (status, created_at, id).
+SELECT * FROM outbox_events
+WHERE status = sqlc.arg('status')::text
+  AND (created_at, id) > (sqlc.arg('after_created_at')::timestamptz, sqlc.arg('after_id')::uuid)
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+ORDER BY created_at, id
+LIMIT sqlc.arg('max_events');
+
+-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz);
+
+-- name: DeliveredPerMinute :many
+-- Retention keeps completed events a day by default, so the last hour's
+-- deliveries are all here, one range of the completed index.
+SELECT date_trunc('minute', completed_at)::timestamptz AS minute, count(*) AS events
+FROM outbox_events
+WHERE status = 'completed' AND completed_at >= sqlc.arg('since')::timestamptz
+GROUP BY 1 ORDER BY 1;
+
+-- name: FailedPerMinute :many
+-- An event keeps only its latest failure (failed_at), so this counts the
+-- events whose latest failure fell in each minute, whatever became of them.
+SELECT date_trunc('minute', failed_at)::timestamptz AS minute, count(*) AS events
+FROM outbox_events
+WHERE failed_at >= sqlc.arg('since')::timestamptz
+GROUP BY 1 ORDER BY 1;

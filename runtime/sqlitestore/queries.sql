@@ -215,3 +215,38 @@ FROM outbox_processors ORDER BY started_at, owner;
 
 -- name: CountExpiredLeases :one
 SELECT count(*) FROM outbox_events WHERE status = 'processing' AND lease_until <= sqlc.arg('now');
+
+-- Queries of the web console (runtime/console): pages of events by keyset,
+-- counts of a filtered set, and recent activity per minute.
+
+-- name: ListPage :many
+-- One status at a time, oldest first, after a (created_at, id) key.
+SELECT * FROM outbox_events
+WHERE status = sqlc.arg('status')
+  AND (created_at > sqlc.arg('after_created_at') OR (created_at = sqlc.arg('after_created_at') AND id > sqlc.arg('after_id')))
+  AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
+  AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
+  AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'))
+ORDER BY created_at, id
+LIMIT sqlc.arg('max_events');
+
+-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE (sqlc.narg('status') IS NULL OR status = sqlc.narg('status'))
+  AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
+  AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
+  AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'));
+
+-- name: DeliveredPerMinute :many
+SELECT CAST(completed_at / 60000000 AS INTEGER) * 60000000 AS minute, count(*) AS events
+FROM outbox_events
+WHERE status = 'completed' AND completed_at >= sqlc.arg('since')
+GROUP BY 1 ORDER BY 1;
+
+-- name: FailedPerMinute :many
+-- An event keeps only its latest failure (failed_at), so this counts the
+-- events whose latest failure fell in each minute, whatever became of them.
+SELECT CAST(failed_at / 60000000 AS INTEGER) * 60000000 AS minute, count(*) AS events
+FROM outbox_events
+WHERE failed_at >= sqlc.arg('since')
+GROUP BY 1 ORDER BY 1;

@@ -252,6 +252,33 @@ func (q *Queries) CountExpiredLeases(ctx context.Context, now *time.Time) (int64
 	return count, err
 }
 
+const countMatching = `-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE ($1::text IS NULL OR status = $1::text)
+  AND ($2::text IS NULL OR event_type = $2::text)
+  AND ($3::text IS NULL OR user_id = $3::text)
+  AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)
+`
+
+type CountMatchingParams struct {
+	Status        *string
+	EventType     *string
+	UserID        *string
+	CreatedBefore *time.Time
+}
+
+func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countMatching,
+		arg.Status,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
 WHERE status <> 'completed'
@@ -301,6 +328,40 @@ DELETE FROM outbox_processors WHERE owner = $1
 func (q *Queries) DeleteProcessor(ctx context.Context, owner string) error {
 	_, err := q.db.Exec(ctx, deleteProcessor, owner)
 	return err
+}
+
+const deliveredPerMinute = `-- name: DeliveredPerMinute :many
+SELECT date_trunc('minute', completed_at)::timestamptz AS minute, count(*) AS events
+FROM outbox_events
+WHERE status = 'completed' AND completed_at >= $1::timestamptz
+GROUP BY 1 ORDER BY 1
+`
+
+type DeliveredPerMinuteRow struct {
+	Minute time.Time
+	Events int64
+}
+
+// Retention keeps completed events a day by default, so the last hour's
+// deliveries are all here, one range of the completed index.
+func (q *Queries) DeliveredPerMinute(ctx context.Context, since time.Time) ([]DeliveredPerMinuteRow, error) {
+	rows, err := q.db.Query(ctx, deliveredPerMinute, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DeliveredPerMinuteRow
+	for rows.Next() {
+		var i DeliveredPerMinuteRow
+		if err := rows.Scan(&i.Minute, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const enqueue = `-- name: Enqueue :exec
@@ -359,6 +420,40 @@ func (q *Queries) Enqueue(ctx context.Context, arg EnqueueParams) error {
 		arg.Now,
 	)
 	return err
+}
+
+const failedPerMinute = `-- name: FailedPerMinute :many
+SELECT date_trunc('minute', failed_at)::timestamptz AS minute, count(*) AS events
+FROM outbox_events
+WHERE failed_at >= $1::timestamptz
+GROUP BY 1 ORDER BY 1
+`
+
+type FailedPerMinuteRow struct {
+	Minute time.Time
+	Events int64
+}
+
+// An event keeps only its latest failure (failed_at), so this counts the
+// events whose latest failure fell in each minute, whatever became of them.
+func (q *Queries) FailedPerMinute(ctx context.Context, since time.Time) ([]FailedPerMinuteRow, error) {
+	rows, err := q.db.Query(ctx, failedPerMinute, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FailedPerMinuteRow
+	for rows.Next() {
+		var i FailedPerMinuteRow
+		if err := rows.Scan(&i.Minute, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const forgetDeadProcessors = `-- name: ForgetDeadProcessors :exec
@@ -541,6 +636,90 @@ type ListEventsParams struct {
 func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listEvents,
 		arg.Status,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxEvent
+	for rows.Next() {
+		var i OutboxEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.Seq,
+			&i.EventType,
+			&i.Aggregate,
+			&i.AggregateID,
+			&i.UserID,
+			&i.OrderingKey,
+			&i.IsNewRecord,
+			&i.EntityVersion,
+			&i.Payload,
+			&i.Metadata,
+			&i.Priority,
+			&i.Status,
+			&i.IsHead,
+			&i.Attempts,
+			&i.MaxAttempts,
+			&i.RunAt,
+			&i.LeaseOwner,
+			&i.LeaseToken,
+			&i.LeaseUntil,
+			&i.LastError,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CompletedAt,
+			&i.LeaseExpiries,
+			&i.Releases,
+			&i.FailedAt,
+			&i.FailedClass,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listPage = `-- name: ListPage :many
+
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+WHERE status = $1::text
+  AND (created_at, id) > ($2::timestamptz, $3::uuid)
+  AND ($4::text IS NULL OR event_type = $4::text)
+  AND ($5::text IS NULL OR user_id = $5::text)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+ORDER BY created_at, id
+LIMIT $7
+`
+
+type ListPageParams struct {
+	Status         string
+	AfterCreatedAt time.Time
+	AfterID        uuid.UUID
+	EventType      *string
+	UserID         *string
+	CreatedBefore  *time.Time
+	MaxEvents      int32
+}
+
+// Queries of the web console (runtime/console): pages of events by keyset,
+// counts of a filtered set, and recent activity per minute.
+// One status at a time, oldest first, after a (created_at, id) key: a page
+// costs the same at the millionth event as at the first, given an index on
+// (status, created_at, id).
+func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEvent, error) {
+	rows, err := q.db.Query(ctx, listPage,
+		arg.Status,
+		arg.AfterCreatedAt,
+		arg.AfterID,
 		arg.EventType,
 		arg.UserID,
 		arg.CreatedBefore,

@@ -190,6 +190,33 @@ func (q *Queries) CountExpiredLeases(ctx context.Context, now sql.NullInt64) (in
 	return count, err
 }
 
+const countMatching = `-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE (?1 IS NULL OR status = ?1)
+  AND (?2 IS NULL OR event_type = ?2)
+  AND (?3 IS NULL OR user_id = ?3)
+  AND (?4 IS NULL OR created_at < ?4)
+`
+
+type CountMatchingParams struct {
+	Status        interface{}
+	EventType     interface{}
+	UserID        interface{}
+	CreatedBefore interface{}
+}
+
+func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, countMatching,
+		arg.Status,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
 WHERE status <> 'completed'
@@ -260,6 +287,78 @@ DELETE FROM outbox_processors WHERE owner = ?1
 func (q *Queries) DeleteProcessor(ctx context.Context, owner string) error {
 	_, err := q.db.ExecContext(ctx, deleteProcessor, owner)
 	return err
+}
+
+const deliveredPerMinute = `-- name: DeliveredPerMinute :many
+SELECT CAST(completed_at / 60000000 AS INTEGER) * 60000000 AS minute, count(*) AS events
+FROM outbox_events
+WHERE status = 'completed' AND completed_at >= ?1
+GROUP BY 1 ORDER BY 1
+`
+
+type DeliveredPerMinuteRow struct {
+	Minute int64
+	Events int64
+}
+
+func (q *Queries) DeliveredPerMinute(ctx context.Context, since sql.NullInt64) ([]DeliveredPerMinuteRow, error) {
+	rows, err := q.db.QueryContext(ctx, deliveredPerMinute, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DeliveredPerMinuteRow
+	for rows.Next() {
+		var i DeliveredPerMinuteRow
+		if err := rows.Scan(&i.Minute, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const failedPerMinute = `-- name: FailedPerMinute :many
+SELECT CAST(failed_at / 60000000 AS INTEGER) * 60000000 AS minute, count(*) AS events
+FROM outbox_events
+WHERE failed_at >= ?1
+GROUP BY 1 ORDER BY 1
+`
+
+type FailedPerMinuteRow struct {
+	Minute int64
+	Events int64
+}
+
+// An event keeps only its latest failure (failed_at), so this counts the
+// events whose latest failure fell in each minute, whatever became of them.
+func (q *Queries) FailedPerMinute(ctx context.Context, since sql.NullInt64) ([]FailedPerMinuteRow, error) {
+	rows, err := q.db.QueryContext(ctx, failedPerMinute, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []FailedPerMinuteRow
+	for rows.Next() {
+		var i FailedPerMinuteRow
+		if err := rows.Scan(&i.Minute, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const forgetDeadProcessors = `-- name: ForgetDeadProcessors :exec
@@ -485,6 +584,91 @@ type ListEventsParams struct {
 func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]OutboxEvent, error) {
 	rows, err := q.db.QueryContext(ctx, listEvents,
 		arg.Status,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxEvent
+	for rows.Next() {
+		var i OutboxEvent
+		if err := rows.Scan(
+			&i.Seq,
+			&i.ID,
+			&i.EventType,
+			&i.Aggregate,
+			&i.AggregateID,
+			&i.UserID,
+			&i.OrderingKey,
+			&i.IsNewRecord,
+			&i.EntityVersion,
+			&i.Payload,
+			&i.Metadata,
+			&i.Priority,
+			&i.Status,
+			&i.IsHead,
+			&i.Attempts,
+			&i.MaxAttempts,
+			&i.RunAt,
+			&i.LeaseOwner,
+			&i.LeaseToken,
+			&i.LeaseUntil,
+			&i.LastError,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CompletedAt,
+			&i.LeaseExpiries,
+			&i.Releases,
+			&i.FailedAt,
+			&i.FailedClass,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listPage = `-- name: ListPage :many
+
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+WHERE status = ?1
+  AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
+  AND (?4 IS NULL OR event_type = ?4)
+  AND (?5 IS NULL OR user_id = ?5)
+  AND (?6 IS NULL OR created_at < ?6)
+ORDER BY created_at, id
+LIMIT ?7
+`
+
+type ListPageParams struct {
+	Status         string
+	AfterCreatedAt int64
+	AfterID        string
+	EventType      interface{}
+	UserID         interface{}
+	CreatedBefore  interface{}
+	MaxEvents      int64
+}
+
+// Queries of the web console (runtime/console): pages of events by keyset,
+// counts of a filtered set, and recent activity per minute.
+// One status at a time, oldest first, after a (created_at, id) key.
+func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEvent, error) {
+	rows, err := q.db.QueryContext(ctx, listPage,
+		arg.Status,
+		arg.AfterCreatedAt,
+		arg.AfterID,
 		arg.EventType,
 		arg.UserID,
 		arg.CreatedBefore,

@@ -1,0 +1,15 @@
+package sqlitestore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
+	"github.com/outboxgen/outboxgen/runtime/storetest"
+)
+
+func TestBrowserConformance(t *testing.T) {
+	storetest.RunBrowser(t, func(t *testing.T, clock func() time.Time) storetest.Store {
+		return suiteStore{open(t, sqlitestore.WithClock(clock), sqlitestore.WithWatchInterval(10*time.Millisecond))}
+	})
+}
