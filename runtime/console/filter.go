@@ -129,7 +129,9 @@ func (q listQuery) values() url.Values {
 func (q listQuery) Query() string { return q.values().Encode() }
 
 // Filtered reports whether q narrows the listing at all.
-func (q listQuery) Filtered() bool { return q.Status != "" || q.Type != "" || q.User != "" || q.Older != "" }
+func (q listQuery) Filtered() bool {
+	return q.Status != "" || q.Type != "" || q.User != "" || q.Older != ""
+}
 
 // Describe says in words which events q selects.
 func (q listQuery) Describe() string {
