@@ -389,3 +389,5 @@ func TestPauseNotAvailableSaysSo(t *testing.T) {
 		t.Errorf("POST /resume: status %d, want 501", w.Code)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
