@@ -122,6 +122,7 @@ func run() error {
 	repo := flag.String("repo", "..", "the outboxgen repository (for docs/BENCHMARKS.md and the generator)")
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
+	consoleEvents := flag.Int("console", 0, consoleUsage)
 	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,latency,generate (with -diagnose: save,plans,drains,hooks,half)")
 	flag.Parse()
 
@@ -160,6 +161,9 @@ func run() error {
 			return err
 		}
 		b.profileDir = *profile
+	}
+	if *consoleEvents > 0 {
+		return b.consoleMeasure(ctx, *consoleEvents, 20, os.Stdout)
 	}
 	if *diagnose != "" {
 		var parts []string
