@@ -17,15 +17,28 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	rows, err := s.q.ListPage(ctx, pgdb.ListPageParams{
-		Status:         string(f.Status),
-		AfterCreatedAt: after.CreatedAt,
-		AfterID:        after.ID,
-		EventType:      optional(f.Type),
-		UserID:         optional(f.UserID),
-		CreatedBefore:  optionalTime(f.CreatedBefore),
-		MaxEvents:      int32(f.Limit),
-	})
+	var rows []pgdb.OutboxEvent
+	var err error
+	if f.UserID != "" {
+		rows, err = s.q.ListPageOfUser(ctx, pgdb.ListPageOfUserParams{
+			UserID:         f.UserID,
+			Status:         string(f.Status),
+			AfterCreatedAt: after.CreatedAt,
+			AfterID:        after.ID,
+			EventType:      optional(f.Type),
+			CreatedBefore:  optionalTime(f.CreatedBefore),
+			MaxEvents:      int32(f.Limit),
+		})
+	} else {
+		rows, err = s.q.ListPage(ctx, pgdb.ListPageParams{
+			Status:         string(f.Status),
+			AfterCreatedAt: after.CreatedAt,
+			AfterID:        after.ID,
+			EventType:      optional(f.Type),
+			CreatedBefore:  optionalTime(f.CreatedBefore),
+			MaxEvents:      int32(f.Limit),
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list page of %s events: %w", f.Status, err)
 	}
