@@ -2,7 +2,6 @@ package console
 
 import (
 	"net/http"
-	"slices"
 	"sort"
 	"time"
 
@@ -120,6 +119,3 @@ func (c *console) overviewData(r *http.Request) (*overviewData, error) {
 var statusOrder = []outbox.Status{
 	outbox.StatusDead, outbox.StatusFailed, outbox.StatusProcessing, outbox.StatusPending, outbox.StatusCompleted,
 }
-
-// statusRank is s's place in statusOrder.
-func statusRank(s outbox.Status) int { return slices.Index(statusOrder, s) }
