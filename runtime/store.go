@@ -68,6 +68,18 @@ type Inspector interface {
 	// Processors lists the processors that sent a heartbeat in the last
 	// day, oldest first: the live ones, and those that died.
 	Processors(ctx context.Context) ([]ProcessorInfo, error)
+	// Pause stops the delivery of p.EventType's events ("" for every
+	// type) until Resume lifts it; see [Pause]. Pausing a paused type
+	// again records the new By and Reason and keeps Since. The store sets
+	// Since.
+	Pause(ctx context.Context, p Pause) error
+	// Resume lifts the pause of eventType, or with "" every pause, and
+	// returns the pauses it lifted (none if nothing was paused). Processors
+	// are woken at once.
+	Resume(ctx context.Context, eventType string) ([]Pause, error)
+	// Pauses lists the operators' pauses in force, the pause of every
+	// type first, then by event type.
+	Pauses(ctx context.Context) ([]Pause, error)
 }
 
 // ProcessorInfo is a processor as its heartbeats describe it.

@@ -38,7 +38,7 @@ func TestDependenciesLeaveOutTheGenerator(t *testing.T) {
 	}
 }
 
-var verbs = []string{"migrate", "status", "list", "show", "retry", "discard", "purge", "run", "version"}
+var verbs = []string{"migrate", "status", "processors", "list", "show", "retry", "discard", "purge", "pause", "resume", "run", "version"}
 
 func TestHelpOnEveryVerb(t *testing.T) {
 	r := ctl(t, "--help")
@@ -80,6 +80,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"list", "--db", db, "--limit", "0"},     // zero is not "the default"
 		{"list", "--db", db, "--status", "lost"}, // no such status
 		{"purge", "--db", db},                    // no cutoff
+		{"pause", "--db", db},                    // no reason
 		{"run", "--db", db, "--backend", "http://127.0.0.1:1", "--concurrency", "0"},
 		{"run", "--db", db, "--backend", "http://127.0.0.1:1", "--batch-size", "0"},
 		{"run", "--db", db}, // no backend

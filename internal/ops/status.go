@@ -44,6 +44,9 @@ type statusReport struct {
 	// ExpiredLeases counts events whose processor died mid-delivery and
 	// that no processor has reclaimed yet.
 	ExpiredLeases int64 `json:"expired_leases"`
+	// OperatorPauses are the pauses of delivery that operators put in
+	// force (the pause command), the pause of every type first.
+	OperatorPauses []pauseJSON `json:"operator_pauses"`
 }
 
 type problem struct {
@@ -175,6 +178,11 @@ func gatherStatus(e *env, o *Outbox, cat *catalog.Catalog, opt statusOptions) (*
 		return nil, err
 	}
 	r.Processors = processorRows(ps)
+	pauses, err := o.Pauses(e.Ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.OperatorPauses = toPausesJSON(pauses)
 	for _, s := range outbox.Statuses() {
 		r.Counts[s] += 0 // every status present, even at zero
 	}
@@ -278,6 +286,7 @@ func (r *statusReport) print(w io.Writer, colour bool, program string) {
 		}
 		fmt.Fprintln(w, msg)
 	}
+	printPauses(w, r.OperatorPauses, r.At, "delivery paused:      ", program)
 	fmt.Fprintln(w)
 	if r.OldestWaiting != nil {
 		fmt.Fprintf(w, "oldest waiting event: %s old (enqueued %s)\n", age(time.Duration(r.WaitingFor*float64(time.Second))), r.OldestWaiting.Format("15:04:05"))

@@ -39,9 +39,10 @@ type Metrics struct {
 	pauses     prometheus.Counter
 	isPaused   atomic.Bool
 
-	events        *prometheus.Desc
-	oldestWaiting *prometheus.Desc
-	scrapeErrors  prometheus.Counter
+	events         *prometheus.Desc
+	oldestWaiting  *prometheus.Desc
+	operatorPaused *prometheus.Desc
+	scrapeErrors   prometheus.Counter
 }
 
 // New returns the metrics of store's outbox. Register it with a
@@ -89,6 +90,8 @@ func New(store outbox.Inspector) *Metrics {
 			"Events in the outbox, by status and event type.", []string{"status", "event_type"}, nil),
 		oldestWaiting: prometheus.NewDesc("outbox_oldest_waiting_seconds",
 			"Age of the oldest event waiting for delivery (pending, processing or failed); 0 when none is.", nil, nil),
+		operatorPaused: prometheus.NewDesc("outbox_operator_paused",
+			`1 for each event type whose delivery an operator paused (the pause command); event_type="*" when every type is.`, []string{"event_type"}, nil),
 		scrapeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "outbox_scrape_errors_total",
 			Help: "Scrapes that could not read the outbox's counts.",
@@ -138,6 +141,7 @@ func (m *Metrics) IsPaused() bool { return m.isPaused.Load() }
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.events
 	ch <- m.oldestWaiting
+	ch <- m.operatorPaused
 	for _, c := range m.collectors() {
 		c.Describe(ch)
 	}
@@ -149,6 +153,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
 	defer cancel()
 	st, err := m.store.Stats(ctx)
+	var pauses []outbox.Pause
+	if err == nil {
+		pauses, err = m.store.Pauses(ctx)
+	}
 	if err != nil {
 		m.scrapeErrors.Inc()
 	}
@@ -157,6 +165,13 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	if err != nil {
 		return
+	}
+	for _, p := range pauses {
+		typ := p.EventType
+		if p.Every() {
+			typ = "*"
+		}
+		ch <- prometheus.MustNewConstMetric(m.operatorPaused, prometheus.GaugeValue, 1, typ)
 	}
 	for typ, counts := range st.ByType {
 		for _, status := range outbox.Statuses() {

@@ -103,3 +103,27 @@ outbox_delivery_attempts_count{event_type="weight.created"} 1
 		}
 	}
 }
+
+// Operators' pauses are read from the store at each scrape, whichever
+// processor or command put them in force.
+func TestOperatorPausesAreExported(t *testing.T) {
+	store := outboxtest.NewSQLiteStore(t)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(outboxprom.New(store))
+	if n, err := testutil.GatherAndCount(reg, "outbox_operator_paused"); err != nil || n != 0 {
+		t.Fatalf("outbox_operator_paused series with nothing paused: %d, %v", n, err)
+	}
+	for _, typ := range []string{"", "weight.created"} {
+		if err := store.Pause(t.Context(), outbox.Pause{EventType: typ, By: "ada", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP outbox_operator_paused 1 for each event type whose delivery an operator paused (the pause command); event_type="*" when every type is.
+# TYPE outbox_operator_paused gauge
+outbox_operator_paused{event_type="*"} 1
+outbox_operator_paused{event_type="weight.created"} 1
+`), "outbox_operator_paused"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -32,11 +32,16 @@ FROM k;
 -- others_delivered tells the processor whether another event was delivered
 -- after the claimed event's last failure: only then is a new failure held
 -- against it. The latest completion is one step down a partial index.
+-- Events whose type an operator paused are skipped: a pause of every type
+-- is checked once per claim (an InitPlan), a type's pause per candidate (a
+-- hashed subplan over outbox_pauses).
 -- name: Claim :many
 WITH due AS (
     SELECT id FROM outbox_events
     WHERE is_head AND status IN ('pending', 'failed')
       AND run_at <= coalesce(sqlc.narg('now')::timestamptz, now())
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses WHERE outbox_pauses.event_type = '')
+      AND outbox_events.event_type NOT IN (SELECT outbox_pauses.event_type FROM outbox_pauses)
     ORDER BY priority DESC, seq
     LIMIT sqlc.arg('max_events')
     FOR UPDATE SKIP LOCKED
@@ -196,11 +201,15 @@ FROM (
 WHERE e.id = x.id
 RETURNING e.id, e.ordering_key, e.status;
 
+-- Paused events are not due: a processor would otherwise wake for them
+-- and claim nothing, again and again.
 -- name: NextDue :one
 SELECT run_at,
     greatest(0, extract(epoch FROM run_at - coalesce(sqlc.narg('now')::timestamptz, now())) * 1000)::bigint AS wait_ms
 FROM outbox_events
 WHERE is_head AND status IN ('pending', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM outbox_pauses WHERE outbox_pauses.event_type = '')
+  AND outbox_events.event_type NOT IN (SELECT outbox_pauses.event_type FROM outbox_pauses)
 ORDER BY run_at LIMIT 1;
 
 -- name: PurgeCompleted :execrows
@@ -300,3 +309,17 @@ FROM outbox_processors ORDER BY started_at, owner;
 -- name: CountExpiredLeases :one
 SELECT count(*) FROM outbox_events
 WHERE status = 'processing' AND lease_until <= coalesce(sqlc.narg('now')::timestamptz, now());
+
+-- name: PauseDelivery :exec
+INSERT INTO outbox_pauses (event_type, paused_by, reason, paused_at)
+VALUES (sqlc.arg('event_type'), sqlc.arg('paused_by'), sqlc.arg('reason'), coalesce(sqlc.narg('now')::timestamptz, now()))
+ON CONFLICT (event_type) DO UPDATE SET paused_by = excluded.paused_by, reason = excluded.reason;
+
+-- An empty event type lifts every pause.
+-- name: ResumeDelivery :many
+DELETE FROM outbox_pauses
+WHERE sqlc.arg('event_type')::text = '' OR event_type = sqlc.arg('event_type')::text
+RETURNING event_type, paused_by, reason, paused_at;
+
+-- name: ListPauses :many
+SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type;

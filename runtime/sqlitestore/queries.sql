@@ -28,6 +28,7 @@ INSERT INTO outbox_events (
 );
 
 -- name: Claim :many
+-- Events whose type an operator paused are skipped.
 UPDATE outbox_events
 SET status = 'processing',
     attempts = attempts + 1,
@@ -38,6 +39,8 @@ SET status = 'processing',
 WHERE seq IN (
     SELECT d.seq FROM outbox_events AS d
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= sqlc.arg('now')
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+      AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
     ORDER BY d.priority DESC, d.seq
     LIMIT sqlc.arg('max_events')
 )
@@ -138,9 +141,13 @@ WHERE status = 'processing' AND lease_until <= sqlc.arg('now')
 RETURNING id, ordering_key, status;
 
 -- name: NextDue :one
-SELECT run_at FROM outbox_events
-WHERE is_head AND status IN ('pending', 'failed')
-ORDER BY run_at LIMIT 1;
+-- Paused events are not due: a processor would otherwise wake for them and
+-- claim nothing, again and again.
+SELECT run_at FROM outbox_events AS d
+WHERE d.is_head AND d.status IN ('pending', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+  AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
+ORDER BY d.run_at LIMIT 1;
 
 -- name: PurgeCompleted :execrows
 DELETE FROM outbox_events
@@ -215,3 +222,17 @@ FROM outbox_processors ORDER BY started_at, owner;
 
 -- name: CountExpiredLeases :one
 SELECT count(*) FROM outbox_events WHERE status = 'processing' AND lease_until <= sqlc.arg('now');
+
+-- name: PauseDelivery :exec
+INSERT INTO outbox_pauses (event_type, paused_by, reason, paused_at)
+VALUES (sqlc.arg('event_type'), sqlc.arg('paused_by'), sqlc.arg('reason'), sqlc.arg('now'))
+ON CONFLICT (event_type) DO UPDATE SET paused_by = excluded.paused_by, reason = excluded.reason;
+
+-- name: ResumeDelivery :many
+-- An empty event type lifts every pause.
+DELETE FROM outbox_pauses
+WHERE CAST(sqlc.arg('event_type') AS TEXT) = '' OR event_type = sqlc.arg('event_type')
+RETURNING event_type, paused_by, reason, paused_at;
+
+-- name: ListPauses :many
+SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type;

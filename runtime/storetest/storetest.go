@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"PurgeCompleted", testPurgeCompleted},
 		{"Processors", testProcessors},
 		{"StatsCountsExpiredLeases", testStatsCountsExpiredLeases},
+		{"OperatorPauses", testOperatorPauses},
 		{"ConcurrentClaimers", testConcurrentClaimers},
 	}
 	for _, tt := range tests {

@@ -44,6 +44,13 @@ type OutboxKey struct {
 	Unfinished  int32
 }
 
+type OutboxPause struct {
+	EventType string
+	PausedBy  string
+	Reason    string
+	PausedAt  time.Time
+}
+
 type OutboxProcessor struct {
 	Owner       string
 	Host        string

@@ -44,6 +44,8 @@ WITH due AS (
     SELECT id FROM outbox_events
     WHERE is_head AND status IN ('pending', 'failed')
       AND run_at <= coalesce($3::timestamptz, now())
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses WHERE outbox_pauses.event_type = '')
+      AND outbox_events.event_type NOT IN (SELECT outbox_pauses.event_type FROM outbox_pauses)
     ORDER BY priority DESC, seq
     LIMIT $5
     FOR UPDATE SKIP LOCKED
@@ -107,6 +109,9 @@ type ClaimRow struct {
 // others_delivered tells the processor whether another event was delivered
 // after the claimed event's last failure: only then is a new failure held
 // against it. The latest completion is one step down a partial index.
+// Events whose type an operator paused are skipped: a pause of every type
+// is checked once per claim (an InitPlan), a type's pause per candidate (a
+// hashed subplan over outbox_pauses).
 func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
 	rows, err := q.db.Query(ctx, claim,
 		arg.Owner,
@@ -593,6 +598,35 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 	return items, nil
 }
 
+const listPauses = `-- name: ListPauses :many
+SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type
+`
+
+func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
+	rows, err := q.db.Query(ctx, listPauses)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxPause
+	for rows.Next() {
+		var i OutboxPause
+		if err := rows.Scan(
+			&i.EventType,
+			&i.PausedBy,
+			&i.Reason,
+			&i.PausedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listProcessors = `-- name: ListProcessors :many
 SELECT owner, host, pid, version, config, started_at, seen_at, paused_since, pause_class, pause_reason,
     (expires_at > coalesce($1::timestamptz, now()))::boolean AS alive
@@ -709,6 +743,8 @@ SELECT run_at,
     greatest(0, extract(epoch FROM run_at - coalesce($1::timestamptz, now())) * 1000)::bigint AS wait_ms
 FROM outbox_events
 WHERE is_head AND status IN ('pending', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM outbox_pauses WHERE outbox_pauses.event_type = '')
+  AND outbox_events.event_type NOT IN (SELECT outbox_pauses.event_type FROM outbox_pauses)
 ORDER BY run_at LIMIT 1
 `
 
@@ -717,6 +753,8 @@ type NextDueRow struct {
 	WaitMs int64
 }
 
+// Paused events are not due: a processor would otherwise wake for them
+// and claim nothing, again and again.
 func (q *Queries) NextDue(ctx context.Context, now *time.Time) (NextDueRow, error) {
 	row := q.db.QueryRow(ctx, nextDue, now)
 	var i NextDueRow
@@ -735,6 +773,29 @@ func (q *Queries) OldestUnfinished(ctx context.Context) (time.Time, error) {
 	var created_at time.Time
 	err := row.Scan(&created_at)
 	return created_at, err
+}
+
+const pauseDelivery = `-- name: PauseDelivery :exec
+INSERT INTO outbox_pauses (event_type, paused_by, reason, paused_at)
+VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))
+ON CONFLICT (event_type) DO UPDATE SET paused_by = excluded.paused_by, reason = excluded.reason
+`
+
+type PauseDeliveryParams struct {
+	EventType string
+	PausedBy  string
+	Reason    string
+	Now       *time.Time
+}
+
+func (q *Queries) PauseDelivery(ctx context.Context, arg PauseDeliveryParams) error {
+	_, err := q.db.Exec(ctx, pauseDelivery,
+		arg.EventType,
+		arg.PausedBy,
+		arg.Reason,
+		arg.Now,
+	)
+	return err
 }
 
 const promoteHeads = `-- name: PromoteHeads :execrows
@@ -1007,6 +1068,38 @@ type RequeueFailedParams struct {
 func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) error {
 	_, err := q.db.Exec(ctx, requeueFailed, arg.Now, arg.ID)
 	return err
+}
+
+const resumeDelivery = `-- name: ResumeDelivery :many
+DELETE FROM outbox_pauses
+WHERE $1::text = '' OR event_type = $1::text
+RETURNING event_type, paused_by, reason, paused_at
+`
+
+// An empty event type lifts every pause.
+func (q *Queries) ResumeDelivery(ctx context.Context, eventType string) ([]OutboxPause, error) {
+	rows, err := q.db.Query(ctx, resumeDelivery, eventType)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxPause
+	for rows.Next() {
+		var i OutboxPause
+		if err := rows.Scan(
+			&i.EventType,
+			&i.PausedBy,
+			&i.Reason,
+			&i.PausedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const retry = `-- name: Retry :many

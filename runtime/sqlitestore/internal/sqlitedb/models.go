@@ -42,6 +42,13 @@ type OutboxKey struct {
 	Unfinished  int64
 }
 
+type OutboxPause struct {
+	EventType string
+	PausedBy  string
+	Reason    string
+	PausedAt  int64
+}
+
 type OutboxProcessor struct {
 	Owner       string
 	Host        string

@@ -50,6 +50,8 @@ SET status = 'processing',
 WHERE seq IN (
     SELECT d.seq FROM outbox_events AS d
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= ?4
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+      AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
     ORDER BY d.priority DESC, d.seq
     LIMIT ?5
 )
@@ -64,6 +66,7 @@ type ClaimParams struct {
 	MaxEvents  int64
 }
 
+// Events whose type an operator paused are skipped.
 func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, error) {
 	rows, err := q.db.QueryContext(ctx, claim,
 		arg.Owner,
@@ -540,6 +543,38 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 	return items, nil
 }
 
+const listPauses = `-- name: ListPauses :many
+SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type
+`
+
+func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
+	rows, err := q.db.QueryContext(ctx, listPauses)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxPause
+	for rows.Next() {
+		var i OutboxPause
+		if err := rows.Scan(
+			&i.EventType,
+			&i.PausedBy,
+			&i.Reason,
+			&i.PausedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listProcessors = `-- name: ListProcessors :many
 SELECT owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason
 FROM outbox_processors ORDER BY started_at, owner
@@ -581,11 +616,15 @@ func (q *Queries) ListProcessors(ctx context.Context) ([]OutboxProcessor, error)
 }
 
 const nextDue = `-- name: NextDue :one
-SELECT run_at FROM outbox_events
-WHERE is_head AND status IN ('pending', 'failed')
-ORDER BY run_at LIMIT 1
+SELECT run_at FROM outbox_events AS d
+WHERE d.is_head AND d.status IN ('pending', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+  AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
+ORDER BY d.run_at LIMIT 1
 `
 
+// Paused events are not due: a processor would otherwise wake for them and
+// claim nothing, again and again.
 func (q *Queries) NextDue(ctx context.Context) (int64, error) {
 	row := q.db.QueryRowContext(ctx, nextDue)
 	var run_at int64
@@ -604,6 +643,29 @@ func (q *Queries) OldestUnfinished(ctx context.Context) (int64, error) {
 	var created_at int64
 	err := row.Scan(&created_at)
 	return created_at, err
+}
+
+const pauseDelivery = `-- name: PauseDelivery :exec
+INSERT INTO outbox_pauses (event_type, paused_by, reason, paused_at)
+VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (event_type) DO UPDATE SET paused_by = excluded.paused_by, reason = excluded.reason
+`
+
+type PauseDeliveryParams struct {
+	EventType string
+	PausedBy  string
+	Reason    string
+	Now       int64
+}
+
+func (q *Queries) PauseDelivery(ctx context.Context, arg PauseDeliveryParams) error {
+	_, err := q.db.ExecContext(ctx, pauseDelivery,
+		arg.EventType,
+		arg.PausedBy,
+		arg.Reason,
+		arg.Now,
+	)
+	return err
 }
 
 const promoteHead = `-- name: PromoteHead :execrows
@@ -811,6 +873,41 @@ type RequeueFailedParams struct {
 func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) error {
 	_, err := q.db.ExecContext(ctx, requeueFailed, arg.Now, arg.ID)
 	return err
+}
+
+const resumeDelivery = `-- name: ResumeDelivery :many
+DELETE FROM outbox_pauses
+WHERE CAST(?1 AS TEXT) = '' OR event_type = ?1
+RETURNING event_type, paused_by, reason, paused_at
+`
+
+// An empty event type lifts every pause.
+func (q *Queries) ResumeDelivery(ctx context.Context, eventType string) ([]OutboxPause, error) {
+	rows, err := q.db.QueryContext(ctx, resumeDelivery, eventType)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxPause
+	for rows.Next() {
+		var i OutboxPause
+		if err := rows.Scan(
+			&i.EventType,
+			&i.PausedBy,
+			&i.Reason,
+			&i.PausedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const retry = `-- name: Retry :execrows
