@@ -167,6 +167,9 @@ type Outcome struct {
 	Receipt Receipt
 	// Class is what kind of failure a Retry, Dead or Reached Release was.
 	Class Class
+	// StatusCode is the HTTP status the backend answered the attempt
+	// with, if it did (see [StatusCode]); the attempt history keeps it.
+	StatusCode int
 	// Reached is set on a Release whose request the backend may have seen:
 	// the store counts it in the event's Releases and, unless the backend
 	// said it was still in progress, dates the failure (FailedAt), so that

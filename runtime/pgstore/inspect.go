@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -86,7 +87,18 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
-	return toEvent(row), nil
+	ev := toEvent(row)
+	if ev.History, err = storekit.DecodeHistory(row.AttemptLog, decodeTime); err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+// decodeTime reads a time of the attempt log: a timestamptz as JSON.
+func decodeTime(raw json.RawMessage) (time.Time, error) {
+	var t time.Time
+	err := json.Unmarshal(raw, &t)
+	return t, err
 }
 
 // Retry implements outbox.Inspector.

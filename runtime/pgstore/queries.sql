@@ -65,10 +65,11 @@ RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.o
 -- lease token is set only while an event is processing, so the status need
 -- not be tested; testing it would make the planner consider the leased index
 -- and, in a generic plan, a nested loop over the whole batch.
+-- A completed event keeps no last error; its attempt log keeps the failures.
 -- name: Complete :many
 UPDATE outbox_events e
 SET status = 'completed', is_head = false,
-    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token) AS f
@@ -76,18 +77,23 @@ WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
 RETURNING e.id, e.ordering_key;
 
+-- Each failed attempt is appended to the event's attempt log, whose oldest
+-- entry goes once it holds 10 (see migration 0007).
 -- name: Retry :many
 UPDATE outbox_events e
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('at', coalesce(sqlc.narg('now')::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'retry',
+            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
     failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
         unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error,
-        unnest(sqlc.arg('classes')::text[]) AS class
+        unnest(sqlc.arg('classes')::text[]) AS class, unnest(sqlc.arg('status_codes')::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
@@ -107,12 +113,15 @@ SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('at', coalesce(sqlc.narg('now')::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'release',
+            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
         unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error,
         unnest(sqlc.arg('reached')::boolean[]) AS reached, unnest(sqlc.arg('dated')::boolean[]) AS dated,
-        unnest(sqlc.arg('classes')::text[]) AS class
+        unnest(sqlc.arg('classes')::text[]) AS class, unnest(sqlc.arg('status_codes')::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
@@ -123,11 +132,14 @@ UPDATE outbox_events e
 SET status = 'dead', is_head = false,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('at', coalesce(sqlc.narg('now')::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'dead',
+            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
     failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token, unnest(sqlc.arg('errors')::text[]) AS error,
-        unnest(sqlc.arg('classes')::text[]) AS class
+        unnest(sqlc.arg('classes')::text[]) AS class, unnest(sqlc.arg('status_codes')::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
@@ -191,6 +203,9 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= sqlc.arg('max_expiries'):
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('at', coalesce(sqlc.narg('now')::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'expired',
+            'class', 'unanswered', 'status', NULL, 'reason', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted

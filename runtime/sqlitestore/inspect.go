@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -86,7 +87,21 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
-	return toEvent(row)
+	ev, err := toEvent(row)
+	if err != nil {
+		return nil, err
+	}
+	if ev.History, err = storekit.DecodeHistory([]byte(row.AttemptLog), decodeTime); err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+// decodeTime reads a time of the attempt log: Unix microseconds.
+func decodeTime(raw json.RawMessage) (time.Time, error) {
+	var us int64
+	err := json.Unmarshal(raw, &us)
+	return fromMicros(us), err
 }
 
 // Retry implements outbox.Inspector.

@@ -53,20 +53,25 @@ RETURNING *;
 SELECT CAST(coalesce(max(completed_at), 0) AS INTEGER) AS completed_at FROM outbox_events WHERE status = 'completed';
 
 -- name: Complete :one
--- Fenced: only a row still leased under the same token, lease unexpired.
+-- Fenced: only a row still leased under the same token, lease unexpired. A
+-- completed event keeps no last error; its attempt log keeps the failures.
 UPDATE outbox_events
 SET status = 'completed', is_head = 0,
-    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
 RETURNING ordering_key;
 
 -- name: Retry :execrows
+-- Each failed attempt is appended to the event's attempt log, whose oldest
+-- entry goes once it holds 10 (see migration 0007).
 UPDATE outbox_events
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('at', sqlc.arg('now'), 'attempt', attempts, 'outcome', 'retry', 'class', nullif(sqlc.arg('failed_class'), ''), 'status', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'reason', substr(sqlc.arg('last_error'), 1, 200))),
     failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now');
@@ -83,7 +88,10 @@ SET status = CASE WHEN attempts > 1 OR CAST(sqlc.arg('dated') AS INTEGER) = 1 OR
     failed_at = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN sqlc.arg('now') ELSE failed_at END,
     failed_class = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN sqlc.arg('failed_class') ELSE failed_class END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'), updated_at = sqlc.arg('now')
+    run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('at', sqlc.arg('now'), 'attempt', attempts, 'outcome', 'release', 'class', nullif(sqlc.arg('failed_class'), ''), 'status', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'reason', substr(sqlc.arg('last_error'), 1, 200))),
+    updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now');
 
@@ -92,6 +100,8 @@ UPDATE outbox_events
 SET status = 'dead', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = sqlc.arg('last_error'),
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('at', sqlc.arg('now'), 'attempt', attempts, 'outcome', 'dead', 'class', nullif(sqlc.arg('failed_class'), ''), 'status', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'reason', substr(sqlc.arg('last_error'), 1, 200))),
     failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
@@ -136,6 +146,8 @@ SET status = CASE
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('now'),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('at', sqlc.arg('now'), 'attempt', attempts, 'outcome', 'expired', 'class', 'unanswered', 'status', NULL, 'reason', 'lease expired: the processor stopped or stalled during delivery')),
     updated_at = sqlc.arg('now')
 WHERE status = 'processing' AND lease_until <= sqlc.arg('now')
 RETURNING id, ordering_key, status;

@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Processors", testProcessors},
 		{"StatsCountsExpiredLeases", testStatsCountsExpiredLeases},
 		{"OperatorPauses", testOperatorPauses},
+		{"AttemptHistory", testAttemptHistory},
 		{"ConcurrentClaimers", testConcurrentClaimers},
 	}
 	for _, tt := range tests {

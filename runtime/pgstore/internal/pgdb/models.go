@@ -37,6 +37,7 @@ type OutboxEvent struct {
 	Releases      int32
 	FailedAt      *time.Time
 	FailedClass   *string
+	AttemptLog    []byte
 }
 
 type OutboxKey struct {

@@ -171,7 +171,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 const complete = `-- name: Complete :many
 UPDATE outbox_events e
 SET status = 'completed', is_head = false,
-    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = coalesce($1::timestamptz, now()),
     updated_at = coalesce($1::timestamptz, now())
 FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token) AS f
@@ -195,6 +195,7 @@ type CompleteRow struct {
 // lease token is set only while an event is processing, so the status need
 // not be tested; testing it would make the planner consider the leased index
 // and, in a generic plan, a nested loop over the whole batch.
+// A completed event keeps no last error; its attempt log keeps the failures.
 func (q *Queries) Complete(ctx context.Context, arg CompleteParams) ([]CompleteRow, error) {
 	rows, err := q.db.Query(ctx, complete, arg.Now, arg.Ids, arg.Tokens)
 	if err != nil {
@@ -378,7 +379,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, now *time.Time) erro
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events WHERE id = $1
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events WHERE id = $1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, error) {
@@ -413,6 +414,7 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 		&i.Releases,
 		&i.FailedAt,
 		&i.FailedClass,
+		&i.AttemptLog,
 	)
 	return i, err
 }
@@ -475,11 +477,14 @@ UPDATE outbox_events e
 SET status = 'dead', is_head = false,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('at', coalesce($1::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'dead',
+            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
     failed_at = coalesce($1::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token, unnest($4::text[]) AS error,
-        unnest($5::text[]) AS class
+        unnest($5::text[]) AS class, unnest($6::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -487,11 +492,12 @@ RETURNING e.id, e.ordering_key
 `
 
 type KillParams struct {
-	Now     *time.Time
-	Ids     []uuid.UUID
-	Tokens  []uuid.UUID
-	Errors  []string
-	Classes []string
+	Now         *time.Time
+	Ids         []uuid.UUID
+	Tokens      []uuid.UUID
+	Errors      []string
+	Classes     []string
+	StatusCodes []int32
 }
 
 type KillRow struct {
@@ -506,6 +512,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 		arg.Tokens,
 		arg.Errors,
 		arg.Classes,
+		arg.StatusCodes,
 	)
 	if err != nil {
 		return nil, err
@@ -526,7 +533,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR event_type = $2::text)
   AND ($3::text IS NULL OR user_id = $3::text)
@@ -587,6 +594,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
 		); err != nil {
 			return nil, err
 		}
@@ -858,6 +866,9 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= $1::integer THEN 'dead' E
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($2::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('at', coalesce($2::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'expired',
+            'class', 'unanswered', 'status', NULL, 'reason', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce($2::timestamptz, now())
 FROM (
     SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
@@ -930,12 +941,15 @@ SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($1::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('at', coalesce($1::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'release',
+            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
         unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error,
         unnest($6::boolean[]) AS reached, unnest($7::boolean[]) AS dated,
-        unnest($8::text[]) AS class
+        unnest($8::text[]) AS class, unnest($9::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -943,14 +957,15 @@ RETURNING e.id
 `
 
 type ReleaseParams struct {
-	Now      *time.Time
-	Ids      []uuid.UUID
-	Tokens   []uuid.UUID
-	DelaysMs []int64
-	Errors   []string
-	Reached  []bool
-	Dated    []bool
-	Classes  []string
+	Now         *time.Time
+	Ids         []uuid.UUID
+	Tokens      []uuid.UUID
+	DelaysMs    []int64
+	Errors      []string
+	Reached     []bool
+	Dated       []bool
+	Classes     []string
+	StatusCodes []int32
 }
 
 // The attempt is given back: the backend never saw the request, or nothing
@@ -967,6 +982,7 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) ([]uuid.UUID, 
 		arg.Reached,
 		arg.Dated,
 		arg.Classes,
+		arg.StatusCodes,
 	)
 	if err != nil {
 		return nil, err
@@ -1108,12 +1124,15 @@ SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($1::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('at', coalesce($1::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'retry',
+            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
     failed_at = coalesce($1::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
         unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error,
-        unnest($6::text[]) AS class
+        unnest($6::text[]) AS class, unnest($7::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -1121,14 +1140,17 @@ RETURNING e.id
 `
 
 type RetryParams struct {
-	Now      *time.Time
-	Ids      []uuid.UUID
-	Tokens   []uuid.UUID
-	DelaysMs []int64
-	Errors   []string
-	Classes  []string
+	Now         *time.Time
+	Ids         []uuid.UUID
+	Tokens      []uuid.UUID
+	DelaysMs    []int64
+	Errors      []string
+	Classes     []string
+	StatusCodes []int32
 }
 
+// Each failed attempt is appended to the event's attempt log, whose oldest
+// entry goes once it holds 10 (see migration 0007).
 func (q *Queries) Retry(ctx context.Context, arg RetryParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, retry,
 		arg.Now,
@@ -1137,6 +1159,7 @@ func (q *Queries) Retry(ctx context.Context, arg RetryParams) ([]uuid.UUID, erro
 		arg.DelaysMs,
 		arg.Errors,
 		arg.Classes,
+		arg.StatusCodes,
 	)
 	if err != nil {
 		return nil, err

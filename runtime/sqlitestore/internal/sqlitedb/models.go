@@ -35,6 +35,7 @@ type OutboxEvent struct {
 	Releases      int64
 	FailedAt      sql.NullInt64
 	FailedClass   sql.NullString
+	AttemptLog    string
 }
 
 type OutboxKey struct {

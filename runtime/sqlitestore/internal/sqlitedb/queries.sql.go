@@ -55,7 +55,7 @@ WHERE seq IN (
     ORDER BY d.priority DESC, d.seq
     LIMIT ?5
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log
 `
 
 type ClaimParams struct {
@@ -111,6 +111,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
 		); err != nil {
 			return nil, err
 		}
@@ -128,7 +129,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 const complete = `-- name: Complete :one
 UPDATE outbox_events
 SET status = 'completed', is_head = 0,
-    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = ?1, updated_at = ?1
 WHERE id = ?2 AND lease_token = ?3 AND status = 'processing'
   AND lease_until > ?1
@@ -141,7 +142,8 @@ type CompleteParams struct {
 	Token sql.NullString
 }
 
-// Fenced: only a row still leased under the same token, lease unexpired.
+// Fenced: only a row still leased under the same token, lease unexpired. A
+// completed event keeps no last error; its attempt log keeps the failures.
 func (q *Queries) Complete(ctx context.Context, arg CompleteParams) (string, error) {
 	row := q.db.QueryRowContext(ctx, complete, arg.Now, arg.ID, arg.Token)
 	var ordering_key string
@@ -277,7 +279,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, before int64) error 
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events WHERE id = ?1
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events WHERE id = ?1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) {
@@ -312,6 +314,7 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 		&i.Releases,
 		&i.FailedAt,
 		&i.FailedClass,
+		&i.AttemptLog,
 	)
 	return i, err
 }
@@ -426,8 +429,10 @@ UPDATE outbox_events
 SET status = 'dead', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = ?1,
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('at', ?2, 'attempt', attempts, 'outcome', 'dead', 'class', nullif(?3, ''), 'status', nullif(CAST(?4 AS INTEGER), 0), 'reason', substr(?1, 1, 200))),
     failed_at = ?2, failed_class = ?3, updated_at = ?2
-WHERE id = ?4 AND lease_token = ?5 AND status = 'processing'
+WHERE id = ?5 AND lease_token = ?6 AND status = 'processing'
   AND lease_until > ?2
 RETURNING ordering_key
 `
@@ -436,6 +441,7 @@ type KillParams struct {
 	LastError   sql.NullString
 	Now         sql.NullInt64
 	FailedClass sql.NullString
+	StatusCode  int64
 	ID          string
 	Token       sql.NullString
 }
@@ -445,6 +451,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
 		arg.LastError,
 		arg.Now,
 		arg.FailedClass,
+		arg.StatusCode,
 		arg.ID,
 		arg.Token,
 	)
@@ -468,7 +475,7 @@ func (q *Queries) LastCompletedAt(ctx context.Context) (int64, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
   AND (?3 IS NULL OR user_id = ?3)
@@ -529,6 +536,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
 		); err != nil {
 			return nil, err
 		}
@@ -727,6 +735,8 @@ SET status = CASE
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = ?3,
     last_error = 'lease expired: the processor stopped or stalled during delivery',
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('at', ?3, 'attempt', attempts, 'outcome', 'expired', 'class', 'unanswered', 'status', NULL, 'reason', 'lease expired: the processor stopped or stalled during delivery')),
     updated_at = ?3
 WHERE status = 'processing' AND lease_until <= ?3
 RETURNING id, ordering_key, status
@@ -802,8 +812,11 @@ SET status = CASE WHEN attempts > 1 OR CAST(?1 AS INTEGER) = 1 OR failed_at IS N
     failed_at = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN ?3 ELSE failed_at END,
     failed_class = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN ?4 ELSE failed_class END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = ?5, last_error = ?6, updated_at = ?3
-WHERE id = ?7 AND lease_token = ?8 AND status = 'processing'
+    run_at = ?5, last_error = ?6,
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('at', ?3, 'attempt', attempts, 'outcome', 'release', 'class', nullif(?4, ''), 'status', nullif(CAST(?7 AS INTEGER), 0), 'reason', substr(?6, 1, 200))),
+    updated_at = ?3
+WHERE id = ?8 AND lease_token = ?9 AND status = 'processing'
   AND lease_until > ?3
 `
 
@@ -814,6 +827,7 @@ type ReleaseParams struct {
 	FailedClass sql.NullString
 	RunAt       int64
 	LastError   sql.NullString
+	StatusCode  int64
 	ID          string
 	Token       sql.NullString
 }
@@ -830,6 +844,7 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error)
 		arg.FailedClass,
 		arg.RunAt,
 		arg.LastError,
+		arg.StatusCode,
 		arg.ID,
 		arg.Token,
 	)
@@ -915,8 +930,10 @@ UPDATE outbox_events
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = ?1, last_error = ?2,
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('at', ?3, 'attempt', attempts, 'outcome', 'retry', 'class', nullif(?4, ''), 'status', nullif(CAST(?5 AS INTEGER), 0), 'reason', substr(?2, 1, 200))),
     failed_at = ?3, failed_class = ?4, updated_at = ?3
-WHERE id = ?5 AND lease_token = ?6 AND status = 'processing'
+WHERE id = ?6 AND lease_token = ?7 AND status = 'processing'
   AND lease_until > ?3
 `
 
@@ -925,16 +942,20 @@ type RetryParams struct {
 	LastError   sql.NullString
 	Now         sql.NullInt64
 	FailedClass sql.NullString
+	StatusCode  int64
 	ID          string
 	Token       sql.NullString
 }
 
+// Each failed attempt is appended to the event's attempt log, whose oldest
+// entry goes once it holds 10 (see migration 0007).
 func (q *Queries) Retry(ctx context.Context, arg RetryParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, retry,
 		arg.RunAt,
 		arg.LastError,
 		arg.Now,
 		arg.FailedClass,
+		arg.StatusCode,
 		arg.ID,
 		arg.Token,
 	)

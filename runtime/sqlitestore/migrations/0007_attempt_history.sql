@@ -1,0 +1,11 @@
+-- Each event's latest failed attempts, oldest first, at most 10 (the
+-- runtime's MaxHistory), as a JSON array: when (Unix microseconds), which
+-- attempt, what it led to, the class of failure, the HTTP status and the
+-- start of the error. The statements that record an outcome append to it,
+-- so keeping it costs no statement; a delivery appends nothing.
+ALTER TABLE outbox_events ADD COLUMN attempt_log TEXT NOT NULL DEFAULT '[]';
+-- Failed and dead events, oldest first: what operators retry and discard
+-- in bulk, and what counts of unfinished events read beside the pending ones
+-- without touching the completed ones.
+CREATE INDEX outbox_events_failed_or_dead ON outbox_events (seq)
+    WHERE status IN ('failed', 'dead');
