@@ -80,6 +80,19 @@ type Inspector interface {
 	// Pauses lists the operators' pauses in force, the pause of every
 	// type first, then by event type.
 	Pauses(ctx context.Context) ([]Pause, error)
+
+	// Count counts the events sel selects, its Limit aside.
+	Count(ctx context.Context, sel Selection) (int64, error)
+	// RetryMatching does what Retry does to each dead and failed event sel
+	// selects, a batch of them per transaction, oldest first; progress, if
+	// not nil, learns the totals after each batch.
+	RetryMatching(ctx context.Context, sel Selection, progress func(BulkResult)) (BulkResult, error)
+	// DiscardMatching does what Discard does to each event sel selects
+	// that is not being delivered right now, a batch per transaction.
+	DiscardMatching(ctx context.Context, sel Selection, progress func(BulkResult)) (BulkResult, error)
+	// PurgeMatching deletes the completed events sel selects, a batch per
+	// transaction.
+	PurgeMatching(ctx context.Context, sel Selection, progress func(BulkResult)) (BulkResult, error)
 }
 
 // ProcessorInfo is a processor as its heartbeats describe it.

@@ -278,7 +278,7 @@ FOR UPDATE NOWAIT;
 -- cleared, so nothing from before is held against the event.
 -- name: RequeueFailed :exec
 UPDATE outbox_events
-SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 WHERE id = sqlc.arg('id');
 
@@ -338,3 +338,78 @@ RETURNING event_type, paused_by, reason, paused_at;
 
 -- name: ListPauses :many
 SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type;
+
+-- Bulk repairs and counts select events by statuses, type, user, enqueue
+-- time and completion time; a NULL filter matches everything.
+-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE status = ANY(sqlc.arg('statuses')::text[])
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+  AND (sqlc.narg('completed_before')::timestamptz IS NULL OR completed_at < sqlc.narg('completed_before')::timestamptz);
+
+-- The next batch of a bulk retry or discard, oldest first, read without
+-- locks: the batch locks the events' keys, then the events themselves.
+-- Events being delivered (processing under a live lease) are left out.
+-- name: RepairCandidates :many
+SELECT id, ordering_key FROM outbox_events
+WHERE status = ANY(sqlc.arg('statuses')::text[])
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+  AND (sqlc.narg('completed_before')::timestamptz IS NULL OR completed_at < sqlc.narg('completed_before')::timestamptz)
+  AND NOT (status = 'processing' AND lease_until > coalesce(sqlc.narg('now')::timestamptz, now()))
+ORDER BY seq
+LIMIT sqlc.arg('max_events');
+
+-- Locks the key rows in key order, as ReleaseKeys does, so that a repair
+-- and a processor recording outcomes never wait on each other in a cycle.
+-- name: LockKeys :many
+SELECT ordering_key FROM outbox_keys
+WHERE ordering_key = ANY(sqlc.arg('keys')::text[])
+ORDER BY ordering_key
+FOR UPDATE;
+
+-- Locks the candidates that still qualify, skipping those a processor is
+-- recording an outcome for.
+-- name: LockRepairable :many
+SELECT id, ordering_key, status FROM outbox_events
+WHERE id = ANY(sqlc.arg('ids')::uuid[]) AND status = ANY(sqlc.arg('statuses')::text[])
+  AND NOT (status = 'processing' AND lease_until > coalesce(sqlc.narg('now')::timestamptz, now()))
+FOR UPDATE SKIP LOCKED;
+
+-- An operator's retry of many events, a fresh start for each as in
+-- RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
+-- and PromoteHeads then makes the oldest of each key without one its head.
+-- name: RequeueMatching :exec
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = is_head AND status <> 'dead',
+    run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+WHERE id = ANY(sqlc.arg('ids')::uuid[]);
+
+-- Counts the events of each listed key (a key may be listed more than once)
+-- back into the unfinished set, in key order.
+-- name: IncrementKeys :exec
+INSERT INTO outbox_keys (ordering_key, unfinished)
+SELECT key, count(*)::integer FROM unnest(sqlc.arg('keys')::text[]) AS key GROUP BY key ORDER BY key
+ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + excluded.unfinished;
+
+-- name: DeleteEvents :exec
+DELETE FROM outbox_events WHERE id = ANY(sqlc.arg('ids')::uuid[]);
+
+-- Completed events are never changed again, so deleting them takes no
+-- lock but the rows'.
+-- name: PurgeMatching :execrows
+DELETE FROM outbox_events
+WHERE id IN (
+    SELECT id FROM outbox_events
+    WHERE status = 'completed'
+      AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+      AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+      AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+      AND (sqlc.narg('completed_before')::timestamptz IS NULL OR completed_at < sqlc.narg('completed_before')::timestamptz)
+    LIMIT sqlc.arg('max_events')
+);

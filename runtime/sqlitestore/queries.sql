@@ -198,7 +198,7 @@ SELECT * FROM outbox_events WHERE id = sqlc.arg('id');
 -- An operator's retry is a fresh start: attempts and the failure record are
 -- cleared, so nothing from before is held against the event.
 -- name: RequeueFailed :exec
-UPDATE outbox_events SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
+UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id');
 
 -- name: RequeueDead :exec
@@ -248,3 +248,53 @@ RETURNING event_type, paused_by, reason, paused_at;
 
 -- name: ListPauses :many
 SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type;
+
+-- name: CountMatching :one
+-- Bulk repairs and counts select events by statuses, type, user, enqueue
+-- time and completion time; a NULL filter matches everything. Lists of
+-- statuses and ids are JSON arrays: sqlc.slice numbers the parameters after
+-- it wrongly.
+SELECT count(*) FROM outbox_events
+WHERE status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT)))
+  AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
+  AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
+  AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'))
+  AND (sqlc.narg('completed_before') IS NULL OR completed_at < sqlc.narg('completed_before'));
+
+-- name: RepairCandidates :many
+-- The next batch of a bulk retry or discard, oldest first. Events being
+-- delivered (processing under a live lease) are left out.
+SELECT id, ordering_key, status FROM outbox_events
+WHERE status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT)))
+  AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
+  AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
+  AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'))
+  AND (sqlc.narg('completed_before') IS NULL OR completed_at < sqlc.narg('completed_before'))
+  AND NOT (status = 'processing' AND lease_until > sqlc.arg('now'))
+ORDER BY seq
+LIMIT sqlc.arg('max_events');
+
+-- name: RequeueMatching :exec
+-- An operator's retry of many events, a fresh start for each as in
+-- RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
+-- and PromoteHead then makes the oldest of each key without one its head.
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = is_head AND status <> 'dead',
+    run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
+WHERE id IN (SELECT value FROM json_each(CAST(sqlc.arg('ids') AS TEXT)));
+
+-- name: DeleteEvents :exec
+DELETE FROM outbox_events WHERE id IN (SELECT value FROM json_each(CAST(sqlc.arg('ids') AS TEXT)));
+
+-- name: PurgeMatching :execrows
+DELETE FROM outbox_events
+WHERE seq IN (
+    SELECT c.seq FROM outbox_events AS c
+    WHERE c.status = 'completed'
+      AND (sqlc.narg('event_type') IS NULL OR c.event_type = sqlc.narg('event_type'))
+      AND (sqlc.narg('user_id') IS NULL OR c.user_id = sqlc.narg('user_id'))
+      AND (sqlc.narg('created_before') IS NULL OR c.created_at < sqlc.narg('created_before'))
+      AND (sqlc.narg('completed_before') IS NULL OR c.completed_at < sqlc.narg('completed_before'))
+    LIMIT sqlc.arg('max_events')
+);

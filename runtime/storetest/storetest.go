@@ -70,6 +70,10 @@ func Run(t *testing.T, newStore Factory) {
 		{"StatsCountsExpiredLeases", testStatsCountsExpiredLeases},
 		{"OperatorPauses", testOperatorPauses},
 		{"AttemptHistory", testAttemptHistory},
+		{"RetryMatching", testRetryMatching},
+		{"RetryMatchingInBatches", testRetryMatchingInBatches},
+		{"DiscardMatching", testDiscardMatching},
+		{"PurgeMatching", testPurgeMatching},
 		{"ConcurrentClaimers", testConcurrentClaimers},
 	}
 	for _, tt := range tests {

@@ -258,6 +258,38 @@ func (q *Queries) CountExpiredLeases(ctx context.Context, now *time.Time) (int64
 	return count, err
 }
 
+const countMatching = `-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE status = ANY($1::text[])
+  AND ($2::text IS NULL OR event_type = $2::text)
+  AND ($3::text IS NULL OR user_id = $3::text)
+  AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR completed_at < $5::timestamptz)
+`
+
+type CountMatchingParams struct {
+	Statuses        []string
+	EventType       *string
+	UserID          *string
+	CreatedBefore   *time.Time
+	CompletedBefore *time.Time
+}
+
+// Bulk repairs and counts select events by statuses, type, user, enqueue
+// time and completion time; a NULL filter matches everything.
+func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countMatching,
+		arg.Statuses,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
 WHERE status <> 'completed'
@@ -297,6 +329,15 @@ DELETE FROM outbox_events WHERE id = $1
 
 func (q *Queries) DeleteEvent(ctx context.Context, id uuid.UUID) error {
 	_, err := q.db.Exec(ctx, deleteEvent, id)
+	return err
+}
+
+const deleteEvents = `-- name: DeleteEvents :exec
+DELETE FROM outbox_events WHERE id = ANY($1::uuid[])
+`
+
+func (q *Queries) DeleteEvents(ctx context.Context, ids []uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteEvents, ids)
 	return err
 }
 
@@ -470,6 +511,19 @@ func (q *Queries) IncrementKey(ctx context.Context, orderingKey string) (int32, 
 	var unfinished int32
 	err := row.Scan(&unfinished)
 	return unfinished, err
+}
+
+const incrementKeys = `-- name: IncrementKeys :exec
+INSERT INTO outbox_keys (ordering_key, unfinished)
+SELECT key, count(*)::integer FROM unnest($1::text[]) AS key GROUP BY key ORDER BY key
+ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + excluded.unfinished
+`
+
+// Counts the events of each listed key (a key may be listed more than once)
+// back into the unfinished set, in key order.
+func (q *Queries) IncrementKeys(ctx context.Context, keys []string) error {
+	_, err := q.db.Exec(ctx, incrementKeys, keys)
+	return err
 }
 
 const kill = `-- name: Kill :many
@@ -746,6 +800,76 @@ func (q *Queries) LockKey(ctx context.Context, orderingKey string) ([]string, er
 	return items, nil
 }
 
+const lockKeys = `-- name: LockKeys :many
+SELECT ordering_key FROM outbox_keys
+WHERE ordering_key = ANY($1::text[])
+ORDER BY ordering_key
+FOR UPDATE
+`
+
+// Locks the key rows in key order, as ReleaseKeys does, so that a repair
+// and a processor recording outcomes never wait on each other in a cycle.
+func (q *Queries) LockKeys(ctx context.Context, keys []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, lockKeys, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var ordering_key string
+		if err := rows.Scan(&ordering_key); err != nil {
+			return nil, err
+		}
+		items = append(items, ordering_key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockRepairable = `-- name: LockRepairable :many
+SELECT id, ordering_key, status FROM outbox_events
+WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])
+  AND NOT (status = 'processing' AND lease_until > coalesce($3::timestamptz, now()))
+FOR UPDATE SKIP LOCKED
+`
+
+type LockRepairableParams struct {
+	Ids      []uuid.UUID
+	Statuses []string
+	Now      *time.Time
+}
+
+type LockRepairableRow struct {
+	ID          uuid.UUID
+	OrderingKey string
+	Status      string
+}
+
+// Locks the candidates that still qualify, skipping those a processor is
+// recording an outcome for.
+func (q *Queries) LockRepairable(ctx context.Context, arg LockRepairableParams) ([]LockRepairableRow, error) {
+	rows, err := q.db.Query(ctx, lockRepairable, arg.Ids, arg.Statuses, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LockRepairableRow
+	for rows.Next() {
+		var i LockRepairableRow
+		if err := rows.Scan(&i.ID, &i.OrderingKey, &i.Status); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const nextDue = `-- name: NextDue :one
 SELECT run_at,
     greatest(0, extract(epoch FROM run_at - coalesce($1::timestamptz, now())) * 1000)::bigint AS wait_ms
@@ -849,6 +973,43 @@ type PurgeCompletedParams struct {
 
 func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) (int64, error) {
 	result, err := q.db.Exec(ctx, purgeCompleted, arg.Before, arg.MaxEvents)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const purgeMatching = `-- name: PurgeMatching :execrows
+DELETE FROM outbox_events
+WHERE id IN (
+    SELECT id FROM outbox_events
+    WHERE status = 'completed'
+      AND ($1::text IS NULL OR event_type = $1::text)
+      AND ($2::text IS NULL OR user_id = $2::text)
+      AND ($3::timestamptz IS NULL OR created_at < $3::timestamptz)
+      AND ($4::timestamptz IS NULL OR completed_at < $4::timestamptz)
+    LIMIT $5
+)
+`
+
+type PurgeMatchingParams struct {
+	EventType       *string
+	UserID          *string
+	CreatedBefore   *time.Time
+	CompletedBefore *time.Time
+	MaxEvents       int32
+}
+
+// Completed events are never changed again, so deleting them takes no
+// lock but the rows'.
+func (q *Queries) PurgeMatching(ctx context.Context, arg PurgeMatchingParams) (int64, error) {
+	result, err := q.db.Exec(ctx, purgeMatching,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+		arg.MaxEvents,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -1047,6 +1208,64 @@ func (q *Queries) ReleaseKeys(ctx context.Context, keys []string) ([]string, err
 	return items, nil
 }
 
+const repairCandidates = `-- name: RepairCandidates :many
+SELECT id, ordering_key FROM outbox_events
+WHERE status = ANY($1::text[])
+  AND ($2::text IS NULL OR event_type = $2::text)
+  AND ($3::text IS NULL OR user_id = $3::text)
+  AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR completed_at < $5::timestamptz)
+  AND NOT (status = 'processing' AND lease_until > coalesce($6::timestamptz, now()))
+ORDER BY seq
+LIMIT $7
+`
+
+type RepairCandidatesParams struct {
+	Statuses        []string
+	EventType       *string
+	UserID          *string
+	CreatedBefore   *time.Time
+	CompletedBefore *time.Time
+	Now             *time.Time
+	MaxEvents       int32
+}
+
+type RepairCandidatesRow struct {
+	ID          uuid.UUID
+	OrderingKey string
+}
+
+// The next batch of a bulk retry or discard, oldest first, read without
+// locks: the batch locks the events' keys, then the events themselves.
+// Events being delivered (processing under a live lease) are left out.
+func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesParams) ([]RepairCandidatesRow, error) {
+	rows, err := q.db.Query(ctx, repairCandidates,
+		arg.Statuses,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+		arg.Now,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RepairCandidatesRow
+	for rows.Next() {
+		var i RepairCandidatesRow
+		if err := rows.Scan(&i.ID, &i.OrderingKey); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const requeueDead = `-- name: RequeueDead :exec
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
@@ -1069,7 +1288,7 @@ func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error 
 
 const requeueFailed = `-- name: RequeueFailed :exec
 UPDATE outbox_events
-SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce($1::timestamptz, now()),
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce($1::timestamptz, now()),
     updated_at = coalesce($1::timestamptz, now())
 WHERE id = $2
 `
@@ -1083,6 +1302,28 @@ type RequeueFailedParams struct {
 // cleared, so nothing from before is held against the event.
 func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) error {
 	_, err := q.db.Exec(ctx, requeueFailed, arg.Now, arg.ID)
+	return err
+}
+
+const requeueMatching = `-- name: RequeueMatching :exec
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = is_head AND status <> 'dead',
+    run_at = coalesce($1::timestamptz, now()),
+    updated_at = coalesce($1::timestamptz, now())
+WHERE id = ANY($2::uuid[])
+`
+
+type RequeueMatchingParams struct {
+	Now *time.Time
+	Ids []uuid.UUID
+}
+
+// An operator's retry of many events, a fresh start for each as in
+// RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
+// and PromoteHeads then makes the oldest of each key without one its head.
+func (q *Queries) RequeueMatching(ctx context.Context, arg RequeueMatchingParams) error {
+	_, err := q.db.Exec(ctx, requeueMatching, arg.Now, arg.Ids)
 	return err
 }
 

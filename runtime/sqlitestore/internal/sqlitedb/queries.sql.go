@@ -195,6 +195,40 @@ func (q *Queries) CountExpiredLeases(ctx context.Context, now sql.NullInt64) (in
 	return count, err
 }
 
+const countMatching = `-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE status IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+  AND (?2 IS NULL OR event_type = ?2)
+  AND (?3 IS NULL OR user_id = ?3)
+  AND (?4 IS NULL OR created_at < ?4)
+  AND (?5 IS NULL OR completed_at < ?5)
+`
+
+type CountMatchingParams struct {
+	Statuses        string
+	EventType       interface{}
+	UserID          interface{}
+	CreatedBefore   interface{}
+	CompletedBefore interface{}
+}
+
+// Bulk repairs and counts select events by statuses, type, user, enqueue
+// time and completion time; a NULL filter matches everything. Lists of
+// statuses and ids are JSON arrays: sqlc.slice numbers the parameters after
+// it wrongly.
+func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, countMatching,
+		arg.Statuses,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
 WHERE status <> 'completed'
@@ -246,6 +280,15 @@ DELETE FROM outbox_events WHERE id = ?1
 
 func (q *Queries) DeleteEvent(ctx context.Context, id string) error {
 	_, err := q.db.ExecContext(ctx, deleteEvent, id)
+	return err
+}
+
+const deleteEvents = `-- name: DeleteEvents :exec
+DELETE FROM outbox_events WHERE id IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+`
+
+func (q *Queries) DeleteEvents(ctx context.Context, ids string) error {
+	_, err := q.db.ExecContext(ctx, deleteEvents, ids)
 	return err
 }
 
@@ -722,6 +765,41 @@ func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) 
 	return result.RowsAffected()
 }
 
+const purgeMatching = `-- name: PurgeMatching :execrows
+DELETE FROM outbox_events
+WHERE seq IN (
+    SELECT c.seq FROM outbox_events AS c
+    WHERE c.status = 'completed'
+      AND (?1 IS NULL OR c.event_type = ?1)
+      AND (?2 IS NULL OR c.user_id = ?2)
+      AND (?3 IS NULL OR c.created_at < ?3)
+      AND (?4 IS NULL OR c.completed_at < ?4)
+    LIMIT ?5
+)
+`
+
+type PurgeMatchingParams struct {
+	EventType       interface{}
+	UserID          interface{}
+	CreatedBefore   interface{}
+	CompletedBefore interface{}
+	MaxEvents       int64
+}
+
+func (q *Queries) PurgeMatching(ctx context.Context, arg PurgeMatchingParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, purgeMatching,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const reclaimExpired = `-- name: ReclaimExpired :many
 UPDATE outbox_events
 SET status = CASE
@@ -854,6 +932,67 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error)
 	return result.RowsAffected()
 }
 
+const repairCandidates = `-- name: RepairCandidates :many
+SELECT id, ordering_key, status FROM outbox_events
+WHERE status IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+  AND (?2 IS NULL OR event_type = ?2)
+  AND (?3 IS NULL OR user_id = ?3)
+  AND (?4 IS NULL OR created_at < ?4)
+  AND (?5 IS NULL OR completed_at < ?5)
+  AND NOT (status = 'processing' AND lease_until > ?6)
+ORDER BY seq
+LIMIT ?7
+`
+
+type RepairCandidatesParams struct {
+	Statuses        string
+	EventType       interface{}
+	UserID          interface{}
+	CreatedBefore   interface{}
+	CompletedBefore interface{}
+	Now             sql.NullInt64
+	MaxEvents       int64
+}
+
+type RepairCandidatesRow struct {
+	ID          string
+	OrderingKey string
+	Status      string
+}
+
+// The next batch of a bulk retry or discard, oldest first. Events being
+// delivered (processing under a live lease) are left out.
+func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesParams) ([]RepairCandidatesRow, error) {
+	rows, err := q.db.QueryContext(ctx, repairCandidates,
+		arg.Statuses,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+		arg.Now,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RepairCandidatesRow
+	for rows.Next() {
+		var i RepairCandidatesRow
+		if err := rows.Scan(&i.ID, &i.OrderingKey, &i.Status); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const requeueDead = `-- name: RequeueDead :exec
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
@@ -874,7 +1013,7 @@ func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error 
 }
 
 const requeueFailed = `-- name: RequeueFailed :exec
-UPDATE outbox_events SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = ?1, updated_at = ?1
+UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = ?1, updated_at = ?1
 WHERE id = ?2
 `
 
@@ -887,6 +1026,27 @@ type RequeueFailedParams struct {
 // cleared, so nothing from before is held against the event.
 func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) error {
 	_, err := q.db.ExecContext(ctx, requeueFailed, arg.Now, arg.ID)
+	return err
+}
+
+const requeueMatching = `-- name: RequeueMatching :exec
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = is_head AND status <> 'dead',
+    run_at = ?1, updated_at = ?1
+WHERE id IN (SELECT value FROM json_each(CAST(?2 AS TEXT)))
+`
+
+type RequeueMatchingParams struct {
+	Now int64
+	Ids string
+}
+
+// An operator's retry of many events, a fresh start for each as in
+// RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
+// and PromoteHead then makes the oldest of each key without one its head.
+func (q *Queries) RequeueMatching(ctx context.Context, arg RequeueMatchingParams) error {
+	_, err := q.db.ExecContext(ctx, requeueMatching, arg.Now, arg.Ids)
 	return err
 }
 

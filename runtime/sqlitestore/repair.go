@@ -1,0 +1,161 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/internal/storekit"
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore/internal/sqlitedb"
+)
+
+// Count implements outbox.Inspector.
+func (s *Store) Count(ctx context.Context, sel outbox.Selection) (int64, error) {
+	statuses, err := storekit.Statuses("count", sel, outbox.Statuses()...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := sqlitedb.New(s.read).CountMatching(ctx, sqlitedb.CountMatchingParams{
+		Statuses: jsonList(statuses), EventType: optional(sel.Type), UserID: optional(sel.UserID),
+		CreatedBefore: optionalMicros(sel.CreatedBefore), CompletedBefore: optionalMicros(sel.CompletedBefore),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}
+
+// RetryMatching implements outbox.Inspector.
+func (s *Store) RetryMatching(ctx context.Context, sel outbox.Selection, progress func(outbox.BulkResult)) (outbox.BulkResult, error) {
+	statuses, err := storekit.Statuses("retry", sel, outbox.StatusDead, outbox.StatusFailed)
+	if err != nil {
+		return outbox.BulkResult{}, err
+	}
+	res, err := storekit.Bulk(ctx, sel.Limit, func(ctx context.Context, max int) (int, int, error) {
+		return s.repairBatch(ctx, sel, statuses, max, requeue)
+	}, progress)
+	if res.Done > 0 {
+		s.Notify()
+	}
+	if err != nil {
+		return res, fmt.Errorf("retry: %w", err)
+	}
+	return res, nil
+}
+
+// requeue gives dead and failed events a fresh start; dead ones rejoin
+// their keys' unfinished events, and a key left without a head gets its
+// oldest.
+func requeue(ctx context.Context, q *sqlitedb.Queries, evs []sqlitedb.RepairCandidatesRow, now int64) error {
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	if err := q.RequeueMatching(ctx, sqlitedb.RequeueMatchingParams{Ids: jsonList(ids), Now: now}); err != nil {
+		return fmt.Errorf("requeue: %w", err)
+	}
+	revived := map[string]bool{}
+	for _, ev := range evs {
+		if outbox.Status(ev.Status) != outbox.StatusDead {
+			continue
+		}
+		if _, err := q.IncrementKey(ctx, ev.OrderingKey); err != nil {
+			return fmt.Errorf("count a revived event in its key: %w", err)
+		}
+		revived[ev.OrderingKey] = true
+	}
+	for key := range revived {
+		if _, err := q.PromoteHead(ctx, key); err != nil {
+			return fmt.Errorf("promote head: %w", err)
+		}
+	}
+	return nil
+}
+
+// DiscardMatching implements outbox.Inspector.
+func (s *Store) DiscardMatching(ctx context.Context, sel outbox.Selection, progress func(outbox.BulkResult)) (outbox.BulkResult, error) {
+	statuses, err := storekit.Statuses("discard", sel, outbox.Statuses()...)
+	if err != nil {
+		return outbox.BulkResult{}, err
+	}
+	res, err := storekit.Bulk(ctx, sel.Limit, func(ctx context.Context, max int) (int, int, error) {
+		return s.repairBatch(ctx, sel, statuses, max, deleteEvents)
+	}, progress)
+	if res.Done > 0 {
+		s.Notify() // keys' next events may have moved up
+	}
+	if err != nil {
+		return res, fmt.Errorf("discard: %w", err)
+	}
+	return res, nil
+}
+
+// deleteEvents deletes events; the unfinished ones leave their keys, whose
+// next events move up.
+func deleteEvents(ctx context.Context, q *sqlitedb.Queries, evs []sqlitedb.RepairCandidatesRow, _ int64) error {
+	ids := make([]string, len(evs))
+	var keys []string
+	for i, ev := range evs {
+		ids[i] = ev.ID
+		if !outbox.Status(ev.Status).Finished() {
+			keys = append(keys, ev.OrderingKey)
+		}
+	}
+	if err := q.DeleteEvents(ctx, jsonList(ids)); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	_, err := finishKeys(ctx, q, keys)
+	return err
+}
+
+// repairBatch applies repair to the next max events sel selects in
+// statuses, in one write transaction: SQLite's single writer keeps
+// processors out meanwhile, so no event is ever held.
+func (s *Store) repairBatch(ctx context.Context, sel outbox.Selection, statuses []string, max int,
+	repair func(context.Context, *sqlitedb.Queries, []sqlitedb.RepairCandidatesRow, int64) error) (done, held int, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		now := s.micros()
+		q := s.q.WithTx(tx)
+		evs, err := q.RepairCandidates(ctx, sqlitedb.RepairCandidatesParams{
+			Statuses: jsonList(statuses), EventType: optional(sel.Type), UserID: optional(sel.UserID),
+			CreatedBefore: optionalMicros(sel.CreatedBefore), CompletedBefore: optionalMicros(sel.CompletedBefore),
+			Now: nullInt(now), MaxEvents: int64(max),
+		})
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		done = len(evs)
+		return repair(ctx, q, evs, now)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return done, 0, nil
+}
+
+// PurgeMatching implements outbox.Inspector.
+func (s *Store) PurgeMatching(ctx context.Context, sel outbox.Selection, progress func(outbox.BulkResult)) (outbox.BulkResult, error) {
+	if _, err := storekit.Statuses("purge", sel, outbox.StatusCompleted); err != nil {
+		return outbox.BulkResult{}, err
+	}
+	res, err := storekit.Bulk(ctx, sel.Limit, func(ctx context.Context, max int) (int, int, error) {
+		n, err := s.q.PurgeMatching(ctx, sqlitedb.PurgeMatchingParams{
+			EventType: optional(sel.Type), UserID: optional(sel.UserID),
+			CreatedBefore: optionalMicros(sel.CreatedBefore), CompletedBefore: optionalMicros(sel.CompletedBefore), MaxEvents: int64(max),
+		})
+		return int(n), 0, err
+	}, progress)
+	if err != nil {
+		return res, fmt.Errorf("purge: %w", err)
+	}
+	return res, nil
+}
+
+// jsonList is a list as the queries take it: a JSON array, which they read
+// with json_each.
+func jsonList(items []string) string {
+	b, _ := json.Marshal(items) // strings always encode
+	return string(b)
+}
