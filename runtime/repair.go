@@ -29,7 +29,7 @@ type BulkResult struct {
 	// Done counts the events the repair changed.
 	Done int64
 	// Skipped counts selected events the repair left alone because a
-	// processor held them at that moment (delivering them, or recording an
+	// processor held them when it ended (delivering them, or recording an
 	// outcome): run the repair again to do them.
 	Skipped int64
 }

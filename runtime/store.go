@@ -88,7 +88,8 @@ type Inspector interface {
 	// not nil, learns the totals after each batch.
 	RetryMatching(ctx context.Context, sel Selection, progress func(BulkResult)) (BulkResult, error)
 	// DiscardMatching does what Discard does to each event sel selects
-	// that is not being delivered right now, a batch per transaction.
+	// that is not being delivered right now, a batch per transaction; the
+	// events being delivered are reported as skipped.
 	DiscardMatching(ctx context.Context, sel Selection, progress func(BulkResult)) (BulkResult, error)
 	// PurgeMatching deletes the completed events sel selects, a batch per
 	// transaction.

@@ -275,7 +275,7 @@ func TestRetryDiscardPurge(t *testing.T) {
 		if code, _, errOut := f.ops(t, "discard", "--yes"); code != cli.ExitUsage || !strings.Contains(errOut, "say which events") {
 			t.Fatalf("discard of nothing in particular: %d %s", code, errOut)
 		}
-		if code, _, errOut := f.ops(t, "purge", "--completed-before", "1m"); code != cli.ExitFail || !strings.Contains(errOut, "delete 1 event(s) in ") || status("done") == "gone" {
+		if code, _, errOut := f.ops(t, "purge", "--completed-before", "1m"); code != cli.ExitFail || !strings.Contains(errOut, "purge 1 completed event(s) completed before ") || status("done") == "gone" {
 			t.Fatalf("purge without --yes off a terminal must name the count: %d %s", code, errOut)
 		}
 		if code, out, _ := f.ops(t, "purge", "--yes", "--completed-before", "1m"); code != cli.ExitOK || !strings.Contains(out, "purged 1") || status("done") != "gone" {

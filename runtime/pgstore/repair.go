@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -91,6 +92,16 @@ func (s *Store) DiscardMatching(ctx context.Context, sel outbox.Selection, progr
 	}
 	if err != nil {
 		return res, fmt.Errorf("discard: %w", err)
+	}
+	if slices.Contains(statuses, string(outbox.StatusProcessing)) {
+		// Left: the selected events being delivered, never candidates.
+		inFlight := sel
+		inFlight.Statuses = []outbox.Status{outbox.StatusProcessing}
+		n, err := s.Count(ctx, inFlight)
+		if err != nil {
+			return res, fmt.Errorf("discard: %w", err)
+		}
+		res.Skipped += n
 	}
 	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/internal/storekit"
@@ -88,6 +89,16 @@ func (s *Store) DiscardMatching(ctx context.Context, sel outbox.Selection, progr
 	}
 	if err != nil {
 		return res, fmt.Errorf("discard: %w", err)
+	}
+	if slices.Contains(statuses, string(outbox.StatusProcessing)) {
+		// Left: the selected events being delivered, never candidates.
+		inFlight := sel
+		inFlight.Statuses = []outbox.Status{outbox.StatusProcessing}
+		n, err := s.Count(ctx, inFlight)
+		if err != nil {
+			return res, fmt.Errorf("discard: %w", err)
+		}
+		res.Skipped += n
 	}
 	return res, nil
 }
