@@ -213,15 +213,26 @@ type Delivery struct {
 	Receipt Receipt
 }
 
-// Stats is a snapshot of an outbox.
+// Stats is a snapshot of an outbox. Its cost grows with the events
+// waiting and dead, not with the completed ones, which stores count from
+// a maintained counter or estimate (see CompletedEstimated), so that
+// metrics can read it at every scrape.
 type Stats struct {
 	// Counts holds the number of events in each status.
 	Counts map[Status]int64
-	// ByType holds the same counts per event type.
+	// ByType holds the same counts per event type; completed events are
+	// counted by type only when their count is exact.
 	ByType map[string]map[Status]int64
+	// CompletedEstimated is set when Counts[StatusCompleted] is an
+	// estimate: a store that cannot count completed events cheaply counts
+	// them exactly up to a bound (PostgreSQL: 10,000) and estimates beyond.
+	CompletedEstimated bool
 	// OldestPending is when the oldest event still waiting to be delivered
 	// (pending, processing or failed) was enqueued; zero when none is.
 	OldestPending time.Time
+	// OldestByType holds the same per event type, for the types with
+	// events waiting.
+	OldestByType map[string]time.Time
 	// NextRunAt is when the next waiting event is due; zero when none is.
 	NextRunAt time.Time
 	// ExpiredLeases counts the events still processing under a lease that

@@ -30,6 +30,9 @@ type health struct {
 	PausedSince *time.Time `json:"paused_since,omitempty"`
 	PauseClass  string     `json:"pause_class,omitempty"`
 	PauseReason string     `json:"pause_reason,omitempty"`
+	// InFlight counts the events the processor claimed and has not
+	// recorded an outcome for yet.
+	InFlight int `json:"in_flight"`
 	// OperatorPauses are the pauses operators put in force with the
 	// pause command, which every processor of the outbox honours.
 	OperatorPauses []pauseJSON `json:"operator_pauses,omitempty"`
@@ -43,8 +46,9 @@ func serveOps(ctx context.Context, addr string, o *Outbox, m *outboxprom.Metrics
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		h := health{Status: "ok"}
-		if st := state(); st.Paused {
+		st := state()
+		h := health{Status: "ok", InFlight: st.InFlight}
+		if st.Paused {
 			since := st.PausedSince.UTC()
 			h.Paused, h.PausedSince, h.PauseClass, h.PauseReason = true, &since, st.PauseClass.String(), st.PauseReason
 		}

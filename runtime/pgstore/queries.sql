@@ -235,13 +235,30 @@ WHERE id IN (
     LIMIT sqlc.arg('max_events')
 );
 
--- name: CountByTypeAndStatus :many
-SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status;
-
--- name: OldestUnfinished :one
-SELECT created_at FROM outbox_events
+-- Stats reads the waiting and the dead events through their partial
+-- indexes, and never scans the completed ones, which may be millions.
+-- name: CountWaiting :many
+SELECT event_type, status, count(*) AS events, min(created_at)::timestamptz AS oldest
+FROM outbox_events
 WHERE status IN ('pending', 'processing', 'failed')
-ORDER BY created_at LIMIT 1;
+GROUP BY event_type, status;
+
+-- name: CountDead :many
+SELECT event_type, count(*) AS events FROM outbox_events WHERE status = 'dead' GROUP BY event_type;
+
+-- Counts completed events up to a bound, one step each down their partial
+-- index: above it, Stats estimates.
+-- name: CountCompletedUpTo :one
+SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE status = 'completed' LIMIT sqlc.arg('bound')) AS c;
+
+-- name: CountCompletedByType :many
+SELECT event_type, count(*) AS events FROM outbox_events WHERE status = 'completed' GROUP BY event_type;
+
+-- The cumulative statistics' count of live rows (pg_stat_user_tables'
+-- n_live_tup), kept up to date as rows are inserted and deleted: an
+-- estimate, read in constant time.
+-- name: EstimateEvents :one
+SELECT pg_stat_get_live_tuples('outbox_events'::regclass)::bigint AS events;
 
 -- name: ListEvents :many
 SELECT * FROM outbox_events
@@ -253,9 +270,14 @@ ORDER BY seq
 LIMIT sqlc.arg('max_events');
 
 -- name: CountUnfinishedByUser :many
--- Completed events are left out: there are many and they need no one.
+-- Completed events are left out: there are many and they need no one. Each
+-- half reads a partial index.
 SELECT user_id, status, count(*) AS events FROM outbox_events
-WHERE status <> 'completed'
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY user_id, status
+UNION ALL
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status = 'dead'
 GROUP BY user_id, status;
 
 -- name: GetEvent :one

@@ -169,13 +169,23 @@ WHERE seq IN (
     LIMIT sqlc.arg('max_events')
 );
 
--- name: CountByTypeAndStatus :many
-SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status;
-
--- name: OldestUnfinished :one
-SELECT created_at FROM outbox_events
+-- name: CountWaiting :many
+-- Stats reads the waiting and the dead events through their partial
+-- indexes, and the completed ones from the counts triggers keep.
+SELECT event_type, status, count(*) AS events, CAST(min(created_at) AS INTEGER) AS oldest
+FROM outbox_events
 WHERE status IN ('pending', 'processing', 'failed')
-ORDER BY created_at LIMIT 1;
+GROUP BY event_type, status;
+
+-- name: CountDead :many
+-- The first condition is the partial index's, which SQLite uses only when
+-- the query names it.
+SELECT event_type, count(*) AS events FROM outbox_events
+WHERE status IN ('failed', 'dead') AND status = 'dead'
+GROUP BY event_type;
+
+-- name: CountCompleted :many
+SELECT event_type, events FROM outbox_completed WHERE events > 0;
 
 -- name: ListEvents :many
 SELECT * FROM outbox_events
@@ -187,9 +197,14 @@ ORDER BY seq
 LIMIT sqlc.arg('max_events');
 
 -- name: CountUnfinishedByUser :many
--- Completed events are left out: there are many and they need no one.
+-- Completed events are left out: there are many and they need no one. Each
+-- half reads a partial index.
 SELECT user_id, status, count(*) AS events FROM outbox_events
-WHERE status <> 'completed'
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY user_id, status
+UNION ALL
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status IN ('failed', 'dead') AND status = 'dead'
 GROUP BY user_id, status;
 
 -- name: GetEvent :one

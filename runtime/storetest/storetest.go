@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"NextDue", testNextDue},
 		{"SubscribeWakesOnCommit", testSubscribeWakesOnCommit},
 		{"Stats", testStats},
+		{"StatsCountsCompleted", testStatsCountsCompleted},
 		{"ListAndGet", testListAndGet},
 		{"CountByUser", testCountByUser},
 		{"RetryDead", testRetryDead},

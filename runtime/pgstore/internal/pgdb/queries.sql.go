@@ -216,26 +216,67 @@ func (q *Queries) Complete(ctx context.Context, arg CompleteParams) ([]CompleteR
 	return items, nil
 }
 
-const countByTypeAndStatus = `-- name: CountByTypeAndStatus :many
-SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status
+const countCompletedByType = `-- name: CountCompletedByType :many
+SELECT event_type, count(*) AS events FROM outbox_events WHERE status = 'completed' GROUP BY event_type
 `
 
-type CountByTypeAndStatusRow struct {
+type CountCompletedByTypeRow struct {
 	EventType string
-	Status    string
 	Events    int64
 }
 
-func (q *Queries) CountByTypeAndStatus(ctx context.Context) ([]CountByTypeAndStatusRow, error) {
-	rows, err := q.db.Query(ctx, countByTypeAndStatus)
+func (q *Queries) CountCompletedByType(ctx context.Context) ([]CountCompletedByTypeRow, error) {
+	rows, err := q.db.Query(ctx, countCompletedByType)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CountByTypeAndStatusRow
+	var items []CountCompletedByTypeRow
 	for rows.Next() {
-		var i CountByTypeAndStatusRow
-		if err := rows.Scan(&i.EventType, &i.Status, &i.Events); err != nil {
+		var i CountCompletedByTypeRow
+		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countCompletedUpTo = `-- name: CountCompletedUpTo :one
+SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE status = 'completed' LIMIT $1) AS c
+`
+
+// Counts completed events up to a bound, one step each down their partial
+// index: above it, Stats estimates.
+func (q *Queries) CountCompletedUpTo(ctx context.Context, bound int32) (int64, error) {
+	row := q.db.QueryRow(ctx, countCompletedUpTo, bound)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const countDead = `-- name: CountDead :many
+SELECT event_type, count(*) AS events FROM outbox_events WHERE status = 'dead' GROUP BY event_type
+`
+
+type CountDeadRow struct {
+	EventType string
+	Events    int64
+}
+
+func (q *Queries) CountDead(ctx context.Context) ([]CountDeadRow, error) {
+	rows, err := q.db.Query(ctx, countDead)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountDeadRow
+	for rows.Next() {
+		var i CountDeadRow
+		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -292,7 +333,11 @@ func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (i
 
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
-WHERE status <> 'completed'
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY user_id, status
+UNION ALL
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status = 'dead'
 GROUP BY user_id, status
 `
 
@@ -302,7 +347,8 @@ type CountUnfinishedByUserRow struct {
 	Events int64
 }
 
-// Completed events are left out: there are many and they need no one.
+// Completed events are left out: there are many and they need no one. Each
+// half reads a partial index.
 func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedByUserRow, error) {
 	rows, err := q.db.Query(ctx, countUnfinishedByUser)
 	if err != nil {
@@ -313,6 +359,47 @@ func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedB
 	for rows.Next() {
 		var i CountUnfinishedByUserRow
 		if err := rows.Scan(&i.UserID, &i.Status, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countWaiting = `-- name: CountWaiting :many
+SELECT event_type, status, count(*) AS events, min(created_at)::timestamptz AS oldest
+FROM outbox_events
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY event_type, status
+`
+
+type CountWaitingRow struct {
+	EventType string
+	Status    string
+	Events    int64
+	Oldest    time.Time
+}
+
+// Stats reads the waiting and the dead events through their partial
+// indexes, and never scans the completed ones, which may be millions.
+func (q *Queries) CountWaiting(ctx context.Context) ([]CountWaitingRow, error) {
+	rows, err := q.db.Query(ctx, countWaiting)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountWaitingRow
+	for rows.Next() {
+		var i CountWaitingRow
+		if err := rows.Scan(
+			&i.EventType,
+			&i.Status,
+			&i.Events,
+			&i.Oldest,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -406,6 +493,20 @@ func (q *Queries) Enqueue(ctx context.Context, arg EnqueueParams) error {
 		arg.Now,
 	)
 	return err
+}
+
+const estimateEvents = `-- name: EstimateEvents :one
+SELECT pg_stat_get_live_tuples('outbox_events'::regclass)::bigint AS events
+`
+
+// The cumulative statistics' count of live rows (pg_stat_user_tables'
+// n_live_tup), kept up to date as rows are inserted and deleted: an
+// estimate, read in constant time.
+func (q *Queries) EstimateEvents(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, estimateEvents)
+	var events int64
+	err := row.Scan(&events)
+	return events, err
 }
 
 const forgetDeadProcessors = `-- name: ForgetDeadProcessors :exec
@@ -892,19 +993,6 @@ func (q *Queries) NextDue(ctx context.Context, now *time.Time) (NextDueRow, erro
 	var i NextDueRow
 	err := row.Scan(&i.RunAt, &i.WaitMs)
 	return i, err
-}
-
-const oldestUnfinished = `-- name: OldestUnfinished :one
-SELECT created_at FROM outbox_events
-WHERE status IN ('pending', 'processing', 'failed')
-ORDER BY created_at LIMIT 1
-`
-
-func (q *Queries) OldestUnfinished(ctx context.Context) (time.Time, error) {
-	row := q.db.QueryRow(ctx, oldestUnfinished)
-	var created_at time.Time
-	err := row.Scan(&created_at)
-	return created_at, err
 }
 
 const pauseDelivery = `-- name: PauseDelivery :exec

@@ -6,6 +6,11 @@ import (
 	"database/sql"
 )
 
+type OutboxCompleted struct {
+	EventType string
+	Events    int64
+}
+
 type OutboxEvent struct {
 	Seq           int64
 	ID            string

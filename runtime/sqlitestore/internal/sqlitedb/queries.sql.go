@@ -151,26 +151,56 @@ func (q *Queries) Complete(ctx context.Context, arg CompleteParams) (string, err
 	return ordering_key, err
 }
 
-const countByTypeAndStatus = `-- name: CountByTypeAndStatus :many
-SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status
+const countCompleted = `-- name: CountCompleted :many
+SELECT event_type, events FROM outbox_completed WHERE events > 0
 `
 
-type CountByTypeAndStatusRow struct {
-	EventType string
-	Status    string
-	Events    int64
-}
-
-func (q *Queries) CountByTypeAndStatus(ctx context.Context) ([]CountByTypeAndStatusRow, error) {
-	rows, err := q.db.QueryContext(ctx, countByTypeAndStatus)
+func (q *Queries) CountCompleted(ctx context.Context) ([]OutboxCompleted, error) {
+	rows, err := q.db.QueryContext(ctx, countCompleted)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CountByTypeAndStatusRow
+	var items []OutboxCompleted
 	for rows.Next() {
-		var i CountByTypeAndStatusRow
-		if err := rows.Scan(&i.EventType, &i.Status, &i.Events); err != nil {
+		var i OutboxCompleted
+		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countDead = `-- name: CountDead :many
+SELECT event_type, count(*) AS events FROM outbox_events
+WHERE status IN ('failed', 'dead') AND status = 'dead'
+GROUP BY event_type
+`
+
+type CountDeadRow struct {
+	EventType string
+	Events    int64
+}
+
+// The first condition is the partial index's, which SQLite uses only when
+// the query names it.
+func (q *Queries) CountDead(ctx context.Context) ([]CountDeadRow, error) {
+	rows, err := q.db.QueryContext(ctx, countDead)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountDeadRow
+	for rows.Next() {
+		var i CountDeadRow
+		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -231,7 +261,11 @@ func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (i
 
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
-WHERE status <> 'completed'
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY user_id, status
+UNION ALL
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status IN ('failed', 'dead') AND status = 'dead'
 GROUP BY user_id, status
 `
 
@@ -241,7 +275,8 @@ type CountUnfinishedByUserRow struct {
 	Events int64
 }
 
-// Completed events are left out: there are many and they need no one.
+// Completed events are left out: there are many and they need no one. Each
+// half reads a partial index.
 func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedByUserRow, error) {
 	rows, err := q.db.QueryContext(ctx, countUnfinishedByUser)
 	if err != nil {
@@ -252,6 +287,50 @@ func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedB
 	for rows.Next() {
 		var i CountUnfinishedByUserRow
 		if err := rows.Scan(&i.UserID, &i.Status, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countWaiting = `-- name: CountWaiting :many
+SELECT event_type, status, count(*) AS events, CAST(min(created_at) AS INTEGER) AS oldest
+FROM outbox_events
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY event_type, status
+`
+
+type CountWaitingRow struct {
+	EventType string
+	Status    string
+	Events    int64
+	Oldest    int64
+}
+
+// Stats reads the waiting and the dead events through their partial
+// indexes, and the completed ones from the counts triggers keep.
+func (q *Queries) CountWaiting(ctx context.Context) ([]CountWaitingRow, error) {
+	rows, err := q.db.QueryContext(ctx, countWaiting)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountWaitingRow
+	for rows.Next() {
+		var i CountWaitingRow
+		if err := rows.Scan(
+			&i.EventType,
+			&i.Status,
+			&i.Events,
+			&i.Oldest,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -681,19 +760,6 @@ func (q *Queries) NextDue(ctx context.Context) (int64, error) {
 	var run_at int64
 	err := row.Scan(&run_at)
 	return run_at, err
-}
-
-const oldestUnfinished = `-- name: OldestUnfinished :one
-SELECT created_at FROM outbox_events
-WHERE status IN ('pending', 'processing', 'failed')
-ORDER BY created_at LIMIT 1
-`
-
-func (q *Queries) OldestUnfinished(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, oldestUnfinished)
-	var created_at int64
-	err := row.Scan(&created_at)
-	return created_at, err
 }
 
 const pauseDelivery = `-- name: PauseDelivery :exec
