@@ -396,14 +396,14 @@ FOR UPDATE;
 -- Locks the candidates that still qualify, skipping those a processor is
 -- recording an outcome for.
 -- name: LockRepairable :many
-SELECT id, ordering_key, status FROM outbox_events
+SELECT id, ordering_key, status, seq FROM outbox_events
 WHERE id = ANY(sqlc.arg('ids')::uuid[]) AND status = ANY(sqlc.arg('statuses')::text[])
   AND NOT (status = 'processing' AND lease_until > coalesce(sqlc.narg('now')::timestamptz, now()))
 FOR UPDATE SKIP LOCKED;
 
 -- An operator's retry of many events, a fresh start for each as in
--- RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
--- and PromoteHeads then makes the oldest of each key without one its head.
+-- RequeueFailed and RequeueDead; dead events rejoin their keys not as heads
+-- (see IncrementKeys and SetHeads).
 -- name: RequeueMatching :exec
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
@@ -413,11 +413,19 @@ SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_a
 WHERE id = ANY(sqlc.arg('ids')::uuid[]);
 
 -- Counts the events of each listed key (a key may be listed more than once)
--- back into the unfinished set, in key order.
--- name: IncrementKeys :exec
+-- back into the unfinished set, in key order, and returns the keys' counts:
+-- a key whose count is that of its revived events had no event unfinished,
+-- so its oldest revived event becomes its head. (Every key with unfinished
+-- events has a head, so no scan for one is needed, which, planned on
+-- statistics from before a large retry, could cost seconds per batch.)
+-- name: IncrementKeys :many
 INSERT INTO outbox_keys (ordering_key, unfinished)
 SELECT key, count(*)::integer FROM unnest(sqlc.arg('keys')::text[]) AS key GROUP BY key ORDER BY key
-ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + excluded.unfinished;
+ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + excluded.unfinished
+RETURNING ordering_key, unfinished;
+
+-- name: SetHeads :exec
+UPDATE outbox_events SET is_head = true WHERE id = ANY(sqlc.arg('ids')::uuid[]);
 
 -- name: DeleteEvents :exec
 DELETE FROM outbox_events WHERE id = ANY(sqlc.arg('ids')::uuid[]);

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -53,27 +54,38 @@ func (s *Store) RetryMatching(ctx context.Context, sel outbox.Selection, progres
 }
 
 // requeue gives locked dead and failed events a fresh start; dead ones
-// rejoin their keys' unfinished events.
+// rejoin their keys' unfinished events, and in a key that had none the
+// oldest of them becomes the head, as Retry decides for one event.
 func (s *Store) requeue(ctx context.Context, q *pgdb.Queries, evs []pgdb.LockRepairableRow) error {
+	slices.SortFunc(evs, func(a, b pgdb.LockRepairableRow) int { return cmp.Compare(a.Seq, b.Seq) })
 	var ids []uuid.UUID
-	var revived []string
+	var keys []string
+	revived := map[string][]uuid.UUID{} // by key, oldest first
 	for _, ev := range evs {
 		ids = append(ids, ev.ID)
 		if outbox.Status(ev.Status) == outbox.StatusDead {
-			revived = append(revived, ev.OrderingKey)
+			keys = append(keys, ev.OrderingKey)
+			revived[ev.OrderingKey] = append(revived[ev.OrderingKey], ev.ID)
 		}
 	}
 	if err := q.RequeueMatching(ctx, pgdb.RequeueMatchingParams{Ids: ids, Now: s.now()}); err != nil {
 		return fmt.Errorf("requeue: %w", err)
 	}
-	if len(revived) == 0 {
+	if len(keys) == 0 {
 		return nil
 	}
-	if err := q.IncrementKeys(ctx, revived); err != nil {
+	counts, err := q.IncrementKeys(ctx, keys)
+	if err != nil {
 		return fmt.Errorf("count revived events in their keys: %w", err)
 	}
-	if _, err := q.PromoteHeads(ctx, revived); err != nil {
-		return fmt.Errorf("promote heads: %w", err)
+	var heads []uuid.UUID
+	for _, c := range counts {
+		if evs := revived[c.OrderingKey]; int(c.Unfinished) == len(evs) {
+			heads = append(heads, evs[0])
+		}
+	}
+	if err := q.SetHeads(ctx, heads); err != nil {
+		return fmt.Errorf("make revived events heads: %w", err)
 	}
 	return nil
 }

@@ -277,10 +277,12 @@ WHERE status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT))
   AND (sqlc.narg('completed_before') IS NULL OR completed_at < sqlc.narg('completed_before'));
 
 -- name: RepairCandidates :many
--- The next batch of a bulk retry or discard, oldest first. Events being
--- delivered (processing under a live lease) are left out.
-SELECT id, ordering_key, status FROM outbox_events
-WHERE status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT)))
+-- The next batch of a bulk retry or discard, oldest first, after the last
+-- one (seq is the rowid, so each batch reads on from where the last ended).
+-- Events being delivered (processing under a live lease) are left out.
+SELECT id, ordering_key, status, seq FROM outbox_events
+WHERE seq > sqlc.arg('after')
+  AND status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT)))
   AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
   AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
   AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'))
@@ -292,7 +294,8 @@ LIMIT sqlc.arg('max_events');
 -- name: RequeueMatching :exec
 -- An operator's retry of many events, a fresh start for each as in
 -- RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
--- and PromoteHead then makes the oldest of each key without one its head.
+-- and SetHead then makes the oldest revived event of a key that had no
+-- unfinished event its head.
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
     is_head = is_head AND status <> 'dead',
@@ -313,3 +316,6 @@ WHERE seq IN (
       AND (sqlc.narg('completed_before') IS NULL OR c.completed_at < sqlc.narg('completed_before'))
     LIMIT sqlc.arg('max_events')
 );
+
+-- name: SetHead :exec
+UPDATE outbox_events SET is_head = 1 WHERE id = sqlc.arg('id');

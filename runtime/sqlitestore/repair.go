@@ -34,9 +34,7 @@ func (s *Store) RetryMatching(ctx context.Context, sel outbox.Selection, progres
 	if err != nil {
 		return outbox.BulkResult{}, err
 	}
-	res, err := storekit.Bulk(ctx, sel.Limit, func(ctx context.Context, max int) (int, int, error) {
-		return s.repairBatch(ctx, sel, statuses, max, requeue)
-	}, progress)
+	res, err := storekit.Bulk(ctx, sel.Limit, s.repairBatches(sel, statuses, requeue), progress)
 	if res.Done > 0 {
 		s.Notify()
 	}
@@ -46,9 +44,9 @@ func (s *Store) RetryMatching(ctx context.Context, sel outbox.Selection, progres
 	return res, nil
 }
 
-// requeue gives dead and failed events a fresh start; dead ones rejoin
-// their keys' unfinished events, and a key left without a head gets its
-// oldest.
+// requeue gives dead and failed events (oldest first) a fresh start; dead
+// ones rejoin their keys' unfinished events, and in a key that had none the
+// oldest of them becomes the head, as Retry decides for one event.
 func requeue(ctx context.Context, q *sqlitedb.Queries, evs []sqlitedb.RepairCandidatesRow, now int64) error {
 	ids := make([]string, len(evs))
 	for i, ev := range evs {
@@ -57,19 +55,18 @@ func requeue(ctx context.Context, q *sqlitedb.Queries, evs []sqlitedb.RepairCand
 	if err := q.RequeueMatching(ctx, sqlitedb.RequeueMatchingParams{Ids: jsonList(ids), Now: now}); err != nil {
 		return fmt.Errorf("requeue: %w", err)
 	}
-	revived := map[string]bool{}
 	for _, ev := range evs {
 		if outbox.Status(ev.Status) != outbox.StatusDead {
 			continue
 		}
-		if _, err := q.IncrementKey(ctx, ev.OrderingKey); err != nil {
+		n, err := q.IncrementKey(ctx, ev.OrderingKey)
+		if err != nil {
 			return fmt.Errorf("count a revived event in its key: %w", err)
 		}
-		revived[ev.OrderingKey] = true
-	}
-	for key := range revived {
-		if _, err := q.PromoteHead(ctx, key); err != nil {
-			return fmt.Errorf("promote head: %w", err)
+		if n == 1 {
+			if err := q.SetHead(ctx, ev.ID); err != nil {
+				return fmt.Errorf("make a revived event its key's head: %w", err)
+			}
 		}
 	}
 	return nil
@@ -81,9 +78,7 @@ func (s *Store) DiscardMatching(ctx context.Context, sel outbox.Selection, progr
 	if err != nil {
 		return outbox.BulkResult{}, err
 	}
-	res, err := storekit.Bulk(ctx, sel.Limit, func(ctx context.Context, max int) (int, int, error) {
-		return s.repairBatch(ctx, sel, statuses, max, deleteEvents)
-	}, progress)
+	res, err := storekit.Bulk(ctx, sel.Limit, s.repairBatches(sel, statuses, deleteEvents), progress)
 	if res.Done > 0 {
 		s.Notify() // keys' next events may have moved up
 	}
@@ -121,29 +116,37 @@ func deleteEvents(ctx context.Context, q *sqlitedb.Queries, evs []sqlitedb.Repai
 	return err
 }
 
-// repairBatch applies repair to the next max events sel selects in
-// statuses, in one write transaction: SQLite's single writer keeps
-// processors out meanwhile, so no event is ever held.
-func (s *Store) repairBatch(ctx context.Context, sel outbox.Selection, statuses []string, max int,
-	repair func(context.Context, *sqlitedb.Queries, []sqlitedb.RepairCandidatesRow, int64) error) (done, held int, err error) {
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		now := s.micros()
-		q := s.q.WithTx(tx)
-		evs, err := q.RepairCandidates(ctx, sqlitedb.RepairCandidatesParams{
-			Statuses: jsonList(statuses), EventType: optional(sel.Type), UserID: optional(sel.UserID),
-			CreatedBefore: optionalMicros(sel.CreatedBefore), CompletedBefore: optionalMicros(sel.CompletedBefore),
-			Now: nullInt(now), MaxEvents: int64(max),
+// repairBatches returns the batches of a repair of the events sel selects
+// in statuses: each applies repair to the next events in one write
+// transaction, reading on from where the last ended. SQLite's single
+// writer keeps processors out meanwhile, so no event is ever held.
+func (s *Store) repairBatches(sel outbox.Selection, statuses []string,
+	repair func(context.Context, *sqlitedb.Queries, []sqlitedb.RepairCandidatesRow, int64) error) storekit.Batch {
+	var after int64
+	return func(ctx context.Context, max int) (done, held int, err error) {
+		var last int64
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			now := s.micros()
+			q := s.q.WithTx(tx)
+			evs, err := q.RepairCandidates(ctx, sqlitedb.RepairCandidatesParams{
+				After: after, Statuses: jsonList(statuses), EventType: optional(sel.Type), UserID: optional(sel.UserID),
+				CreatedBefore: optionalMicros(sel.CreatedBefore), CompletedBefore: optionalMicros(sel.CompletedBefore),
+				Now: nullInt(now), MaxEvents: int64(max),
+			})
+			if err != nil || len(evs) == 0 {
+				return err
+			}
+			done, last = len(evs), evs[len(evs)-1].Seq
+			return repair(ctx, q, evs, now)
 		})
-		if err != nil || len(evs) == 0 {
-			return err
+		if err != nil {
+			return 0, 0, err
 		}
-		done = len(evs)
-		return repair(ctx, q, evs, now)
-	})
-	if err != nil {
-		return 0, 0, err
+		if done > 0 {
+			after = last
+		}
+		return done, 0, nil
 	}
-	return done, 0, nil
 }
 
 // PurgeMatching implements outbox.Inspector.

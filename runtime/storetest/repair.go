@@ -74,6 +74,22 @@ func testRetryMatching(t *testing.T, e *env) {
 	if _, err := e.store.RetryMatching(e.ctx, outbox.Selection{Statuses: []outbox.Status{outbox.StatusPending}}, nil); err == nil {
 		t.Error("a retry of pending events was accepted")
 	}
+
+	// A dead event revived into a key whose next event is waiting queues
+	// behind that head, and follows it.
+	h := e.enqueue(Event("h", 1), Event("h", 2))
+	e.kill("h")
+	if res, err := e.store.RetryMatching(e.ctx, outbox.Selection{Statuses: dead}, nil); err != nil || res.Done != 2 {
+		t.Fatalf("retry of the dead: %+v, %v; want s1 and h's first", res, err)
+	}
+	c = e.wantClaim("s1", "h")
+	if c[1].ID != h[1].ID {
+		t.Fatal("the revived event was claimed ahead of its key's head")
+	}
+	e.finish(delivered(c[1]))
+	if c = e.wantClaim("h"); c[0].ID != h[0].ID {
+		t.Fatal("the revived event did not follow its key's head")
+	}
 }
 
 // A bulk retry crosses its batches without losing count, reports progress

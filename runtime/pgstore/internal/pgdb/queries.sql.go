@@ -614,17 +614,37 @@ func (q *Queries) IncrementKey(ctx context.Context, orderingKey string) (int32, 
 	return unfinished, err
 }
 
-const incrementKeys = `-- name: IncrementKeys :exec
+const incrementKeys = `-- name: IncrementKeys :many
 INSERT INTO outbox_keys (ordering_key, unfinished)
 SELECT key, count(*)::integer FROM unnest($1::text[]) AS key GROUP BY key ORDER BY key
 ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + excluded.unfinished
+RETURNING ordering_key, unfinished
 `
 
 // Counts the events of each listed key (a key may be listed more than once)
-// back into the unfinished set, in key order.
-func (q *Queries) IncrementKeys(ctx context.Context, keys []string) error {
-	_, err := q.db.Exec(ctx, incrementKeys, keys)
-	return err
+// back into the unfinished set, in key order, and returns the keys' counts:
+// a key whose count is that of its revived events had no event unfinished,
+// so its oldest revived event becomes its head. (Every key with unfinished
+// events has a head, so no scan for one is needed, which, planned on
+// statistics from before a large retry, could cost seconds per batch.)
+func (q *Queries) IncrementKeys(ctx context.Context, keys []string) ([]OutboxKey, error) {
+	rows, err := q.db.Query(ctx, incrementKeys, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxKey
+	for rows.Next() {
+		var i OutboxKey
+		if err := rows.Scan(&i.OrderingKey, &i.Unfinished); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const kill = `-- name: Kill :many
@@ -931,7 +951,7 @@ func (q *Queries) LockKeys(ctx context.Context, keys []string) ([]string, error)
 }
 
 const lockRepairable = `-- name: LockRepairable :many
-SELECT id, ordering_key, status FROM outbox_events
+SELECT id, ordering_key, status, seq FROM outbox_events
 WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])
   AND NOT (status = 'processing' AND lease_until > coalesce($3::timestamptz, now()))
 FOR UPDATE SKIP LOCKED
@@ -947,6 +967,7 @@ type LockRepairableRow struct {
 	ID          uuid.UUID
 	OrderingKey string
 	Status      string
+	Seq         int64
 }
 
 // Locks the candidates that still qualify, skipping those a processor is
@@ -960,7 +981,12 @@ func (q *Queries) LockRepairable(ctx context.Context, arg LockRepairableParams) 
 	var items []LockRepairableRow
 	for rows.Next() {
 		var i LockRepairableRow
-		if err := rows.Scan(&i.ID, &i.OrderingKey, &i.Status); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.OrderingKey,
+			&i.Status,
+			&i.Seq,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -1408,8 +1434,8 @@ type RequeueMatchingParams struct {
 }
 
 // An operator's retry of many events, a fresh start for each as in
-// RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
-// and PromoteHeads then makes the oldest of each key without one its head.
+// RequeueFailed and RequeueDead; dead events rejoin their keys not as heads
+// (see IncrementKeys and SetHeads).
 func (q *Queries) RequeueMatching(ctx context.Context, arg RequeueMatchingParams) error {
 	_, err := q.db.Exec(ctx, requeueMatching, arg.Now, arg.Ids)
 	return err
@@ -1506,4 +1532,13 @@ func (q *Queries) Retry(ctx context.Context, arg RetryParams) ([]uuid.UUID, erro
 		return nil, err
 	}
 	return items, nil
+}
+
+const setHeads = `-- name: SetHeads :exec
+UPDATE outbox_events SET is_head = true WHERE id = ANY($1::uuid[])
+`
+
+func (q *Queries) SetHeads(ctx context.Context, ids []uuid.UUID) error {
+	_, err := q.db.Exec(ctx, setHeads, ids)
+	return err
 }

@@ -999,18 +999,20 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error)
 }
 
 const repairCandidates = `-- name: RepairCandidates :many
-SELECT id, ordering_key, status FROM outbox_events
-WHERE status IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
-  AND (?2 IS NULL OR event_type = ?2)
-  AND (?3 IS NULL OR user_id = ?3)
-  AND (?4 IS NULL OR created_at < ?4)
-  AND (?5 IS NULL OR completed_at < ?5)
-  AND NOT (status = 'processing' AND lease_until > ?6)
+SELECT id, ordering_key, status, seq FROM outbox_events
+WHERE seq > ?1
+  AND status IN (SELECT value FROM json_each(CAST(?2 AS TEXT)))
+  AND (?3 IS NULL OR event_type = ?3)
+  AND (?4 IS NULL OR user_id = ?4)
+  AND (?5 IS NULL OR created_at < ?5)
+  AND (?6 IS NULL OR completed_at < ?6)
+  AND NOT (status = 'processing' AND lease_until > ?7)
 ORDER BY seq
-LIMIT ?7
+LIMIT ?8
 `
 
 type RepairCandidatesParams struct {
+	After           int64
 	Statuses        string
 	EventType       interface{}
 	UserID          interface{}
@@ -1024,12 +1026,15 @@ type RepairCandidatesRow struct {
 	ID          string
 	OrderingKey string
 	Status      string
+	Seq         int64
 }
 
-// The next batch of a bulk retry or discard, oldest first. Events being
-// delivered (processing under a live lease) are left out.
+// The next batch of a bulk retry or discard, oldest first, after the last
+// one (seq is the rowid, so each batch reads on from where the last ended).
+// Events being delivered (processing under a live lease) are left out.
 func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesParams) ([]RepairCandidatesRow, error) {
 	rows, err := q.db.QueryContext(ctx, repairCandidates,
+		arg.After,
 		arg.Statuses,
 		arg.EventType,
 		arg.UserID,
@@ -1045,7 +1050,12 @@ func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesPara
 	var items []RepairCandidatesRow
 	for rows.Next() {
 		var i RepairCandidatesRow
-		if err := rows.Scan(&i.ID, &i.OrderingKey, &i.Status); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.OrderingKey,
+			&i.Status,
+			&i.Seq,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -1110,7 +1120,8 @@ type RequeueMatchingParams struct {
 
 // An operator's retry of many events, a fresh start for each as in
 // RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
-// and PromoteHead then makes the oldest of each key without one its head.
+// and SetHead then makes the oldest revived event of a key that had no
+// unfinished event its head.
 func (q *Queries) RequeueMatching(ctx context.Context, arg RequeueMatchingParams) error {
 	_, err := q.db.ExecContext(ctx, requeueMatching, arg.Now, arg.Ids)
 	return err
@@ -1189,4 +1200,13 @@ func (q *Queries) Retry(ctx context.Context, arg RetryParams) (int64, error) {
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const setHead = `-- name: SetHead :exec
+UPDATE outbox_events SET is_head = 1 WHERE id = ?1
+`
+
+func (q *Queries) SetHead(ctx context.Context, id string) error {
+	_, err := q.db.ExecContext(ctx, setHead, id)
+	return err
 }
