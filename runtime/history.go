@@ -30,7 +30,7 @@ type Attempt struct {
 	// StatusCode is the HTTP status the backend answered with; 0 when
 	// there was no answer, or the sender does not report one.
 	StatusCode int
-	// Reason is the start of the error (at most 200 characters): the
+	// Reason is the start of the error (at most 160 characters): the
 	// status line and, from httpsender, at most a problem document's type
 	// and title, never a response body.
 	Reason string

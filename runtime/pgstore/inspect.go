@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -57,17 +56,10 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
 	ev := toEvent(row)
-	if ev.History, err = storekit.DecodeHistory(row.AttemptLog, decodeTime); err != nil {
+	if ev.History, err = storekit.DecodeHistory(row.AttemptLog); err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
 	return ev, nil
-}
-
-// decodeTime reads a time of the attempt log: a timestamptz as JSON.
-func decodeTime(raw json.RawMessage) (time.Time, error) {
-	var t time.Time
-	err := json.Unmarshal(raw, &t)
-	return t, err
 }
 
 // Retry implements outbox.Inspector.

@@ -86,8 +86,8 @@ SET status = 'failed',
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
     attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
-        || jsonb_build_object('at', coalesce(sqlc.narg('now')::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'retry',
-            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
+        || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'retry',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
@@ -114,8 +114,8 @@ SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
     attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
-        || jsonb_build_object('at', coalesce(sqlc.narg('now')::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'release',
-            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
+        || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'release',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
@@ -133,8 +133,8 @@ SET status = 'dead', is_head = false,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = f.error,
     attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
-        || jsonb_build_object('at', coalesce(sqlc.narg('now')::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'dead',
-            'class', nullif(f.class, ''), 'status', nullif(f.status, 0), 'reason', left(f.error, 200)),
+        || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'dead',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
@@ -204,8 +204,8 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= sqlc.arg('max_expiries'):
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
     attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
-        || jsonb_build_object('at', coalesce(sqlc.narg('now')::timestamptz, now()), 'attempt', e.attempts, 'outcome', 'expired',
-            'class', 'unanswered', 'status', NULL, 'reason', 'lease expired: the processor stopped or stalled during delivery'),
+        || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'expired',
+            'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted

@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -59,17 +58,10 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ev.History, err = storekit.DecodeHistory([]byte(row.AttemptLog), decodeTime); err != nil {
+	if ev.History, err = storekit.DecodeHistory([]byte(row.AttemptLog)); err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
 	return ev, nil
-}
-
-// decodeTime reads a time of the attempt log: Unix microseconds.
-func decodeTime(raw json.RawMessage) (time.Time, error) {
-	var us int64
-	err := json.Unmarshal(raw, &us)
-	return fromMicros(us), err
 }
 
 // Retry implements outbox.Inspector.

@@ -71,7 +71,7 @@ SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
-        json_object('at', sqlc.arg('now'), 'attempt', attempts, 'outcome', 'retry', 'class', nullif(sqlc.arg('failed_class'), ''), 'status', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'reason', substr(sqlc.arg('last_error'), 1, 200))),
+        json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'retry', 'c', nullif(sqlc.arg('failed_class'), ''), 's', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'r', substr(sqlc.arg('last_error'), 1, 160))),
     failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now');
@@ -90,7 +90,7 @@ SET status = CASE WHEN attempts > 1 OR CAST(sqlc.arg('dated') AS INTEGER) = 1 OR
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
-        json_object('at', sqlc.arg('now'), 'attempt', attempts, 'outcome', 'release', 'class', nullif(sqlc.arg('failed_class'), ''), 'status', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'reason', substr(sqlc.arg('last_error'), 1, 200))),
+        json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'release', 'c', nullif(sqlc.arg('failed_class'), ''), 's', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'r', substr(sqlc.arg('last_error'), 1, 160))),
     updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now');
@@ -101,7 +101,7 @@ SET status = 'dead', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = sqlc.arg('last_error'),
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
-        json_object('at', sqlc.arg('now'), 'attempt', attempts, 'outcome', 'dead', 'class', nullif(sqlc.arg('failed_class'), ''), 'status', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'reason', substr(sqlc.arg('last_error'), 1, 200))),
+        json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'dead', 'c', nullif(sqlc.arg('failed_class'), ''), 's', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'r', substr(sqlc.arg('last_error'), 1, 160))),
     failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
@@ -147,7 +147,7 @@ SET status = CASE
     run_at = sqlc.arg('now'),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
-        json_object('at', sqlc.arg('now'), 'attempt', attempts, 'outcome', 'expired', 'class', 'unanswered', 'status', NULL, 'reason', 'lease expired: the processor stopped or stalled during delivery')),
+        json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'expired', 'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery')),
     updated_at = sqlc.arg('now')
 WHERE status = 'processing' AND lease_until <= sqlc.arg('now')
 RETURNING id, ordering_key, status;

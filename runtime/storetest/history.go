@@ -55,7 +55,7 @@ func testAttemptHistory(t *testing.T, e *env) {
 	long := "transient: " + strings.Repeat("x", 500)
 	step(func(c *outbox.Event) outbox.Outcome {
 		return outbox.Outcome{Event: c, Kind: outbox.Retry, Class: outbox.Transient, Error: long}
-	}, outbox.Attempt{Outcome: "retry", Class: "transient", Reason: long[:200]})
+	}, outbox.Attempt{Outcome: "retry", Class: "transient", Reason: long[:160]})
 	if got := e.get(ev); got.LastError != long {
 		t.Fatalf("last error %d bytes, want the %d of the error", len(got.LastError), len(long))
 	}

@@ -20,19 +20,19 @@ func Class(o outbox.Outcome) string {
 }
 
 // attemptJSON is an entry of an event's attempt log, as both stores keep
-// it; they differ in how they write its time.
+// it (see their migration 0007): short keys, since a failing event's row is
+// rewritten with its whole log at each attempt.
 type attemptJSON struct {
-	At      json.RawMessage `json:"at"`
-	Attempt int             `json:"attempt"`
-	Outcome string          `json:"outcome"`
-	Class   *string         `json:"class"`
-	Status  *int            `json:"status"`
-	Reason  *string         `json:"reason"`
+	At      int64   `json:"t"` // Unix microseconds
+	Attempt int     `json:"n"`
+	Outcome string  `json:"o"`
+	Class   *string `json:"c"`
+	Status  *int    `json:"s"`
+	Reason  *string `json:"r"`
 }
 
-// DecodeHistory decodes an event's attempt log, a JSON array, reading each
-// entry's time with at.
-func DecodeHistory(log []byte, at func(json.RawMessage) (time.Time, error)) ([]outbox.Attempt, error) {
+// DecodeHistory decodes an event's attempt log, a JSON array.
+func DecodeHistory(log []byte) ([]outbox.Attempt, error) {
 	if len(log) == 0 {
 		return nil, nil
 	}
@@ -42,11 +42,7 @@ func DecodeHistory(log []byte, at func(json.RawMessage) (time.Time, error)) ([]o
 	}
 	history := make([]outbox.Attempt, len(entries))
 	for i, e := range entries {
-		t, err := at(e.At)
-		if err != nil {
-			return nil, fmt.Errorf("decode attempt log: time %s: %w", e.At, err)
-		}
-		history[i] = outbox.Attempt{At: t, Number: e.Attempt, Outcome: e.Outcome}
+		history[i] = outbox.Attempt{At: time.UnixMicro(e.At).UTC(), Number: e.Attempt, Outcome: e.Outcome}
 		if e.Class != nil {
 			history[i].Class = *e.Class
 		}

@@ -552,7 +552,7 @@ SET status = 'dead', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = ?1,
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
-        json_object('at', ?2, 'attempt', attempts, 'outcome', 'dead', 'class', nullif(?3, ''), 'status', nullif(CAST(?4 AS INTEGER), 0), 'reason', substr(?1, 1, 200))),
+        json_object('t', ?2, 'n', attempts, 'o', 'dead', 'c', nullif(?3, ''), 's', nullif(CAST(?4 AS INTEGER), 0), 'r', substr(?1, 1, 160))),
     failed_at = ?2, failed_class = ?3, updated_at = ?2
 WHERE id = ?5 AND lease_token = ?6 AND status = 'processing'
   AND lease_until > ?2
@@ -880,7 +880,7 @@ SET status = CASE
     run_at = ?3,
     last_error = 'lease expired: the processor stopped or stalled during delivery',
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
-        json_object('at', ?3, 'attempt', attempts, 'outcome', 'expired', 'class', 'unanswered', 'status', NULL, 'reason', 'lease expired: the processor stopped or stalled during delivery')),
+        json_object('t', ?3, 'n', attempts, 'o', 'expired', 'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery')),
     updated_at = ?3
 WHERE status = 'processing' AND lease_until <= ?3
 RETURNING id, ordering_key, status
@@ -958,7 +958,7 @@ SET status = CASE WHEN attempts > 1 OR CAST(?1 AS INTEGER) = 1 OR failed_at IS N
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = ?5, last_error = ?6,
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
-        json_object('at', ?3, 'attempt', attempts, 'outcome', 'release', 'class', nullif(?4, ''), 'status', nullif(CAST(?7 AS INTEGER), 0), 'reason', substr(?6, 1, 200))),
+        json_object('t', ?3, 'n', attempts, 'o', 'release', 'c', nullif(?4, ''), 's', nullif(CAST(?7 AS INTEGER), 0), 'r', substr(?6, 1, 160))),
     updated_at = ?3
 WHERE id = ?8 AND lease_token = ?9 AND status = 'processing'
   AND lease_until > ?3
@@ -1168,7 +1168,7 @@ SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = ?1, last_error = ?2,
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
-        json_object('at', ?3, 'attempt', attempts, 'outcome', 'retry', 'class', nullif(?4, ''), 'status', nullif(CAST(?5 AS INTEGER), 0), 'reason', substr(?2, 1, 200))),
+        json_object('t', ?3, 'n', attempts, 'o', 'retry', 'c', nullif(?4, ''), 's', nullif(CAST(?5 AS INTEGER), 0), 'r', substr(?2, 1, 160))),
     failed_at = ?3, failed_class = ?4, updated_at = ?3
 WHERE id = ?6 AND lease_token = ?7 AND status = 'processing'
   AND lease_until > ?3
