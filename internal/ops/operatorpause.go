@@ -60,7 +60,7 @@ func pauseCommand() cli.Command {
 				if *eventType != "" {
 					resume += " --type " + clean(*eventType)
 				}
-				fmt.Fprintf(e.Stdout, "paused delivery of %s in %s: processors claim none of its events (deliveries under way finish).\nResume with \"%s\".\n",
+				fmt.Fprintf(e.Stdout, "paused delivery of %s in %s: processors claim none of those events (deliveries under way finish).\nResume with \"%s\".\n",
 					p.what(), o.Where, resume)
 				return nil
 			}
