@@ -3,8 +3,8 @@ package outbox
 import "time"
 
 // Selection chooses the events of a bulk repair ([Inspector.RetryMatching],
-// [Inspector.DiscardMatching], [Inspector.PurgeMatching]) or of a
-// [Inspector.Count]. Zero fields match everything; a repair changes only
+// [Inspector.DiscardMatching], [Inspector.PurgeMatching]) or of a count
+// ([Inspector.Count]). Zero fields match everything; a repair changes only
 // the selected events it applies to.
 type Selection struct {
 	// Statuses keeps events in one of these statuses; none means every
