@@ -14,7 +14,7 @@ var tinySizes = sizes{
 	SaveWarm: 50 * time.Millisecond, SaveDur: 200 * time.Millisecond,
 	Backlog: 300, HTTPBacklog: 200, DrainCap: 30 * time.Second, SlowCap: 30 * time.Second,
 	LatencyRate: 200, LatencyWarm: 100 * time.Millisecond, LatencyDur: 500 * time.Millisecond,
-	BigSpec: 5,
+	BigSpec: 5, ScrapeRows: []int{2_000, 12_000},
 }
 
 // newTestBench returns a bench on the test server, or skips the test when
@@ -127,5 +127,24 @@ func TestSynthesizedSpecHasEveryMetric(t *testing.T) {
 	spec := string(synthesizeSpec(200))
 	if n := strings.Count(spec, "\n  sensor_"); n != 200 {
 		t.Errorf("%d metrics, want 200", n)
+	}
+}
+
+// TestScrape measures scrapes at tiny sizes, the larger past the bound
+// above which PostgreSQL's Stats estimates completed events.
+func TestScrape(t *testing.T) {
+	ctx, b := newTestBench(t)
+	b.scrapes(ctx)
+	for _, f := range b.res.failures {
+		t.Errorf("failed: %s", f)
+	}
+	for _, store := range []string{"PostgreSQL", "SQLite"} {
+		for _, rows := range tinySizes.ScrapeRows {
+			for _, d := range []def{scrapeDef(store, rows), fullCountDef(store, rows)} {
+				if v, ok := b.res.median(d.Key); !ok || v <= 0 {
+					t.Errorf("%s: no positive value recorded (got %v, %v)", d.Name, v, ok)
+				}
+			}
+		}
 	}
 }

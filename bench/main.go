@@ -30,6 +30,7 @@ type sizes struct {
 	LatencyWarm        time.Duration // not counted
 	LatencyDur         time.Duration // counted
 	BigSpec            int           // metrics of the synthesized spec
+	ScrapeRows         []int         // completed events of the scraped outboxes (-only scrape)
 	SkipGenerate       bool          // leave the generator out
 	SkipSQLite, Silent bool          // test knobs
 }
@@ -39,7 +40,7 @@ var fullSizes = sizes{
 	SaveWarm: 300 * time.Millisecond, SaveDur: 5 * time.Second,
 	Backlog: 100_000, HTTPBacklog: 50_000, DrainCap: 30 * time.Second, SlowCap: 5 * time.Second,
 	LatencyRate: 500, LatencyWarm: time.Second, LatencyDur: 10 * time.Second,
-	BigSpec: 200,
+	BigSpec: 200, ScrapeRows: []int{1_000_000, 10_000_000},
 }
 
 // quickSizes are a smoke run of about 2 minutes.
@@ -47,12 +48,17 @@ var quickSizes = sizes{
 	SaveWarm: 200 * time.Millisecond, SaveDur: time.Second,
 	Backlog: 10_000, HTTPBacklog: 5_000, DrainCap: 15 * time.Second, SlowCap: 5 * time.Second,
 	LatencyRate: 500, LatencyWarm: 500 * time.Millisecond, LatencyDur: 3 * time.Second,
-	BigSpec: 200,
+	BigSpec: 200, ScrapeRows: []int{100_000, 1_000_000},
 }
 
 func (s sizes) String() string {
-	return fmt.Sprintf("saves %s each after %s warm-up; no-op backlog %s events, HTTP backlog %s events, drains capped at %s (River at MaxWorkers 100: %s); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics",
-		s.SaveDur, s.SaveWarm, thousands(int64(s.Backlog)), thousands(int64(s.HTTPBacklog)), s.DrainCap, s.SlowCap, s.LatencyRate, s.LatencyDur, s.LatencyWarm, s.BigSpec)
+	scrapes := make([]string, len(s.ScrapeRows))
+	for i, n := range s.ScrapeRows {
+		scrapes[i] = thousands(int64(n))
+	}
+	return fmt.Sprintf("saves %s each after %s warm-up; no-op backlog %s events, HTTP backlog %s events, drains capped at %s (River at MaxWorkers 100: %s); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events",
+		s.SaveDur, s.SaveWarm, thousands(int64(s.Backlog)), thousands(int64(s.HTTPBacklog)), s.DrainCap, s.SlowCap, s.LatencyRate, s.LatencyDur, s.LatencyWarm, s.BigSpec,
+		strings.Join(scrapes, " and "))
 }
 
 // bench is one benchmark run: the server, the sizes, and what was measured.
@@ -123,7 +129,7 @@ func run() error {
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
 	consoleEvents := flag.Int("console", 0, consoleUsage)
-	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,latency,generate (with -diagnose: save,plans,drains,hooks,half)")
+	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,latency,generate,scrape (scrape runs only when named; with -diagnose: save,plans,drains,hooks,half)")
 	flag.Parse()
 
 	sz := fullSizes
@@ -209,6 +215,7 @@ func run() error {
 func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 	steps := map[string]func(context.Context){
 		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "latency": b.latencies, "generate": b.generation,
+		"scrape": b.scrapes,
 	}
 	for r := 1; r <= runs && ctx.Err() == nil; r++ {
 		b.run = r
@@ -216,7 +223,7 @@ func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 			if step, ok := steps[strings.TrimSpace(p)]; ok {
 				step(ctx)
 			} else {
-				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, latency or generate", p))
+				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, latency, generate or scrape", p))
 				return
 			}
 		}

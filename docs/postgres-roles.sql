@@ -18,4 +18,7 @@ GRANT SELECT, INSERT, UPDATE ON outbox_keys TO outbox_app;
 -- delivered entries synced. It cannot change what users recorded.
 GRANT SELECT, UPDATE, DELETE ON outbox_events TO outbox_processor;
 GRANT SELECT, INSERT, UPDATE, DELETE ON outbox_keys TO outbox_processor;
+-- Every claim reads operators' pauses; the pause and resume commands,
+-- run with this role, write them.
+GRANT SELECT, INSERT, UPDATE, DELETE ON outbox_pauses TO outbox_processor;
 GRANT SELECT (id, version, deleted_at, sync_status, backend_id), UPDATE (sync_status, backend_id) ON metric_weight TO outbox_processor;

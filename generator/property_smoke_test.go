@@ -40,6 +40,9 @@ import (
 	}
 	b.WriteString(`)
 
+// Every package may support only one of the dialects.
+var _, _ = sqlitestore.Open, pgstore.Open
+
 func main() {
 	ctx := context.Background()
 	args := os.Args[1:]

@@ -41,7 +41,7 @@ func (r *run) deliver(stop context.Context, c claimed, ev *Event) {
 	c.answered = r.ping(ctx, ev)
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
-	r.results <- attempt{out: r.outcome(stop, ctx, ev, c, receipt, err), took: took}
+	r.results <- attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, err), err), took: took}
 }
 
 // ping asks a Pinger sender whether the backend answers, before sending
@@ -77,7 +77,7 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, evs 
 		if err == nil {
 			receipt, sendErr = results[i].Receipt, results[i].Err
 		}
-		r.results <- attempt{out: r.outcome(stop, ctx, ev, c, receipt, sendErr), took: took}
+		r.results <- attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, sendErr), sendErr), took: took}
 	}
 }
 
@@ -133,7 +133,7 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 			delay = r.backoff(ev.Type).Delay(ev.Attempts)
 		}
 		r.dueAt(time.Now().Add(delay))
-		return Outcome{Event: ev, Kind: Release, Delay: delay, Error: "backend unavailable: " + err.Error()}
+		return Outcome{Event: ev, Kind: Release, Class: Unavailable, Delay: delay, Error: "backend unavailable: " + err.Error()}
 	case !r.heldAgainst(ev, c, class):
 		return r.givenBack(ev, class, err, retryAfter, pausedFor, log)
 	case class == Permanent && ev.FailedClass == Permanent && ev.Attempts > 1:

@@ -72,6 +72,22 @@ type Observer interface {
 	Resumed()
 }
 
+// LeaseObserver is an Observer that also learns of expired leases: the
+// processor calls LeasesExpired with how many events it reclaimed whose
+// processor died or stalled before recording an outcome. Each expired
+// lease is reclaimed by one processor.
+type LeaseObserver interface {
+	Observer
+	LeasesExpired(n int)
+}
+
+// leasesExpired tells o, if it is a LeaseObserver, of n expired leases.
+func leasesExpired(o Observer, n int) {
+	if lo, ok := o.(LeaseObserver); ok {
+		lo.LeasesExpired(n)
+	}
+}
+
 type noObserver struct{}
 
 func (noObserver) Recorded(Outcome, time.Duration) {}

@@ -128,8 +128,12 @@ type Event struct {
 	OthersDelivered bool
 	// RunAt is when the event is next due. Zero at enqueue means now.
 	RunAt time.Time
-	// LastError describes the last failed attempt, if any.
+	// LastError describes the last failed attempt of an event that is not
+	// completed, if any.
 	LastError string
+	// History holds the event's latest failed attempts, oldest first, at
+	// most MaxHistory of them. Only Inspector.Get fills it.
+	History []Attempt
 	// Lease is held while the event is processing.
 	Lease Lease
 	// CreatedAt, UpdatedAt and CompletedAt are set by the store.
@@ -200,7 +204,7 @@ func Prepare(ev Event, maxPayload int) (Event, error) {
 	ev.Attempts = 0
 	ev.LeaseExpiries, ev.Releases = 0, 0
 	ev.FailedAt, ev.FailedClass, ev.OthersDelivered = time.Time{}, Transient, false
-	ev.LastError = ""
+	ev.LastError, ev.History = "", nil
 	ev.Lease = Lease{}
 	return ev, nil
 }

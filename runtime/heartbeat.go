@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"time"
 )
 
@@ -15,7 +14,7 @@ import (
 func (r *run) heartbeat(ctx context.Context) {
 	host, _ := os.Hostname()
 	info := ProcessorInfo{
-		Owner: r.cfg.Owner, Host: host, PID: os.Getpid(), Version: moduleVersion(),
+		Owner: r.cfg.Owner, Host: host, PID: os.Getpid(), Version: Version(),
 		Config: fmt.Sprintf("concurrency=%d batch_size=%d send_batch=%d lease=%s poll=%s",
 			r.cfg.Concurrency, r.cfg.BatchSize, r.cfg.SendBatch, r.cfg.Lease, r.cfg.PollInterval),
 	}
@@ -53,26 +52,4 @@ func (r *run) stateChanged() {
 	case r.changed <- struct{}{}:
 	default:
 	}
-}
-
-// moduleVersion is the version of the outboxgen module built into this
-// binary, as its build info records it.
-func moduleVersion() string {
-	const path = "github.com/outboxgen/outboxgen"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	if bi.Main.Path == path {
-		return bi.Main.Version
-	}
-	for _, d := range bi.Deps {
-		if d.Path == path {
-			if d.Replace != nil {
-				return d.Version + " (replaced)"
-			}
-			return d.Version
-		}
-	}
-	return "unknown"
 }

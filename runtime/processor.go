@@ -61,6 +61,8 @@ type Processor struct {
 	log     *slog.Logger
 	running atomic.Bool
 	pause   pause
+	// inflight counts the events claimed and not yet recorded.
+	inflight atomic.Int64
 }
 
 // NewProcessor returns a processor delivering store's events through
@@ -107,12 +109,16 @@ type State struct {
 	PausedSince time.Time
 	PauseClass  Class
 	PauseReason string
+	// InFlight counts the events claimed and not yet recorded: being
+	// delivered, or waiting for their outcome to be written.
+	InFlight int
 }
 
-// State reports whether delivery is paused, since when and why.
+// State reports whether delivery is paused, since when and why, and how
+// many events are in flight.
 func (p *Processor) State() State {
 	since, class, reason := p.pause.state()
-	return State{Paused: !since.IsZero(), PausedSince: since, PauseClass: class, PauseReason: reason}
+	return State{Paused: !since.IsZero(), PausedSince: since, PauseClass: class, PauseReason: reason, InFlight: int(p.inflight.Load())}
 }
 
 // Run delivers events until ctx ends, then stops gracefully: it claims
@@ -176,11 +182,10 @@ func (p *Processor) Run(ctx context.Context) error {
 // run is the state of one Run call.
 type run struct {
 	*Processor
-	results  chan attempt  // deliveries → completer
-	freed    chan struct{} // completer → loop: capacity or a key's next event may be free
-	changed  chan struct{} // deliveries → heartbeat: delivery paused or resumed
-	inflight atomic.Int64  // claimed and not yet recorded
-	sends    sync.WaitGroup
+	results chan attempt  // deliveries → completer
+	freed   chan struct{} // completer → loop: capacity or a key's next event may be free
+	changed chan struct{} // deliveries → heartbeat: delivery paused or resumed
+	sends   sync.WaitGroup
 	// lastSuccess is when a delivery last succeeded (Unix nanoseconds): a
 	// failure after it is no sign of an outage.
 	lastSuccess atomic.Int64
@@ -400,6 +405,7 @@ func (r *run) housekeep(ctx context.Context) {
 		}
 	} else if n > 0 {
 		r.log.Warn("outbox reclaimed events whose lease expired", "events", n)
+		leasesExpired(r.cfg.Observer, n)
 	}
 	r.consultNextDue(ctx)
 	if r.cfg.Retention > 0 {

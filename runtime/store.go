@@ -68,6 +68,32 @@ type Inspector interface {
 	// Processors lists the processors that sent a heartbeat in the last
 	// day, oldest first: the live ones, and those that died.
 	Processors(ctx context.Context) ([]ProcessorInfo, error)
+	// Pause stops the delivery of p.EventType's events ("" for every
+	// type) until Resume lifts it; see [Pause]. Pausing a paused type
+	// again records the new By and Reason and keeps Since. The store sets
+	// Since.
+	Pause(ctx context.Context, p Pause) error
+	// Resume lifts the pause of eventType, or with "" every pause, and
+	// returns the pauses it lifted (none if nothing was paused). Processors
+	// are woken at once.
+	Resume(ctx context.Context, eventType string) ([]Pause, error)
+	// Pauses lists the operators' pauses in force, the pause of every
+	// type first, then by event type.
+	Pauses(ctx context.Context) ([]Pause, error)
+
+	// Count counts the events sel selects, its Limit aside.
+	Count(ctx context.Context, sel Selection) (int64, error)
+	// RetryMatching does what Retry does to each dead and failed event sel
+	// selects, a batch of them per transaction, oldest first; progress, if
+	// not nil, learns the totals after each batch.
+	RetryMatching(ctx context.Context, sel Selection, progress func(BulkResult)) (BulkResult, error)
+	// DiscardMatching does what Discard does to each event sel selects
+	// that is not being delivered right now, a batch per transaction; the
+	// events being delivered are reported as skipped.
+	DiscardMatching(ctx context.Context, sel Selection, progress func(BulkResult)) (BulkResult, error)
+	// PurgeMatching deletes the completed events sel selects, a batch per
+	// transaction.
+	PurgeMatching(ctx context.Context, sel Selection, progress func(BulkResult)) (BulkResult, error)
 }
 
 // ProcessorInfo is a processor as its heartbeats describe it.
@@ -155,6 +181,9 @@ type Outcome struct {
 	Receipt Receipt
 	// Class is what kind of failure a Retry, Dead or Reached Release was.
 	Class Class
+	// StatusCode is the HTTP status the backend answered the attempt
+	// with, if it did (see [StatusCode]); the attempt history keeps it.
+	StatusCode int
 	// Reached is set on a Release whose request the backend may have seen:
 	// the store counts it in the event's Releases and, unless the backend
 	// said it was still in progress, dates the failure (FailedAt), so that
@@ -184,15 +213,26 @@ type Delivery struct {
 	Receipt Receipt
 }
 
-// Stats is a snapshot of an outbox.
+// Stats is a snapshot of an outbox. Its cost grows with the events
+// waiting and dead, not with the completed ones, which stores count from
+// a maintained counter or estimate (see CompletedEstimated), so that
+// metrics can read it at every scrape.
 type Stats struct {
 	// Counts holds the number of events in each status.
 	Counts map[Status]int64
-	// ByType holds the same counts per event type.
+	// ByType holds the same counts per event type; completed events are
+	// counted by type only when their count is exact.
 	ByType map[string]map[Status]int64
+	// CompletedEstimated is set when Counts[StatusCompleted] is an
+	// estimate: a store that cannot count completed events cheaply counts
+	// them exactly up to a bound (PostgreSQL: 10,000) and estimates beyond.
+	CompletedEstimated bool
 	// OldestPending is when the oldest event still waiting to be delivered
 	// (pending, processing or failed) was enqueued; zero when none is.
 	OldestPending time.Time
+	// OldestByType holds the same per event type, for the types with
+	// events waiting.
+	OldestByType map[string]time.Time
 	// NextRunAt is when the next waiting event is due; zero when none is.
 	NextRunAt time.Time
 	// ExpiredLeases counts the events still processing under a lease that

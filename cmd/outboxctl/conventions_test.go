@@ -38,7 +38,7 @@ func TestDependenciesLeaveOutTheGenerator(t *testing.T) {
 	}
 }
 
-var verbs = []string{"migrate", "status", "list", "show", "retry", "discard", "purge", "run", "version"}
+var verbs = []string{"migrate", "status", "processors", "list", "show", "retry", "discard", "purge", "pause", "resume", "run", "version"}
 
 func TestHelpOnEveryVerb(t *testing.T) {
 	r := ctl(t, "--help")
@@ -80,6 +80,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"list", "--db", db, "--limit", "0"},     // zero is not "the default"
 		{"list", "--db", db, "--status", "lost"}, // no such status
 		{"purge", "--db", db},                    // no cutoff
+		{"pause", "--db", db},                    // no reason
 		{"run", "--db", db, "--backend", "http://127.0.0.1:1", "--concurrency", "0"},
 		{"run", "--db", db, "--backend", "http://127.0.0.1:1", "--batch-size", "0"},
 		{"run", "--db", db}, // no backend
@@ -326,7 +327,7 @@ func TestPromptsNameTheTarget(t *testing.T) {
 	seedDead(t, o, weightEvent("bob"))
 	where := regexp.QuoteMeta("in PostgreSQL database ") + `outboxgen_test_\w+` + regexp.QuoteMeta(" on 127.0.0.1:5432 as user postgres")
 	r := ctl(t, "discard", "--database-url", url, "--status", "dead")
-	if r.code != 1 || !regexp.MustCompile(`discard 2 event\(s\) `+where+` for good\? Not on a terminal`).MatchString(r.stderr) {
+	if r.code != 1 || !regexp.MustCompile(`discard 2 dead event\(s\) `+where+` for good\? Not on a terminal`).MatchString(r.stderr) {
 		t.Fatalf("discard without --yes: %s", r)
 	}
 	ev := o.enqueue(weightEvent("cy"))[0]
@@ -338,11 +339,11 @@ func TestPromptsNameTheTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = ctl(t, "purge", "--database-url", url, "--completed-before", "0s")
-	if r.code != 1 || !regexp.MustCompile(`delete 1 event\(s\) `+where+` completed before `).MatchString(r.stderr) {
+	if r.code != 1 || !regexp.MustCompile(`purge 1 completed event\(s\) completed before \S+ `+where+` for good\? Not on a terminal`).MatchString(r.stderr) {
 		t.Fatalf("purge without --yes: %s", r)
 	}
 	r = ctl(t, "purge", "--database-url", url, "--completed-before", "0s", "--yes")
-	if r.code != 0 || !strings.Contains(r.stdout, "purged 1 completed event(s)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "purged 1 of 1 selected event(s); none remain") {
 		t.Fatalf("purge --yes: %s", r)
 	}
 	for _, r := range []result{r, ctl(t, "status", "--database-url", url), ctl(t, "list", "--database-url", url, "--json")} {

@@ -3,15 +3,18 @@
 // without the code generator, for deploying next to an application; a test
 // keeps the generator and sqlc out of its dependencies.
 //
-//	outboxctl migrate   create or upgrade an outbox's tables (and the metric tables)
-//	outboxctl status    counts by status, type and user; the backlog's age
-//	outboxctl list      events by status, type, user, age
-//	outboxctl show      one event in full
-//	outboxctl retry     give dead or failed events a fresh start
-//	outboxctl discard   delete events for good
-//	outboxctl purge     delete completed events
-//	outboxctl run       run the processor as a daemon
-//	outboxctl version   the module version and VCS revision of this build
+//	outboxctl migrate    create or upgrade an outbox's tables (and the metric tables)
+//	outboxctl status     counts by status, type and user; the backlog's age
+//	outboxctl processors the processors delivering, live and recently dead
+//	outboxctl list       events by status, type, user, age
+//	outboxctl show       one event in full
+//	outboxctl retry      give dead or failed events a fresh start
+//	outboxctl discard    delete events for good
+//	outboxctl purge      delete completed events
+//	outboxctl pause      stop delivery of every event type, or one, until resume
+//	outboxctl resume     lift the pauses
+//	outboxctl run        run the processor as a daemon
+//	outboxctl version    the module version and VCS revision of this build
 //
 // What outboxgen reads from metrics.yaml (routes, retry schedules, the
 // tables to mark synced), outboxctl reads from a catalog file that

@@ -1,20 +1,23 @@
 // Command outboxgen generates outbox-enabled Go packages from a metrics
 // spec, checks that generated code is current, and operates outboxes.
 //
-//	outboxgen init      write a starter metrics.yaml
-//	outboxgen generate  write the generated package (only files that changed)
-//	outboxgen check     exit 1, with a diff, if the generated package is not current
-//	outboxgen catalog   write the catalog outboxctl reads (routes, retry schedules, tables)
+//	outboxgen init       write a starter metrics.yaml
+//	outboxgen generate   write the generated package (only files that changed)
+//	outboxgen check      exit 1, with a diff, if the generated package is not current
+//	outboxgen catalog    write the catalog outboxctl reads (routes, retry schedules, tables)
 //
-//	outboxgen migrate   create or upgrade an outbox's tables (and the metric tables)
-//	outboxgen status    counts by status, type and user; the backlog's age
-//	outboxgen list      events by status, type, user, age
-//	outboxgen show      one event in full
-//	outboxgen retry     give dead or failed events a fresh start
-//	outboxgen discard   delete events for good
-//	outboxgen purge     delete completed events
-//	outboxgen run       run the processor as a daemon
-//	outboxgen version   the module version and VCS revision of this build
+//	outboxgen migrate    create or upgrade an outbox's tables (and the metric tables)
+//	outboxgen status     counts by status, type and user; the backlog's age
+//	outboxgen processors the processors delivering, live and recently dead
+//	outboxgen list       events by status, type, user, age
+//	outboxgen show       one event in full
+//	outboxgen retry      give dead or failed events a fresh start
+//	outboxgen discard    delete events for good
+//	outboxgen purge      delete completed events
+//	outboxgen pause      stop delivery of every event type, or one, until resume
+//	outboxgen resume     lift the pauses
+//	outboxgen run        run the processor as a daemon
+//	outboxgen version    the module version and VCS revision of this build
 //
 // The operational commands take --db FILE (SQLite) or --database-url
 // (PostgreSQL; default $DATABASE_URL) and read the spec (--spec) for what

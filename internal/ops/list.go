@@ -9,7 +9,7 @@ import (
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
-// filterFlags select events, for list, retry and discard.
+// filterFlags select events for list.
 type filterFlags struct {
 	status, eventType, user string
 	olderThan               time.Duration
@@ -38,10 +38,6 @@ func (f *filterFlags) filter(now time.Time) (outbox.Filter, error) {
 		flt.CreatedBefore = now.Add(-f.olderThan)
 	}
 	return flt, nil
-}
-
-func (f *filterFlags) empty() bool {
-	return f.status == "" && f.eventType == "" && f.user == "" && f.olderThan == 0
 }
 
 func listCommand() cli.Command {

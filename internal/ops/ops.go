@@ -1,6 +1,6 @@
 // Package ops holds the verbs that operate an outbox: migrate, status,
-// processors, list, show, retry, discard, purge, run (the processor as a
-// daemon) and ui (the web console).
+// processors, list, show, retry, discard, purge, pause, resume, run (the
+// processor as a daemon) and ui (the web console).
 // Both commands serve them: outboxgen, which also generates code, and
 // outboxctl, the deployable build without the generator. They differ only
 // in how they learn a generated package's [catalog.Catalog], which this
@@ -37,6 +37,8 @@ func Commands(cats Catalogs) []cli.Command {
 		retryCommand(),
 		discardCommand(),
 		purgeCommand(),
+		pauseCommand(),
+		resumeCommand(),
 		runCommand(cats),
 		uiCommand(),
 	}

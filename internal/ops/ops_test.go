@@ -68,8 +68,8 @@ func seed(t *testing.T, s outbox.Store, enqueue func(...outbox.Event), clock *cl
 	}
 	_, err = s.Finish(ctx, []outbox.Outcome{
 		{Event: byKey["done"], Kind: outbox.Delivered},
-		{Event: byKey["dead"], Kind: outbox.Dead, Error: "permanent: POST /v1/weight: 422 Unprocessable Entity: kg out of range"},
-		{Event: byKey["failed"], Kind: outbox.Retry, Delay: 10 * time.Minute, Error: "POST /v1/mood: 503 Service Unavailable"},
+		{Event: byKey["dead"], Kind: outbox.Dead, Class: outbox.Permanent, StatusCode: 422, Error: "permanent: POST /v1/weight: 422 Unprocessable Entity: kg out of range"},
+		{Event: byKey["failed"], Kind: outbox.Retry, Class: outbox.Transient, StatusCode: 503, Delay: 10 * time.Minute, Error: "POST /v1/mood: 503 Service Unavailable"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +231,12 @@ func TestListAndShow(t *testing.T) {
 		if strings.Contains(out, "private") {
 			t.Fatal("show printed the payload without --payload")
 		}
+		_, out, _ = f.ops(t, "show", "--json", f.ids["dead"].String())
+		var shown eventJSON
+		if err := json.Unmarshal([]byte(out), &shown); err != nil || len(shown.History) != 1 || shown.History[0].StatusCode != 422 ||
+			shown.History[0].Outcome != "dead" || shown.History[0].Class != "permanent" || shown.History[0].At.IsZero() {
+			t.Fatalf("show --json history: %v\n%s", err, out)
+		}
 		_, out, _ = f.ops(t, "show", "--payload", f.ids["dead"].String())
 		if !strings.Contains(out, `"note":"private"`) {
 			t.Fatalf("show --payload:\n%s", out)
@@ -269,7 +275,7 @@ func TestRetryDiscardPurge(t *testing.T) {
 		if code, _, errOut := f.ops(t, "discard", "--yes"); code != cli.ExitUsage || !strings.Contains(errOut, "say which events") {
 			t.Fatalf("discard of nothing in particular: %d %s", code, errOut)
 		}
-		if code, _, errOut := f.ops(t, "purge", "--completed-before", "1m"); code != cli.ExitFail || !strings.Contains(errOut, "delete 1 event(s) in ") || status("done") == "gone" {
+		if code, _, errOut := f.ops(t, "purge", "--completed-before", "1m"); code != cli.ExitFail || !strings.Contains(errOut, "purge 1 completed event(s) completed before ") || status("done") == "gone" {
 			t.Fatalf("purge without --yes off a terminal must name the count: %d %s", code, errOut)
 		}
 		if code, out, _ := f.ops(t, "purge", "--yes", "--completed-before", "1m"); code != cli.ExitOK || !strings.Contains(out, "purged 1") || status("done") != "gone" {

@@ -18,21 +18,24 @@ func retryCommand() cli.Command {
 	return repairCommand(cli.Command{
 		Name:    "retry",
 		Summary: "give dead or failed events a fresh set of attempts, due now",
-		Usage:   "[flags] ID… | --all-dead | filter flags",
-		Example: "retry --db app.db --all-dead\nretry --db app.db --type weight.created --status dead\nretry --db app.db 0190f0c2-0000-7000-8000-000000000001",
-	}, func(ctx context.Context, o *Outbox, id uuid.UUID) error { return o.Retry(ctx, id) }, false)
+		Usage:   "[flags] ID… | --all-dead | [--status dead|failed] [--type T] [--user U] [--older-than D] [--limit N]",
+		Example: "retry --db app.db --all-dead\nretry --db app.db --type weight.created --status dead --limit 10\nretry --db app.db 0190f0c2-0000-7000-8000-000000000001",
+	}, bulkRetry, []outbox.Status{outbox.StatusDead, outbox.StatusFailed},
+		func(ctx context.Context, o *Outbox, id uuid.UUID) error { return o.Retry(ctx, id) })
 }
 
 func discardCommand() cli.Command {
 	return repairCommand(cli.Command{
 		Name:    "discard",
 		Summary: "delete events for good; the entity's next event moves up",
-		Usage:   "[flags] ID… | --all-dead | filter flags",
+		Usage:   "[flags] ID… | --all-dead | [--status S] [--type T] [--user U] [--older-than D] [--limit N]",
 		Example: "discard --db app.db --yes 0190f0c2-0000-7000-8000-000000000001\ndiscard --db app.db --status dead --type weight.created",
-	}, func(ctx context.Context, o *Outbox, id uuid.UUID) error { return o.Discard(ctx, id) }, true)
+	}, bulkDiscard, outbox.Statuses(),
+		func(ctx context.Context, o *Outbox, id uuid.UUID) error { return o.Discard(ctx, id) })
 }
 
-// repairResult is what retry and discard print with --json.
+// repairResult is what retry and discard print with --json when given
+// event ids.
 type repairResult struct {
 	Verb     string         `json:"verb"`
 	Where    string         `json:"where"`
@@ -47,22 +50,35 @@ type repairFailed struct {
 }
 
 // repairCommand completes c with the flags and action shared by retry and
-// discard: act is applied to each selected event, and reported per event.
-func repairCommand(c cli.Command, act func(context.Context, *Outbox, uuid.UUID) error, destructive bool) cli.Command {
+// discard: given ids, act is applied to each and reported per event;
+// given a selection, v is applied to it in bulk. applies lists the
+// statuses the verb can act on.
+func repairCommand(c cli.Command, v bulkVerb, applies []outbox.Status, act func(context.Context, *Outbox, uuid.UUID) error) cli.Command {
 	c.Setup = func(fs *flag.FlagSet) cli.Action {
 		var t target
 		t.register(fs)
-		var ff filterFlags
-		ff.register(fs, 1000)
-		allDead := fs.Bool("all-dead", false, "every dead event (up to --limit)")
+		var sf selectFlags
+		sf.register(fs)
+		status := fs.String("status", "", "only events in this status: "+statusNames(applies)+" (default: any of them)")
+		allDead := fs.Bool("all-dead", false, "every dead event: --status dead")
 		yes := fs.Bool("yes", false, "do not ask for confirmation")
 		asJSON := fs.Bool("json", false, "print the outcome as JSON, for machines")
 		return func(e *env, args []string) error {
-			ids, err := parseIDs(args, &ff, *allDead)
+			statuses, err := repairStatuses(*status, *allDead, applies)
 			if err != nil {
 				return err
 			}
-			flt, err := ff.filter(e.Now())
+			sel, err := sf.selection(e.Now())
+			if err != nil {
+				return err
+			}
+			switch {
+			case len(args) > 0 && (*status != "" || *allDead || !sf.empty() || sel.Limit > 0):
+				return cli.Usagef("give event ids or selection flags, not both")
+			case len(args) == 0 && *status == "" && !*allDead && sf.empty():
+				return cli.Usagef("say which events: give their ids, a selection such as --status dead or --type weight.created, or --all-dead")
+			}
+			ids, err := parseIDs(args)
 			if err != nil {
 				return err
 			}
@@ -72,64 +88,68 @@ func repairCommand(c cli.Command, act func(context.Context, *Outbox, uuid.UUID) 
 			}
 			defer o.Close()
 			if ids == nil {
-				if ids, err = selectIDs(e.Ctx, o, flt); err != nil {
-					return err
-				}
+				sel.Statuses = statuses
+				return runBulk(e, o, v, sel, *yes, *asJSON)
 			}
-			r := repairResult{Verb: c.Name, Where: o.Where, Selected: len(ids), Failed: []repairFailed{}}
-			if len(ids) == 0 {
-				if *asJSON {
-					return printJSON(e, r)
-				}
-				fmt.Fprintln(e.Stdout, "no events match; nothing to do")
-				return nil
-			}
-			if destructive {
-				if err := confirm(e, *yes, fmt.Sprintf("%s %d event(s) in %s for good?", c.Name, len(ids), o.Where)); err != nil {
-					return err
-				}
-			}
-			for _, id := range ids {
-				if err := act(e.Ctx, o, id); err != nil {
-					r.Failed = append(r.Failed, repairFailed{ID: id, Error: explain(err).Error()})
-					if !*asJSON {
-						fmt.Fprintf(e.Stderr, "%s: %s %s: %v\n", e.Program, c.Name, id, explain(err))
-					}
-					continue
-				}
-				r.Done++
-			}
-			if *asJSON {
-				if err := printJSON(e, r); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(e.Stdout, "%s: %d of %d event(s) done\n", c.Name, r.Done, r.Selected)
-			}
-			if len(r.Failed) > 0 {
-				return cli.Exit(cli.ExitFail, nil) // each failure is reported above
-			}
-			return nil
+			return repairEach(e, o, c.Name, ids, act, v.destructive && !*yes, *asJSON)
 		}
 	}
 	return c
 }
 
-// parseIDs returns the event ids given as arguments, or nil when the
-// events are chosen by filter flags.
-func parseIDs(args []string, ff *filterFlags, allDead bool) ([]uuid.UUID, error) {
-	if allDead {
-		if ff.status != "" && ff.status != string(outbox.StatusDead) {
-			return nil, cli.Usagef("--all-dead and --status %s contradict each other; give one", ff.status)
-		}
-		ff.status = string(outbox.StatusDead)
-	}
+// repairStatuses returns the statuses a repair acts on: --status or
+// --all-dead, or else every status it applies to.
+func repairStatuses(status string, allDead bool, applies []outbox.Status) ([]outbox.Status, error) {
 	switch {
-	case len(args) > 0 && !ff.empty():
-		return nil, cli.Usagef("give event ids or filter flags, not both")
-	case len(args) == 0 && ff.empty():
-		return nil, cli.Usagef("say which events: give their ids, a filter such as --status dead, or --all-dead")
-	case len(args) == 0:
+	case allDead && status != "" && status != string(outbox.StatusDead):
+		return nil, cli.Usagef("--all-dead and --status %s contradict each other; give one", status)
+	case allDead:
+		return []outbox.Status{outbox.StatusDead}, nil
+	case status == "":
+		return applies, nil
+	}
+	for _, s := range applies {
+		if string(s) == status {
+			return []outbox.Status{s}, nil
+		}
+	}
+	return nil, cli.Usagef("--status %q: give %s", status, statusNames(applies))
+}
+
+// repairEach applies act to each event, reporting each failure.
+func repairEach(e *env, o *Outbox, verb string, ids []uuid.UUID, act func(context.Context, *Outbox, uuid.UUID) error, ask, asJSON bool) error {
+	if ask {
+		if err := confirm(e, false, fmt.Sprintf("%s %d event(s) in %s for good?", verb, len(ids), o.Where)); err != nil {
+			return err
+		}
+	}
+	r := repairResult{Verb: verb, Where: o.Where, Selected: len(ids), Failed: []repairFailed{}}
+	for _, id := range ids {
+		if err := act(e.Ctx, o, id); err != nil {
+			r.Failed = append(r.Failed, repairFailed{ID: id, Error: explain(err).Error()})
+			if !asJSON {
+				fmt.Fprintf(e.Stderr, "%s: %s %s: %v\n", e.Program, verb, id, explain(err))
+			}
+			continue
+		}
+		r.Done++
+	}
+	if asJSON {
+		if err := printJSON(e, r); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.Stdout, "%s: %d of %d event(s) done\n", verb, r.Done, r.Selected)
+	}
+	if len(r.Failed) > 0 {
+		return cli.Exit(cli.ExitFail, nil) // each failure is reported above
+	}
+	return nil
+}
+
+// parseIDs returns the event ids given as arguments, or nil for none.
+func parseIDs(args []string) ([]uuid.UUID, error) {
+	if len(args) == 0 {
 		return nil, nil
 	}
 	ids := make([]uuid.UUID, len(args))
@@ -139,19 +159,6 @@ func parseIDs(args []string, ff *filterFlags, allDead bool) ([]uuid.UUID, error)
 			return nil, cli.Usagef("%q is not an event id (a UUID)", clean(arg))
 		}
 		ids[i] = id
-	}
-	return ids, nil
-}
-
-// selectIDs lists the ids of the events flt selects.
-func selectIDs(ctx context.Context, o *Outbox, flt outbox.Filter) ([]uuid.UUID, error) {
-	evs, err := o.List(ctx, flt)
-	if err != nil {
-		return nil, fmt.Errorf("select events in %s: %w", o.Where, err)
-	}
-	ids := make([]uuid.UUID, len(evs))
-	for i, ev := range evs {
-		ids[i] = ev.ID
 	}
 	return ids, nil
 }

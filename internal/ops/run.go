@@ -114,6 +114,7 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 	if err != nil {
 		return err
 	}
+	metrics.Track(proc)
 
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()

@@ -124,9 +124,10 @@ func testRunServesMetricsThatMove(t *testing.T, spec string, flags []string, enq
 		return string(b)
 	}
 	before := scrape()
-	if delivered.MatchString(before) || !strings.Contains(before, `outbox_events{event_type="weight.created",status="completed"} 0`) {
+	if delivered.MatchString(before) || !strings.Contains(before, "outbox_completed_events 0") || !strings.Contains(before, `outbox_build_info{`) {
 		t.Fatalf("first scrape, deliveries held back:\n%s", grepOutbox(before))
 	}
+	waitFor(t, "the 5 held deliveries to show in flight", func() bool { return strings.Contains(scrape(), "outbox_in_flight 5") })
 	close(release)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -139,7 +140,9 @@ func testRunServesMetricsThatMove(t *testing.T, spec string, flags []string, enq
 		}
 		time.Sleep(20 * time.Millisecond) // polling an external endpoint
 	}
-	if after := scrape(); !strings.Contains(after, `outbox_events{event_type="weight.created",status="completed"} 5`) {
+	// The outcomes are counted once recorded, and the slots freed just after.
+	waitFor(t, "nothing in flight", func() bool { return strings.Contains(scrape(), "outbox_in_flight 0") })
+	if after := scrape(); !strings.Contains(after, "outbox_completed_events 5") {
 		t.Fatalf("after delivery:\n%s", grepOutbox(after))
 	}
 	resp, err := http.Get(base + "/healthz")

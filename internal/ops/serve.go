@@ -19,15 +19,24 @@ import (
 )
 
 // health is what /healthz answers. A paused processor is healthy: it is
-// doing what it should while nothing gets through, and restarting it would
-// not help; the pause is reported so that it can be alerted on.
+// doing what it should while nothing gets through, or while an operator
+// paused delivery, and restarting it would not help; the pauses are
+// reported so that they can be alerted on.
 type health struct {
-	Status      string     `json:"status"` // ok or unhealthy
+	Status string `json:"status"` // ok or unhealthy
+	// Paused and the pause fields are the processor's own pause: nothing
+	// gets through to the backend.
 	Paused      bool       `json:"paused"`
 	PausedSince *time.Time `json:"paused_since,omitempty"`
 	PauseClass  string     `json:"pause_class,omitempty"`
 	PauseReason string     `json:"pause_reason,omitempty"`
-	Error       string     `json:"error,omitempty"`
+	// InFlight counts the events the processor claimed and has not
+	// recorded an outcome for yet.
+	InFlight int `json:"in_flight"`
+	// OperatorPauses are the pauses operators put in force with the
+	// pause command, which every processor of the outbox honours.
+	OperatorPauses []pauseJSON `json:"operator_pauses,omitempty"`
+	Error          string      `json:"error,omitempty"`
 }
 
 // serveOps serves /healthz and /metrics until ctx ends or stop is called.
@@ -37,14 +46,21 @@ func serveOps(ctx context.Context, addr string, o *Outbox, m *outboxprom.Metrics
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		h := health{Status: "ok"}
-		if st := state(); st.Paused {
+		st := state()
+		h := health{Status: "ok", InFlight: st.InFlight}
+		if st.Paused {
 			since := st.PausedSince.UTC()
 			h.Paused, h.PausedSince, h.PauseClass, h.PauseReason = true, &since, st.PauseClass.String(), st.PauseReason
 		}
 		code := http.StatusOK
-		if _, err := o.Stats(r.Context()); err != nil {
+		// Reading the pauses is also the check that the outbox can be read:
+		// a small table, so a probe costs the database next to nothing.
+		pauses, err := o.Pauses(r.Context())
+		if err != nil {
 			h.Status, h.Error, code = "unhealthy", "the outbox database cannot be read", http.StatusServiceUnavailable
+		}
+		if len(pauses) > 0 {
+			h.OperatorPauses = toPausesJSON(pauses)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +20,7 @@ import (
 func showCommand() cli.Command {
 	return cli.Command{
 		Name:    "show",
-		Summary: "show one event in full: attempts, last error, lease, metadata",
+		Summary: "show one event in full: its latest failed attempts, last error, lease, metadata",
 		Usage:   "[--payload] [--json] ID",
 		Example: "show --db app.db 0190f0c2-0000-7000-8000-000000000001\nshow --db app.db 0190f0c2-0000-7000-8000-000000000001 --payload",
 		Setup: func(fs *flag.FlagSet) cli.Action {
@@ -83,36 +85,78 @@ func show(e *env, t *target, id uuid.UUID, payload, asJSON bool) error {
 		tb.add("metadata "+k, j.Metadata[k])
 	}
 	tb.print(e.Stdout)
+	printHistory(e.Stdout, j)
 	if payload {
 		fmt.Fprintf(e.Stdout, "payload:\n%s\n", cleanJSON(j.Payload))
 	} else {
 		fmt.Fprintln(e.Stdout, "(payload not shown; add --payload to see it)")
 	}
-	fmt.Fprintln(e.Stdout, "(earlier attempts are not kept; the last error is)")
 	return nil
+}
+
+// printHistory lists the event's latest failed attempts, and its delivery.
+func printHistory(w io.Writer, j eventJSON) {
+	if len(j.History) == 0 && j.CompletedAt == nil {
+		fmt.Fprintln(w, "\nno failed attempts")
+		return
+	}
+	fmt.Fprintf(w, "\nlatest failed attempts (at most %d are kept), oldest first:\n", outbox.MaxHistory)
+	var tb table
+	tb.add("when", "attempt", "outcome", "class", "status", "reason")
+	for _, a := range j.History {
+		status := "-"
+		if a.StatusCode != 0 {
+			status = strconv.Itoa(a.StatusCode)
+		}
+		tb.add(a.At.Format(time.RFC3339), a.Attempt, outcomeWords[a.Outcome], orDash(a.Class), status, truncate(a.Reason, 80))
+	}
+	if j.CompletedAt != nil {
+		tb.add(j.CompletedAt.Format(time.RFC3339), j.Attempts, "delivered", "-", "-", "-")
+	}
+	tb.print(w)
+}
+
+// outcomeWords says what an attempt led to, for people.
+var outcomeWords = map[string]string{
+	"retry":   "retried",
+	"dead":    "dead",
+	"release": "given back",
+	"expired": "lease expired",
 }
 
 // eventJSON is an event as list and show print it with --json.
 type eventJSON struct {
-	ID            uuid.UUID         `json:"id"`
-	Type          string            `json:"type"`
-	Aggregate     string            `json:"aggregate"`
-	AggregateID   string            `json:"aggregate_id"`
-	UserID        string            `json:"user_id"`
-	Status        outbox.Status     `json:"status"`
-	Attempts      int               `json:"attempts"`
-	MaxAttempts   int               `json:"max_attempts"`
-	LeaseExpiries int               `json:"lease_expiries"`
-	Priority      int               `json:"priority"`
-	EntityVersion int64             `json:"entity_version"`
-	RunAt         time.Time         `json:"run_at"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
-	CompletedAt   *time.Time        `json:"completed_at,omitempty"`
-	LastError     string            `json:"last_error,omitempty"`
-	Lease         *leaseJSON        `json:"lease,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	Payload       json.RawMessage   `json:"payload,omitempty"`
+	ID            uuid.UUID     `json:"id"`
+	Type          string        `json:"type"`
+	Aggregate     string        `json:"aggregate"`
+	AggregateID   string        `json:"aggregate_id"`
+	UserID        string        `json:"user_id"`
+	Status        outbox.Status `json:"status"`
+	Attempts      int           `json:"attempts"`
+	MaxAttempts   int           `json:"max_attempts"`
+	LeaseExpiries int           `json:"lease_expiries"`
+	Priority      int           `json:"priority"`
+	EntityVersion int64         `json:"entity_version"`
+	RunAt         time.Time     `json:"run_at"`
+	CreatedAt     time.Time     `json:"created_at"`
+	UpdatedAt     time.Time     `json:"updated_at"`
+	CompletedAt   *time.Time    `json:"completed_at,omitempty"`
+	LastError     string        `json:"last_error,omitempty"`
+	// History is the event's latest failed attempts (show only).
+	History  []attemptJSON     `json:"history,omitempty"`
+	Lease    *leaseJSON        `json:"lease,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	Payload  json.RawMessage   `json:"payload,omitempty"`
+}
+
+// attemptJSON is a failed attempt as show prints it with --json.
+type attemptJSON struct {
+	At         time.Time `json:"at"`
+	Attempt    int       `json:"attempt"`
+	Outcome    string    `json:"outcome"` // retry, dead, release or expired
+	Class      string    `json:"class,omitempty"`
+	StatusCode int       `json:"status_code,omitempty"`
+	Reason     string    `json:"reason"`
 }
 
 // leaseJSON is a lease without its token, which is a fence, not information.
@@ -137,6 +181,9 @@ func toJSON(ev *outbox.Event, payload bool) eventJSON {
 	}
 	if payload {
 		j.Payload = ev.Payload
+	}
+	for _, a := range ev.History {
+		j.History = append(j.History, attemptJSON{At: a.At.UTC(), Attempt: a.Number, Outcome: a.Outcome, Class: a.Class, StatusCode: a.StatusCode, Reason: a.Reason})
 	}
 	return j
 }

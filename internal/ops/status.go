@@ -23,16 +23,20 @@ const ExitAlert = 3
 
 // statusReport is what status shows; its JSON form is for machines.
 type statusReport struct {
-	Where         string                             `json:"where"`
-	At            time.Time                          `json:"at"`
-	Counts        map[outbox.Status]int64            `json:"counts"`
-	ByType        map[string]map[outbox.Status]int64 `json:"by_type"`
-	ByUser        []userCounts                       `json:"by_user"`
-	OldestWaiting *time.Time                         `json:"oldest_waiting,omitempty"`
-	WaitingFor    float64                            `json:"waiting_seconds"`
-	NextRunAt     *time.Time                         `json:"next_run_at,omitempty"`
-	Dead          int64                              `json:"dead"`
-	Metrics       map[string]map[string]int64        `json:"metrics,omitempty"`
+	Where  string                  `json:"where"`
+	At     time.Time               `json:"at"`
+	Counts map[outbox.Status]int64 `json:"counts"`
+	// CompletedEstimated is set when the count of completed events is an
+	// estimate (PostgreSQL, past 10,000 of them); they are then not
+	// counted by type.
+	CompletedEstimated bool                               `json:"completed_estimated,omitempty"`
+	ByType             map[string]map[outbox.Status]int64 `json:"by_type"`
+	ByUser             []userCounts                       `json:"by_user"`
+	OldestWaiting      *time.Time                         `json:"oldest_waiting,omitempty"`
+	WaitingFor         float64                            `json:"waiting_seconds"`
+	NextRunAt          *time.Time                         `json:"next_run_at,omitempty"`
+	Dead               int64                              `json:"dead"`
+	Metrics            map[string]map[string]int64        `json:"metrics,omitempty"`
 	// Problems are the most common last errors of the events still
 	// waiting: what is holding delivery up right now.
 	Problems []problem `json:"problems"`
@@ -44,6 +48,9 @@ type statusReport struct {
 	// ExpiredLeases counts events whose processor died mid-delivery and
 	// that no processor has reclaimed yet.
 	ExpiredLeases int64 `json:"expired_leases"`
+	// OperatorPauses are the pauses of delivery that operators put in
+	// force (the pause command), the pause of every type first.
+	OperatorPauses []pauseJSON `json:"operator_pauses"`
 }
 
 type problem struct {
@@ -168,13 +175,18 @@ func gatherStatus(e *env, o *Outbox, cat *catalog.Catalog, opt statusOptions) (*
 		return nil, err
 	}
 	now := e.Now().UTC()
-	r := &statusReport{Where: o.Where, At: now, Counts: st.Counts, ByType: st.ByType, Dead: st.Counts[outbox.StatusDead], ByUser: []userCounts{},
-		ExpiredLeases: st.ExpiredLeases}
+	r := &statusReport{Where: o.Where, At: now, Counts: st.Counts, CompletedEstimated: st.CompletedEstimated, ByType: st.ByType,
+		Dead: st.Counts[outbox.StatusDead], ByUser: []userCounts{}, ExpiredLeases: st.ExpiredLeases}
 	ps, err := o.Processors(e.Ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.Processors = processorRows(ps)
+	pauses, err := o.Pauses(e.Ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.OperatorPauses = toPausesJSON(pauses)
 	for _, s := range outbox.Statuses() {
 		r.Counts[s] += 0 // every status present, even at zero
 	}
@@ -267,8 +279,13 @@ func (r *statusReport) print(w io.Writer, colour bool, program string) {
 	fmt.Fprintf(w, "outbox: %s, at %s\n\n", r.Where, r.At.Format("2006-01-02 15:04:05 MST"))
 	var t table
 	t.add("status", "events")
-	for _, s := range []outbox.Status{outbox.StatusPending, outbox.StatusProcessing, outbox.StatusFailed, outbox.StatusDead, outbox.StatusCompleted} {
+	for _, s := range []outbox.Status{outbox.StatusPending, outbox.StatusProcessing, outbox.StatusFailed, outbox.StatusDead} {
 		t.add(s, r.Counts[s])
+	}
+	if r.CompletedEstimated {
+		t.add(outbox.StatusCompleted, fmt.Sprintf("~%d (estimate)", r.Counts[outbox.StatusCompleted]))
+	} else {
+		t.add(outbox.StatusCompleted, r.Counts[outbox.StatusCompleted])
 	}
 	t.print(w)
 	if r.Dead > 0 {
@@ -278,6 +295,7 @@ func (r *statusReport) print(w io.Writer, colour bool, program string) {
 		}
 		fmt.Fprintln(w, msg)
 	}
+	printPauses(w, r.OperatorPauses, r.At, "delivery paused:      ", program)
 	fmt.Fprintln(w)
 	if r.OldestWaiting != nil {
 		fmt.Fprintf(w, "oldest waiting event: %s old (enqueued %s)\n", age(time.Duration(r.WaitingFor*float64(time.Second))), r.OldestWaiting.Format("15:04:05"))
@@ -304,7 +322,11 @@ func (r *statusReport) print(w io.Writer, colour bool, program string) {
 		bt.add("event type", "pending", "processing", "failed", "dead", "completed")
 		for _, typ := range slices.Sorted(maps.Keys(r.ByType)) {
 			c := r.ByType[typ]
-			bt.add(typ, c[outbox.StatusPending], c[outbox.StatusProcessing], c[outbox.StatusFailed], c[outbox.StatusDead], c[outbox.StatusCompleted])
+			completed := any(c[outbox.StatusCompleted])
+			if r.CompletedEstimated {
+				completed = "-"
+			}
+			bt.add(typ, c[outbox.StatusPending], c[outbox.StatusProcessing], c[outbox.StatusFailed], c[outbox.StatusDead], completed)
 		}
 		bt.print(w)
 	}

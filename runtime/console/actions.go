@@ -112,14 +112,6 @@ func (c *console) eventAction(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to+"?done="+a.done, http.StatusSeeOther)
 }
 
-// bulkLimit is how many events one bulk retry may retry.
-func (c *console) bulkLimit() int64 {
-	if c.opts.Bulk != nil {
-		return 1 << 62
-	}
-	return MaxBulkRetry
-}
-
 // confirmBulkRetry asks to retry the dead or failed events of a filter,
 // naming how many there are now. The form carries the time of the count,
 // and the count: the retry takes no event enqueued after that time, and
@@ -143,22 +135,17 @@ func (c *console) confirmBulkRetry(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusOK, "No "+q.Describe()+" now: nothing to retry.")
 		return
 	}
-	take := min(n, c.bulkLimit())
 	d := &confirmData{
 		Question: fmt.Sprintf("Retry %s %s?", count(n), q.Describe()),
 		Detail:   "Each will be due now, with a fresh set of attempts. Events that fail again come back here.",
-		Button:   fmt.Sprintf("Retry %s events", count(take)),
+		Button:   fmt.Sprintf("Retry %s events", count(n)),
 		Action:   c.opts.Prefix + "/retry",
 		Cancel:   list,
-	}
-	if take < n {
-		d.Question = fmt.Sprintf("Retry the %s oldest of %s %s?", count(take), count(n), q.Describe())
-		d.Detail += fmt.Sprintf(" This version retries at most %d events per confirmation, one at a time; confirm again for the rest.", MaxBulkRetry)
 	}
 	for k, vs := range q.values() {
 		d.Fields = append(d.Fields, [2]string{k, vs[0]})
 	}
-	d.Fields = append(d.Fields, [2]string{"asof", strconv.FormatInt(now.UnixMicro(), 10)}, [2]string{"n", strconv.FormatInt(take, 10)})
+	d.Fields = append(d.Fields, [2]string{"asof", strconv.FormatInt(now.UnixMicro(), 10)}, [2]string{"n", strconv.FormatInt(n, 10)})
 	c.render(w, r, http.StatusOK, "confirm", c.newView(r, "Retry events", d))
 }
 
@@ -176,7 +163,7 @@ func (c *console) bulkRetry(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusBadRequest, "This form is not one the console made: it lacks the count you confirmed.")
 		return
 	}
-	f := q.filter(q.Status, time.UnixMicro(asOf), int(min(n, c.bulkLimit())))
+	f := q.filter(q.Status, time.UnixMicro(asOf), int(n))
 	// The retry takes nothing enqueued after the count was shown.
 	if f.CreatedBefore.IsZero() || f.CreatedBefore.After(time.UnixMicro(asOf)) {
 		f.CreatedBefore = time.UnixMicro(asOf + 1)
@@ -193,36 +180,12 @@ func (c *console) bulkRetry(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, c.opts.Prefix+"/events?"+v.Encode(), http.StatusSeeOther)
 }
 
-// retryMatching retries the events of f, through the BulkRetrier if there
-// is one, else one at a time. Events that changed since the count (retried
-// by someone else, being delivered) are skipped.
+// retryMatching retries the events of f through the BulkRetrier. Events
+// that changed since the count (retried by someone else, being delivered)
+// are left alone.
 func (c *console) retryMatching(r *http.Request, f outbox.Filter) (retried, skipped int64, err error) {
-	if c.opts.Bulk != nil {
-		retried, err = c.opts.Bulk.RetryMatching(r.Context(), f)
-		return retried, 0, err
-	}
-	want := int64(f.Limit)
-	var after outbox.PageKey
-	for retried+skipped < want {
-		f.Limit = int(min(100, want-retried-skipped))
-		page, err := c.opts.Store.ListPage(r.Context(), f, after)
-		if err != nil || len(page) == 0 {
-			return retried, skipped, err
-		}
-		for _, ev := range page {
-			err := c.opts.Store.Retry(r.Context(), ev.ID)
-			switch {
-			case err == nil:
-				retried++
-			case errors.Is(err, outbox.ErrNotRetryable), errors.Is(err, outbox.ErrInFlight), errors.Is(err, outbox.ErrNotFound):
-				skipped++
-			default:
-				return retried, skipped, err
-			}
-		}
-		after = outbox.KeyOf(page[len(page)-1])
-	}
-	return retried, skipped, nil
+	retried, err = c.opts.Bulk.RetryFiltered(r.Context(), f)
+	return retried, 0, err
 }
 
 // bulkQuery reads a bulk retry's filter, which must select dead or failed

@@ -32,9 +32,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Refresh is how often the overview updates itself. Default 5 s.
 	Refresh time.Duration
-	// Pauser, History and Bulk are optional: nil uses the Store when it
-	// implements them, and otherwise the console says what is not
-	// available.
+	// Pauser, History and Bulk are optional: nil uses the Store's own
+	// operator pauses, attempt history and bulk retries.
 	Pauser  Pauser
 	History AttemptHistory
 	Bulk    BulkRetrier
@@ -73,13 +72,13 @@ func New(opts Options) (http.Handler, error) {
 		opts.Now = time.Now
 	}
 	if opts.Pauser == nil {
-		opts.Pauser, _ = opts.Store.(Pauser)
+		opts.Pauser = storeSeams{opts.Store}
 	}
 	if opts.History == nil {
-		opts.History, _ = opts.Store.(AttemptHistory)
+		opts.History = storeSeams{opts.Store}
 	}
 	if opts.Bulk == nil {
-		opts.Bulk, _ = opts.Store.(BulkRetrier)
+		opts.Bulk = storeSeams{opts.Store}
 	}
 	pg, err := loadPages()
 	if err != nil {

@@ -229,7 +229,7 @@ func TestOverviewShowsCountsPauseAndProcessors(t *testing.T) {
 		"Delivered per minute: <strong>2</strong>",
 		"Failed per minute: <strong>3</strong>",
 		"steps.updated",
-		"not available in this version",
+		"Delivery is not paused by an operator.",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the overview lacks %q", want)
@@ -378,15 +378,28 @@ func TestBulkRetryOfAFilter(t *testing.T) {
 	}
 }
 
-func TestPauseNotAvailableSaysSo(t *testing.T) {
+// An operator pauses delivery from the console, with a reason, after a
+// confirmation; the store records it, the overview shows it, and resuming
+// lifts it.
+func TestPauseAndResume(t *testing.T) {
 	f := newFixture(t, console.Options{AllowActions: true})
-	w := f.do(t, "GET", "/pause", nil)
-	if w.Code != http.StatusNotImplemented || !strings.Contains(w.Body.String(), "not available in this version") {
-		t.Errorf("GET /pause: status %d:\n%s", w.Code, w.Body)
+	confirm := f.do(t, "GET", "/pause", nil)
+	wantCode(t, confirm, http.StatusOK)
+	csrf := csrfRE.FindStringSubmatch(confirm.Body.String())
+	if csrf == nil {
+		t.Fatalf("the pause confirmation has no anti-forgery token:\n%s", confirm.Body)
 	}
-	csrf := f.csrf(t, "/events/"+f.dead[0].ID.String())
-	if w := f.do(t, "POST", "/resume", url.Values{"csrf": {csrf}}); w.Code != http.StatusNotImplemented {
-		t.Errorf("POST /resume: status %d, want 501", w.Code)
+	wantCode(t, f.do(t, "POST", "/pause", url.Values{"csrf": {csrf[1]}, "reason": {"backend migration"}}), http.StatusSeeOther)
+	pauses, err := f.store.Pauses(t.Context())
+	if err != nil || len(pauses) != 1 || !pauses[0].Every() || pauses[0].By != testUser || pauses[0].Reason != "backend migration" {
+		t.Fatalf("pauses after the console's pause: %+v, %v", pauses, err)
+	}
+	if body := f.do(t, "GET", "/", nil).Body.String(); !strings.Contains(body, "Paused by "+testUser) || !strings.Contains(body, "backend migration") {
+		t.Errorf("the overview does not show the pause:\n%s", body)
+	}
+	wantCode(t, f.do(t, "POST", "/resume", url.Values{"csrf": {csrf[1]}}), http.StatusSeeOther)
+	if pauses, err := f.store.Pauses(t.Context()); err != nil || len(pauses) != 0 {
+		t.Fatalf("pauses after resuming: %+v, %v", pauses, err)
 	}
 }
 

@@ -22,7 +22,7 @@ type eventData struct {
 	Revealed bool
 	// Attempts is the attempt history; HasHistory is false when the store
 	// keeps none.
-	Attempts   []Attempt
+	Attempts   []outbox.Attempt
 	HasHistory bool
 	CanRetry   bool
 }

@@ -5,16 +5,8 @@ import (
 	"strings"
 )
 
-// pauseUnavailable says why the console cannot pause delivery.
-const pauseUnavailable = "Pausing delivery from the console is not available in this version: the store keeps no operator's pause. " +
-	"Processors still pause by themselves while nothing gets through, and the overview shows it. To stop delivery now, stop the processors."
-
 func (c *console) confirmPause(w http.ResponseWriter, r *http.Request) {
 	if c.readOnly(w, r) {
-		return
-	}
-	if c.opts.Pauser == nil {
-		c.fail(w, r, http.StatusNotImplemented, pauseUnavailable)
 		return
 	}
 	d := &confirmData{
@@ -39,10 +31,6 @@ func (c *console) resume(w http.ResponseWriter, r *http.Request) {
 
 func (c *console) pauseOrResume(w http.ResponseWriter, r *http.Request, pause bool) {
 	if c.readOnly(w, r) || !c.checkCSRF(w, r) {
-		return
-	}
-	if c.opts.Pauser == nil {
-		c.fail(w, r, http.StatusNotImplemented, pauseUnavailable)
 		return
 	}
 	var err error

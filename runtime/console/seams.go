@@ -18,9 +18,8 @@ type Store interface {
 }
 
 // Pauser lets an operator pause delivery of the whole outbox and resume
-// it, whatever the backend answers. No store of this version implements
-// it: the console then shows pausing as not available. A store that does
-// is used without more code (Options.Pauser, or the Store itself).
+// it, whatever the backend answers. By default the console uses the
+// Store's operator pauses (outbox.Inspector's Pause, Resume and Pauses).
 type Pauser interface {
 	// OperatorPause reports whether an operator paused delivery, and why.
 	OperatorPause(ctx context.Context) (OperatorPause, error)
@@ -39,40 +38,59 @@ type OperatorPause struct {
 	Reason string
 }
 
-// AttemptHistory lists every delivery attempt of an event. No store of
-// this version keeps one: the console then shows the counts and the last
-// error that every event carries.
+// AttemptHistory lists an event's latest failed attempts. By default the
+// console reads the History that the Store's Get returns.
 type AttemptHistory interface {
 	// EventAttempts returns the attempts of event id, oldest first.
-	EventAttempts(ctx context.Context, id uuid.UUID) ([]Attempt, error)
+	EventAttempts(ctx context.Context, id uuid.UUID) ([]outbox.Attempt, error)
 }
 
-// Attempt is one delivery attempt of an event.
-type Attempt struct {
-	At        time.Time
-	Processor string
-	// Outcome is what became of it: delivered, retry, dead or release.
-	Outcome string
-	// Class is the failure's class (transient, permanent, unavailable,
-	// unanswered, in progress); empty when it was delivered.
-	Class    string
-	Error    string
-	Duration time.Duration
-}
-
-// BulkRetrier retries, in one statement, the dead or failed events of a
-// filter that the operator confirmed. Without one the console retries
-// them one at a time through Inspector.Retry, at most MaxBulkRetry per
-// confirmation.
+// BulkRetrier retries the dead or failed events of a filter that the
+// operator confirmed. By default the console uses the Store's
+// RetryMatching, a batch of events per transaction.
 type BulkRetrier interface {
-	// RetryMatching retries the events in f.Status (dead or failed) that
-	// match f, at most f.Limit of them, oldest first in the Browser's
-	// order, and returns how many it retried. f.CreatedBefore is always
-	// set: the console passes the time the operator saw the count.
-	RetryMatching(ctx context.Context, f outbox.Filter) (int64, error)
+	// RetryFiltered retries the events in f.Status (dead or failed) that
+	// match f, at most f.Limit of them, oldest first, and returns how many
+	// it retried. f.CreatedBefore is always set: the console passes the
+	// time the operator saw the count.
+	RetryFiltered(ctx context.Context, f outbox.Filter) (int64, error)
 }
 
-// MaxBulkRetry bounds the events one confirmation retries when the store
-// has no BulkRetrier: each is its own transaction, and a request should
-// end in seconds.
-const MaxBulkRetry = 1000
+// storeSeams gives the seams their default: what the Store itself does.
+type storeSeams struct{ s outbox.Inspector }
+
+func (d storeSeams) OperatorPause(ctx context.Context) (OperatorPause, error) {
+	ps, err := d.s.Pauses(ctx)
+	for _, p := range ps {
+		if p.Every() {
+			return OperatorPause{Paused: true, Since: p.Since, By: p.By, Reason: p.Reason}, nil
+		}
+	}
+	return OperatorPause{}, err
+}
+
+func (d storeSeams) PauseDelivery(ctx context.Context, by, reason string) error {
+	return d.s.Pause(ctx, outbox.Pause{By: by, Reason: reason})
+}
+
+func (d storeSeams) ResumeDelivery(ctx context.Context, _ string) error {
+	_, err := d.s.Resume(ctx, "")
+	return err
+}
+
+func (d storeSeams) EventAttempts(ctx context.Context, id uuid.UUID) ([]outbox.Attempt, error) {
+	ev, err := d.s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return ev.History, nil
+}
+
+func (d storeSeams) RetryFiltered(ctx context.Context, f outbox.Filter) (int64, error) {
+	sel := outbox.Selection{Type: f.Type, UserID: f.UserID, CreatedBefore: f.CreatedBefore, Limit: f.Limit}
+	if f.Status != "" {
+		sel.Statuses = []outbox.Status{f.Status}
+	}
+	res, err := d.s.RetryMatching(ctx, sel, nil)
+	return res.Done, err
+}

@@ -149,11 +149,11 @@ func noTokenSourceError(path string, header http.Header, rep reply) error {
 	} else {
 		msg += "the backend requires credentials; configure httpsender.WithTokenSource"
 	}
-	return errors.New(msg + problemNote(rep.Header, rep.body))
+	return &responseError{code: http.StatusUnauthorized, msg: msg + problemNote(rep.Header, rep.body)}
 }
 
 // rejectedTokenError is the error for a 401 to a refreshed token.
 func rejectedTokenError(path string, rep reply) error {
-	return errors.New("POST " + path + ": 401 Unauthorized after refreshing the token: the backend rejects our credentials; check the token source" +
-		problemNote(rep.Header, rep.body))
+	return &responseError{code: http.StatusUnauthorized, msg: "POST " + path + ": 401 Unauthorized after refreshing the token: the backend rejects our credentials; check the token source" +
+		problemNote(rep.Header, rep.body)}
 }

@@ -250,7 +250,9 @@ func (s *Sender) classifyResult(eventPath string, code int, obj map[string]json.
 			"POST %s: %s, but the result for this event has no valid status (an HTTP status code such as 201); it will be retried under the same idempotency key",
 			s.batch.path, statusText(code)), 0)
 	}
-	failure := func() error { return errors.New("POST " + label + ": " + statusText(status) + problemFields(obj)) }
+	failure := func() error {
+		return &responseError{code: status, msg: "POST " + label + ": " + statusText(status) + problemFields(obj)}
+	}
 	switch s.verdict(status) {
 	case delivered:
 		field := s.remoteIDField
@@ -263,8 +265,8 @@ func (s *Sender) classifyResult(eventPath string, code int, obj map[string]json.
 	case retryable:
 		return outbox.Receipt{}, outbox.TransientError(failure(), 0)
 	case unauthorized:
-		return outbox.Receipt{}, outbox.UnavailableError(errors.New("POST " + label + ": " + statusText(status) +
-			": the backend refuses our credentials for this event; check the token source or the backend's access rules" + problemFields(obj)))
+		return outbox.Receipt{}, outbox.UnavailableError(&responseError{code: status, msg: "POST " + label + ": " + statusText(status) +
+			": the backend refuses our credentials for this event; check the token source or the backend's access rules" + problemFields(obj)})
 	default: // redirected (a result cannot redirect) and rejected
 		return outbox.Receipt{}, outbox.PermanentError(failure())
 	}

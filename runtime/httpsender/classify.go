@@ -84,10 +84,23 @@ func statusText(code int) string {
 	return strconv.Itoa(code)
 }
 
+// responseError is a failure the backend answered: its message, and the
+// response's status, which the outbox's attempt history keeps (see
+// outbox.StatusCode).
+type responseError struct {
+	code int
+	msg  string
+}
+
+func (e *responseError) Error() string { return e.msg }
+
+// StatusCode returns the status of the response the error reports.
+func (e *responseError) StatusCode() int { return e.code }
+
 // statusError is e.g. "POST /v1/weight: 422 Unprocessable Entity", followed
 // by the problem document's type and title when the response is one.
 func statusError(path string, code int, header http.Header, body []byte) error {
-	return errors.New("POST " + path + ": " + statusText(code) + problemNote(header, body))
+	return &responseError{code: code, msg: "POST " + path + ": " + statusText(code) + problemNote(header, body)}
 }
 
 // problemNote is what an error message may say of an error response's
@@ -134,15 +147,17 @@ func problemFields(doc map[string]json.RawMessage) string {
 func redirectError(path string, resp *http.Response) error {
 	prefix := "POST " + path + ": " + statusText(resp.StatusCode)
 	loc, err := resp.Location()
+	var msg string
 	switch {
 	case err == nil:
-		return fmt.Errorf("%s: unexpected redirect to %s; point the sender at the final URL", prefix, loc.Redacted())
+		msg = fmt.Sprintf("%s: unexpected redirect to %s; point the sender at the final URL", prefix, loc.Redacted())
 	case errors.Is(err, http.ErrNoLocation):
-		return fmt.Errorf("%s: unexpected redirect without a Location header; point the sender at the final URL", prefix)
+		msg = fmt.Sprintf("%s: unexpected redirect without a Location header; point the sender at the final URL", prefix)
 	default:
-		return fmt.Errorf("%s: unexpected redirect to %q; point the sender at the final URL",
+		msg = fmt.Sprintf("%s: unexpected redirect to %q; point the sender at the final URL",
 			prefix, excerpt([]byte(resp.Header.Get("Location"))))
 	}
+	return &responseError{code: resp.StatusCode, msg: msg}
 }
 
 // excerpt returns at most maxExcerpt bytes from the start of text, safe to

@@ -3,19 +3,24 @@
 // depend on its client.
 //
 // A Metrics is both a processor Observer (deliveries by outcome, latencies,
-// attempts, pause state) and a prometheus.Collector (events by status and
-// the age of the oldest waiting event, read from the store at each scrape):
+// attempts, pause state, expired leases) and a prometheus.Collector
+// (events by status, the age of the oldest waiting event, operators'
+// pauses, read from the store at each scrape; the processor's events in
+// flight; the build):
 //
 //	m := outboxprom.New(store)
 //	prometheus.MustRegister(m)
 //	proc := outbox.NewProcessor(store, sender, outbox.Config{Observer: m})
+//	m.Track(proc)
 //
 // Labels carry event types and outcomes only, never user or entity ids:
 // events are about people.
+//
+// A scrape's cost grows with the events waiting and dead, not with the
+// completed ones: see outbox.Stats.
 package outboxprom
 
 import (
-	"context"
 	"sync/atomic"
 	"time"
 
@@ -28,24 +33,25 @@ import (
 type Metrics struct {
 	store   outbox.Inspector
 	timeout time.Duration
+	tracked atomic.Pointer[func() outbox.State]
 
-	deliveries *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	endToEnd   *prometheus.HistogramVec
-	attempts   *prometheus.HistogramVec
-	paused     prometheus.Gauge
-	pausedAt   prometheus.Gauge
-	pauseClass *prometheus.GaugeVec
-	pauses     prometheus.Counter
-	isPaused   atomic.Bool
+	deliveries    *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	endToEnd      *prometheus.HistogramVec
+	attempts      *prometheus.HistogramVec
+	paused        prometheus.Gauge
+	pausedAt      prometheus.Gauge
+	pauseClass    *prometheus.GaugeVec
+	pauses        prometheus.Counter
+	leaseExpiries prometheus.Counter
+	isPaused      atomic.Bool
 
-	events        *prometheus.Desc
-	oldestWaiting *prometheus.Desc
-	scrapeErrors  prometheus.Counter
+	scrape scrapeDescs
 }
 
 // New returns the metrics of store's outbox. Register it with a
-// prometheus.Registerer and pass it as the processor's Observer.
+// prometheus.Registerer, pass it as the processor's Observer, and Track
+// the processor.
 func New(store outbox.Inspector) *Metrics {
 	return &Metrics{
 		store:   store,
@@ -85,15 +91,18 @@ func New(store outbox.Inspector) *Metrics {
 			Name: "outbox_processor_pauses_total",
 			Help: "Times delivery paused because nothing got through to the backend (pauses, not the probes during one).",
 		}),
-		events: prometheus.NewDesc("outbox_events",
-			"Events in the outbox, by status and event type.", []string{"status", "event_type"}, nil),
-		oldestWaiting: prometheus.NewDesc("outbox_oldest_waiting_seconds",
-			"Age of the oldest event waiting for delivery (pending, processing or failed); 0 when none is.", nil, nil),
-		scrapeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "outbox_scrape_errors_total",
-			Help: "Scrapes that could not read the outbox's counts.",
+		leaseExpiries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "outbox_lease_expiries_total",
+			Help: "Events this processor reclaimed because their lease expired before an outcome was recorded: their processor died or stalled.",
 		}),
+		scrape: newScrapeDescs(),
 	}
+}
+
+// Track makes the metrics report p's events in flight.
+func (m *Metrics) Track(p interface{ State() outbox.State }) {
+	state := p.State
+	m.tracked.Store(&state)
 }
 
 // Recorded implements outbox.Observer.
@@ -131,50 +140,18 @@ func (m *Metrics) Resumed() {
 	m.pauseClass.Reset()
 }
 
+// LeasesExpired implements outbox.LeaseObserver.
+func (m *Metrics) LeasesExpired(n int) { m.leaseExpiries.Add(float64(n)) }
+
 // IsPaused reports whether the observed processor is paused.
 func (m *Metrics) IsPaused() bool { return m.isPaused.Load() }
 
-// Describe implements prometheus.Collector.
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	ch <- m.events
-	ch <- m.oldestWaiting
-	for _, c := range m.collectors() {
-		c.Describe(ch)
-	}
-}
-
-// Collect implements prometheus.Collector. Counts are read from the store
-// at each scrape, so they are right whichever processor did the work.
-func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
-	defer cancel()
-	st, err := m.store.Stats(ctx)
-	if err != nil {
-		m.scrapeErrors.Inc()
-	}
-	for _, c := range m.collectors() {
-		c.Collect(ch)
-	}
-	if err != nil {
-		return
-	}
-	for typ, counts := range st.ByType {
-		for _, status := range outbox.Statuses() {
-			ch <- prometheus.MustNewConstMetric(m.events, prometheus.GaugeValue, float64(counts[status]), string(status), typ)
-		}
-	}
-	age := 0.0
-	if !st.OldestPending.IsZero() {
-		age = time.Since(st.OldestPending).Seconds()
-	}
-	ch <- prometheus.MustNewConstMetric(m.oldestWaiting, prometheus.GaugeValue, age)
-}
-
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.deliveries, m.latency, m.endToEnd, m.attempts, m.paused, m.pausedAt, m.pauseClass, m.pauses, m.scrapeErrors}
+	return []prometheus.Collector{m.deliveries, m.latency, m.endToEnd, m.attempts, m.paused, m.pausedAt, m.pauseClass, m.pauses,
+		m.leaseExpiries, m.scrape.errors}
 }
 
 var (
-	_ outbox.Observer      = (*Metrics)(nil)
+	_ outbox.LeaseObserver = (*Metrics)(nil)
 	_ prometheus.Collector = (*Metrics)(nil)
 )

@@ -51,7 +51,7 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 
 // CountMatching implements outbox.Browser.
 func (s *Store) CountMatching(ctx context.Context, f outbox.Filter) (int64, error) {
-	n, err := s.q.CountMatching(ctx, pgdb.CountMatchingParams{
+	n, err := s.q.CountFiltered(ctx, pgdb.CountFilteredParams{
 		Status:        optional(string(f.Status)),
 		EventType:     optional(f.Type),
 		UserID:        optional(f.UserID),

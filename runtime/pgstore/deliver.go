@@ -143,7 +143,9 @@ func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uui
 
 func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
 	ids, tokens := leases(outs)
-	rows, err := f.q.Kill(ctx, pgdb.KillParams{Now: f.s.now(), Ids: ids, Tokens: tokens, Errors: errorTexts(outs), Classes: classes(outs)})
+	rows, err := f.q.Kill(ctx, pgdb.KillParams{
+		Now: f.s.now(), Ids: ids, Tokens: tokens, Errors: errorTexts(outs), Classes: classes(outs), StatusCodes: statusCodes(outs),
+	})
 	killed := make(map[uuid.UUID]string, len(rows))
 	for _, r := range rows {
 		killed[r.ID] = r.OrderingKey
@@ -153,7 +155,9 @@ func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UU
 
 func (f *finishTx) Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
 	ids, tokens := leases(outs)
-	return f.q.Retry(ctx, pgdb.RetryParams{Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs), Classes: classes(outs)})
+	return f.q.Retry(ctx, pgdb.RetryParams{
+		Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs), Classes: classes(outs), StatusCodes: statusCodes(outs),
+	})
 }
 
 func (f *finishTx) Release(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
@@ -164,7 +168,7 @@ func (f *finishTx) Release(ctx context.Context, outs []outbox.Outcome) ([]uuid.U
 	}
 	return f.q.Release(ctx, pgdb.ReleaseParams{
 		Now: f.s.now(), Ids: ids, Tokens: tokens, DelaysMs: delays(outs), Errors: errorTexts(outs),
-		Reached: reached, Dated: dated, Classes: classes(outs),
+		Reached: reached, Dated: dated, Classes: classes(outs), StatusCodes: statusCodes(outs),
 	})
 }
 
@@ -264,9 +268,17 @@ func delays(outs []outbox.Outcome) []int64 {
 func classes(outs []outbox.Outcome) []string {
 	cs := make([]string, len(outs))
 	for i, o := range outs {
-		cs[i] = o.Class.String()
+		cs[i] = storekit.Class(o)
 	}
 	return cs
+}
+
+func statusCodes(outs []outbox.Outcome) []int32 {
+	codes := make([]int32, len(outs))
+	for i, o := range outs {
+		codes[i] = int32(o.StatusCode)
+	}
+	return codes
 }
 
 func errorTexts(outs []outbox.Outcome) []string {

@@ -15,37 +15,6 @@ import (
 	"github.com/outboxgen/outboxgen/runtime/pgstore/internal/pgdb"
 )
 
-// Stats implements outbox.Inspector.
-func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
-	rows, err := s.q.CountByTypeAndStatus(ctx)
-	if err != nil {
-		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	st := outbox.Stats{Counts: make(map[outbox.Status]int64), ByType: make(map[string]map[outbox.Status]int64)}
-	for _, r := range rows {
-		status := outbox.Status(r.Status)
-		st.Counts[status] += r.Events
-		if st.ByType[r.EventType] == nil {
-			st.ByType[r.EventType] = make(map[outbox.Status]int64)
-		}
-		st.ByType[r.EventType][status] = r.Events
-	}
-	if st.OldestPending, err = s.q.OldestUnfinished(ctx); err != nil && !isNoRows(err) {
-		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	next, ok, err := s.nextDue(ctx)
-	if err != nil {
-		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	if ok {
-		st.NextRunAt = next.RunAt
-	}
-	if st.ExpiredLeases, err = s.q.CountExpiredLeases(ctx, s.now()); err != nil {
-		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	return st, nil
-}
-
 // List implements outbox.Inspector.
 func (s *Store) List(ctx context.Context, f outbox.Filter) ([]*outbox.Event, error) {
 	if f.Limit <= 0 {
@@ -86,7 +55,11 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
-	return toEvent(row), nil
+	ev := toEvent(row)
+	if ev.History, err = storekit.DecodeHistory(row.AttemptLog); err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	return ev, nil
 }
 
 // Retry implements outbox.Inspector.

@@ -32,11 +32,16 @@ FROM k;
 -- others_delivered tells the processor whether another event was delivered
 -- after the claimed event's last failure: only then is a new failure held
 -- against it. The latest completion is one step down a partial index.
+-- Events whose type an operator paused are skipped: a pause of every type
+-- is checked once per claim (an InitPlan), a type's pause per candidate (a
+-- hashed subplan over outbox_pauses).
 -- name: Claim :many
 WITH due AS (
     SELECT id FROM outbox_events
     WHERE is_head AND status IN ('pending', 'failed')
       AND run_at <= coalesce(sqlc.narg('now')::timestamptz, now())
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses WHERE outbox_pauses.event_type = '')
+      AND outbox_events.event_type NOT IN (SELECT outbox_pauses.event_type FROM outbox_pauses)
     ORDER BY priority DESC, seq
     LIMIT sqlc.arg('max_events')
     FOR UPDATE SKIP LOCKED
@@ -60,10 +65,11 @@ RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.o
 -- lease token is set only while an event is processing, so the status need
 -- not be tested; testing it would make the planner consider the leased index
 -- and, in a generic plan, a nested loop over the whole batch.
+-- A completed event keeps no last error; its attempt log keeps the failures.
 -- name: Complete :many
 UPDATE outbox_events e
 SET status = 'completed', is_head = false,
-    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token) AS f
@@ -71,18 +77,23 @@ WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
 RETURNING e.id, e.ordering_key;
 
+-- Each failed attempt is appended to the event's attempt log, whose oldest
+-- entry goes once it holds 10 (see migration 0007).
 -- name: Retry :many
 UPDATE outbox_events e
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'retry',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
         unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error,
-        unnest(sqlc.arg('classes')::text[]) AS class
+        unnest(sqlc.arg('classes')::text[]) AS class, unnest(sqlc.arg('status_codes')::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
@@ -102,12 +113,15 @@ SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'release',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
         unnest(sqlc.arg('delays_ms')::bigint[]) AS delay_ms, unnest(sqlc.arg('errors')::text[]) AS error,
         unnest(sqlc.arg('reached')::boolean[]) AS reached, unnest(sqlc.arg('dated')::boolean[]) AS dated,
-        unnest(sqlc.arg('classes')::text[]) AS class
+        unnest(sqlc.arg('classes')::text[]) AS class, unnest(sqlc.arg('status_codes')::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
@@ -118,11 +132,14 @@ UPDATE outbox_events e
 SET status = 'dead', is_head = false,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'dead',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token, unnest(sqlc.arg('errors')::text[]) AS error,
-        unnest(sqlc.arg('classes')::text[]) AS class
+        unnest(sqlc.arg('classes')::text[]) AS class, unnest(sqlc.arg('status_codes')::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce(sqlc.narg('now')::timestamptz, now())
@@ -186,6 +203,9 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= sqlc.arg('max_expiries'):
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'expired',
+            'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
@@ -196,11 +216,15 @@ FROM (
 WHERE e.id = x.id
 RETURNING e.id, e.ordering_key, e.status;
 
+-- Paused events are not due: a processor would otherwise wake for them
+-- and claim nothing, again and again.
 -- name: NextDue :one
 SELECT run_at,
     greatest(0, extract(epoch FROM run_at - coalesce(sqlc.narg('now')::timestamptz, now())) * 1000)::bigint AS wait_ms
 FROM outbox_events
 WHERE is_head AND status IN ('pending', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM outbox_pauses WHERE outbox_pauses.event_type = '')
+  AND outbox_events.event_type NOT IN (SELECT outbox_pauses.event_type FROM outbox_pauses)
 ORDER BY run_at LIMIT 1;
 
 -- name: PurgeCompleted :execrows
@@ -211,13 +235,30 @@ WHERE id IN (
     LIMIT sqlc.arg('max_events')
 );
 
--- name: CountByTypeAndStatus :many
-SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status;
-
--- name: OldestUnfinished :one
-SELECT created_at FROM outbox_events
+-- Stats reads the waiting and the dead events through their partial
+-- indexes, and never scans the completed ones, which may be millions.
+-- name: CountWaiting :many
+SELECT event_type, status, count(*) AS events, min(created_at)::timestamptz AS oldest
+FROM outbox_events
 WHERE status IN ('pending', 'processing', 'failed')
-ORDER BY created_at LIMIT 1;
+GROUP BY event_type, status;
+
+-- name: CountDead :many
+SELECT event_type, count(*) AS events FROM outbox_events WHERE status = 'dead' GROUP BY event_type;
+
+-- Counts completed events up to a bound, one step each down their partial
+-- index: above it, Stats estimates.
+-- name: CountCompletedUpTo :one
+SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE status = 'completed' LIMIT sqlc.arg('bound')) AS c;
+
+-- name: CountCompletedByType :many
+SELECT event_type, count(*) AS events FROM outbox_events WHERE status = 'completed' GROUP BY event_type;
+
+-- The cumulative statistics' count of live rows (pg_stat_user_tables'
+-- n_live_tup), kept up to date as rows are inserted and deleted: an
+-- estimate, read in constant time.
+-- name: EstimateEvents :one
+SELECT pg_stat_get_live_tuples('outbox_events'::regclass)::bigint AS events;
 
 -- name: ListEvents :many
 SELECT * FROM outbox_events
@@ -229,9 +270,14 @@ ORDER BY seq
 LIMIT sqlc.arg('max_events');
 
 -- name: CountUnfinishedByUser :many
--- Completed events are left out: there are many and they need no one.
+-- Completed events are left out: there are many and they need no one. Each
+-- half reads a partial index.
 SELECT user_id, status, count(*) AS events FROM outbox_events
-WHERE status <> 'completed'
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY user_id, status
+UNION ALL
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status = 'dead'
 GROUP BY user_id, status;
 
 -- name: GetEvent :one
@@ -254,7 +300,7 @@ FOR UPDATE NOWAIT;
 -- cleared, so nothing from before is held against the event.
 -- name: RequeueFailed :exec
 UPDATE outbox_events
-SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 WHERE id = sqlc.arg('id');
 
@@ -316,7 +362,7 @@ WHERE status = sqlc.arg('status')::text
 ORDER BY created_at, id
 LIMIT sqlc.arg('max_events');
 
--- name: CountMatching :one
+-- name: CountFiltered :one
 SELECT count(*) FROM outbox_events
 WHERE (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)
   AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
@@ -350,3 +396,100 @@ WHERE user_id = sqlc.arg('user_id')::text AND status = sqlc.arg('status')::text
   AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
 ORDER BY created_at, id
 LIMIT sqlc.arg('max_events');
+
+-- name: PauseDelivery :exec
+INSERT INTO outbox_pauses (event_type, paused_by, reason, paused_at)
+VALUES (sqlc.arg('event_type'), sqlc.arg('paused_by'), sqlc.arg('reason'), coalesce(sqlc.narg('now')::timestamptz, now()))
+ON CONFLICT (event_type) DO UPDATE SET paused_by = excluded.paused_by, reason = excluded.reason;
+
+-- An empty event type lifts every pause.
+-- name: ResumeDelivery :many
+DELETE FROM outbox_pauses
+WHERE sqlc.arg('event_type')::text = '' OR event_type = sqlc.arg('event_type')::text
+RETURNING event_type, paused_by, reason, paused_at;
+
+-- name: ListPauses :many
+SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type;
+
+-- Bulk repairs and counts select events by statuses, type, user, enqueue
+-- time and completion time; a NULL filter matches everything.
+-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE status = ANY(sqlc.arg('statuses')::text[])
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+  AND (sqlc.narg('completed_before')::timestamptz IS NULL OR completed_at < sqlc.narg('completed_before')::timestamptz);
+
+-- The next batch of a bulk retry or discard, oldest first, read without
+-- locks: the batch locks the events' keys, then the events themselves.
+-- Events being delivered (processing under a live lease) are left out.
+-- name: RepairCandidates :many
+SELECT id, ordering_key FROM outbox_events
+WHERE status = ANY(sqlc.arg('statuses')::text[])
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+  AND (sqlc.narg('completed_before')::timestamptz IS NULL OR completed_at < sqlc.narg('completed_before')::timestamptz)
+  AND NOT (status = 'processing' AND lease_until > coalesce(sqlc.narg('now')::timestamptz, now()))
+ORDER BY seq
+LIMIT sqlc.arg('max_events');
+
+-- Locks the key rows in key order, as ReleaseKeys does, so that a repair
+-- and a processor recording outcomes never wait on each other in a cycle.
+-- name: LockKeys :many
+SELECT ordering_key FROM outbox_keys
+WHERE ordering_key = ANY(sqlc.arg('keys')::text[])
+ORDER BY ordering_key
+FOR UPDATE;
+
+-- Locks the candidates that still qualify, skipping those a processor is
+-- recording an outcome for.
+-- name: LockRepairable :many
+SELECT id, ordering_key, status, seq FROM outbox_events
+WHERE id = ANY(sqlc.arg('ids')::uuid[]) AND status = ANY(sqlc.arg('statuses')::text[])
+  AND NOT (status = 'processing' AND lease_until > coalesce(sqlc.narg('now')::timestamptz, now()))
+FOR UPDATE SKIP LOCKED;
+
+-- An operator's retry of many events, a fresh start for each as in
+-- RequeueFailed and RequeueDead; dead events rejoin their keys not as heads
+-- (see IncrementKeys and SetHeads).
+-- name: RequeueMatching :exec
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = is_head AND status <> 'dead',
+    run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+    updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+WHERE id = ANY(sqlc.arg('ids')::uuid[]);
+
+-- Counts the events of each listed key (a key may be listed more than once)
+-- back into the unfinished set, in key order, and returns the keys' counts:
+-- a key whose count is that of its revived events had no event unfinished,
+-- so its oldest revived event becomes its head. (Every key with unfinished
+-- events has a head, so no scan for one is needed, which, planned on
+-- statistics from before a large retry, could cost seconds per batch.)
+-- name: IncrementKeys :many
+INSERT INTO outbox_keys (ordering_key, unfinished)
+SELECT key, count(*)::integer FROM unnest(sqlc.arg('keys')::text[]) AS key GROUP BY key ORDER BY key
+ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + excluded.unfinished
+RETURNING ordering_key, unfinished;
+
+-- name: SetHeads :exec
+UPDATE outbox_events SET is_head = true WHERE id = ANY(sqlc.arg('ids')::uuid[]);
+
+-- name: DeleteEvents :exec
+DELETE FROM outbox_events WHERE id = ANY(sqlc.arg('ids')::uuid[]);
+
+-- Completed events are never changed again, so deleting them takes no
+-- lock but the rows'.
+-- name: PurgeMatching :execrows
+DELETE FROM outbox_events
+WHERE id IN (
+    SELECT id FROM outbox_events
+    WHERE status = 'completed'
+      AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+      AND (sqlc.narg('user_id')::text IS NULL OR user_id = sqlc.narg('user_id')::text)
+      AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+      AND (sqlc.narg('completed_before')::timestamptz IS NULL OR completed_at < sqlc.narg('completed_before')::timestamptz)
+    LIMIT sqlc.arg('max_events')
+);

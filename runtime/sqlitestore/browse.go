@@ -45,7 +45,7 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 
 // CountMatching implements outbox.Browser.
 func (s *Store) CountMatching(ctx context.Context, f outbox.Filter) (int64, error) {
-	n, err := sqlitedb.New(s.read).CountMatching(ctx, sqlitedb.CountMatchingParams{
+	n, err := sqlitedb.New(s.read).CountFiltered(ctx, sqlitedb.CountFilteredParams{
 		Status:        optional(string(f.Status)),
 		EventType:     optional(f.Type),
 		UserID:        optional(f.UserID),

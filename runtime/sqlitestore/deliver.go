@@ -156,8 +156,8 @@ func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UU
 	killed := make(map[uuid.UUID]string, len(outs))
 	for _, o := range outs {
 		key, err := f.q.Kill(ctx, sqlitedb.KillParams{
-			LastError: nullString(o.Error), Now: nullInt(micros(f.now)), FailedClass: nullString(o.Class.String()),
-			ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
+			LastError: nullString(o.Error), Now: nullInt(micros(f.now)), FailedClass: nullString(storekit.Class(o)),
+			StatusCode: int64(o.StatusCode), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
 		})
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
@@ -174,7 +174,8 @@ func (f *finishTx) Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUI
 	return f.each(outs, func(o outbox.Outcome) (int64, error) {
 		return f.q.Retry(ctx, sqlitedb.RetryParams{
 			RunAt: micros(f.now.Add(o.Delay)), LastError: nullString(o.Error), Now: nullInt(micros(f.now)),
-			FailedClass: nullString(o.Class.String()), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
+			FailedClass: nullString(storekit.Class(o)), StatusCode: int64(o.StatusCode),
+			ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
 		})
 	})
 }
@@ -182,8 +183,8 @@ func (f *finishTx) Retry(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUI
 func (f *finishTx) Release(ctx context.Context, outs []outbox.Outcome) ([]uuid.UUID, error) {
 	return f.each(outs, func(o outbox.Outcome) (int64, error) {
 		return f.q.Release(ctx, sqlitedb.ReleaseParams{
-			Dated: boolInt(storekit.Dated(o)), Reached: boolInt(storekit.Reached(o)), FailedClass: nullString(o.Class.String()),
-			RunAt: micros(f.now.Add(o.Delay)), LastError: nullString(o.Error), Now: micros(f.now),
+			Dated: boolInt(storekit.Dated(o)), Reached: boolInt(storekit.Reached(o)), FailedClass: nullString(storekit.Class(o)),
+			RunAt: micros(f.now.Add(o.Delay)), LastError: nullString(o.Error), StatusCode: int64(o.StatusCode), Now: micros(f.now),
 			ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
 		})
 	})

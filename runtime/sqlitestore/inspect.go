@@ -14,38 +14,6 @@ import (
 	"github.com/outboxgen/outboxgen/runtime/sqlitestore/internal/sqlitedb"
 )
 
-// Stats implements outbox.Inspector.
-func (s *Store) Stats(ctx context.Context) (outbox.Stats, error) {
-	q := sqlitedb.New(s.read)
-	rows, err := q.CountByTypeAndStatus(ctx)
-	if err != nil {
-		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	st := outbox.Stats{Counts: make(map[outbox.Status]int64), ByType: make(map[string]map[outbox.Status]int64)}
-	for _, r := range rows {
-		status := outbox.Status(r.Status)
-		st.Counts[status] += r.Events
-		if st.ByType[r.EventType] == nil {
-			st.ByType[r.EventType] = make(map[outbox.Status]int64)
-		}
-		st.ByType[r.EventType][status] = r.Events
-	}
-	oldest, err := q.OldestUnfinished(ctx)
-	switch {
-	case err == nil:
-		st.OldestPending = fromMicros(oldest)
-	case !errors.Is(err, sql.ErrNoRows):
-		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	if st.NextRunAt, _, err = s.nextRunAt(ctx); err != nil {
-		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	if st.ExpiredLeases, err = q.CountExpiredLeases(ctx, nullInt(s.micros())); err != nil {
-		return outbox.Stats{}, fmt.Errorf("stats: %w", err)
-	}
-	return st, nil
-}
-
 // List implements outbox.Inspector.
 func (s *Store) List(ctx context.Context, f outbox.Filter) ([]*outbox.Event, error) {
 	if f.Limit <= 0 {
@@ -86,7 +54,14 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get event %s: %w", id, err)
 	}
-	return toEvent(row)
+	ev, err := toEvent(row)
+	if err != nil {
+		return nil, err
+	}
+	if ev.History, err = storekit.DecodeHistory([]byte(row.AttemptLog)); err != nil {
+		return nil, fmt.Errorf("get event %s: %w", id, err)
+	}
+	return ev, nil
 }
 
 // Retry implements outbox.Inspector.

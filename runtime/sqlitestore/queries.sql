@@ -28,6 +28,7 @@ INSERT INTO outbox_events (
 );
 
 -- name: Claim :many
+-- Events whose type an operator paused are skipped.
 UPDATE outbox_events
 SET status = 'processing',
     attempts = attempts + 1,
@@ -38,6 +39,8 @@ SET status = 'processing',
 WHERE seq IN (
     SELECT d.seq FROM outbox_events AS d
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= sqlc.arg('now')
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+      AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
     ORDER BY d.priority DESC, d.seq
     LIMIT sqlc.arg('max_events')
 )
@@ -50,20 +53,25 @@ RETURNING *;
 SELECT CAST(coalesce(max(completed_at), 0) AS INTEGER) AS completed_at FROM outbox_events WHERE status = 'completed';
 
 -- name: Complete :one
--- Fenced: only a row still leased under the same token, lease unexpired.
+-- Fenced: only a row still leased under the same token, lease unexpired. A
+-- completed event keeps no last error; its attempt log keeps the failures.
 UPDATE outbox_events
 SET status = 'completed', is_head = 0,
-    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
 RETURNING ordering_key;
 
 -- name: Retry :execrows
+-- Each failed attempt is appended to the event's attempt log, whose oldest
+-- entry goes once it holds 10 (see migration 0007).
 UPDATE outbox_events
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'retry', 'c', nullif(sqlc.arg('failed_class'), ''), 's', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'r', substr(sqlc.arg('last_error'), 1, 160))),
     failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now');
@@ -80,7 +88,10 @@ SET status = CASE WHEN attempts > 1 OR CAST(sqlc.arg('dated') AS INTEGER) = 1 OR
     failed_at = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN sqlc.arg('now') ELSE failed_at END,
     failed_class = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN sqlc.arg('failed_class') ELSE failed_class END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'), updated_at = sqlc.arg('now')
+    run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'release', 'c', nullif(sqlc.arg('failed_class'), ''), 's', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'r', substr(sqlc.arg('last_error'), 1, 160))),
+    updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now');
 
@@ -89,6 +100,8 @@ UPDATE outbox_events
 SET status = 'dead', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = sqlc.arg('last_error'),
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'dead', 'c', nullif(sqlc.arg('failed_class'), ''), 's', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'r', substr(sqlc.arg('last_error'), 1, 160))),
     failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
@@ -133,14 +146,20 @@ SET status = CASE
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('now'),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'expired', 'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery')),
     updated_at = sqlc.arg('now')
 WHERE status = 'processing' AND lease_until <= sqlc.arg('now')
 RETURNING id, ordering_key, status;
 
 -- name: NextDue :one
-SELECT run_at FROM outbox_events
-WHERE is_head AND status IN ('pending', 'failed')
-ORDER BY run_at LIMIT 1;
+-- Paused events are not due: a processor would otherwise wake for them and
+-- claim nothing, again and again.
+SELECT run_at FROM outbox_events AS d
+WHERE d.is_head AND d.status IN ('pending', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+  AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
+ORDER BY d.run_at LIMIT 1;
 
 -- name: PurgeCompleted :execrows
 DELETE FROM outbox_events
@@ -150,13 +169,23 @@ WHERE seq IN (
     LIMIT sqlc.arg('max_events')
 );
 
--- name: CountByTypeAndStatus :many
-SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status;
-
--- name: OldestUnfinished :one
-SELECT created_at FROM outbox_events
+-- name: CountWaiting :many
+-- Stats reads the waiting and the dead events through their partial
+-- indexes, and the completed ones from the counts triggers keep.
+SELECT event_type, status, count(*) AS events, CAST(min(created_at) AS INTEGER) AS oldest
+FROM outbox_events
 WHERE status IN ('pending', 'processing', 'failed')
-ORDER BY created_at LIMIT 1;
+GROUP BY event_type, status;
+
+-- name: CountDead :many
+-- The first condition is the partial index's, which SQLite uses only when
+-- the query names it.
+SELECT event_type, count(*) AS events FROM outbox_events
+WHERE status IN ('failed', 'dead') AND status = 'dead'
+GROUP BY event_type;
+
+-- name: CountCompleted :many
+SELECT event_type, events FROM outbox_completed WHERE events > 0;
 
 -- name: ListEvents :many
 SELECT * FROM outbox_events
@@ -168,9 +197,14 @@ ORDER BY seq
 LIMIT sqlc.arg('max_events');
 
 -- name: CountUnfinishedByUser :many
--- Completed events are left out: there are many and they need no one.
+-- Completed events are left out: there are many and they need no one. Each
+-- half reads a partial index.
 SELECT user_id, status, count(*) AS events FROM outbox_events
-WHERE status <> 'completed'
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY user_id, status
+UNION ALL
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status IN ('failed', 'dead') AND status = 'dead'
 GROUP BY user_id, status;
 
 -- name: GetEvent :one
@@ -179,7 +213,7 @@ SELECT * FROM outbox_events WHERE id = sqlc.arg('id');
 -- An operator's retry is a fresh start: attempts and the failure record are
 -- cleared, so nothing from before is held against the event.
 -- name: RequeueFailed :exec
-UPDATE outbox_events SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
+UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id');
 
 -- name: RequeueDead :exec
@@ -230,7 +264,7 @@ WHERE status = sqlc.arg('status')
 ORDER BY created_at, id
 LIMIT sqlc.arg('max_events');
 
--- name: CountMatching :one
+-- name: CountFiltered :one
 SELECT count(*) FROM outbox_events
 WHERE (sqlc.narg('status') IS NULL OR status = sqlc.narg('status'))
   AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
@@ -250,3 +284,73 @@ SELECT CAST(failed_at / 60000000 AS INTEGER) * 60000000 AS minute, count(*) AS e
 FROM outbox_events
 WHERE failed_at >= sqlc.arg('since')
 GROUP BY 1 ORDER BY 1;
+
+-- name: PauseDelivery :exec
+INSERT INTO outbox_pauses (event_type, paused_by, reason, paused_at)
+VALUES (sqlc.arg('event_type'), sqlc.arg('paused_by'), sqlc.arg('reason'), sqlc.arg('now'))
+ON CONFLICT (event_type) DO UPDATE SET paused_by = excluded.paused_by, reason = excluded.reason;
+
+-- name: ResumeDelivery :many
+-- An empty event type lifts every pause.
+DELETE FROM outbox_pauses
+WHERE CAST(sqlc.arg('event_type') AS TEXT) = '' OR event_type = sqlc.arg('event_type')
+RETURNING event_type, paused_by, reason, paused_at;
+
+-- name: ListPauses :many
+SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type;
+
+-- name: CountMatching :one
+-- Bulk repairs and counts select events by statuses, type, user, enqueue
+-- time and completion time; a NULL filter matches everything. Lists of
+-- statuses and ids are JSON arrays: sqlc.slice numbers the parameters after
+-- it wrongly.
+SELECT count(*) FROM outbox_events
+WHERE status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT)))
+  AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
+  AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
+  AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'))
+  AND (sqlc.narg('completed_before') IS NULL OR completed_at < sqlc.narg('completed_before'));
+
+-- name: RepairCandidates :many
+-- The next batch of a bulk retry or discard, oldest first, after the last
+-- one (seq is the rowid, so each batch reads on from where the last ended).
+-- Events being delivered (processing under a live lease) are left out.
+SELECT id, ordering_key, status, seq FROM outbox_events
+WHERE seq > sqlc.arg('after')
+  AND status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT)))
+  AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
+  AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
+  AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'))
+  AND (sqlc.narg('completed_before') IS NULL OR completed_at < sqlc.narg('completed_before'))
+  AND NOT (status = 'processing' AND lease_until > sqlc.arg('now'))
+ORDER BY seq
+LIMIT sqlc.arg('max_events');
+
+-- name: RequeueMatching :exec
+-- An operator's retry of many events, a fresh start for each as in
+-- RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
+-- and SetHead then makes the oldest revived event of a key that had no
+-- unfinished event its head.
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = is_head AND status <> 'dead',
+    run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
+WHERE id IN (SELECT value FROM json_each(CAST(sqlc.arg('ids') AS TEXT)));
+
+-- name: DeleteEvents :exec
+DELETE FROM outbox_events WHERE id IN (SELECT value FROM json_each(CAST(sqlc.arg('ids') AS TEXT)));
+
+-- name: PurgeMatching :execrows
+DELETE FROM outbox_events
+WHERE seq IN (
+    SELECT c.seq FROM outbox_events AS c
+    WHERE c.status = 'completed'
+      AND (sqlc.narg('event_type') IS NULL OR c.event_type = sqlc.narg('event_type'))
+      AND (sqlc.narg('user_id') IS NULL OR c.user_id = sqlc.narg('user_id'))
+      AND (sqlc.narg('created_before') IS NULL OR c.created_at < sqlc.narg('created_before'))
+      AND (sqlc.narg('completed_before') IS NULL OR c.completed_at < sqlc.narg('completed_before'))
+    LIMIT sqlc.arg('max_events')
+);
+
+-- name: SetHead :exec
+UPDATE outbox_events SET is_head = 1 WHERE id = sqlc.arg('id');

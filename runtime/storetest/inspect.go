@@ -43,6 +43,12 @@ func testStats(t *testing.T, e *env) {
 	if !st.OldestPending.Equal(created) {
 		t.Errorf("oldest pending = %v, want %v", st.OldestPending, created)
 	}
+	if len(st.OldestByType) != 2 || !st.OldestByType["weight.updated"].Equal(created) || !st.OldestByType["steps.updated"].Equal(created) {
+		t.Errorf("oldest by type = %v, want both types at %v", st.OldestByType, created)
+	}
+	if st.CompletedEstimated {
+		t.Error("one completed event is estimated, not counted")
+	}
 	if !st.NextRunAt.Equal(e.clock.Now().Add(time.Hour)) {
 		t.Errorf("next run at = %v, want %v", st.NextRunAt, e.clock.Now().Add(time.Hour))
 	}
@@ -280,4 +286,47 @@ func testStatsCountsExpiredLeases(t *testing.T, e *env) {
 	if st, err = e.store.Stats(e.ctx); err != nil || st.ExpiredLeases != 2 {
 		t.Fatalf("expired leases %d, %v; want 2", st.ExpiredLeases, err)
 	}
+}
+
+// Completed events are counted as they complete and as they are purged or
+// discarded, whichever way.
+func testStatsCountsCompleted(t *testing.T, e *env) {
+	steps := Event("s1", 1)
+	steps.Type = "steps.updated"
+	evs := e.enqueue(Event("w1", 1), Event("w2", 1), Event("w3", 1), Event("w4", 1), steps)
+	c := e.wantClaim("w1", "w2", "w3", "w4", "s1")
+	outs := make([]outbox.Outcome, len(c))
+	for i, ev := range c {
+		outs[i] = delivered(ev)
+	}
+	e.finish(outs...)
+	e.clock.Advance(time.Hour)
+	wantCompleted := func(weight, steps int64) {
+		t.Helper()
+		st, err := e.store.Stats(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.CompletedEstimated || st.Counts[outbox.StatusCompleted] != weight+steps ||
+			st.ByType["weight.updated"][outbox.StatusCompleted] != weight || st.ByType["steps.updated"][outbox.StatusCompleted] != steps {
+			t.Fatalf("completed: %d (estimated %v), by type %v; want %d weight and %d steps", st.Counts[outbox.StatusCompleted], st.CompletedEstimated, st.ByType, weight, steps)
+		}
+	}
+	wantCompleted(4, 1)
+	if err := e.store.Discard(e.ctx, evs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	wantCompleted(3, 1)
+	if _, err := e.store.DiscardMatching(e.ctx, outbox.Selection{Statuses: []outbox.Status{outbox.StatusCompleted}, Limit: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCompleted(2, 1)
+	if _, err := e.store.PurgeMatching(e.ctx, outbox.Selection{Type: "steps.updated"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCompleted(2, 0)
+	if _, err := e.store.PurgeCompleted(e.ctx, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wantCompleted(0, 0)
 }

@@ -14,14 +14,17 @@ import (
 )
 
 // StateMachine runs program, a random sequence of operations (enqueue,
-// claim, every outcome, lease expiry, reclaim, retry, discard, purge), on a
-// fresh store, checking after every step that:
+// claim, every outcome, lease expiry, reclaim, retry, discard, purge, and
+// bulk retries and discards by selection), on a fresh store, checking after
+// every step that:
 //
 //   - no ordering key has two events in flight;
 //   - an event in flight is the oldest unfinished event of its key (an event
 //     retried from dead, which rejoins its key, excepted);
 //   - an outcome is recorded exactly when its lease still holds;
 //   - attempts stay within bounds and dead or completed events are not claimed;
+//   - a bulk repair reports exactly the events it changed, and a bulk
+//     discard never deletes an event being delivered;
 //
 // and, at the end, that delivering whatever is left finishes every event:
 // no key is ever stuck. Store tests drive it from a fuzz target and from a
@@ -68,7 +71,7 @@ func (m *machine) byte() byte {
 }
 
 func (m *machine) step() {
-	switch op := m.byte() % 8; op {
+	switch op := m.byte() % 10; op {
 	case 0:
 		m.enqueue(int(m.byte()%3) + 1)
 	case 1:
@@ -89,6 +92,10 @@ func (m *machine) step() {
 		if _, err := m.s.PurgeCompleted(m.ctx, m.clock.Now().Add(-time.Second)); err != nil {
 			m.t.Fatalf("purge: %v", err)
 		}
+	case 8:
+		m.retryMatching(m.byte())
+	case 9:
+		m.discardMatching(m.byte())
 	}
 }
 
@@ -174,6 +181,81 @@ func (m *machine) discard(pick byte) {
 	err := m.s.Discard(m.ctx, id)
 	if err != nil && !errors.Is(err, outbox.ErrInFlight) && !errors.Is(err, outbox.ErrNotFound) {
 		m.t.Fatalf("discard: %v", err)
+	}
+}
+
+// snapshot returns every event the store holds, by id.
+func (m *machine) snapshot() map[uuid.UUID]*outbox.Event {
+	evs, err := m.s.List(m.ctx, outbox.Filter{Limit: 1 << 20})
+	if err != nil {
+		m.t.Fatalf("list: %v", err)
+	}
+	byID := make(map[uuid.UUID]*outbox.Event, len(evs))
+	for _, ev := range evs {
+		byID[ev.ID] = ev
+	}
+	return byID
+}
+
+// limit is a bulk repair's limit drawn from b: none, or 1 to 3.
+func limit(b byte) int { return int(b>>4) % 4 }
+
+// retryMatching retries dead events, failed ones or both, and checks that
+// exactly the events it reports became pending with a fresh start.
+func (m *machine) retryMatching(b byte) {
+	sel := outbox.Selection{Statuses: [][]outbox.Status{
+		{outbox.StatusDead}, {outbox.StatusFailed}, nil, {outbox.StatusFailed, outbox.StatusDead},
+	}[b%4], Limit: limit(b)}
+	before := m.snapshot()
+	res, err := m.s.RetryMatching(m.ctx, sel, nil)
+	if err != nil {
+		m.t.Fatalf("retry matching %+v: %v", sel, err)
+	}
+	changed := 0
+	for id, ev := range m.snapshot() {
+		was := before[id]
+		if was == nil || (was.Status != outbox.StatusDead && was.Status != outbox.StatusFailed) || ev.Status != outbox.StatusPending {
+			continue
+		}
+		if ev.Attempts != 0 || !ev.FailedAt.IsZero() {
+			m.t.Fatalf("%s retried with attempts %d, failed at %v", ev.AggregateID, ev.Attempts, ev.FailedAt)
+		}
+		changed++
+		if was.Status == outbox.StatusDead {
+			m.revived[id] = true
+		}
+	}
+	if int64(changed) != res.Done || (sel.Limit > 0 && changed > sel.Limit) {
+		m.t.Fatalf("retry matching %+v reported %+v; %d events changed", sel, res, changed)
+	}
+}
+
+// discardMatching discards the events in a status, or in any, and checks
+// that exactly as many as it reports are gone, none of them in flight.
+func (m *machine) discardMatching(b byte) {
+	statuses := append([]outbox.Status{""}, outbox.Statuses()...)
+	sel := outbox.Selection{Limit: limit(b)}
+	if st := statuses[int(b)%len(statuses)]; st != "" {
+		sel.Statuses = []outbox.Status{st}
+	}
+	before := m.snapshot()
+	res, err := m.s.DiscardMatching(m.ctx, sel, nil)
+	if err != nil {
+		m.t.Fatalf("discard matching %+v: %v", sel, err)
+	}
+	after := m.snapshot()
+	gone := 0
+	for id, ev := range before {
+		if after[id] != nil {
+			continue
+		}
+		gone++
+		if ev.Status == outbox.StatusProcessing && ev.Lease.Until.After(m.clock.Now()) {
+			m.t.Fatalf("discard matching %+v deleted %s, in flight", sel, ev.AggregateID)
+		}
+	}
+	if int64(gone) != res.Done || (sel.Limit > 0 && gone > sel.Limit) {
+		m.t.Fatalf("discard matching %+v reported %+v; %d events gone", sel, res, gone)
 	}
 }
 

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"NextDue", testNextDue},
 		{"SubscribeWakesOnCommit", testSubscribeWakesOnCommit},
 		{"Stats", testStats},
+		{"StatsCountsCompleted", testStatsCountsCompleted},
 		{"ListAndGet", testListAndGet},
 		{"CountByUser", testCountByUser},
 		{"RetryDead", testRetryDead},
@@ -68,6 +69,12 @@ func Run(t *testing.T, newStore Factory) {
 		{"PurgeCompleted", testPurgeCompleted},
 		{"Processors", testProcessors},
 		{"StatsCountsExpiredLeases", testStatsCountsExpiredLeases},
+		{"OperatorPauses", testOperatorPauses},
+		{"AttemptHistory", testAttemptHistory},
+		{"RetryMatching", testRetryMatching},
+		{"RetryMatchingInBatches", testRetryMatchingInBatches},
+		{"DiscardMatching", testDiscardMatching},
+		{"PurgeMatching", testPurgeMatching},
 		{"ConcurrentClaimers", testConcurrentClaimers},
 	}
 	for _, tt := range tests {

@@ -37,11 +37,19 @@ type OutboxEvent struct {
 	Releases      int32
 	FailedAt      *time.Time
 	FailedClass   *string
+	AttemptLog    []byte
 }
 
 type OutboxKey struct {
 	OrderingKey string
 	Unfinished  int32
+}
+
+type OutboxPause struct {
+	EventType string
+	PausedBy  string
+	Reason    string
+	PausedAt  time.Time
 }
 
 type OutboxProcessor struct {

@@ -44,6 +44,8 @@ WITH due AS (
     SELECT id FROM outbox_events
     WHERE is_head AND status IN ('pending', 'failed')
       AND run_at <= coalesce($3::timestamptz, now())
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses WHERE outbox_pauses.event_type = '')
+      AND outbox_events.event_type NOT IN (SELECT outbox_pauses.event_type FROM outbox_pauses)
     ORDER BY priority DESC, seq
     LIMIT $5
     FOR UPDATE SKIP LOCKED
@@ -107,6 +109,9 @@ type ClaimRow struct {
 // others_delivered tells the processor whether another event was delivered
 // after the claimed event's last failure: only then is a new failure held
 // against it. The latest completion is one step down a partial index.
+// Events whose type an operator paused are skipped: a pause of every type
+// is checked once per claim (an InitPlan), a type's pause per candidate (a
+// hashed subplan over outbox_pauses).
 func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
 	rows, err := q.db.Query(ctx, claim,
 		arg.Owner,
@@ -166,7 +171,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 const complete = `-- name: Complete :many
 UPDATE outbox_events e
 SET status = 'completed', is_head = false,
-    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = coalesce($1::timestamptz, now()),
     updated_at = coalesce($1::timestamptz, now())
 FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token) AS f
@@ -190,6 +195,7 @@ type CompleteRow struct {
 // lease token is set only while an event is processing, so the status need
 // not be tested; testing it would make the planner consider the leased index
 // and, in a generic plan, a nested loop over the whole batch.
+// A completed event keeps no last error; its attempt log keeps the failures.
 func (q *Queries) Complete(ctx context.Context, arg CompleteParams) ([]CompleteRow, error) {
 	rows, err := q.db.Query(ctx, complete, arg.Now, arg.Ids, arg.Tokens)
 	if err != nil {
@@ -210,26 +216,67 @@ func (q *Queries) Complete(ctx context.Context, arg CompleteParams) ([]CompleteR
 	return items, nil
 }
 
-const countByTypeAndStatus = `-- name: CountByTypeAndStatus :many
-SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status
+const countCompletedByType = `-- name: CountCompletedByType :many
+SELECT event_type, count(*) AS events FROM outbox_events WHERE status = 'completed' GROUP BY event_type
 `
 
-type CountByTypeAndStatusRow struct {
+type CountCompletedByTypeRow struct {
 	EventType string
-	Status    string
 	Events    int64
 }
 
-func (q *Queries) CountByTypeAndStatus(ctx context.Context) ([]CountByTypeAndStatusRow, error) {
-	rows, err := q.db.Query(ctx, countByTypeAndStatus)
+func (q *Queries) CountCompletedByType(ctx context.Context) ([]CountCompletedByTypeRow, error) {
+	rows, err := q.db.Query(ctx, countCompletedByType)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CountByTypeAndStatusRow
+	var items []CountCompletedByTypeRow
 	for rows.Next() {
-		var i CountByTypeAndStatusRow
-		if err := rows.Scan(&i.EventType, &i.Status, &i.Events); err != nil {
+		var i CountCompletedByTypeRow
+		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countCompletedUpTo = `-- name: CountCompletedUpTo :one
+SELECT count(*) FROM (SELECT 1 FROM outbox_events WHERE status = 'completed' LIMIT $1) AS c
+`
+
+// Counts completed events up to a bound, one step each down their partial
+// index: above it, Stats estimates.
+func (q *Queries) CountCompletedUpTo(ctx context.Context, bound int32) (int64, error) {
+	row := q.db.QueryRow(ctx, countCompletedUpTo, bound)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const countDead = `-- name: CountDead :many
+SELECT event_type, count(*) AS events FROM outbox_events WHERE status = 'dead' GROUP BY event_type
+`
+
+type CountDeadRow struct {
+	EventType string
+	Events    int64
+}
+
+func (q *Queries) CountDead(ctx context.Context) ([]CountDeadRow, error) {
+	rows, err := q.db.Query(ctx, countDead)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountDeadRow
+	for rows.Next() {
+		var i CountDeadRow
+		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -252,7 +299,7 @@ func (q *Queries) CountExpiredLeases(ctx context.Context, now *time.Time) (int64
 	return count, err
 }
 
-const countMatching = `-- name: CountMatching :one
+const countFiltered = `-- name: CountFiltered :one
 SELECT count(*) FROM outbox_events
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR event_type = $2::text)
@@ -260,15 +307,15 @@ WHERE ($1::text IS NULL OR status = $1::text)
   AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)
 `
 
-type CountMatchingParams struct {
+type CountFilteredParams struct {
 	Status        *string
 	EventType     *string
 	UserID        *string
 	CreatedBefore *time.Time
 }
 
-func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
-	row := q.db.QueryRow(ctx, countMatching,
+func (q *Queries) CountFiltered(ctx context.Context, arg CountFilteredParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countFiltered,
 		arg.Status,
 		arg.EventType,
 		arg.UserID,
@@ -279,9 +326,45 @@ func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (i
 	return count, err
 }
 
+const countMatching = `-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE status = ANY($1::text[])
+  AND ($2::text IS NULL OR event_type = $2::text)
+  AND ($3::text IS NULL OR user_id = $3::text)
+  AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR completed_at < $5::timestamptz)
+`
+
+type CountMatchingParams struct {
+	Statuses        []string
+	EventType       *string
+	UserID          *string
+	CreatedBefore   *time.Time
+	CompletedBefore *time.Time
+}
+
+// Bulk repairs and counts select events by statuses, type, user, enqueue
+// time and completion time; a NULL filter matches everything.
+func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countMatching,
+		arg.Statuses,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
-WHERE status <> 'completed'
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY user_id, status
+UNION ALL
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status = 'dead'
 GROUP BY user_id, status
 `
 
@@ -291,7 +374,8 @@ type CountUnfinishedByUserRow struct {
 	Events int64
 }
 
-// Completed events are left out: there are many and they need no one.
+// Completed events are left out: there are many and they need no one. Each
+// half reads a partial index.
 func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedByUserRow, error) {
 	rows, err := q.db.Query(ctx, countUnfinishedByUser)
 	if err != nil {
@@ -312,12 +396,62 @@ func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedB
 	return items, nil
 }
 
+const countWaiting = `-- name: CountWaiting :many
+SELECT event_type, status, count(*) AS events, min(created_at)::timestamptz AS oldest
+FROM outbox_events
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY event_type, status
+`
+
+type CountWaitingRow struct {
+	EventType string
+	Status    string
+	Events    int64
+	Oldest    time.Time
+}
+
+// Stats reads the waiting and the dead events through their partial
+// indexes, and never scans the completed ones, which may be millions.
+func (q *Queries) CountWaiting(ctx context.Context) ([]CountWaitingRow, error) {
+	rows, err := q.db.Query(ctx, countWaiting)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountWaitingRow
+	for rows.Next() {
+		var i CountWaitingRow
+		if err := rows.Scan(
+			&i.EventType,
+			&i.Status,
+			&i.Events,
+			&i.Oldest,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const deleteEvent = `-- name: DeleteEvent :exec
 DELETE FROM outbox_events WHERE id = $1
 `
 
 func (q *Queries) DeleteEvent(ctx context.Context, id uuid.UUID) error {
 	_, err := q.db.Exec(ctx, deleteEvent, id)
+	return err
+}
+
+const deleteEvents = `-- name: DeleteEvents :exec
+DELETE FROM outbox_events WHERE id = ANY($1::uuid[])
+`
+
+func (q *Queries) DeleteEvents(ctx context.Context, ids []uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteEvents, ids)
 	return err
 }
 
@@ -422,6 +556,20 @@ func (q *Queries) Enqueue(ctx context.Context, arg EnqueueParams) error {
 	return err
 }
 
+const estimateEvents = `-- name: EstimateEvents :one
+SELECT pg_stat_get_live_tuples('outbox_events'::regclass)::bigint AS events
+`
+
+// The cumulative statistics' count of live rows (pg_stat_user_tables'
+// n_live_tup), kept up to date as rows are inserted and deleted: an
+// estimate, read in constant time.
+func (q *Queries) EstimateEvents(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, estimateEvents)
+	var events int64
+	err := row.Scan(&events)
+	return events, err
+}
+
 const failedPerMinute = `-- name: FailedPerMinute :many
 SELECT date_trunc('minute', failed_at)::timestamptz AS minute, count(*) AS events
 FROM outbox_events
@@ -468,7 +616,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, now *time.Time) erro
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events WHERE id = $1
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events WHERE id = $1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, error) {
@@ -503,6 +651,7 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 		&i.Releases,
 		&i.FailedAt,
 		&i.FailedClass,
+		&i.AttemptLog,
 	)
 	return i, err
 }
@@ -560,16 +709,52 @@ func (q *Queries) IncrementKey(ctx context.Context, orderingKey string) (int32, 
 	return unfinished, err
 }
 
+const incrementKeys = `-- name: IncrementKeys :many
+INSERT INTO outbox_keys (ordering_key, unfinished)
+SELECT key, count(*)::integer FROM unnest($1::text[]) AS key GROUP BY key ORDER BY key
+ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + excluded.unfinished
+RETURNING ordering_key, unfinished
+`
+
+// Counts the events of each listed key (a key may be listed more than once)
+// back into the unfinished set, in key order, and returns the keys' counts:
+// a key whose count is that of its revived events had no event unfinished,
+// so its oldest revived event becomes its head. (Every key with unfinished
+// events has a head, so no scan for one is needed, which, planned on
+// statistics from before a large retry, could cost seconds per batch.)
+func (q *Queries) IncrementKeys(ctx context.Context, keys []string) ([]OutboxKey, error) {
+	rows, err := q.db.Query(ctx, incrementKeys, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxKey
+	for rows.Next() {
+		var i OutboxKey
+		if err := rows.Scan(&i.OrderingKey, &i.Unfinished); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const kill = `-- name: Kill :many
 UPDATE outbox_events e
 SET status = 'dead', is_head = false,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('t', (extract(epoch FROM coalesce($1::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'dead',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     failed_at = coalesce($1::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token, unnest($4::text[]) AS error,
-        unnest($5::text[]) AS class
+        unnest($5::text[]) AS class, unnest($6::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -577,11 +762,12 @@ RETURNING e.id, e.ordering_key
 `
 
 type KillParams struct {
-	Now     *time.Time
-	Ids     []uuid.UUID
-	Tokens  []uuid.UUID
-	Errors  []string
-	Classes []string
+	Now         *time.Time
+	Ids         []uuid.UUID
+	Tokens      []uuid.UUID
+	Errors      []string
+	Classes     []string
+	StatusCodes []int32
 }
 
 type KillRow struct {
@@ -596,6 +782,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 		arg.Tokens,
 		arg.Errors,
 		arg.Classes,
+		arg.StatusCodes,
 	)
 	if err != nil {
 		return nil, err
@@ -616,7 +803,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR event_type = $2::text)
   AND ($3::text IS NULL OR user_id = $3::text)
@@ -677,6 +864,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
 		); err != nil {
 			return nil, err
 		}
@@ -690,7 +878,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 
 const listPage = `-- name: ListPage :many
 
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
 WHERE status = $1::text
   AND (created_at, id) > ($2::timestamptz, $3::uuid)
   AND ($4::text IS NULL OR event_type = $4::text)
@@ -758,6 +946,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
 		); err != nil {
 			return nil, err
 		}
@@ -770,7 +959,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 }
 
 const listPageOfUser = `-- name: ListPageOfUser :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
 WHERE user_id = $1::text AND status = $2::text
   AND (created_at, id) > ($3::timestamptz, $4::uuid)
   AND ($5::text IS NULL OR event_type = $5::text)
@@ -838,6 +1027,36 @@ func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) 
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listPauses = `-- name: ListPauses :many
+SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type
+`
+
+func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
+	rows, err := q.db.Query(ctx, listPauses)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxPause
+	for rows.Next() {
+		var i OutboxPause
+		if err := rows.Scan(
+			&i.EventType,
+			&i.PausedBy,
+			&i.Reason,
+			&i.PausedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -960,11 +1179,89 @@ func (q *Queries) LockKey(ctx context.Context, orderingKey string) ([]string, er
 	return items, nil
 }
 
+const lockKeys = `-- name: LockKeys :many
+SELECT ordering_key FROM outbox_keys
+WHERE ordering_key = ANY($1::text[])
+ORDER BY ordering_key
+FOR UPDATE
+`
+
+// Locks the key rows in key order, as ReleaseKeys does, so that a repair
+// and a processor recording outcomes never wait on each other in a cycle.
+func (q *Queries) LockKeys(ctx context.Context, keys []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, lockKeys, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var ordering_key string
+		if err := rows.Scan(&ordering_key); err != nil {
+			return nil, err
+		}
+		items = append(items, ordering_key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockRepairable = `-- name: LockRepairable :many
+SELECT id, ordering_key, status, seq FROM outbox_events
+WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])
+  AND NOT (status = 'processing' AND lease_until > coalesce($3::timestamptz, now()))
+FOR UPDATE SKIP LOCKED
+`
+
+type LockRepairableParams struct {
+	Ids      []uuid.UUID
+	Statuses []string
+	Now      *time.Time
+}
+
+type LockRepairableRow struct {
+	ID          uuid.UUID
+	OrderingKey string
+	Status      string
+	Seq         int64
+}
+
+// Locks the candidates that still qualify, skipping those a processor is
+// recording an outcome for.
+func (q *Queries) LockRepairable(ctx context.Context, arg LockRepairableParams) ([]LockRepairableRow, error) {
+	rows, err := q.db.Query(ctx, lockRepairable, arg.Ids, arg.Statuses, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LockRepairableRow
+	for rows.Next() {
+		var i LockRepairableRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.OrderingKey,
+			&i.Status,
+			&i.Seq,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const nextDue = `-- name: NextDue :one
 SELECT run_at,
     greatest(0, extract(epoch FROM run_at - coalesce($1::timestamptz, now())) * 1000)::bigint AS wait_ms
 FROM outbox_events
 WHERE is_head AND status IN ('pending', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM outbox_pauses WHERE outbox_pauses.event_type = '')
+  AND outbox_events.event_type NOT IN (SELECT outbox_pauses.event_type FROM outbox_pauses)
 ORDER BY run_at LIMIT 1
 `
 
@@ -973,6 +1270,8 @@ type NextDueRow struct {
 	WaitMs int64
 }
 
+// Paused events are not due: a processor would otherwise wake for them
+// and claim nothing, again and again.
 func (q *Queries) NextDue(ctx context.Context, now *time.Time) (NextDueRow, error) {
 	row := q.db.QueryRow(ctx, nextDue, now)
 	var i NextDueRow
@@ -980,17 +1279,27 @@ func (q *Queries) NextDue(ctx context.Context, now *time.Time) (NextDueRow, erro
 	return i, err
 }
 
-const oldestUnfinished = `-- name: OldestUnfinished :one
-SELECT created_at FROM outbox_events
-WHERE status IN ('pending', 'processing', 'failed')
-ORDER BY created_at LIMIT 1
+const pauseDelivery = `-- name: PauseDelivery :exec
+INSERT INTO outbox_pauses (event_type, paused_by, reason, paused_at)
+VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))
+ON CONFLICT (event_type) DO UPDATE SET paused_by = excluded.paused_by, reason = excluded.reason
 `
 
-func (q *Queries) OldestUnfinished(ctx context.Context) (time.Time, error) {
-	row := q.db.QueryRow(ctx, oldestUnfinished)
-	var created_at time.Time
-	err := row.Scan(&created_at)
-	return created_at, err
+type PauseDeliveryParams struct {
+	EventType string
+	PausedBy  string
+	Reason    string
+	Now       *time.Time
+}
+
+func (q *Queries) PauseDelivery(ctx context.Context, arg PauseDeliveryParams) error {
+	_, err := q.db.Exec(ctx, pauseDelivery,
+		arg.EventType,
+		arg.PausedBy,
+		arg.Reason,
+		arg.Now,
+	)
+	return err
 }
 
 const promoteHeads = `-- name: PromoteHeads :execrows
@@ -1042,6 +1351,43 @@ func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) 
 	return result.RowsAffected(), nil
 }
 
+const purgeMatching = `-- name: PurgeMatching :execrows
+DELETE FROM outbox_events
+WHERE id IN (
+    SELECT id FROM outbox_events
+    WHERE status = 'completed'
+      AND ($1::text IS NULL OR event_type = $1::text)
+      AND ($2::text IS NULL OR user_id = $2::text)
+      AND ($3::timestamptz IS NULL OR created_at < $3::timestamptz)
+      AND ($4::timestamptz IS NULL OR completed_at < $4::timestamptz)
+    LIMIT $5
+)
+`
+
+type PurgeMatchingParams struct {
+	EventType       *string
+	UserID          *string
+	CreatedBefore   *time.Time
+	CompletedBefore *time.Time
+	MaxEvents       int32
+}
+
+// Completed events are never changed again, so deleting them takes no
+// lock but the rows'.
+func (q *Queries) PurgeMatching(ctx context.Context, arg PurgeMatchingParams) (int64, error) {
+	result, err := q.db.Exec(ctx, purgeMatching,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const reclaimExpired = `-- name: ReclaimExpired :many
 UPDATE outbox_events e
 SET status = CASE WHEN e.lease_expiries + x.counted >= $1::integer THEN 'dead' ELSE 'failed' END,
@@ -1053,6 +1399,9 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= $1::integer THEN 'dead' E
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($2::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('t', (extract(epoch FROM coalesce($2::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'expired',
+            'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce($2::timestamptz, now())
 FROM (
     SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
@@ -1125,12 +1474,15 @@ SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($1::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('t', (extract(epoch FROM coalesce($1::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'release',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
         unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error,
         unnest($6::boolean[]) AS reached, unnest($7::boolean[]) AS dated,
-        unnest($8::text[]) AS class
+        unnest($8::text[]) AS class, unnest($9::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -1138,14 +1490,15 @@ RETURNING e.id
 `
 
 type ReleaseParams struct {
-	Now      *time.Time
-	Ids      []uuid.UUID
-	Tokens   []uuid.UUID
-	DelaysMs []int64
-	Errors   []string
-	Reached  []bool
-	Dated    []bool
-	Classes  []string
+	Now         *time.Time
+	Ids         []uuid.UUID
+	Tokens      []uuid.UUID
+	DelaysMs    []int64
+	Errors      []string
+	Reached     []bool
+	Dated       []bool
+	Classes     []string
+	StatusCodes []int32
 }
 
 // The attempt is given back: the backend never saw the request, or nothing
@@ -1162,6 +1515,7 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) ([]uuid.UUID, 
 		arg.Reached,
 		arg.Dated,
 		arg.Classes,
+		arg.StatusCodes,
 	)
 	if err != nil {
 		return nil, err
@@ -1226,6 +1580,64 @@ func (q *Queries) ReleaseKeys(ctx context.Context, keys []string) ([]string, err
 	return items, nil
 }
 
+const repairCandidates = `-- name: RepairCandidates :many
+SELECT id, ordering_key FROM outbox_events
+WHERE status = ANY($1::text[])
+  AND ($2::text IS NULL OR event_type = $2::text)
+  AND ($3::text IS NULL OR user_id = $3::text)
+  AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)
+  AND ($5::timestamptz IS NULL OR completed_at < $5::timestamptz)
+  AND NOT (status = 'processing' AND lease_until > coalesce($6::timestamptz, now()))
+ORDER BY seq
+LIMIT $7
+`
+
+type RepairCandidatesParams struct {
+	Statuses        []string
+	EventType       *string
+	UserID          *string
+	CreatedBefore   *time.Time
+	CompletedBefore *time.Time
+	Now             *time.Time
+	MaxEvents       int32
+}
+
+type RepairCandidatesRow struct {
+	ID          uuid.UUID
+	OrderingKey string
+}
+
+// The next batch of a bulk retry or discard, oldest first, read without
+// locks: the batch locks the events' keys, then the events themselves.
+// Events being delivered (processing under a live lease) are left out.
+func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesParams) ([]RepairCandidatesRow, error) {
+	rows, err := q.db.Query(ctx, repairCandidates,
+		arg.Statuses,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+		arg.Now,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RepairCandidatesRow
+	for rows.Next() {
+		var i RepairCandidatesRow
+		if err := rows.Scan(&i.ID, &i.OrderingKey); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const requeueDead = `-- name: RequeueDead :exec
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
@@ -1248,7 +1660,7 @@ func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error 
 
 const requeueFailed = `-- name: RequeueFailed :exec
 UPDATE outbox_events
-SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce($1::timestamptz, now()),
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce($1::timestamptz, now()),
     updated_at = coalesce($1::timestamptz, now())
 WHERE id = $2
 `
@@ -1265,18 +1677,75 @@ func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) er
 	return err
 }
 
+const requeueMatching = `-- name: RequeueMatching :exec
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = is_head AND status <> 'dead',
+    run_at = coalesce($1::timestamptz, now()),
+    updated_at = coalesce($1::timestamptz, now())
+WHERE id = ANY($2::uuid[])
+`
+
+type RequeueMatchingParams struct {
+	Now *time.Time
+	Ids []uuid.UUID
+}
+
+// An operator's retry of many events, a fresh start for each as in
+// RequeueFailed and RequeueDead; dead events rejoin their keys not as heads
+// (see IncrementKeys and SetHeads).
+func (q *Queries) RequeueMatching(ctx context.Context, arg RequeueMatchingParams) error {
+	_, err := q.db.Exec(ctx, requeueMatching, arg.Now, arg.Ids)
+	return err
+}
+
+const resumeDelivery = `-- name: ResumeDelivery :many
+DELETE FROM outbox_pauses
+WHERE $1::text = '' OR event_type = $1::text
+RETURNING event_type, paused_by, reason, paused_at
+`
+
+// An empty event type lifts every pause.
+func (q *Queries) ResumeDelivery(ctx context.Context, eventType string) ([]OutboxPause, error) {
+	rows, err := q.db.Query(ctx, resumeDelivery, eventType)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxPause
+	for rows.Next() {
+		var i OutboxPause
+		if err := rows.Scan(
+			&i.EventType,
+			&i.PausedBy,
+			&i.Reason,
+			&i.PausedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const retry = `-- name: Retry :many
 UPDATE outbox_events e
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($1::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
+    attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
+        || jsonb_build_object('t', (extract(epoch FROM coalesce($1::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'retry',
+            'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
     failed_at = coalesce($1::timestamptz, now()), failed_class = f.class,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
         unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error,
-        unnest($6::text[]) AS class
+        unnest($6::text[]) AS class, unnest($7::integer[]) AS status
 ) AS f
 WHERE e.id = f.id AND e.lease_token = f.token
   AND e.lease_until > coalesce($1::timestamptz, now())
@@ -1284,14 +1753,17 @@ RETURNING e.id
 `
 
 type RetryParams struct {
-	Now      *time.Time
-	Ids      []uuid.UUID
-	Tokens   []uuid.UUID
-	DelaysMs []int64
-	Errors   []string
-	Classes  []string
+	Now         *time.Time
+	Ids         []uuid.UUID
+	Tokens      []uuid.UUID
+	DelaysMs    []int64
+	Errors      []string
+	Classes     []string
+	StatusCodes []int32
 }
 
+// Each failed attempt is appended to the event's attempt log, whose oldest
+// entry goes once it holds 10 (see migration 0007).
 func (q *Queries) Retry(ctx context.Context, arg RetryParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, retry,
 		arg.Now,
@@ -1300,6 +1772,7 @@ func (q *Queries) Retry(ctx context.Context, arg RetryParams) ([]uuid.UUID, erro
 		arg.DelaysMs,
 		arg.Errors,
 		arg.Classes,
+		arg.StatusCodes,
 	)
 	if err != nil {
 		return nil, err
@@ -1317,4 +1790,13 @@ func (q *Queries) Retry(ctx context.Context, arg RetryParams) ([]uuid.UUID, erro
 		return nil, err
 	}
 	return items, nil
+}
+
+const setHeads = `-- name: SetHeads :exec
+UPDATE outbox_events SET is_head = true WHERE id = ANY($1::uuid[])
+`
+
+func (q *Queries) SetHeads(ctx context.Context, ids []uuid.UUID) error {
+	_, err := q.db.Exec(ctx, setHeads, ids)
+	return err
 }

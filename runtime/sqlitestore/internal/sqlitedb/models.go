@@ -6,6 +6,11 @@ import (
 	"database/sql"
 )
 
+type OutboxCompleted struct {
+	EventType string
+	Events    int64
+}
+
 type OutboxEvent struct {
 	Seq           int64
 	ID            string
@@ -35,11 +40,19 @@ type OutboxEvent struct {
 	Releases      int64
 	FailedAt      sql.NullInt64
 	FailedClass   sql.NullString
+	AttemptLog    string
 }
 
 type OutboxKey struct {
 	OrderingKey string
 	Unfinished  int64
+}
+
+type OutboxPause struct {
+	EventType string
+	PausedBy  string
+	Reason    string
+	PausedAt  int64
 }
 
 type OutboxProcessor struct {

@@ -50,10 +50,12 @@ SET status = 'processing',
 WHERE seq IN (
     SELECT d.seq FROM outbox_events AS d
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= ?4
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+      AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
     ORDER BY d.priority DESC, d.seq
     LIMIT ?5
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log
 `
 
 type ClaimParams struct {
@@ -64,6 +66,7 @@ type ClaimParams struct {
 	MaxEvents  int64
 }
 
+// Events whose type an operator paused are skipped.
 func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, error) {
 	rows, err := q.db.QueryContext(ctx, claim,
 		arg.Owner,
@@ -108,6 +111,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
 		); err != nil {
 			return nil, err
 		}
@@ -125,7 +129,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 const complete = `-- name: Complete :one
 UPDATE outbox_events
 SET status = 'completed', is_head = 0,
-    lease_owner = NULL, lease_token = NULL, lease_until = NULL,
+    lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = ?1, updated_at = ?1
 WHERE id = ?2 AND lease_token = ?3 AND status = 'processing'
   AND lease_until > ?1
@@ -138,7 +142,8 @@ type CompleteParams struct {
 	Token sql.NullString
 }
 
-// Fenced: only a row still leased under the same token, lease unexpired.
+// Fenced: only a row still leased under the same token, lease unexpired. A
+// completed event keeps no last error; its attempt log keeps the failures.
 func (q *Queries) Complete(ctx context.Context, arg CompleteParams) (string, error) {
 	row := q.db.QueryRowContext(ctx, complete, arg.Now, arg.ID, arg.Token)
 	var ordering_key string
@@ -146,26 +151,56 @@ func (q *Queries) Complete(ctx context.Context, arg CompleteParams) (string, err
 	return ordering_key, err
 }
 
-const countByTypeAndStatus = `-- name: CountByTypeAndStatus :many
-SELECT event_type, status, count(*) AS events FROM outbox_events GROUP BY event_type, status
+const countCompleted = `-- name: CountCompleted :many
+SELECT event_type, events FROM outbox_completed WHERE events > 0
 `
 
-type CountByTypeAndStatusRow struct {
-	EventType string
-	Status    string
-	Events    int64
-}
-
-func (q *Queries) CountByTypeAndStatus(ctx context.Context) ([]CountByTypeAndStatusRow, error) {
-	rows, err := q.db.QueryContext(ctx, countByTypeAndStatus)
+func (q *Queries) CountCompleted(ctx context.Context) ([]OutboxCompleted, error) {
+	rows, err := q.db.QueryContext(ctx, countCompleted)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CountByTypeAndStatusRow
+	var items []OutboxCompleted
 	for rows.Next() {
-		var i CountByTypeAndStatusRow
-		if err := rows.Scan(&i.EventType, &i.Status, &i.Events); err != nil {
+		var i OutboxCompleted
+		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countDead = `-- name: CountDead :many
+SELECT event_type, count(*) AS events FROM outbox_events
+WHERE status IN ('failed', 'dead') AND status = 'dead'
+GROUP BY event_type
+`
+
+type CountDeadRow struct {
+	EventType string
+	Events    int64
+}
+
+// The first condition is the partial index's, which SQLite uses only when
+// the query names it.
+func (q *Queries) CountDead(ctx context.Context) ([]CountDeadRow, error) {
+	rows, err := q.db.QueryContext(ctx, countDead)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountDeadRow
+	for rows.Next() {
+		var i CountDeadRow
+		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -190,7 +225,7 @@ func (q *Queries) CountExpiredLeases(ctx context.Context, now sql.NullInt64) (in
 	return count, err
 }
 
-const countMatching = `-- name: CountMatching :one
+const countFiltered = `-- name: CountFiltered :one
 SELECT count(*) FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
@@ -198,15 +233,15 @@ WHERE (?1 IS NULL OR status = ?1)
   AND (?4 IS NULL OR created_at < ?4)
 `
 
-type CountMatchingParams struct {
+type CountFilteredParams struct {
 	Status        interface{}
 	EventType     interface{}
 	UserID        interface{}
 	CreatedBefore interface{}
 }
 
-func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countMatching,
+func (q *Queries) CountFiltered(ctx context.Context, arg CountFilteredParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, countFiltered,
 		arg.Status,
 		arg.EventType,
 		arg.UserID,
@@ -217,9 +252,47 @@ func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (i
 	return count, err
 }
 
+const countMatching = `-- name: CountMatching :one
+SELECT count(*) FROM outbox_events
+WHERE status IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+  AND (?2 IS NULL OR event_type = ?2)
+  AND (?3 IS NULL OR user_id = ?3)
+  AND (?4 IS NULL OR created_at < ?4)
+  AND (?5 IS NULL OR completed_at < ?5)
+`
+
+type CountMatchingParams struct {
+	Statuses        string
+	EventType       interface{}
+	UserID          interface{}
+	CreatedBefore   interface{}
+	CompletedBefore interface{}
+}
+
+// Bulk repairs and counts select events by statuses, type, user, enqueue
+// time and completion time; a NULL filter matches everything. Lists of
+// statuses and ids are JSON arrays: sqlc.slice numbers the parameters after
+// it wrongly.
+func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, countMatching,
+		arg.Statuses,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUnfinishedByUser = `-- name: CountUnfinishedByUser :many
 SELECT user_id, status, count(*) AS events FROM outbox_events
-WHERE status <> 'completed'
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY user_id, status
+UNION ALL
+SELECT user_id, status, count(*) AS events FROM outbox_events
+WHERE status IN ('failed', 'dead') AND status = 'dead'
 GROUP BY user_id, status
 `
 
@@ -229,7 +302,8 @@ type CountUnfinishedByUserRow struct {
 	Events int64
 }
 
-// Completed events are left out: there are many and they need no one.
+// Completed events are left out: there are many and they need no one. Each
+// half reads a partial index.
 func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedByUserRow, error) {
 	rows, err := q.db.QueryContext(ctx, countUnfinishedByUser)
 	if err != nil {
@@ -240,6 +314,50 @@ func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedB
 	for rows.Next() {
 		var i CountUnfinishedByUserRow
 		if err := rows.Scan(&i.UserID, &i.Status, &i.Events); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const countWaiting = `-- name: CountWaiting :many
+SELECT event_type, status, count(*) AS events, CAST(min(created_at) AS INTEGER) AS oldest
+FROM outbox_events
+WHERE status IN ('pending', 'processing', 'failed')
+GROUP BY event_type, status
+`
+
+type CountWaitingRow struct {
+	EventType string
+	Status    string
+	Events    int64
+	Oldest    int64
+}
+
+// Stats reads the waiting and the dead events through their partial
+// indexes, and the completed ones from the counts triggers keep.
+func (q *Queries) CountWaiting(ctx context.Context) ([]CountWaitingRow, error) {
+	rows, err := q.db.QueryContext(ctx, countWaiting)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CountWaitingRow
+	for rows.Next() {
+		var i CountWaitingRow
+		if err := rows.Scan(
+			&i.EventType,
+			&i.Status,
+			&i.Events,
+			&i.Oldest,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -268,6 +386,15 @@ DELETE FROM outbox_events WHERE id = ?1
 
 func (q *Queries) DeleteEvent(ctx context.Context, id string) error {
 	_, err := q.db.ExecContext(ctx, deleteEvent, id)
+	return err
+}
+
+const deleteEvents = `-- name: DeleteEvents :exec
+DELETE FROM outbox_events WHERE id IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+`
+
+func (q *Queries) DeleteEvents(ctx context.Context, ids string) error {
+	_, err := q.db.ExecContext(ctx, deleteEvents, ids)
 	return err
 }
 
@@ -373,7 +500,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, before int64) error 
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events WHERE id = ?1
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events WHERE id = ?1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) {
@@ -408,6 +535,7 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 		&i.Releases,
 		&i.FailedAt,
 		&i.FailedClass,
+		&i.AttemptLog,
 	)
 	return i, err
 }
@@ -522,8 +650,10 @@ UPDATE outbox_events
 SET status = 'dead', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     last_error = ?1,
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('t', ?2, 'n', attempts, 'o', 'dead', 'c', nullif(?3, ''), 's', nullif(CAST(?4 AS INTEGER), 0), 'r', substr(?1, 1, 160))),
     failed_at = ?2, failed_class = ?3, updated_at = ?2
-WHERE id = ?4 AND lease_token = ?5 AND status = 'processing'
+WHERE id = ?5 AND lease_token = ?6 AND status = 'processing'
   AND lease_until > ?2
 RETURNING ordering_key
 `
@@ -532,6 +662,7 @@ type KillParams struct {
 	LastError   sql.NullString
 	Now         sql.NullInt64
 	FailedClass sql.NullString
+	StatusCode  int64
 	ID          string
 	Token       sql.NullString
 }
@@ -541,6 +672,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
 		arg.LastError,
 		arg.Now,
 		arg.FailedClass,
+		arg.StatusCode,
 		arg.ID,
 		arg.Token,
 	)
@@ -564,7 +696,7 @@ func (q *Queries) LastCompletedAt(ctx context.Context) (int64, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
   AND (?3 IS NULL OR user_id = ?3)
@@ -625,6 +757,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
 		); err != nil {
 			return nil, err
 		}
@@ -641,7 +774,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 
 const listPage = `-- name: ListPage :many
 
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
 WHERE status = ?1
   AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
   AND (?4 IS NULL OR event_type = ?4)
@@ -710,6 +843,39 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.AttemptLog,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listPauses = `-- name: ListPauses :many
+SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type
+`
+
+func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
+	rows, err := q.db.QueryContext(ctx, listPauses)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxPause
+	for rows.Next() {
+		var i OutboxPause
+		if err := rows.Scan(
+			&i.EventType,
+			&i.PausedBy,
+			&i.Reason,
+			&i.PausedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -765,11 +931,15 @@ func (q *Queries) ListProcessors(ctx context.Context) ([]OutboxProcessor, error)
 }
 
 const nextDue = `-- name: NextDue :one
-SELECT run_at FROM outbox_events
-WHERE is_head AND status IN ('pending', 'failed')
-ORDER BY run_at LIMIT 1
+SELECT run_at FROM outbox_events AS d
+WHERE d.is_head AND d.status IN ('pending', 'failed')
+  AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+  AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
+ORDER BY d.run_at LIMIT 1
 `
 
+// Paused events are not due: a processor would otherwise wake for them and
+// claim nothing, again and again.
 func (q *Queries) NextDue(ctx context.Context) (int64, error) {
 	row := q.db.QueryRowContext(ctx, nextDue)
 	var run_at int64
@@ -777,17 +947,27 @@ func (q *Queries) NextDue(ctx context.Context) (int64, error) {
 	return run_at, err
 }
 
-const oldestUnfinished = `-- name: OldestUnfinished :one
-SELECT created_at FROM outbox_events
-WHERE status IN ('pending', 'processing', 'failed')
-ORDER BY created_at LIMIT 1
+const pauseDelivery = `-- name: PauseDelivery :exec
+INSERT INTO outbox_pauses (event_type, paused_by, reason, paused_at)
+VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (event_type) DO UPDATE SET paused_by = excluded.paused_by, reason = excluded.reason
 `
 
-func (q *Queries) OldestUnfinished(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, oldestUnfinished)
-	var created_at int64
-	err := row.Scan(&created_at)
-	return created_at, err
+type PauseDeliveryParams struct {
+	EventType string
+	PausedBy  string
+	Reason    string
+	Now       int64
+}
+
+func (q *Queries) PauseDelivery(ctx context.Context, arg PauseDeliveryParams) error {
+	_, err := q.db.ExecContext(ctx, pauseDelivery,
+		arg.EventType,
+		arg.PausedBy,
+		arg.Reason,
+		arg.Now,
+	)
+	return err
 }
 
 const promoteHead = `-- name: PromoteHead :execrows
@@ -836,6 +1016,41 @@ func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) 
 	return result.RowsAffected()
 }
 
+const purgeMatching = `-- name: PurgeMatching :execrows
+DELETE FROM outbox_events
+WHERE seq IN (
+    SELECT c.seq FROM outbox_events AS c
+    WHERE c.status = 'completed'
+      AND (?1 IS NULL OR c.event_type = ?1)
+      AND (?2 IS NULL OR c.user_id = ?2)
+      AND (?3 IS NULL OR c.created_at < ?3)
+      AND (?4 IS NULL OR c.completed_at < ?4)
+    LIMIT ?5
+)
+`
+
+type PurgeMatchingParams struct {
+	EventType       interface{}
+	UserID          interface{}
+	CreatedBefore   interface{}
+	CompletedBefore interface{}
+	MaxEvents       int64
+}
+
+func (q *Queries) PurgeMatching(ctx context.Context, arg PurgeMatchingParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, purgeMatching,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const reclaimExpired = `-- name: ReclaimExpired :many
 UPDATE outbox_events
 SET status = CASE
@@ -849,6 +1064,8 @@ SET status = CASE
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = ?3,
     last_error = 'lease expired: the processor stopped or stalled during delivery',
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('t', ?3, 'n', attempts, 'o', 'expired', 'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery')),
     updated_at = ?3
 WHERE status = 'processing' AND lease_until <= ?3
 RETURNING id, ordering_key, status
@@ -924,8 +1141,11 @@ SET status = CASE WHEN attempts > 1 OR CAST(?1 AS INTEGER) = 1 OR failed_at IS N
     failed_at = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN ?3 ELSE failed_at END,
     failed_class = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN ?4 ELSE failed_class END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
-    run_at = ?5, last_error = ?6, updated_at = ?3
-WHERE id = ?7 AND lease_token = ?8 AND status = 'processing'
+    run_at = ?5, last_error = ?6,
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('t', ?3, 'n', attempts, 'o', 'release', 'c', nullif(?4, ''), 's', nullif(CAST(?7 AS INTEGER), 0), 'r', substr(?6, 1, 160))),
+    updated_at = ?3
+WHERE id = ?8 AND lease_token = ?9 AND status = 'processing'
   AND lease_until > ?3
 `
 
@@ -936,6 +1156,7 @@ type ReleaseParams struct {
 	FailedClass sql.NullString
 	RunAt       int64
 	LastError   sql.NullString
+	StatusCode  int64
 	ID          string
 	Token       sql.NullString
 }
@@ -952,6 +1173,7 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error)
 		arg.FailedClass,
 		arg.RunAt,
 		arg.LastError,
+		arg.StatusCode,
 		arg.ID,
 		arg.Token,
 	)
@@ -959,6 +1181,77 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error)
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const repairCandidates = `-- name: RepairCandidates :many
+SELECT id, ordering_key, status, seq FROM outbox_events
+WHERE seq > ?1
+  AND status IN (SELECT value FROM json_each(CAST(?2 AS TEXT)))
+  AND (?3 IS NULL OR event_type = ?3)
+  AND (?4 IS NULL OR user_id = ?4)
+  AND (?5 IS NULL OR created_at < ?5)
+  AND (?6 IS NULL OR completed_at < ?6)
+  AND NOT (status = 'processing' AND lease_until > ?7)
+ORDER BY seq
+LIMIT ?8
+`
+
+type RepairCandidatesParams struct {
+	After           int64
+	Statuses        string
+	EventType       interface{}
+	UserID          interface{}
+	CreatedBefore   interface{}
+	CompletedBefore interface{}
+	Now             sql.NullInt64
+	MaxEvents       int64
+}
+
+type RepairCandidatesRow struct {
+	ID          string
+	OrderingKey string
+	Status      string
+	Seq         int64
+}
+
+// The next batch of a bulk retry or discard, oldest first, after the last
+// one (seq is the rowid, so each batch reads on from where the last ended).
+// Events being delivered (processing under a live lease) are left out.
+func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesParams) ([]RepairCandidatesRow, error) {
+	rows, err := q.db.QueryContext(ctx, repairCandidates,
+		arg.After,
+		arg.Statuses,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.CompletedBefore,
+		arg.Now,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RepairCandidatesRow
+	for rows.Next() {
+		var i RepairCandidatesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.OrderingKey,
+			&i.Status,
+			&i.Seq,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const requeueDead = `-- name: RequeueDead :exec
@@ -981,7 +1274,7 @@ func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error 
 }
 
 const requeueFailed = `-- name: RequeueFailed :exec
-UPDATE outbox_events SET attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = ?1, updated_at = ?1
+UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = ?1, updated_at = ?1
 WHERE id = ?2
 `
 
@@ -997,13 +1290,72 @@ func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) er
 	return err
 }
 
+const requeueMatching = `-- name: RequeueMatching :exec
+UPDATE outbox_events
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+    is_head = is_head AND status <> 'dead',
+    run_at = ?1, updated_at = ?1
+WHERE id IN (SELECT value FROM json_each(CAST(?2 AS TEXT)))
+`
+
+type RequeueMatchingParams struct {
+	Now int64
+	Ids string
+}
+
+// An operator's retry of many events, a fresh start for each as in
+// RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
+// and SetHead then makes the oldest revived event of a key that had no
+// unfinished event its head.
+func (q *Queries) RequeueMatching(ctx context.Context, arg RequeueMatchingParams) error {
+	_, err := q.db.ExecContext(ctx, requeueMatching, arg.Now, arg.Ids)
+	return err
+}
+
+const resumeDelivery = `-- name: ResumeDelivery :many
+DELETE FROM outbox_pauses
+WHERE CAST(?1 AS TEXT) = '' OR event_type = ?1
+RETURNING event_type, paused_by, reason, paused_at
+`
+
+// An empty event type lifts every pause.
+func (q *Queries) ResumeDelivery(ctx context.Context, eventType string) ([]OutboxPause, error) {
+	rows, err := q.db.QueryContext(ctx, resumeDelivery, eventType)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxPause
+	for rows.Next() {
+		var i OutboxPause
+		if err := rows.Scan(
+			&i.EventType,
+			&i.PausedBy,
+			&i.Reason,
+			&i.PausedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const retry = `-- name: Retry :execrows
 UPDATE outbox_events
 SET status = 'failed',
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = ?1, last_error = ?2,
+    attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
+        json_object('t', ?3, 'n', attempts, 'o', 'retry', 'c', nullif(?4, ''), 's', nullif(CAST(?5 AS INTEGER), 0), 'r', substr(?2, 1, 160))),
     failed_at = ?3, failed_class = ?4, updated_at = ?3
-WHERE id = ?5 AND lease_token = ?6 AND status = 'processing'
+WHERE id = ?6 AND lease_token = ?7 AND status = 'processing'
   AND lease_until > ?3
 `
 
@@ -1012,16 +1364,20 @@ type RetryParams struct {
 	LastError   sql.NullString
 	Now         sql.NullInt64
 	FailedClass sql.NullString
+	StatusCode  int64
 	ID          string
 	Token       sql.NullString
 }
 
+// Each failed attempt is appended to the event's attempt log, whose oldest
+// entry goes once it holds 10 (see migration 0007).
 func (q *Queries) Retry(ctx context.Context, arg RetryParams) (int64, error) {
 	result, err := q.db.ExecContext(ctx, retry,
 		arg.RunAt,
 		arg.LastError,
 		arg.Now,
 		arg.FailedClass,
+		arg.StatusCode,
 		arg.ID,
 		arg.Token,
 	)
@@ -1029,4 +1385,13 @@ func (q *Queries) Retry(ctx context.Context, arg RetryParams) (int64, error) {
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const setHead = `-- name: SetHead :exec
+UPDATE outbox_events SET is_head = 1 WHERE id = ?1
+`
+
+func (q *Queries) SetHead(ctx context.Context, id string) error {
+	_, err := q.db.ExecContext(ctx, setHead, id)
+	return err
 }
