@@ -18,6 +18,8 @@ type claimed struct {
 	// at is the moment before the claim was asked for: the store stamped
 	// the lease after it, so the lease lasts at least until at + Lease.
 	at time.Time
+	// successes is how many deliveries had succeeded by then.
+	successes uint64
 	// deadline is when sends must end, with time left to record their
 	// outcomes while the lease still holds.
 	deadline time.Time
@@ -92,7 +94,7 @@ func sendLimit(lease time.Duration) time.Duration {
 // send could start (a slow claim, a long pause of this process): it is
 // released unsent, since sending it could outlive its lease.
 func (r *run) tooLate(ev *Event, c claimed) Outcome {
-	r.pause.settled()
+	r.pause.settled(ev)
 	r.log.Warn("outbox event released unsent: its lease left no time to send it", "event_id", ev.ID, "event_type", ev.Type,
 		"claimed_ago", time.Since(c.at).Round(time.Millisecond))
 	return Outcome{Event: ev, Kind: Release, Error: "released unsent: the claim took up the time its lease allows for a send"}
@@ -107,7 +109,7 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 		return r.delivered(ev, receipt, log)
 	}
 	if stop.Err() != nil {
-		r.pause.settled()
+		r.pause.settled(ev)
 		log.Warn("outbox delivery cancelled by stop; event released", "err", err)
 		return Outcome{Event: ev, Kind: Release, Error: "processor stopped during delivery: " + err.Error()}
 	}
@@ -118,12 +120,13 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 		class, err = Unanswered, fmt.Errorf("no answer within the time the lease allows for a send (%s): %w", sendLimit(r.cfg.Lease), err)
 	}
 	if class == InProgress {
-		if ev.Releases < MaxInProgress {
+		if ev.InProgress < MaxInProgress {
 			return r.inProgress(ev, err, retryAfter, log)
 		}
 		class = Transient
 	}
-	pausedFor := r.pauseUnlessDelivering(c, class, err, retryAfter, log)
+	pausedFor := r.pauseUnlessDelivering(ev, c, class, err, retryAfter, log)
+	held := class != Unavailable && r.evidence.against(ev, c, dropped(err))
 	switch {
 	case class == Unavailable:
 		// The backend never saw the request: nothing to hold against the
@@ -134,15 +137,16 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 		}
 		r.dueAt(time.Now().Add(delay))
 		return Outcome{Event: ev, Kind: Release, Class: Unavailable, Delay: delay, Error: "backend unavailable: " + err.Error()}
-	case !r.heldAgainst(ev, c, class):
+	case !held:
 		return r.givenBack(ev, class, err, retryAfter, pausedFor, log)
-	case class == Permanent && ev.FailedClass == Permanent && ev.Attempts > 1:
+	case class == Permanent && ev.CountedClass == Permanent && ev.Attempts > 1:
 		// A permanent answer kills once it repeats a permanent failure that
-		// counted: three refusals with other deliveries between them. One
+		// counted: three failures with other deliveries between them, the
+		// last two permanent. One
 		// held refusal could still be a deploy's edge, where the backend
 		// started refusing everything just after the last delivery.
 		log.Error("outbox event rejected again after other deliveries succeeded; it is dead", "err", err)
-		r.forgetFailure(ev)
+		r.evidence.forget(ev)
 		return Outcome{Event: ev, Kind: Dead, Class: class, Error: "permanent: " + err.Error()}
 	}
 	return r.failed(ev, class, err, retryAfter, log)
@@ -150,9 +154,7 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 
 // delivered is the outcome of a successful send; it ends a pause.
 func (r *run) delivered(ev *Event, receipt Receipt, log *slog.Logger) Outcome {
-	r.lastSuccess.Store(time.Now().UnixNano())
-	r.successes.Add(1)
-	r.forgetFailure(ev)
+	r.evidence.delivered(ev)
 	if r.pause.reset() {
 		log.Info("outbox delivery resumed: the backend took an event again")
 		r.cfg.Observer.Resumed()
@@ -165,10 +167,10 @@ func (r *run) delivered(ev *Event, receipt Receipt, log *slog.Logger) Outcome {
 // inProgress is the outcome of a send the backend is still processing
 // under an earlier request: tried again soon, no attempt spent, no pause.
 func (r *run) inProgress(ev *Event, err error, retryAfter time.Duration, log *slog.Logger) Outcome {
-	r.pause.settled()
+	r.pause.settled(ev)
 	delay := retryAfter
 	if delay <= 0 {
-		delay = r.cfg.UnavailableBackoff.Delay(ev.Releases + 1)
+		delay = r.cfg.UnavailableBackoff.Delay(ev.InProgress + 1)
 	}
 	log.Info("outbox backend is still processing an earlier delivery; will try again", "err", err, "retry_in", delay)
 	r.dueAt(time.Now().Add(delay))
@@ -178,12 +180,12 @@ func (r *run) inProgress(ev *Event, err error, retryAfter time.Duration, log *sl
 // pauseUnlessDelivering pauses delivery, or extends the pause, when a
 // failure comes and no delivery succeeded since the event's claim: nothing
 // gets through. It returns how long is left of the pause, or 0.
-func (r *run) pauseUnlessDelivering(c claimed, class Class, err error, retryAfter time.Duration, log *slog.Logger) time.Duration {
-	if r.deliveredAfter(c.at) {
-		r.pause.settled()
+func (r *run) pauseUnlessDelivering(ev *Event, c claimed, class Class, err error, retryAfter time.Duration, log *slog.Logger) time.Duration {
+	if r.evidence.deliveredSince(c) {
+		r.pause.settled(ev)
 		return 0
 	}
-	pausedFor, started := r.pause.trip(time.Now(), class, err.Error(), retryAfter)
+	pausedFor, started := r.pause.trip(time.Now(), ev, class, err.Error(), retryAfter)
 	if started {
 		log.Warn("outbox delivery paused: no delivery is getting through", "class", class, "err", err, "probe_in", pausedFor)
 		r.cfg.Observer.Paused(pausedFor, err)
@@ -194,13 +196,16 @@ func (r *run) pauseUnlessDelivering(c claimed, class Class, err error, retryAfte
 }
 
 // givenBack is the outcome of a failure nothing yet holds against the
-// event: its attempt is given back, the failure counted and dated.
+// event: its attempt is given back, the failure counted and dated. The
+// event waits out the pause and then a wait of its own that grows with its
+// releases, so that the probes of a pause go round the events that are due
+// instead of trying one event again and again.
 func (r *run) givenBack(ev *Event, class Class, err error, retryAfter, pausedFor time.Duration, log *slog.Logger) Outcome {
 	delay := retryAfter
 	if delay <= 0 {
 		delay = r.backoff(ev.Type).Delay(ev.Attempts)
 	}
-	delay = max(delay, pausedFor)
+	delay = max(delay, pausedFor+r.cfg.UnavailableBackoff.Delay(ev.Releases+1))
 	// While paused, the pause's own log line says what is going on.
 	level := slog.LevelWarn
 	if pausedFor > 0 {
@@ -208,60 +213,15 @@ func (r *run) givenBack(ev *Event, class Class, err error, retryAfter, pausedFor
 	}
 	log.Log(context.Background(), level, "outbox delivery failed; the attempt is given back until other deliveries show the backend works",
 		"class", class, "err", err, "retry_in", delay)
-	r.noteFailure(ev)
 	r.dueAt(time.Now().Add(delay))
 	return Outcome{Event: ev, Kind: Release, Reached: true, Class: class, Delay: delay, Error: class.String() + ": " + err.Error()}
-}
-
-// deliveredAfter reports whether a delivery of this run succeeded after t.
-func (r *run) deliveredAfter(t time.Time) bool { return r.lastSuccess.Load() > t.UnixNano() }
-
-// heldAgainst reports whether a failure of ev is evidence against it: the
-// event failed before, and other events were delivered since; or its
-// request went unanswered again just after the backend answered a ping.
-// This run knows of deliveries exactly for the failures it saw itself;
-// the store knows of them for the others (a failure another processor, or
-// an earlier run, saw).
-func (r *run) heldAgainst(ev *Event, c claimed, class Class) bool {
-	if class == Unanswered && c.answered {
-		return true
-	}
-	r.failuresMu.Lock()
-	seen, ok := r.failures[ev.ID]
-	r.failuresMu.Unlock()
-	if ok && r.successes.Load() > seen {
-		return true
-	}
-	return !ev.FailedAt.IsZero() && (ev.OthersDelivered || r.deliveredAfter(c.at))
-}
-
-// maxRemembered bounds the failures a run remembers; past it, it forgets
-// them all and relies on the store's evidence alone.
-const maxRemembered = 100_000
-
-// noteFailure remembers how many deliveries had succeeded when ev failed.
-func (r *run) noteFailure(ev *Event) {
-	r.failuresMu.Lock()
-	defer r.failuresMu.Unlock()
-	if len(r.failures) >= maxRemembered {
-		clear(r.failures)
-	}
-	r.failures[ev.ID] = r.successes.Load()
-}
-
-// forgetFailure drops what the run remembers of ev's failures: it was
-// delivered, or is dead.
-func (r *run) forgetFailure(ev *Event) {
-	r.failuresMu.Lock()
-	defer r.failuresMu.Unlock()
-	delete(r.failures, ev.ID)
 }
 
 // failed is the outcome of a counted failed attempt: a retry, or death when
 // the attempts are used up.
 func (r *run) failed(ev *Event, class Class, err error, retryAfter time.Duration, log *slog.Logger) Outcome {
 	if ev.Attempts >= ev.MaxAttempts {
-		r.forgetFailure(ev)
+		r.evidence.forget(ev)
 		log.Error("outbox event failed its last attempt; it is dead", "class", class, "err", err)
 		return Outcome{Event: ev, Kind: Dead, Class: class, Error: fmt.Sprintf("gave up after %d attempts: %s: %v", ev.Attempts, class, err)}
 	}
@@ -269,7 +229,6 @@ func (r *run) failed(ev *Event, class Class, err error, retryAfter time.Duration
 	if delay <= 0 {
 		delay = r.backoff(ev.Type).Delay(ev.Attempts)
 	}
-	r.noteFailure(ev)
 	log.Warn("outbox delivery failed; will retry", "class", class, "err", err, "retry_in", delay)
 	r.dueAt(time.Now().Add(delay))
 	return Outcome{Event: ev, Kind: Retry, Class: class, Delay: delay, Error: class.String() + ": " + err.Error()}

@@ -65,7 +65,11 @@ type DeliveryError struct {
 	// RetryAfter, when positive, is how long the backend asked us to wait;
 	// it wins over the computed backoff.
 	RetryAfter time.Duration
-	Err        error
+	// Dropped is set on an Unanswered failure whose connection the backend
+	// closed without an answer (rather than leaving it open past the
+	// timeout): it may have crashed on the request.
+	Dropped bool
+	Err     error
 }
 
 func (e *DeliveryError) Error() string {
@@ -93,6 +97,17 @@ func UnavailableError(err error) error { return &DeliveryError{Class: Unavailabl
 // UnansweredError marks err as a request that reached the backend and got
 // no answer.
 func UnansweredError(err error) error { return &DeliveryError{Class: Unanswered, Err: err} }
+
+// DroppedError marks err as a request the backend took whole and then
+// closed the connection on without an answer, as a backend that crashed
+// on it would. Its class is Unanswered.
+func DroppedError(err error) error { return &DeliveryError{Class: Unanswered, Dropped: true, Err: err} }
+
+// dropped reports whether err is a DroppedError.
+func dropped(err error) bool {
+	var de *DeliveryError
+	return errors.As(err, &de) && de.Dropped
+}
 
 // InProgressError marks err as the backend still processing an earlier
 // delivery of the event. retryAfter, when positive, is the delay the

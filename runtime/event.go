@@ -57,10 +57,10 @@ const (
 	// the event last failed) put an event dead: an event that keeps
 	// crashing processors must not crash them forever.
 	MaxLeaseExpiries = 10
-	// MaxInProgress bounds the times an event is tried again without
-	// spending an attempt because the backend said it was still working
-	// on it (an InProgress answer); past it, such answers are transient
-	// failures. It counts every release of the event.
+	// MaxInProgress bounds the times in a row an event is tried again
+	// without spending an attempt because the backend said it was still
+	// working on it (an InProgress answer); past it, such answers are
+	// transient failures.
 	MaxInProgress = 10
 	// DefaultMaxPayloadBytes bounds an event's payload unless a store is
 	// configured otherwise; events are deliveries, not file transfers.
@@ -122,6 +122,12 @@ type Event struct {
 	FailedAt time.Time
 	// FailedClass is the class of that failure.
 	FailedClass Class
+	// CountedClass is the class of the last failure that spent an attempt;
+	// it means something only when one did (Attempts, as claimed, above 1).
+	CountedClass Class
+	// InProgress counts the answers that the event was still in progress
+	// (409) since it last failed; MaxInProgress bounds them.
+	InProgress int
 	// OthersDelivered is set by Claim: other events were delivered after
 	// FailedAt, so the backend was working after the event's last failure.
 	// A new failure of the event is then held against it.
@@ -203,7 +209,7 @@ func Prepare(ev Event, maxPayload int) (Event, error) {
 	ev.Status = StatusPending
 	ev.Attempts = 0
 	ev.LeaseExpiries, ev.Releases = 0, 0
-	ev.FailedAt, ev.FailedClass, ev.OthersDelivered = time.Time{}, Transient, false
+	ev.FailedAt, ev.FailedClass, ev.CountedClass, ev.InProgress, ev.OthersDelivered = time.Time{}, Transient, Transient, 0, false
 	ev.LastError, ev.History = "", nil
 	ev.Lease = Lease{}
 	return ev, nil

@@ -294,14 +294,21 @@ func TestNewProcessorChecksTheLeaseAgainstTheSender(t *testing.T) {
 
 // An event whose request makes the backend drop the connection (it crashes
 // on it) ends dead even when nothing else is being delivered: the backend
-// answers a ping, and then drops the event's request again. Its entity's
-// next event is then delivered.
+// answers a ping, and then drops the event's request again. So does its
+// entity's next event, poisoned too, once the first is dead; the one after
+// is delivered.
 func TestPoisonEndsDeadWithNoOtherTraffic(t *testing.T) {
 	eachStore(t, func(t *testing.T, s testStore) {
-		poison := event("p", 1)
-		poison.MaxAttempts = 2
-		poison.Metadata = map[string]string{"poison": "yes"}
-		stored := s.enqueue(t, poison, event("p", 2))
+		var evs []outbox.Event
+		for v := 1; v <= 3; v++ {
+			ev := event("p", v)
+			ev.MaxAttempts = 2
+			if v < 3 {
+				ev.Metadata = map[string]string{"poison": "yes"}
+			}
+			evs = append(evs, ev)
+		}
+		stored := s.enqueue(t, evs...)
 		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case r.Method == http.MethodOptions:
@@ -317,14 +324,16 @@ func TestPoisonEndsDeadWithNoOtherTraffic(t *testing.T) {
 		}))
 		defer backend.Close()
 		rec := start(t, s, newSender(t, backend.URL), fast(t))
-		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
-		got, err := s.Get(t.Context(), stored[0].ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status != outbox.StatusDead || got.Attempts != 2 || got.Releases != 1 || got.FailedClass != outbox.Unanswered {
-			t.Fatalf("poison: status %s, attempts %d, releases %d, class %s; want dead after one release and two counted attempts",
-				got.Status, got.Attempts, got.Releases, got.FailedClass)
+		rec.waitFor(t, outbox.Dead, 2, 10*time.Second)
+		for _, poisoned := range stored[:2] {
+			got, err := s.Get(t.Context(), poisoned.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != outbox.StatusDead || got.Attempts != 2 || got.Releases != 1 || got.FailedClass != outbox.Unanswered {
+				t.Fatalf("poison %d: status %s, attempts %d, releases %d, class %s; want dead after one release and two counted attempts",
+					poisoned.EntityVersion, got.Status, got.Attempts, got.Releases, got.FailedClass)
+			}
 		}
 		rec.waitFor(t, outbox.Delivered, 1, 10*time.Second)
 	})
@@ -376,4 +385,116 @@ func TestBlackHoleKillsNothing(t *testing.T) {
 		hung.Store(false)
 		rec.waitFor(t, outbox.Delivered, 3, 20*time.Second)
 	})
+}
+
+// A backend that times out every POST while something in front of it still
+// answers pings (a CORS layer, a proxy) is down, not poisoned: a ping
+// answered before a timeout proves nothing, and nothing dies.
+func TestTimeoutsWithPingsAnsweredKillNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for i := range 3 {
+			ev := event(fmt.Sprintf("w%d", i), 1)
+			ev.MaxAttempts = 2
+			s.enqueue(t, ev)
+		}
+		release := make(chan struct{})
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			select { // overloaded: the POST gets no answer in time
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}))
+		defer backend.Close()
+		defer close(release)
+		rec := start(t, s, timedSender(t, backend.URL, 20*time.Millisecond), fast(t))
+		rec.waitFor(t, outbox.Release, 12, 20*time.Second)
+		if rec.count(outbox.Dead) != 0 || rec.count(outbox.Retry) != 0 {
+			t.Fatalf("%d dead, %d counted retries while every POST timed out", rec.count(outbox.Dead), rec.count(outbox.Retry))
+		}
+	})
+}
+
+// A backend that drops the connection on every POST while answering pings
+// (it crashes on any request) kills nothing either: the events' drops come
+// between one another's, so none is singled out.
+func TestDroppingEveryRequestKillsNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for i := range 3 {
+			ev := event(fmt.Sprintf("w%d", i), 1)
+			ev.MaxAttempts = 2
+			s.enqueue(t, ev)
+		}
+		var crashing atomic.Bool
+		crashing.Store(true)
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Method == http.MethodOptions:
+				w.WriteHeader(http.StatusNoContent)
+			case crashing.Load():
+				io.Copy(io.Discard, r.Body)
+				if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+					conn.Close()
+				}
+			default:
+				w.WriteHeader(http.StatusCreated)
+			}
+		}))
+		defer backend.Close()
+		rec := start(t, s, timedSender(t, backend.URL, time.Second), fast(t))
+		rec.waitFor(t, outbox.Release, 15, 20*time.Second) // each event dropped five times
+		if rec.count(outbox.Dead) != 0 || rec.count(outbox.Retry) != 0 {
+			t.Fatalf("%d dead, %d counted retries while every POST was dropped", rec.count(outbox.Dead), rec.count(outbox.Retry))
+		}
+		crashing.Store(false)
+		rec.waitFor(t, outbox.Delivered, 3, 20*time.Second)
+	})
+}
+
+// A delivery that succeeded before an event's failure does not count as
+// following it, even when the two are recorded together: a failure of the
+// event during the outage that follows is not held against it.
+func TestADeliveryBeforeAFailureIsNoEvidence(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		a := event("a", 1)
+		b := event("b", 1)
+		b.MaxAttempts = 1
+		stored := s.enqueue(t, a, b)
+		var down atomic.Bool
+		bStarted, aDone := make(chan struct{}), make(chan struct{})
+		sender := outbox.SenderFunc(func(ctx context.Context, ev *outbox.Event) (outbox.Receipt, error) {
+			switch {
+			case down.Load():
+				return outbox.Receipt{}, outbox.TransientError(errors.New("503"), 0)
+			case ev.ID == stored[0].ID:
+				<-bStarted
+				defer close(aDone)
+				return outbox.Receipt{}, nil
+			default: // b: fails once a's delivery succeeded, and the outage begins
+				close(bStarted)
+				<-aDone
+				down.Store(true)
+				return outbox.Receipt{}, outbox.TransientError(errors.New("503"), 0)
+			}
+		})
+		rec := start(t, s, sender, fast(t))
+		rec.waitFor(t, outbox.Release, 4, 10*time.Second) // b given back again and again during the outage
+		if rec.count(outbox.Dead) != 0 || rec.count(outbox.Retry) != 0 {
+			t.Fatalf("b: %d dead, %d counted retries with no delivery after its first failure", rec.count(outbox.Dead), rec.count(outbox.Retry))
+		}
+	})
+}
+
+// timedSender is an httpsender to url with a per-request timeout.
+func timedSender(t *testing.T, url string, timeout time.Duration) *httpsender.Sender {
+	t.Helper()
+	sender, err := httpsender.New(url, map[string]string{"weight.updated": "/v1/weight"}, httpsender.WithTimeout(timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sender.CloseIdleConnections)
+	return sender
 }

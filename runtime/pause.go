@@ -3,6 +3,8 @@ package outbox
 import (
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // pause is the processor-wide stop on delivery while nothing gets
@@ -18,17 +20,18 @@ type pause struct {
 	since   time.Time // when the pause began; zero when delivery flows
 	reason  string    // the failure that began it
 	class   Class     // its class
-	probing bool      // a probe is in flight
+	probing bool      // a probe is claimed or in flight
+	probe   uuid.UUID // the probe's event, once claimed
 }
 
 // trip records a failure while nothing gets through. It starts a pause
 // (started is true) or, when the pause's wait is over, extends it with
 // the next, longer wait; atLeast is the backend's Retry-After, if any. It
 // returns how long is left of the pause.
-func (p *pause) trip(now time.Time, class Class, reason string, atLeast time.Duration) (left time.Duration, started bool) {
+func (p *pause) trip(now time.Time, ev *Event, class Class, reason string, atLeast time.Duration) (left time.Duration, started bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.probing = false
+	p.settle(ev)
 	if now.Before(p.until) {
 		return p.until.Sub(now), false
 	}
@@ -48,16 +51,37 @@ func (p *pause) reset() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	was := !p.since.IsZero()
-	p.until, p.streak, p.since, p.reason, p.class, p.probing = time.Time{}, 0, time.Time{}, "", Transient, false
+	p.until, p.streak, p.since, p.reason, p.class, p.probing, p.probe = time.Time{}, 0, time.Time{}, "", Transient, false, uuid.Nil
 	return was
 }
 
 // settled notes that an outcome that neither trips nor resets the pause
 // came in: if it was the probe's, another may go.
-func (p *pause) settled() {
+func (p *pause) settled(ev *Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.probing = false
+	p.settle(ev)
+}
+
+func (p *pause) settle(ev *Event) {
+	if p.probing && ev.ID == p.probe {
+		p.probing, p.probe = false, uuid.Nil
+	}
+}
+
+// claimed tells the pause what a probe's claim brought: the probe's event,
+// or nothing (no event was due, or the claim failed), so another may go.
+func (p *pause) claimed(evs []*Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.probing || p.probe != uuid.Nil {
+		return
+	}
+	if len(evs) == 0 {
+		p.probing = false
+		return
+	}
+	p.probe = evs[0].ID
 }
 
 // remaining is how long until events may be claimed again.
@@ -68,7 +92,7 @@ func (p *pause) remaining(now time.Time) time.Duration {
 }
 
 // limit bounds a claim of up to want events: all of them while delivery
-// flows; while paused, one probe at a time.
+// flows; while paused, one probe at a time, until its outcome comes.
 func (p *pause) limit(want int) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

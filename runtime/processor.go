@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Processor delivers an outbox's events: it claims due events under a lease,
@@ -138,7 +136,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		results:   make(chan attempt, p.cfg.Concurrency),
 		freed:     make(chan struct{}, 1),
 		changed:   make(chan struct{}, 1),
-		failures:  make(map[uuid.UUID]uint64),
+		evidence:  newEvidence(),
 	}
 	// Deliveries and the recording of their outcomes outlive ctx so that a
 	// stop does not cut a delivery off between the send and the record.
@@ -186,15 +184,8 @@ type run struct {
 	freed   chan struct{} // completer → loop: capacity or a key's next event may be free
 	changed chan struct{} // deliveries → heartbeat: delivery paused or resumed
 	sends   sync.WaitGroup
-	// lastSuccess is when a delivery last succeeded (Unix nanoseconds): a
-	// failure after it is no sign of an outage.
-	lastSuccess atomic.Int64
-	// successes counts the deliveries that succeeded; failures holds, for
-	// each event whose last failure this run saw, the count at that
-	// failure, so that a delivery in between is known for certain.
-	successes  atomic.Uint64
-	failuresMu sync.Mutex
-	failures   map[uuid.UUID]uint64
+	// evidence counts deliveries and drops around failures.
+	evidence *evidence
 
 	mu      sync.Mutex
 	nextDue time.Time // when the next event is due, as far as this run knows; zero if unknown
@@ -306,9 +297,7 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeCallTimeout)
 	defer cancel()
 	events, err := r.store.Claim(claimCtx, r.cfg.Owner, limit, r.cfg.Lease)
-	if err != nil || len(events) == 0 {
-		r.pause.settled()
-	}
+	r.pause.claimed(events) // nil on error
 	if err != nil {
 		return 0, limit, fmt.Errorf("claim: %w", err)
 	}
@@ -342,7 +331,7 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 // claimedNow is the timing of a claim about to be asked for.
 func (r *run) claimedNow() claimed {
 	at := time.Now()
-	return claimed{at: at, deadline: at.Add(sendLimit(r.cfg.Lease))}
+	return claimed{at: at, successes: r.evidence.successes.Load(), deadline: at.Add(sendLimit(r.cfg.Lease))}
 }
 
 // untilNextDue is how long the loop may sleep when nothing is due now: until

@@ -53,11 +53,12 @@
 //	not sent                   unavailable: connection refused, DNS failure,
 //	                           TLS handshake failure or alert, or the request
 //	                           not written within the per-request timeout
-//	sent, no response          unanswered: the connection ended, or no
+//	sent, no response          unanswered: the connection ended
+//	                           (dropped, see [outbox.DroppedError]), or no
 //	                           response headers came within the timeout,
 //	                           after the request was written whole (traced
-//	                           with net/http/httptrace); the backend may have
-//	                           crashed on this very event
+//	                           with net/http/httptrace) on any try; the
+//	                           backend may have crashed on this very event
 //	caller's ctx done          the wrapped ctx.Err(), unclassified: the
 //	                           processor decides
 //

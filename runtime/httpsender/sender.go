@@ -372,12 +372,16 @@ func (s *Sender) post(ctx context.Context, req request, token string) (reply, er
 	// Whether the request was written whole tells a backend out of reach
 	// (nothing to hold against the event) from one that got the request and
 	// never answered (it may have crashed on this very event). net/http
-	// may try again on a fresh connection when a kept-alive one turns out
-	// closed: what counts is the last try.
+	// tries again on a fresh connection when a kept-alive one dies after
+	// the request was written; if the backend crashed on it, that dial is
+	// refused, and the request was still delivered once: any try counts.
 	var written atomic.Bool
 	hreq = hreq.WithContext(httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
-		GetConn:      func(string) { written.Store(false) },
-		WroteRequest: func(info httptrace.WroteRequestInfo) { written.Store(info.Err == nil) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				written.Store(true)
+			}
+		},
 	}))
 
 	resp, err := s.client.Do(hreq)
@@ -392,8 +396,10 @@ func (s *Sender) post(ctx context.Context, req request, token string) (reply, er
 			return reply{}, outbox.UnavailableError(fmt.Errorf("%s %s: the TLS handshake failed: %w", method, req.path, urlErrCause(err)))
 		case written.Load() && reqCtx.Err() != nil:
 			return reply{}, outbox.UnansweredError(fmt.Errorf("%s %s: the request was sent, and no response came within %s: %w", method, req.path, s.timeout, urlErrCause(err)))
+		case written.Load() && dialFailed(err):
+			return reply{}, outbox.DroppedError(fmt.Errorf("%s %s: the request was sent on a kept-alive connection that ended without a response, and sending it again failed: %w", method, req.path, urlErrCause(err)))
 		case written.Load():
-			return reply{}, outbox.UnansweredError(fmt.Errorf("%s %s: the request was sent, and the connection ended without a response: %w", method, req.path, urlErrCause(err)))
+			return reply{}, outbox.DroppedError(fmt.Errorf("%s %s: the request was sent, and the connection ended without a response: %w", method, req.path, urlErrCause(err)))
 		case reqCtx.Err() != nil:
 			return reply{}, outbox.UnavailableError(fmt.Errorf("%s %s: could not send the request within %s: %w", method, req.path, s.timeout, urlErrCause(err)))
 		default:
@@ -402,6 +408,12 @@ func (s *Sender) post(ctx context.Context, req request, token string) (reply, er
 	}
 	body, complete := readBody(resp.Body, req.limit)
 	return reply{Response: resp, body: body, complete: complete}, nil
+}
+
+// dialFailed reports whether err is a failure to connect.
+func dialFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
 }
 
 // tlsAlert reports whether err is a TLS alert from the server, such as a

@@ -497,3 +497,35 @@ func TestPing(t *testing.T) {
 		t.Errorf("ping unanswered: %v", err)
 	}
 }
+
+// A backend that reads a request on a kept-alive connection and dies on it
+// (its listener gone too) leaves the request unanswered, not unavailable,
+// although net/http's retry of it on a fresh connection is refused: the
+// backend did get it, and may have crashed on this very event.
+func TestCrashOnAKeptAliveConnectionIsUnanswered(t *testing.T) {
+	var posts atomic.Int64
+	var srv *httptest.Server
+	srv = newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		posts.Add(1)
+		if r.Header.Get("X-Outbox-Meta-Poison") == "" {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		srv.Listener.Close() // the backend process dies on this payload…
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close() // …taking the connection with it
+		}
+	})
+	s := newSender(t, srv.URL)
+	if _, err := send(t, s); err != nil {
+		t.Fatal(err) // the connection is now kept alive
+	}
+	poison := newEvent(t, "weight.created", `{}`)
+	poison.Metadata = map[string]string{"poison": "yes"}
+	_, err := s.Send(context.Background(), poison)
+	var de *outbox.DeliveryError
+	if classOf(err) != "unanswered" || !errors.As(err, &de) || !de.Dropped || posts.Load() != 2 {
+		t.Fatalf("after %d requests: %s (%v); want the poison's dropped connection unanswered", posts.Load(), classOf(err), err)
+	}
+}

@@ -40,7 +40,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 			Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, RunAt: r.RunAt, LeaseOwner: r.LeaseOwner,
 			LeaseToken: r.LeaseToken, LeaseUntil: r.LeaseUntil, LastError: r.LastError, CreatedAt: r.CreatedAt,
 			UpdatedAt: r.UpdatedAt, CompletedAt: r.CompletedAt, LeaseExpiries: r.LeaseExpiries,
-			Releases: r.Releases, FailedAt: r.FailedAt, FailedClass: r.FailedClass,
+			Releases: r.Releases, FailedAt: r.FailedAt, FailedClass: r.FailedClass, CountedClass: r.CountedClass, InProgress: r.InProgress,
 		})
 		evs[i].OthersDelivered = r.OthersDelivered
 	}
@@ -318,6 +318,7 @@ func toEvent(r pgdb.OutboxEvent) *outbox.Event {
 		Attempts:      int(r.Attempts),
 		LeaseExpiries: int(r.LeaseExpiries),
 		Releases:      int(r.Releases),
+		InProgress:    int(r.InProgress),
 		RunAt:         r.RunAt,
 		CreatedAt:     r.CreatedAt,
 		UpdatedAt:     r.UpdatedAt,
@@ -342,6 +343,9 @@ func toEvent(r pgdb.OutboxEvent) *outbox.Event {
 	}
 	if r.FailedClass != nil {
 		ev.FailedClass = outbox.ParseClass(*r.FailedClass)
+	}
+	if r.CountedClass != nil {
+		ev.CountedClass = outbox.ParseClass(*r.CountedClass)
 	}
 	return ev
 }

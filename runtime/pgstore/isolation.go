@@ -69,14 +69,24 @@ func (statementTx) Exec(context.Context, string, ...any) (pgconn.CommandTag, err
 
 func (statementTx) QueryRow(context.Context, string, ...any) pgx.Row { return errRow{errOneQuery} }
 
-// committedRows are a statementTx's rows; closing them reads the COMMIT's
-// result and gives the connection back.
+// committedRows are a statementTx's rows. Once the last row is read, or
+// when they are closed, they read the COMMIT's result, so that Err reports
+// a claim that did not commit (sqlc's code checks Err before it closes the
+// rows), and give the connection back.
 type committedRows struct {
 	pgx.Rows
 	br     pgx.BatchResults
 	conn   *pgxpool.Conn
 	closed bool
 	err    error
+}
+
+func (r *committedRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
 }
 
 func (r *committedRows) Close() {

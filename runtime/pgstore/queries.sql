@@ -58,8 +58,8 @@ WHERE e.id = due.id
 RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
     e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
-    e.lease_expiries, e.releases, e.failed_at, e.failed_class,
-    coalesce(e.failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::boolean AS others_delivered;
+    e.lease_expiries, e.releases, e.failed_at, e.failed_class, e.counted_class, e.in_progress,
+    coalesce(e.failed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::boolean AS others_delivered;
 
 -- Fenced: only rows still leased under the same token, lease unexpired. A
 -- lease token is set only while an event is processing, so the status need
@@ -88,7 +88,7 @@ SET status = 'failed',
     attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
         || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'retry',
             'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
-    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
+    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class, counted_class = f.class, in_progress = 0,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token,
@@ -110,6 +110,7 @@ SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN
     releases = e.releases + f.reached::integer,
     failed_at = CASE WHEN f.dated THEN coalesce(sqlc.narg('now')::timestamptz, now()) ELSE e.failed_at END,
     failed_class = CASE WHEN f.dated THEN f.class ELSE e.failed_class END,
+    in_progress = CASE WHEN f.dated THEN 0 WHEN f.reached THEN e.in_progress + 1 ELSE e.in_progress END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
@@ -135,7 +136,7 @@ SET status = 'dead', is_head = false,
     attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
         || jsonb_build_object('t', (extract(epoch FROM coalesce(sqlc.narg('now')::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'dead',
             'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
-    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class,
+    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = f.class, counted_class = f.class, in_progress = 0,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
     SELECT unnest(sqlc.arg('ids')::uuid[]) AS id, unnest(sqlc.arg('tokens')::uuid[]) AS token, unnest(sqlc.arg('errors')::text[]) AS error,
@@ -199,7 +200,7 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= sqlc.arg('max_expiries'):
     attempts = e.attempts - 1,
     lease_expiries = e.lease_expiries + x.counted,
     releases = e.releases + 1,
-    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = 'unanswered',
+    failed_at = coalesce(sqlc.narg('now')::timestamptz, now()), failed_class = 'unanswered', in_progress = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
@@ -208,7 +209,7 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= sqlc.arg('max_expiries'):
             'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
-    SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
+    SELECT id, coalesce(failed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
     FROM outbox_events
     WHERE status = 'processing' AND lease_until <= coalesce(sqlc.narg('now')::timestamptz, now())
     FOR UPDATE SKIP LOCKED
@@ -300,7 +301,7 @@ FOR UPDATE NOWAIT;
 -- cleared, so nothing from before is held against the event.
 -- name: RequeueFailed :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0, run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 WHERE id = sqlc.arg('id');
 
@@ -311,7 +312,7 @@ RETURNING unfinished;
 
 -- name: RequeueDead :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
     is_head = sqlc.arg('is_head'),
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
@@ -456,7 +457,7 @@ FOR UPDATE SKIP LOCKED;
 -- (see IncrementKeys and SetHeads).
 -- name: RequeueMatching :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
     is_head = is_head AND status <> 'dead',
     run_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())

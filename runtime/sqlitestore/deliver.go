@@ -50,7 +50,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 	evs, err := toEvents(rows)
 	for i, r := range rows {
 		if err == nil && r.FailedAt.Valid {
-			evs[i].OthersDelivered = r.FailedAt.Int64 <= lastCompleted
+			evs[i].OthersDelivered = r.FailedAt.Int64 < lastCompleted
 		}
 	}
 	return evs, err
@@ -283,6 +283,7 @@ func toEvent(r sqlitedb.OutboxEvent) (*outbox.Event, error) {
 		Attempts:      int(r.Attempts),
 		LeaseExpiries: int(r.LeaseExpiries),
 		Releases:      int(r.Releases),
+		InProgress:    int(r.InProgress),
 		RunAt:         fromMicros(r.RunAt),
 		LastError:     r.LastError.String,
 		CreatedAt:     fromMicros(r.CreatedAt),
@@ -301,6 +302,9 @@ func toEvent(r sqlitedb.OutboxEvent) (*outbox.Event, error) {
 	if r.FailedAt.Valid {
 		ev.FailedAt = fromMicros(r.FailedAt.Int64)
 		ev.FailedClass = outbox.ParseClass(r.FailedClass.String)
+	}
+	if r.CountedClass.Valid {
+		ev.CountedClass = outbox.ParseClass(r.CountedClass.String)
 	}
 	return ev, nil
 }

@@ -72,7 +72,8 @@ SET status = 'failed',
     run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
         json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'retry', 'c', nullif(sqlc.arg('failed_class'), ''), 's', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'r', substr(sqlc.arg('last_error'), 1, 160))),
-    failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
+    failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), counted_class = sqlc.arg('failed_class'), in_progress = 0,
+    updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now');
 
@@ -87,6 +88,7 @@ SET status = CASE WHEN attempts > 1 OR CAST(sqlc.arg('dated') AS INTEGER) = 1 OR
     releases = releases + sqlc.arg('reached'),
     failed_at = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN sqlc.arg('now') ELSE failed_at END,
     failed_class = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN sqlc.arg('failed_class') ELSE failed_class END,
+    in_progress = CASE WHEN CAST(sqlc.arg('dated') AS INTEGER) = 1 THEN 0 ELSE in_progress + sqlc.arg('reached') END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('run_at'), last_error = sqlc.arg('last_error'),
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
@@ -102,7 +104,8 @@ SET status = 'dead', is_head = 0,
     last_error = sqlc.arg('last_error'),
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
         json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'dead', 'c', nullif(sqlc.arg('failed_class'), ''), 's', nullif(CAST(sqlc.arg('status_code') AS INTEGER), 0), 'r', substr(sqlc.arg('last_error'), 1, 160))),
-    failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), updated_at = sqlc.arg('now')
+    failed_at = sqlc.arg('now'), failed_class = sqlc.arg('failed_class'), counted_class = sqlc.arg('failed_class'), in_progress = 0,
+    updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
 RETURNING ordering_key;
@@ -136,13 +139,13 @@ WHERE seq = (
 -- reach the limit is what keeps killing its processors, and goes dead.
 UPDATE outbox_events
 SET status = CASE
-        WHEN lease_expiries + (failed_at IS NOT NULL AND failed_at <= sqlc.arg('last_completed')) >= sqlc.arg('max_expiries') THEN 'dead'
+        WHEN lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_completed')) >= sqlc.arg('max_expiries') THEN 'dead'
         ELSE 'failed' END,
-    is_head = lease_expiries + (failed_at IS NOT NULL AND failed_at <= sqlc.arg('last_completed')) < sqlc.arg('max_expiries'),
+    is_head = lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_completed')) < sqlc.arg('max_expiries'),
     attempts = attempts - 1,
-    lease_expiries = lease_expiries + (failed_at IS NOT NULL AND failed_at <= sqlc.arg('last_completed')),
+    lease_expiries = lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_completed')),
     releases = releases + 1,
-    failed_at = sqlc.arg('now'), failed_class = 'unanswered',
+    failed_at = sqlc.arg('now'), failed_class = 'unanswered', in_progress = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = sqlc.arg('now'),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
@@ -213,12 +216,12 @@ SELECT * FROM outbox_events WHERE id = sqlc.arg('id');
 -- An operator's retry is a fresh start: attempts and the failure record are
 -- cleared, so nothing from before is held against the event.
 -- name: RequeueFailed :exec
-UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
+UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0, run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id');
 
 -- name: RequeueDead :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
     is_head = sqlc.arg('is_head'),
     run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id');
@@ -332,7 +335,7 @@ LIMIT sqlc.arg('max_events');
 -- and SetHead then makes the oldest revived event of a key that had no
 -- unfinished event its head.
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
     is_head = is_head AND status <> 'dead',
     run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id IN (SELECT value FROM json_each(CAST(sqlc.arg('ids') AS TEXT)));

@@ -128,6 +128,7 @@ func testReclaimCountsExpiriesOnEvidence(t *testing.T, e *env) {
 		if c[0].ID != ev.ID {
 			t.Fatalf("expiry %d: claimed %s", i, c[0].ID)
 		}
+		e.clock.Advance(time.Second) // delivered after w1's last failure
 		e.finish(delivered(c[1]))
 		e.clock.Advance(2 * time.Minute)
 		if _, err := e.store.ReclaimExpired(e.ctx); err != nil {

@@ -349,8 +349,10 @@ func TestBatchOutages(t *testing.T) {
 
 	be.SetFaults(backend.Faults{})
 	be.Down()
-	if _, err := sendOne(withToken); classOf(err) != "unavailable" {
-		t.Errorf("down: %s (%v), want unavailable", classOf(err), err)
+	// Unanswered when the request went out on a kept-alive connection the
+	// server closed as it went down: no evidence against the events either.
+	if _, err := sendOne(withToken); classOf(err) != "unavailable" && classOf(err) != "unanswered" {
+		t.Errorf("down: %s (%v), want unavailable or unanswered", classOf(err), err)
 	}
 	if n := received(); n != 0 {
 		t.Errorf("%d events stored during outages, want none", n)

@@ -38,6 +38,8 @@ type OutboxEvent struct {
 	FailedAt      *time.Time
 	FailedClass   *string
 	AttemptLog    []byte
+	CountedClass  *string
+	InProgress    int32
 }
 
 type OutboxKey struct {

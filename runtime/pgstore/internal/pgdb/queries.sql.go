@@ -62,8 +62,8 @@ WHERE e.id = due.id
 RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
     e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
-    e.lease_expiries, e.releases, e.failed_at, e.failed_class,
-    coalesce(e.failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::boolean AS others_delivered
+    e.lease_expiries, e.releases, e.failed_at, e.failed_class, e.counted_class, e.in_progress,
+    coalesce(e.failed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::boolean AS others_delivered
 `
 
 type ClaimParams struct {
@@ -103,6 +103,8 @@ type ClaimRow struct {
 	Releases        int32
 	FailedAt        *time.Time
 	FailedClass     *string
+	CountedClass    *string
+	InProgress      int32
 	OthersDelivered bool
 }
 
@@ -156,6 +158,8 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.Releases,
 			&i.FailedAt,
 			&i.FailedClass,
+			&i.CountedClass,
+			&i.InProgress,
 			&i.OthersDelivered,
 		); err != nil {
 			return nil, err
@@ -616,7 +620,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, now *time.Time) erro
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events WHERE id = $1
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events WHERE id = $1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, error) {
@@ -652,6 +656,8 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 		&i.FailedAt,
 		&i.FailedClass,
 		&i.AttemptLog,
+		&i.CountedClass,
+		&i.InProgress,
 	)
 	return i, err
 }
@@ -750,7 +756,7 @@ SET status = 'dead', is_head = false,
     attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
         || jsonb_build_object('t', (extract(epoch FROM coalesce($1::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'dead',
             'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
-    failed_at = coalesce($1::timestamptz, now()), failed_class = f.class,
+    failed_at = coalesce($1::timestamptz, now()), failed_class = f.class, counted_class = f.class, in_progress = 0,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token, unnest($4::text[]) AS error,
@@ -803,7 +809,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR event_type = $2::text)
   AND ($3::text IS NULL OR user_id = $3::text)
@@ -865,6 +871,8 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.FailedAt,
 			&i.FailedClass,
 			&i.AttemptLog,
+			&i.CountedClass,
+			&i.InProgress,
 		); err != nil {
 			return nil, err
 		}
@@ -878,7 +886,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 
 const listPage = `-- name: ListPage :many
 
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
 WHERE status = $1::text
   AND (created_at, id) > ($2::timestamptz, $3::uuid)
   AND ($4::text IS NULL OR event_type = $4::text)
@@ -947,6 +955,8 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 			&i.FailedAt,
 			&i.FailedClass,
 			&i.AttemptLog,
+			&i.CountedClass,
+			&i.InProgress,
 		); err != nil {
 			return nil, err
 		}
@@ -959,7 +969,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 }
 
 const listPageOfUser = `-- name: ListPageOfUser :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
 WHERE user_id = $1::text AND status = $2::text
   AND (created_at, id) > ($3::timestamptz, $4::uuid)
   AND ($5::text IS NULL OR event_type = $5::text)
@@ -1028,6 +1038,8 @@ func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) 
 			&i.FailedAt,
 			&i.FailedClass,
 			&i.AttemptLog,
+			&i.CountedClass,
+			&i.InProgress,
 		); err != nil {
 			return nil, err
 		}
@@ -1395,7 +1407,7 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= $1::integer THEN 'dead' E
     attempts = e.attempts - 1,
     lease_expiries = e.lease_expiries + x.counted,
     releases = e.releases + 1,
-    failed_at = coalesce($2::timestamptz, now()), failed_class = 'unanswered',
+    failed_at = coalesce($2::timestamptz, now()), failed_class = 'unanswered', in_progress = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($2::timestamptz, now()),
     last_error = 'lease expired: the processor stopped or stalled during delivery',
@@ -1404,7 +1416,7 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= $1::integer THEN 'dead' E
             'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce($2::timestamptz, now())
 FROM (
-    SELECT id, coalesce(failed_at <= (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
+    SELECT id, coalesce(failed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
     FROM outbox_events
     WHERE status = 'processing' AND lease_until <= coalesce($2::timestamptz, now())
     FOR UPDATE SKIP LOCKED
@@ -1471,6 +1483,7 @@ SET status = CASE WHEN e.attempts > 1 OR f.dated OR e.failed_at IS NOT NULL THEN
     releases = e.releases + f.reached::integer,
     failed_at = CASE WHEN f.dated THEN coalesce($1::timestamptz, now()) ELSE e.failed_at END,
     failed_class = CASE WHEN f.dated THEN f.class ELSE e.failed_class END,
+    in_progress = CASE WHEN f.dated THEN 0 WHEN f.reached THEN e.in_progress + 1 ELSE e.in_progress END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = coalesce($1::timestamptz, now()) + f.delay_ms * interval '1 millisecond',
     last_error = f.error,
@@ -1640,7 +1653,7 @@ func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesPara
 
 const requeueDead = `-- name: RequeueDead :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
     is_head = $1,
     run_at = coalesce($2::timestamptz, now()),
     updated_at = coalesce($2::timestamptz, now())
@@ -1660,7 +1673,7 @@ func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error 
 
 const requeueFailed = `-- name: RequeueFailed :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = coalesce($1::timestamptz, now()),
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0, run_at = coalesce($1::timestamptz, now()),
     updated_at = coalesce($1::timestamptz, now())
 WHERE id = $2
 `
@@ -1679,7 +1692,7 @@ func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) er
 
 const requeueMatching = `-- name: RequeueMatching :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
     is_head = is_head AND status <> 'dead',
     run_at = coalesce($1::timestamptz, now()),
     updated_at = coalesce($1::timestamptz, now())
@@ -1740,7 +1753,7 @@ SET status = 'failed',
     attempt_log = CASE WHEN jsonb_array_length(e.attempt_log) >= 10 THEN e.attempt_log - 0 ELSE e.attempt_log END
         || jsonb_build_object('t', (extract(epoch FROM coalesce($1::timestamptz, now())) * 1000000)::bigint, 'n', e.attempts, 'o', 'retry',
             'c', nullif(f.class, ''), 's', nullif(f.status, 0), 'r', left(f.error, 160)),
-    failed_at = coalesce($1::timestamptz, now()), failed_class = f.class,
+    failed_at = coalesce($1::timestamptz, now()), failed_class = f.class, counted_class = f.class, in_progress = 0,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,

@@ -41,6 +41,8 @@ type OutboxEvent struct {
 	FailedAt      sql.NullInt64
 	FailedClass   sql.NullString
 	AttemptLog    string
+	CountedClass  sql.NullString
+	InProgress    int64
 }
 
 type OutboxKey struct {

@@ -55,7 +55,7 @@ WHERE seq IN (
     ORDER BY d.priority DESC, d.seq
     LIMIT ?5
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress
 `
 
 type ClaimParams struct {
@@ -112,6 +112,8 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, er
 			&i.FailedAt,
 			&i.FailedClass,
 			&i.AttemptLog,
+			&i.CountedClass,
+			&i.InProgress,
 		); err != nil {
 			return nil, err
 		}
@@ -500,7 +502,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, before int64) error 
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events WHERE id = ?1
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events WHERE id = ?1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) {
@@ -536,6 +538,8 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 		&i.FailedAt,
 		&i.FailedClass,
 		&i.AttemptLog,
+		&i.CountedClass,
+		&i.InProgress,
 	)
 	return i, err
 }
@@ -652,7 +656,8 @@ SET status = 'dead', is_head = 0,
     last_error = ?1,
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
         json_object('t', ?2, 'n', attempts, 'o', 'dead', 'c', nullif(?3, ''), 's', nullif(CAST(?4 AS INTEGER), 0), 'r', substr(?1, 1, 160))),
-    failed_at = ?2, failed_class = ?3, updated_at = ?2
+    failed_at = ?2, failed_class = ?3, counted_class = ?3, in_progress = 0,
+    updated_at = ?2
 WHERE id = ?5 AND lease_token = ?6 AND status = 'processing'
   AND lease_until > ?2
 RETURNING ordering_key
@@ -696,7 +701,7 @@ func (q *Queries) LastCompletedAt(ctx context.Context) (int64, error) {
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
   AND (?3 IS NULL OR user_id = ?3)
@@ -758,6 +763,8 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.FailedAt,
 			&i.FailedClass,
 			&i.AttemptLog,
+			&i.CountedClass,
+			&i.InProgress,
 		); err != nil {
 			return nil, err
 		}
@@ -774,7 +781,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 
 const listPage = `-- name: ListPage :many
 
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
 WHERE status = ?1
   AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
   AND (?4 IS NULL OR event_type = ?4)
@@ -844,6 +851,8 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 			&i.FailedAt,
 			&i.FailedClass,
 			&i.AttemptLog,
+			&i.CountedClass,
+			&i.InProgress,
 		); err != nil {
 			return nil, err
 		}
@@ -1054,13 +1063,13 @@ func (q *Queries) PurgeMatching(ctx context.Context, arg PurgeMatchingParams) (i
 const reclaimExpired = `-- name: ReclaimExpired :many
 UPDATE outbox_events
 SET status = CASE
-        WHEN lease_expiries + (failed_at IS NOT NULL AND failed_at <= ?1) >= ?2 THEN 'dead'
+        WHEN lease_expiries + (failed_at IS NOT NULL AND failed_at < ?1) >= ?2 THEN 'dead'
         ELSE 'failed' END,
-    is_head = lease_expiries + (failed_at IS NOT NULL AND failed_at <= ?1) < ?2,
+    is_head = lease_expiries + (failed_at IS NOT NULL AND failed_at < ?1) < ?2,
     attempts = attempts - 1,
-    lease_expiries = lease_expiries + (failed_at IS NOT NULL AND failed_at <= ?1),
+    lease_expiries = lease_expiries + (failed_at IS NOT NULL AND failed_at < ?1),
     releases = releases + 1,
-    failed_at = ?3, failed_class = 'unanswered',
+    failed_at = ?3, failed_class = 'unanswered', in_progress = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = ?3,
     last_error = 'lease expired: the processor stopped or stalled during delivery',
@@ -1140,6 +1149,7 @@ SET status = CASE WHEN attempts > 1 OR CAST(?1 AS INTEGER) = 1 OR failed_at IS N
     releases = releases + ?2,
     failed_at = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN ?3 ELSE failed_at END,
     failed_class = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN ?4 ELSE failed_class END,
+    in_progress = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN 0 ELSE in_progress + ?2 END,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,
     run_at = ?5, last_error = ?6,
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
@@ -1256,7 +1266,7 @@ func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesPara
 
 const requeueDead = `-- name: RequeueDead :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
     is_head = ?1,
     run_at = ?2, updated_at = ?2
 WHERE id = ?3
@@ -1274,7 +1284,7 @@ func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error 
 }
 
 const requeueFailed = `-- name: RequeueFailed :exec
-UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, run_at = ?1, updated_at = ?1
+UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0, run_at = ?1, updated_at = ?1
 WHERE id = ?2
 `
 
@@ -1292,7 +1302,7 @@ func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) er
 
 const requeueMatching = `-- name: RequeueMatching :exec
 UPDATE outbox_events
-SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL,
+SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
     is_head = is_head AND status <> 'dead',
     run_at = ?1, updated_at = ?1
 WHERE id IN (SELECT value FROM json_each(CAST(?2 AS TEXT)))
@@ -1354,7 +1364,8 @@ SET status = 'failed',
     run_at = ?1, last_error = ?2,
     attempt_log = json_insert(CASE WHEN json_array_length(attempt_log) >= 10 THEN json_remove(attempt_log, '$[0]') ELSE attempt_log END, '$[#]',
         json_object('t', ?3, 'n', attempts, 'o', 'retry', 'c', nullif(?4, ''), 's', nullif(CAST(?5 AS INTEGER), 0), 'r', substr(?2, 1, 160))),
-    failed_at = ?3, failed_class = ?4, updated_at = ?3
+    failed_at = ?3, failed_class = ?4, counted_class = ?4, in_progress = 0,
+    updated_at = ?3
 WHERE id = ?6 AND lease_token = ?7 AND status = 'processing'
   AND lease_until > ?3
 `

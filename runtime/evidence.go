@@ -1,0 +1,87 @@
+package outbox
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+)
+
+// evidence is what a run knows for certain about what happened between two
+// failures of an event: how many deliveries succeeded, and which events
+// failed since the last success. It counts instead of reading clocks, so a
+// clock that steps, or two stores' timestamps, cannot fake it.
+type evidence struct {
+	successes atomic.Uint64 // deliveries that succeeded
+
+	mu sync.Mutex
+	// marks holds, for each event whose last failure this run saw, how
+	// many deliveries had succeeded by then.
+	marks map[uuid.UUID]uint64
+	// failing is the one event that failed since the last success, if
+	// only one did; several is set once another did too.
+	failing uuid.UUID
+	several bool
+}
+
+// maxRemembered bounds the failures a run remembers; past it, it forgets
+// them all and relies on the store's evidence alone.
+const maxRemembered = 100_000
+
+func newEvidence() *evidence { return &evidence{marks: make(map[uuid.UUID]uint64)} }
+
+// delivered counts a successful delivery of ev.
+func (e *evidence) delivered(ev *Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.successes.Add(1)
+	delete(e.marks, ev.ID)
+	e.failing, e.several = uuid.Nil, false
+}
+
+// deliveredSince reports whether a delivery succeeded after c's claim.
+func (e *evidence) deliveredSince(c claimed) bool { return e.successes.Load() > c.successes }
+
+// against reports whether ev's failure is evidence against it, and notes
+// the failure. It is, when the event failed before and another delivery
+// succeeded since; or when its request was dropped again right after the
+// backend answered a ping, and it is the only event that failed since the
+// last delivery (a backend that drops every request is down, not
+// poisoned, and the failures of other events show it). For failures this
+// run saw it knows that exactly; for the others (seen by another
+// processor, or an earlier run) it asks the store's dates.
+func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.failing == uuid.Nil && !e.several:
+		e.failing = ev.ID
+	case e.failing != ev.ID:
+		e.several = true
+	}
+	seen, ok := e.marks[ev.ID]
+	var held bool
+	switch {
+	case ok:
+		held = e.successes.Load() > seen || (dropped && c.answered && !e.several)
+	default:
+		held = !ev.FailedAt.IsZero() && (ev.OthersDelivered || e.deliveredSince(c))
+	}
+	if len(e.marks) >= maxRemembered {
+		clear(e.marks)
+	}
+	e.marks[ev.ID] = e.successes.Load()
+	return held
+}
+
+// forget drops what the run remembers of ev's failures: it is dead. If it
+// was the one event failing, the next to fail (its key's next event, say)
+// is alone again.
+func (e *evidence) forget(ev *Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.marks, ev.ID)
+	if e.failing == ev.ID {
+		e.failing = uuid.Nil
+	}
+}
