@@ -40,9 +40,9 @@ func TestEveryDeclarationIsClaimed(t *testing.T) {
 				claimed(t, m, model.FileScope(fileDir), base, name)
 				switch {
 				case strings.HasSuffix(base, ".go"):
-					goDeclarations(t, m, name, path.Base(fileDir), fileDir == "", src)
+					goDeclarations(t, m, name, model.PackageKey(fileDir), fileDir == "", src)
 				case base == "schema.sql":
-					sqlDeclarations(t, m, name, path.Base(fileDir), src)
+					sqlDeclarations(t, m, name, fileDir, src)
 				}
 			}
 		})
@@ -56,8 +56,9 @@ func claimed(t *testing.T, m *model.Model, scope, name, where string) {
 	}
 }
 
-// goDeclarations checks the declarations of one Go file. pkg is the sqlc
-// package the file is in, unless main (the generated package itself).
+// goDeclarations checks the declarations of one Go file. pkg keys the
+// package the file is in (see model.PackageKey), unless main (the
+// generated package itself).
 func goDeclarations(t *testing.T, m *model.Model, file, pkg string, main bool, src []byte) {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), file, src, 0)
@@ -142,7 +143,7 @@ var sqlObject = regexp.MustCompile(`(?i)(?:CREATE TABLE IF NOT EXISTS|CREATE UNI
 func sqlDeclarations(t *testing.T, m *model.Model, file, pkg string, src []byte) {
 	t.Helper()
 	d := spec.Postgres
-	if pkg == model.DBPackage(spec.SQLite) {
+	if path.Base(pkg) == model.DBPackage(spec.SQLite) {
 		d = spec.SQLite
 	}
 	for _, match := range sqlObject.FindAllStringSubmatch(string(src), -1) {
