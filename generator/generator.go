@@ -13,6 +13,7 @@ import (
 
 	"github.com/outboxgen/outboxgen/generator/gogen"
 	"github.com/outboxgen/outboxgen/generator/model"
+	"github.com/outboxgen/outboxgen/generator/openapi"
 	"github.com/outboxgen/outboxgen/generator/spec"
 	"github.com/outboxgen/outboxgen/generator/sqlgen"
 )
@@ -72,8 +73,13 @@ func Generate(s *spec.Spec, opts Options) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc, err := openapi.Generate(m)
+	if err != nil {
+		return nil, err
+	}
+	docFiles := map[string][]byte{m.Receiver.Name + "/openapi.yaml": doc}
 	files := Files{}
-	for _, part := range []map[string][]byte{sqlFiles, goFiles} {
+	for _, part := range []map[string][]byte{sqlFiles, goFiles, docFiles} {
 		for name, b := range maps.All(part) {
 			p := path.Join(m.Package.Dir, name)
 			if _, dup := files[p]; dup {

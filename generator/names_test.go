@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/outboxgen/outboxgen/generator/model"
 	"github.com/outboxgen/outboxgen/generator/spec"
 )
@@ -43,6 +45,8 @@ func TestEveryDeclarationIsClaimed(t *testing.T) {
 					goDeclarations(t, m, name, model.PackageKey(fileDir), fileDir == "", src)
 				case base == "schema.sql":
 					sqlDeclarations(t, m, name, fileDir, src)
+				case base == "openapi.yaml":
+					openAPISchemas(t, m, name, src)
 				}
 			}
 		})
@@ -148,5 +152,21 @@ func sqlDeclarations(t *testing.T, m *model.Model, file, pkg string, src []byte)
 	}
 	for _, match := range sqlObject.FindAllStringSubmatch(string(src), -1) {
 		claimed(t, m, model.SQLScope(d), match[1], file)
+	}
+}
+
+// openAPISchemas checks the schemas of an OpenAPI document.
+func openAPISchemas(t *testing.T, m *model.Model, file string, src []byte) {
+	t.Helper()
+	var doc struct {
+		Components struct {
+			Schemas map[string]any `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name := range doc.Components.Schemas {
+		claimed(t, m, model.OpenAPIScope, name, file)
 	}
 }

@@ -53,6 +53,7 @@ func (g *gen) emit() error {
 	g.emitDoc()
 	g.emitShared()
 	g.emitWire()
+	g.emitReceiver()
 	for _, mt := range g.m.Metrics {
 		g.emitMetric(mt)
 		for _, d := range g.dialects() {

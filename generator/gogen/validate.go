@@ -17,11 +17,8 @@ import (
 // a value fails alike on SQLite and PostgreSQL, with a *ValidationError
 // naming the field, instead of as a database error on one of them.
 
-// maxUserIDBytes bounds user ids. They are indexed with the dedupe bucket,
-// and PostgreSQL refuses an index entry of more than about 2.7 kB; 255
-// bytes holds an e-mail address, a UUID or an OpenID subject with room to
-// spare.
-const maxUserIDBytes = 255
+// maxUserIDBytes bounds user ids (see model.MaxUserIDBytes).
+const maxUserIDBytes = model.MaxUserIDBytes
 
 // emitLimits writes the checks every metric's validation shares.
 func (g *gen) emitLimits(f *jen.File) {

@@ -33,6 +33,9 @@ type Receiver struct {
 	Get    string // "GetHeartRate": a read of the default storage
 	List   string // "ListHeartRate": a read of the default storage
 	File   string // "heart_rate_receiver.go"
+	// DeletedSchema names the schema of its deleted payloads in the OpenAPI
+	// document, beside Payload, the schema of the others.
+	DeletedSchema string // "HeartRateDeleted"
 	// Unexported names, free to change.
 	Decode   string // "decodeHeartRate"
 	Fields   string // "heartRateFields": the keys of its payload
@@ -63,11 +66,12 @@ func buildReceiver(name, goName string) Receiver {
 		Get:    "Get" + goName,
 		List:   "List" + goName,
 		// "_receiver" is neither a GOOS, a GOARCH nor "test".
-		File:       name + "_receiver.go",
-		Table:      table,
-		PrimaryKey: table + "__pkey",
-		Recorded:   table + "__recorded",
-		Row:        GoName(table),
+		File:          name + "_receiver.go",
+		DeletedSchema: goName + "Deleted",
+		Table:         table,
+		PrimaryKey:    table + "__pkey",
+		Recorded:      table + "__recorded",
+		Row:           GoName(table),
 		Queries: ReceiverQueries{
 			Upsert: "Upsert" + goName, Delete: "Delete" + goName, Get: "Get" + goName, List: "List" + goName,
 		},
@@ -126,6 +130,9 @@ func (m *Model) claimEnds(mt *Metric, sm spec.Metric) {
 		types = n.claim(recv, name, what, sm.Pos) && types
 	}
 	n.claim(n.scopes[FileScope(receiverPackage)], r.File, what, sm.Pos)
+	schemas := n.scopes[OpenAPIScope]
+	n.claim(schemas, mt.Payload, what+" (its payload's schema)", sm.Pos)
+	n.claim(schemas, r.DeletedSchema, what+" (its deleted payload's schema)", sm.Pos)
 	applier := n.scopes[TypeScope(receiverPackage, "Applier")]
 	n.claim(applier, r.On, what+" (its method of Applier)", sm.Pos)
 	storage := n.scopes[TypeScope(receiverPackage, "Storage")]
@@ -194,6 +201,9 @@ func (m *Model) internalEnds(mt *Metric) {
 	r.ToChange = n.internal(recv, lower+"Change", what+" (its change conversion)")
 	r.FromRow = n.internal(recv, lower+"FromRow", what+" (its row conversion)")
 }
+
+// OpenAPIScope keys the schemas of the receiver's OpenAPI document.
+const OpenAPIScope = "openapi:schemas"
 
 // PackageKey is how scopes name the Go package in dir, a folder relative
 // to the generated package: "" for the package itself, "sqlitedb" and

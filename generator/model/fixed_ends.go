@@ -24,18 +24,19 @@ var (
 // files import and declare whatever the spec says.
 var (
 	receiverImports = []string{
-		"context", "embed", "errors", "fmt", "time", "uuid", "pgx", "inbox", "pginbox", "wire", "pgdb",
+		"context", "embed", "errors", "fmt", "slices", "time", "uuid", "pgx", "inbox", "pginbox", "wire", "pgdb",
+		"outbox",
 	}
 	receiverDecls = []string{
-		"Applier", "New", "NewPostgres", "Storage", "NewStorage", "ErrNotFound", "OpenAPI",
-		"contract", "invalid", "deletedFields", "decodeDeleted", "openAPI", "schema", "columns",
+		"Applier", "New", "Storage", "NewStorage", "ErrNotFound", "OpenAPI",
+		"contract", "invalid", "deletedFields", "decodeDeleted", "openAPI", "schema", "columns", "deref",
 	}
 	receiverMembers = map[string][]string{
 		"Storage": {"store", "read", "Migrate"},
 		"Applier": {},
 	}
 	// Fields of every metric's change and received entry.
-	changeMembers   = []string{"Change", "Entry", "DeletedAt"}
+	changeMembers   = []string{"Change", "Entry"}
 	receivedMembers = []string{"ID", "UserID", "RecordedAt", "Version", "BackendID", "CreatedAt", "UpdatedAt"}
 	// receivedColumns are the columns every received table has besides its
 	// fields; each is also a column of the sending side's tables, so the
@@ -81,4 +82,8 @@ func (n *Names) fixEnds() {
 	n.fix(n.scope(TypeScope(receiverDB, "DBTX"), "type "+ReceiverDBDir+".DBTX"), "a method sqlc always writes", dbtxMembers[spec.Postgres]...)
 
 	n.scope(routeScope, "the receiver's routes")
+	n.fix(n.scope(OpenAPIScope, "the schemas of the OpenAPI document"), "a schema of every OpenAPI document", openAPISchemas...)
 }
+
+// openAPISchemas are the schemas every receiver's OpenAPI document has.
+var openAPISchemas = []string{"Receipt", "Problem", "FieldError", "Batch", "BatchEvent", "BatchResults", "BatchResult"}

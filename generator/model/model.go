@@ -16,6 +16,12 @@ import (
 	"github.com/outboxgen/outboxgen/generator/spec"
 )
 
+// MaxUserIDBytes bounds user ids. They are indexed with the dedupe bucket,
+// and PostgreSQL refuses an index entry of more than about 2.7 kB; 255
+// bytes holds an e-mail address, a UUID or an OpenID subject with room to
+// spare.
+const MaxUserIDBytes = 255
+
 // Model is what the generator emits for one spec.
 type Model struct {
 	Package  Package
@@ -351,6 +357,26 @@ func sqlTypes(t spec.FieldType) (sqlite, postgres string) {
 // SQLCName is a name sqlc sees in the SQL (a table, column, parameter or
 // result column) and the Go name it must give it.
 type SQLCName struct{ SQL, Go string }
+
+// ReceiverSQLCNames lists the names sqlc makes Go names of for the
+// receiver's default storage, sorted, like SQLCNames.
+func (m *Model) ReceiverSQLCNames() []SQLCName {
+	seen := map[string]bool{"max_rows": true}
+	for _, n := range receivedColumns {
+		seen[n] = true
+	}
+	for _, mt := range m.Metrics {
+		seen[mt.Recv.Table] = true
+		for _, f := range mt.Fields {
+			seen[f.Name] = true
+		}
+	}
+	var names []SQLCName
+	for _, n := range slices.Sorted(maps.Keys(seen)) {
+		names = append(names, SQLCName{SQL: n, Go: GoName(n)})
+	}
+	return names
+}
 
 // SQLCNames lists the names sqlc makes Go names of for m's metrics, sorted,
 // for its rename setting: told each one, sqlc cannot spell an initialism

@@ -78,8 +78,9 @@ func New[Tx any](store Store[Tx], c Contract[Tx], opts ...Option) (*Handler, err
 // ServeHTTP takes one event posted to its metric's route, or a batch
 // posted to the batch route.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, single := h.routes[r.URL.Path]
-	if !single && r.URL.Path != h.batchRoute {
+	path := h.route(r)
+	_, single := h.routes[path]
+	if !single && path != h.batchRoute {
 		problem("not-found", "").write(w)
 		return
 	}
@@ -100,10 +101,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.timeout)
 	defer cancel()
 	if single {
-		h.serveOne(ctx, w, r, subject)
+		h.serveOne(ctx, w, r, path, subject)
 		return
 	}
 	h.serveBatch(ctx, w, r, subject)
+}
+
+// route is the route r is posted to: its path, or its path as sent, for a
+// route with characters that travel escaped.
+func (h *Handler) route(r *http.Request) string {
+	if _, ok := h.routes[r.URL.Path]; ok || r.URL.Path == h.batchRoute {
+		return r.URL.Path
+	}
+	return r.URL.EscapedPath()
 }
 
 // authenticate names the request's subject, or says why it cannot.

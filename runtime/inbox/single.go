@@ -16,7 +16,7 @@ type receipt struct {
 }
 
 // serveOne takes one event posted to its metric's route.
-func (h *Handler) serveOne(ctx context.Context, w http.ResponseWriter, r *http.Request, subject string) {
+func (h *Handler) serveOne(ctx context.Context, w http.ResponseWriter, r *http.Request, route, subject string) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {
 		problem("missing-key", "").write(w)
@@ -32,7 +32,7 @@ func (h *Handler) serveOne(ctx context.Context, w http.ResponseWriter, r *http.R
 		problem("malformed", "").write(w)
 		return
 	}
-	d := &delivery{rawKey: key, eventType: r.Header.Get("X-Outbox-Event-Type"), path: r.URL.Path, payload: body, subject: subject}
+	d := &delivery{rawKey: key, eventType: r.Header.Get("X-Outbox-Event-Type"), path: route, payload: body, subject: subject}
 	h.check(ctx, d)
 	h.run(ctx, []*delivery{d})
 	d.outcome.write(w)
