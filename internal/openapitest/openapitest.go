@@ -52,15 +52,16 @@ func Document(t testing.TB, doc []byte) *Validator {
 	return &Validator{v: v}
 }
 
-// Check validates req (whose body is body) and the response resp (whose
-// body is respBody), and returns what breaks the document, or nil.
-func (v *Validator) Check(req *http.Request, body []byte, resp *http.Response, respBody []byte) error {
+// Check validates req (whose body is body), unless only the answer is to
+// be checked, and the response resp (whose body is respBody), and returns
+// what breaks the document, or nil.
+func (v *Validator) Check(req *http.Request, body []byte, resp *http.Response, respBody []byte, answerOnly bool) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	req = req.Clone(req.Context())
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	var problems []string
-	if ok, errs := v.v.ValidateHttpRequestSync(req); !ok {
+	if ok, errs := v.v.ValidateHttpRequestSync(req); !ok && !answerOnly {
 		problems = append(problems, "request: "+describe(errs))
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
@@ -77,8 +78,9 @@ func (v *Validator) Check(req *http.Request, body []byte, resp *http.Response, r
 // Recorder is an http.Handler that passes every request to a handler and
 // checks it, and its answer, against a document.
 type Recorder struct {
-	v    *Validator
-	next http.Handler
+	v          *Validator
+	next       http.Handler
+	answerOnly bool
 
 	mu       sync.Mutex
 	checked  int
@@ -87,6 +89,11 @@ type Recorder struct {
 
 // Wrap returns a Recorder around next.
 func (v *Validator) Wrap(next http.Handler) *Recorder { return &Recorder{v: v, next: next} }
+
+// ResponsesOnly makes rec check answers only, for requests that break the
+// document on purpose to see how they are answered. Call it before
+// serving.
+func (rec *Recorder) ResponsesOnly() { rec.answerOnly = true }
 
 // ServeHTTP serves r with the wrapped handler and checks both.
 func (rec *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +107,7 @@ func (rec *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.next.ServeHTTP(out, r)
 	resp := out.Result()
 	respBody := out.Body.Bytes()
-	err = rec.v.Check(r, body, resp, respBody)
+	err = rec.v.Check(r, body, resp, respBody, rec.answerOnly)
 
 	rec.mu.Lock()
 	rec.checked++
