@@ -2,11 +2,13 @@ package inbox_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/outboxgen/outboxgen/internal/pgtest"
 	"github.com/outboxgen/outboxgen/runtime/inbox"
 	"github.com/outboxgen/outboxgen/runtime/inbox/pginbox"
+	"github.com/outboxgen/outboxgen/runtime/inbox/sqliteinbox"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -27,7 +30,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // the shape generated receivers have: a payload with one required text
 // field of at most 20 characters, and the deleted payload every metric
 // shares. Applying a change records it in a table, in the transaction the
-// handler gives, so what was applied is what committed.
+// handler gives, so what was applied is what committed. Each test runs on
+// a PostgreSQL store and on an SQLite one.
 
 type notePayload struct {
 	PayloadVersion int       `json:"payload_version"`
@@ -78,15 +82,23 @@ type hooks struct {
 	release chan struct{} // closed to let "block" notes finish
 }
 
-// contract receives notes at /v1/note and batches at /v1/batch.
-func contract(h *hooks) inbox.Contract[pgx.Tx] {
-	return inbox.Contract[pgx.Tx]{
+// appliedRow is one application of a change.
+type appliedRow struct {
+	Key, Kind, Text, BackendID, Subject string
+	Version                             int64
+	First                               bool
+}
+
+// contract receives notes at /v1/note and batches at /v1/batch; record
+// stores an applied change in the transaction it is applied in.
+func contract[Tx any](h *hooks, record func(ctx context.Context, tx Tx, entity uuid.UUID, r appliedRow) error) inbox.Contract[Tx] {
+	return inbox.Contract[Tx]{
 		BatchRoute: "/v1/batch",
-		Metrics: []inbox.Metric[pgx.Tx]{{
+		Metrics: []inbox.Metric[Tx]{{
 			Name: "note", Route: "/v1/note",
 			Created: "note.created", Updated: "note.updated", Deleted: "note.deleted",
 			Decode: decodeNote,
-			Apply: func(ctx context.Context, tx pgx.Tx, c inbox.Change, v any) error {
+			Apply: func(ctx context.Context, tx Tx, c inbox.Change, v any) error {
 				text := ""
 				if p, ok := v.(notePayload); ok {
 					text = p.Text
@@ -104,23 +116,48 @@ func contract(h *hooks) inbox.Contract[pgx.Tx] {
 						return ctx.Err()
 					}
 				}
-				_, err := tx.Exec(ctx, `INSERT INTO applied (key, entity_id, version, kind, text, backend_id, first, subject)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-					c.Key, c.EntityID, c.Version, c.Kind.String(), text, c.BackendID, c.First, c.Subject)
-				return err
+				return record(ctx, tx, c.EntityID, appliedRow{
+					Key: c.Key, Kind: c.Kind.String(), Text: text, BackendID: c.BackendID,
+					Subject: c.Subject, Version: c.Version, First: c.First,
+				})
 			},
 		}},
 	}
 }
 
-// world is a migrated database with a store and a table of applied notes.
+// appliedTable records applied changes; n orders them.
+const appliedTable = `CREATE TABLE applied (
+	n INTEGER PRIMARY KEY, key text, entity_id text, version bigint, kind text,
+	text text, backend_id text, first boolean, subject text)`
+
+// world is a migrated store, on PostgreSQL or SQLite, with a table of
+// applied notes.
 type world struct {
 	t     *testing.T
-	store *pginbox.Store
+	name  string
 	hooks *hooks
+	// shared reports whether receivers in several processes can share the
+	// store and still answer a repeat in progress 409.
+	shared bool
+	// newHandler makes a receiver on the store; several may share it, as
+	// receivers in several processes do.
+	newHandler func(opts ...inbox.Option) (*inbox.Handler, error)
+	// count returns the number a query (with ? parameters) selects.
+	count func(query string, args ...any) int
+	// appliedOf returns the changes applied to an entity, in order.
+	appliedOf func(entity uuid.UUID) []appliedRow
+	purge     func(retention time.Duration) (int64, error)
 }
 
-func newWorld(t *testing.T) *world {
+// eachStore runs test on a PostgreSQL store and on an SQLite store.
+func eachStore(t *testing.T, test func(t *testing.T, w *world)) {
+	t.Run("postgres", func(t *testing.T) { test(t, postgresWorld(t)) })
+	t.Run("sqlite", func(t *testing.T) { test(t, sqliteWorld(t)) })
+}
+
+func newHooks() *hooks { return &hooks{entered: make(chan string, 16), release: make(chan struct{})} }
+
+func postgresWorld(t *testing.T) *world {
 	t.Helper()
 	store, err := pginbox.Open(t.Context(), pgtest.NewDatabase(t), 8)
 	if err != nil {
@@ -130,48 +167,128 @@ func newWorld(t *testing.T) *world {
 	if err := store.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Pool().Exec(t.Context(), `CREATE TABLE applied (
-		n bigserial, key text, entity_id uuid, version bigint, kind text, text text, backend_id text, first boolean, subject text)`); err != nil {
+	pool := store.Pool()
+	if _, err := pool.Exec(t.Context(), strings.Replace(appliedTable, "INTEGER PRIMARY KEY", "bigserial", 1)); err != nil {
 		t.Fatal(err)
 	}
-	return &world{t: t, store: store, hooks: &hooks{entered: make(chan string, 16), release: make(chan struct{})}}
+	w := &world{t: t, name: "postgres", hooks: newHooks(), shared: true, purge: func(d time.Duration) (int64, error) { return store.Purge(t.Context(), d) }}
+	record := func(ctx context.Context, tx pgx.Tx, entity uuid.UUID, r appliedRow) error {
+		_, err := tx.Exec(ctx, `INSERT INTO applied (key, entity_id, version, kind, text, backend_id, first, subject)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.Key, entity.String(), r.Version, r.Kind, r.Text, r.BackendID, r.First, r.Subject)
+		return err
+	}
+	w.newHandler = func(opts ...inbox.Option) (*inbox.Handler, error) {
+		return inbox.New(store, contract(w.hooks, record), opts...)
+	}
+	w.count = func(query string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(t.Context(), dollars(query), args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	}
+	w.appliedOf = func(entity uuid.UUID) []appliedRow {
+		t.Helper()
+		rows, err := pool.Query(t.Context(), `SELECT key, kind, text, backend_id, subject, version, first FROM applied WHERE entity_id = $1 ORDER BY n`, entity.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[appliedRow])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	return w
 }
 
-// handler is a receiver on w's store; several may share it, as receivers
-// in several processes do.
+// dollars turns ? parameters into PostgreSQL's $1, $2…
+func dollars(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func sqliteWorld(t *testing.T) *world {
+	t.Helper()
+	store, err := sqliteinbox.Open(t.Context(), filepath.Join(t.TempDir(), "inbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	db := store.DB()
+	if _, err := db.ExecContext(t.Context(), appliedTable); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, name: "sqlite", hooks: newHooks(), purge: func(d time.Duration) (int64, error) { return store.Purge(t.Context(), d) }}
+	record := func(ctx context.Context, tx *sql.Tx, entity uuid.UUID, r appliedRow) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO applied (key, entity_id, version, kind, text, backend_id, first, subject)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.Key, entity.String(), r.Version, r.Kind, r.Text, r.BackendID, r.First, r.Subject)
+		return err
+	}
+	w.newHandler = func(opts ...inbox.Option) (*inbox.Handler, error) {
+		return inbox.New(store, contract(w.hooks, record), opts...)
+	}
+	w.count = func(query string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(t.Context(), query, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	}
+	w.appliedOf = func(entity uuid.UUID) []appliedRow {
+		t.Helper()
+		rows, err := db.QueryContext(t.Context(), `SELECT key, kind, text, backend_id, subject, version, first FROM applied WHERE entity_id = ? ORDER BY n`, entity.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []appliedRow
+		for rows.Next() {
+			var r appliedRow
+			if err := rows.Scan(&r.Key, &r.Kind, &r.Text, &r.BackendID, &r.Subject, &r.Version, &r.First); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	return w
+}
+
+// handler is a receiver on w's store, without authentication unless opts
+// say otherwise.
 func (w *world) handler(opts ...inbox.Option) *inbox.Handler {
 	w.t.Helper()
 	if len(opts) == 0 {
 		opts = []inbox.Option{inbox.WithoutAuthentication()}
 	}
 	opts = append([]inbox.Option{inbox.WithLogger(slog.New(slog.NewTextHandler(w.t.Output(), nil)))}, opts...)
-	h, err := inbox.New(w.store, contract(w.hooks), opts...)
+	h, err := w.newHandler(opts...)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return h
 }
 
-// appliedRow is one application of a change.
-type appliedRow struct {
-	Key, Kind, Text, BackendID, Subject string
-	Version                             int64
-	First                               bool
-}
-
 // applied returns the changes applied to entity, in the order applied.
-func (w *world) applied(entity uuid.UUID) []appliedRow {
-	w.t.Helper()
-	rows, err := w.store.Pool().Query(w.t.Context(), `SELECT key, kind, text, backend_id, subject, version, first FROM applied WHERE entity_id = $1 ORDER BY n`, entity)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[appliedRow])
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return out
-}
+func (w *world) applied(entity uuid.UUID) []appliedRow { return w.appliedOf(entity) }
 
 // answer is an HTTP answer.
 type answer struct {
