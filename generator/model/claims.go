@@ -37,6 +37,7 @@ func (m *Model) claim(mt *Metric, sm spec.Metric) {
 	n.fix(input, "the method Validate", "Validate")
 	payload := n.scope(TypeScope(wirePackage, mt.Payload), "struct "+wirePackage+"."+mt.Payload)
 	n.fix(payload, "a field of every payload", payloadMembers...)
+	n.fix(payload, "a method of every payload", payloadMethods...)
 	n.fix(payload, "the payload's version (events.payload_version)", "PayloadVersion")
 	payloadKeys := n.scope(JSONScope(mt.Payload), "the JSON of "+mt.Payload)
 	n.fix(payloadKeys, "a key of every payload", payloadJSON...)

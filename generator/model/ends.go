@@ -28,7 +28,7 @@ const ReceiverDBDir = receiverPackage + "/internal/pgdb"
 // its default storage keeps the entries in.
 type Receiver struct {
 	Change string // "HeartRateChange": a change as the Applier gets it
-	Entry  string // "HeartRate": an entry as the default storage holds it
+	Entry  string // "ReceivedHeartRate": an entry as the default storage holds it
 	On     string // "OnHeartRate": the Applier method
 	Get    string // "GetHeartRate": a read of the default storage
 	List   string // "ListHeartRate": a read of the default storage
@@ -61,7 +61,7 @@ func buildReceiver(name, goName string) Receiver {
 	table := "received_" + name
 	return Receiver{
 		Change: goName + "Change",
-		Entry:  goName,
+		Entry:  "Received" + goName,
 		On:     "On" + goName,
 		Get:    "Get" + goName,
 		List:   "List" + goName,

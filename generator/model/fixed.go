@@ -55,7 +55,8 @@ var deletedPayloadJSON = []string{"payload_version", "metric", "id", "user_id", 
 var (
 	entityMembers     = []string{"ID", "UserID", "RecordedAt", "Version", "BackendID", "SyncStatus", "CreatedAt", "UpdatedAt", "event"}
 	inputMembers      = []string{"UserID", "RecordedAt"}
-	payloadMembers    = []string{"ID", "UserID", "RecordedAt", "Version", "BackendID", "Validate", "ValidateFields"}
+	payloadMembers    = []string{"ID", "UserID", "RecordedAt", "Version", "BackendID"}
+	payloadMethods    = []string{"Validate", "ValidateFields"}
 	payloadJSON       = []string{"id", "user_id", "recorded_at", "version", "backend_id"}
 	repositoryMembers = []string{"db", "cfg", "Save", "Get", "List", "Delete", "CountBySyncStatus"}
 	storeMembers      = []string{"save", "get", "list", "delete", "countBySyncStatus"}

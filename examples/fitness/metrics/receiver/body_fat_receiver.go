@@ -48,8 +48,8 @@ func bodyFatChange(c inbox.Change, value any) BodyFatChange {
 	return BodyFatChange{Change: c, Entry: entry}
 }
 
-// BodyFat is a body fat entry as Storage keeps it. Body fat percentage. Unit: %.
-type BodyFat struct {
+// ReceivedBodyFat is a body fat entry as Storage keeps it. Body fat percentage. Unit: %.
+type ReceivedBodyFat struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func heartRateChange(c inbox.Change, value any) HeartRateChange {
 	return HeartRateChange{Change: c, Entry: entry}
 }
 
-// HeartRate is a heart rate entry as Storage keeps it. Heart rate. Unit: bpm.
-type HeartRate struct {
+// ReceivedHeartRate is a heart rate entry as Storage keeps it. Heart rate. Unit: bpm.
+type ReceivedHeartRate struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

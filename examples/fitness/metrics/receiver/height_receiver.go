@@ -48,8 +48,8 @@ func heightChange(c inbox.Change, value any) HeightChange {
 	return HeightChange{Change: c, Entry: entry}
 }
 
-// Height is a height entry as Storage keeps it. Body height. Unit: cm.
-type Height struct {
+// ReceivedHeight is a height entry as Storage keeps it. Body height. Unit: cm.
+type ReceivedHeight struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -96,24 +96,24 @@ func (s *Storage) OnSteps(ctx context.Context, tx pgx.Tx, c StepsChange) error {
 }
 
 // GetSteps returns the steps entry with the given id, or ErrNotFound.
-func (s *Storage) GetSteps(ctx context.Context, id uuid.UUID) (Steps, error) {
+func (s *Storage) GetSteps(ctx context.Context, id uuid.UUID) (ReceivedSteps, error) {
 	row, err := s.read.GetSteps(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Steps{}, ErrNotFound
+		return ReceivedSteps{}, ErrNotFound
 	}
 	if err != nil {
-		return Steps{}, fmt.Errorf("get steps: %w", err)
+		return ReceivedSteps{}, fmt.Errorf("get steps: %w", err)
 	}
 	return stepsFromRow(row), nil
 }
 
 // ListSteps returns up to limit steps entries of a user, oldest recorded first.
-func (s *Storage) ListSteps(ctx context.Context, userID string, limit int) ([]Steps, error) {
+func (s *Storage) ListSteps(ctx context.Context, userID string, limit int) ([]ReceivedSteps, error) {
 	rows, err := s.read.ListSteps(ctx, pgdb.ListStepsParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list steps: %w", err)
 	}
-	out := make([]Steps, len(rows))
+	out := make([]ReceivedSteps, len(rows))
 	for i, row := range rows {
 		out[i] = stepsFromRow(row)
 	}
@@ -121,8 +121,8 @@ func (s *Storage) ListSteps(ctx context.Context, userID string, limit int) ([]St
 }
 
 // stepsFromRow turns a row into an entry.
-func stepsFromRow(r pgdb.ReceivedSteps) Steps {
-	return Steps{
+func stepsFromRow(r pgdb.ReceivedSteps) ReceivedSteps {
+	return ReceivedSteps{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -159,24 +159,24 @@ func (s *Storage) OnHeartRate(ctx context.Context, tx pgx.Tx, c HeartRateChange)
 }
 
 // GetHeartRate returns the heart rate entry with the given id, or ErrNotFound.
-func (s *Storage) GetHeartRate(ctx context.Context, id uuid.UUID) (HeartRate, error) {
+func (s *Storage) GetHeartRate(ctx context.Context, id uuid.UUID) (ReceivedHeartRate, error) {
 	row, err := s.read.GetHeartRate(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return HeartRate{}, ErrNotFound
+		return ReceivedHeartRate{}, ErrNotFound
 	}
 	if err != nil {
-		return HeartRate{}, fmt.Errorf("get heart_rate: %w", err)
+		return ReceivedHeartRate{}, fmt.Errorf("get heart_rate: %w", err)
 	}
 	return heartRateFromRow(row), nil
 }
 
 // ListHeartRate returns up to limit heart rate entries of a user, oldest recorded first.
-func (s *Storage) ListHeartRate(ctx context.Context, userID string, limit int) ([]HeartRate, error) {
+func (s *Storage) ListHeartRate(ctx context.Context, userID string, limit int) ([]ReceivedHeartRate, error) {
 	rows, err := s.read.ListHeartRate(ctx, pgdb.ListHeartRateParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list heart_rate: %w", err)
 	}
-	out := make([]HeartRate, len(rows))
+	out := make([]ReceivedHeartRate, len(rows))
 	for i, row := range rows {
 		out[i] = heartRateFromRow(row)
 	}
@@ -184,8 +184,8 @@ func (s *Storage) ListHeartRate(ctx context.Context, userID string, limit int) (
 }
 
 // heartRateFromRow turns a row into an entry.
-func heartRateFromRow(r pgdb.ReceivedHeartRate) HeartRate {
-	return HeartRate{
+func heartRateFromRow(r pgdb.ReceivedHeartRate) ReceivedHeartRate {
+	return ReceivedHeartRate{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -222,24 +222,24 @@ func (s *Storage) OnWeight(ctx context.Context, tx pgx.Tx, c WeightChange) error
 }
 
 // GetWeight returns the weight entry with the given id, or ErrNotFound.
-func (s *Storage) GetWeight(ctx context.Context, id uuid.UUID) (Weight, error) {
+func (s *Storage) GetWeight(ctx context.Context, id uuid.UUID) (ReceivedWeight, error) {
 	row, err := s.read.GetWeight(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Weight{}, ErrNotFound
+		return ReceivedWeight{}, ErrNotFound
 	}
 	if err != nil {
-		return Weight{}, fmt.Errorf("get weight: %w", err)
+		return ReceivedWeight{}, fmt.Errorf("get weight: %w", err)
 	}
 	return weightFromRow(row), nil
 }
 
 // ListWeight returns up to limit weight entries of a user, oldest recorded first.
-func (s *Storage) ListWeight(ctx context.Context, userID string, limit int) ([]Weight, error) {
+func (s *Storage) ListWeight(ctx context.Context, userID string, limit int) ([]ReceivedWeight, error) {
 	rows, err := s.read.ListWeight(ctx, pgdb.ListWeightParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list weight: %w", err)
 	}
-	out := make([]Weight, len(rows))
+	out := make([]ReceivedWeight, len(rows))
 	for i, row := range rows {
 		out[i] = weightFromRow(row)
 	}
@@ -247,8 +247,8 @@ func (s *Storage) ListWeight(ctx context.Context, userID string, limit int) ([]W
 }
 
 // weightFromRow turns a row into an entry.
-func weightFromRow(r pgdb.ReceivedWeight) Weight {
-	return Weight{
+func weightFromRow(r pgdb.ReceivedWeight) ReceivedWeight {
+	return ReceivedWeight{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -285,24 +285,24 @@ func (s *Storage) OnHeight(ctx context.Context, tx pgx.Tx, c HeightChange) error
 }
 
 // GetHeight returns the height entry with the given id, or ErrNotFound.
-func (s *Storage) GetHeight(ctx context.Context, id uuid.UUID) (Height, error) {
+func (s *Storage) GetHeight(ctx context.Context, id uuid.UUID) (ReceivedHeight, error) {
 	row, err := s.read.GetHeight(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Height{}, ErrNotFound
+		return ReceivedHeight{}, ErrNotFound
 	}
 	if err != nil {
-		return Height{}, fmt.Errorf("get height: %w", err)
+		return ReceivedHeight{}, fmt.Errorf("get height: %w", err)
 	}
 	return heightFromRow(row), nil
 }
 
 // ListHeight returns up to limit height entries of a user, oldest recorded first.
-func (s *Storage) ListHeight(ctx context.Context, userID string, limit int) ([]Height, error) {
+func (s *Storage) ListHeight(ctx context.Context, userID string, limit int) ([]ReceivedHeight, error) {
 	rows, err := s.read.ListHeight(ctx, pgdb.ListHeightParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list height: %w", err)
 	}
-	out := make([]Height, len(rows))
+	out := make([]ReceivedHeight, len(rows))
 	for i, row := range rows {
 		out[i] = heightFromRow(row)
 	}
@@ -310,8 +310,8 @@ func (s *Storage) ListHeight(ctx context.Context, userID string, limit int) ([]H
 }
 
 // heightFromRow turns a row into an entry.
-func heightFromRow(r pgdb.ReceivedHeight) Height {
-	return Height{
+func heightFromRow(r pgdb.ReceivedHeight) ReceivedHeight {
+	return ReceivedHeight{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -350,24 +350,24 @@ func (s *Storage) OnMood(ctx context.Context, tx pgx.Tx, c MoodChange) error {
 }
 
 // GetMood returns the mood entry with the given id, or ErrNotFound.
-func (s *Storage) GetMood(ctx context.Context, id uuid.UUID) (Mood, error) {
+func (s *Storage) GetMood(ctx context.Context, id uuid.UUID) (ReceivedMood, error) {
 	row, err := s.read.GetMood(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Mood{}, ErrNotFound
+		return ReceivedMood{}, ErrNotFound
 	}
 	if err != nil {
-		return Mood{}, fmt.Errorf("get mood: %w", err)
+		return ReceivedMood{}, fmt.Errorf("get mood: %w", err)
 	}
 	return moodFromRow(row), nil
 }
 
 // ListMood returns up to limit mood entries of a user, oldest recorded first.
-func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]Mood, error) {
+func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]ReceivedMood, error) {
 	rows, err := s.read.ListMood(ctx, pgdb.ListMoodParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list mood: %w", err)
 	}
-	out := make([]Mood, len(rows))
+	out := make([]ReceivedMood, len(rows))
 	for i, row := range rows {
 		out[i] = moodFromRow(row)
 	}
@@ -375,8 +375,8 @@ func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]Moo
 }
 
 // moodFromRow turns a row into an entry.
-func moodFromRow(r pgdb.ReceivedMood) Mood {
-	return Mood{
+func moodFromRow(r pgdb.ReceivedMood) ReceivedMood {
+	return ReceivedMood{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -415,24 +415,24 @@ func (s *Storage) OnBodyFat(ctx context.Context, tx pgx.Tx, c BodyFatChange) err
 }
 
 // GetBodyFat returns the body fat entry with the given id, or ErrNotFound.
-func (s *Storage) GetBodyFat(ctx context.Context, id uuid.UUID) (BodyFat, error) {
+func (s *Storage) GetBodyFat(ctx context.Context, id uuid.UUID) (ReceivedBodyFat, error) {
 	row, err := s.read.GetBodyFat(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return BodyFat{}, ErrNotFound
+		return ReceivedBodyFat{}, ErrNotFound
 	}
 	if err != nil {
-		return BodyFat{}, fmt.Errorf("get body_fat: %w", err)
+		return ReceivedBodyFat{}, fmt.Errorf("get body_fat: %w", err)
 	}
 	return bodyFatFromRow(row), nil
 }
 
 // ListBodyFat returns up to limit body fat entries of a user, oldest recorded first.
-func (s *Storage) ListBodyFat(ctx context.Context, userID string, limit int) ([]BodyFat, error) {
+func (s *Storage) ListBodyFat(ctx context.Context, userID string, limit int) ([]ReceivedBodyFat, error) {
 	rows, err := s.read.ListBodyFat(ctx, pgdb.ListBodyFatParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list body_fat: %w", err)
 	}
-	out := make([]BodyFat, len(rows))
+	out := make([]ReceivedBodyFat, len(rows))
 	for i, row := range rows {
 		out[i] = bodyFatFromRow(row)
 	}
@@ -440,8 +440,8 @@ func (s *Storage) ListBodyFat(ctx context.Context, userID string, limit int) ([]
 }
 
 // bodyFatFromRow turns a row into an entry.
-func bodyFatFromRow(r pgdb.ReceivedBodyFat) BodyFat {
-	return BodyFat{
+func bodyFatFromRow(r pgdb.ReceivedBodyFat) ReceivedBodyFat {
+	return ReceivedBodyFat{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -480,24 +480,24 @@ func (s *Storage) OnSleep(ctx context.Context, tx pgx.Tx, c SleepChange) error {
 }
 
 // GetSleep returns the sleep entry with the given id, or ErrNotFound.
-func (s *Storage) GetSleep(ctx context.Context, id uuid.UUID) (Sleep, error) {
+func (s *Storage) GetSleep(ctx context.Context, id uuid.UUID) (ReceivedSleep, error) {
 	row, err := s.read.GetSleep(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Sleep{}, ErrNotFound
+		return ReceivedSleep{}, ErrNotFound
 	}
 	if err != nil {
-		return Sleep{}, fmt.Errorf("get sleep: %w", err)
+		return ReceivedSleep{}, fmt.Errorf("get sleep: %w", err)
 	}
 	return sleepFromRow(row), nil
 }
 
 // ListSleep returns up to limit sleep entries of a user, oldest recorded first.
-func (s *Storage) ListSleep(ctx context.Context, userID string, limit int) ([]Sleep, error) {
+func (s *Storage) ListSleep(ctx context.Context, userID string, limit int) ([]ReceivedSleep, error) {
 	rows, err := s.read.ListSleep(ctx, pgdb.ListSleepParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list sleep: %w", err)
 	}
-	out := make([]Sleep, len(rows))
+	out := make([]ReceivedSleep, len(rows))
 	for i, row := range rows {
 		out[i] = sleepFromRow(row)
 	}
@@ -505,8 +505,8 @@ func (s *Storage) ListSleep(ctx context.Context, userID string, limit int) ([]Sl
 }
 
 // sleepFromRow turns a row into an entry.
-func sleepFromRow(r pgdb.ReceivedSleep) Sleep {
-	return Sleep{
+func sleepFromRow(r pgdb.ReceivedSleep) ReceivedSleep {
+	return ReceivedSleep{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -545,24 +545,24 @@ func (s *Storage) OnWaterIntake(ctx context.Context, tx pgx.Tx, c WaterIntakeCha
 }
 
 // GetWaterIntake returns the water intake entry with the given id, or ErrNotFound.
-func (s *Storage) GetWaterIntake(ctx context.Context, id uuid.UUID) (WaterIntake, error) {
+func (s *Storage) GetWaterIntake(ctx context.Context, id uuid.UUID) (ReceivedWaterIntake, error) {
 	row, err := s.read.GetWaterIntake(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return WaterIntake{}, ErrNotFound
+		return ReceivedWaterIntake{}, ErrNotFound
 	}
 	if err != nil {
-		return WaterIntake{}, fmt.Errorf("get water_intake: %w", err)
+		return ReceivedWaterIntake{}, fmt.Errorf("get water_intake: %w", err)
 	}
 	return waterIntakeFromRow(row), nil
 }
 
 // ListWaterIntake returns up to limit water intake entries of a user, oldest recorded first.
-func (s *Storage) ListWaterIntake(ctx context.Context, userID string, limit int) ([]WaterIntake, error) {
+func (s *Storage) ListWaterIntake(ctx context.Context, userID string, limit int) ([]ReceivedWaterIntake, error) {
 	rows, err := s.read.ListWaterIntake(ctx, pgdb.ListWaterIntakeParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list water_intake: %w", err)
 	}
-	out := make([]WaterIntake, len(rows))
+	out := make([]ReceivedWaterIntake, len(rows))
 	for i, row := range rows {
 		out[i] = waterIntakeFromRow(row)
 	}
@@ -570,8 +570,8 @@ func (s *Storage) ListWaterIntake(ctx context.Context, userID string, limit int)
 }
 
 // waterIntakeFromRow turns a row into an entry.
-func waterIntakeFromRow(r pgdb.ReceivedWaterIntake) WaterIntake {
-	return WaterIntake{
+func waterIntakeFromRow(r pgdb.ReceivedWaterIntake) ReceivedWaterIntake {
+	return ReceivedWaterIntake{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),

@@ -48,8 +48,8 @@ func sleepChange(c inbox.Change, value any) SleepChange {
 	return SleepChange{Change: c, Entry: entry}
 }
 
-// Sleep is a sleep entry as Storage keeps it. Sleep of one night, counted on the day the user wakes up. Unit: h.
-type Sleep struct {
+// ReceivedSleep is a sleep entry as Storage keeps it. Sleep of one night, counted on the day the user wakes up. Unit: h.
+type ReceivedSleep struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

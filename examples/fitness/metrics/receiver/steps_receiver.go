@@ -48,8 +48,8 @@ func stepsChange(c inbox.Change, value any) StepsChange {
 	return StepsChange{Change: c, Entry: entry}
 }
 
-// Steps is a steps entry as Storage keeps it. Steps walked, as counted by a phone or watch. Unit: steps.
-type Steps struct {
+// ReceivedSteps is a steps entry as Storage keeps it. Steps walked, as counted by a phone or watch. Unit: steps.
+type ReceivedSteps struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func waterIntakeChange(c inbox.Change, value any) WaterIntakeChange {
 	return WaterIntakeChange{Change: c, Entry: entry}
 }
 
-// WaterIntake is a water intake entry as Storage keeps it. Water drunk. Unit: ml.
-type WaterIntake struct {
+// ReceivedWaterIntake is a water intake entry as Storage keeps it. Water drunk. Unit: ml.
+type ReceivedWaterIntake struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func bloodPressureChange(c inbox.Change, value any) BloodPressureChange {
 	return BloodPressureChange{Change: c, Entry: entry}
 }
 
-// BloodPressure is a blood pressure entry as Storage keeps it. Arterial blood pressure. Unit: mmHg.
-type BloodPressure struct {
+// ReceivedBloodPressure is a blood pressure entry as Storage keeps it. Arterial blood pressure. Unit: mmHg.
+type ReceivedBloodPressure struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

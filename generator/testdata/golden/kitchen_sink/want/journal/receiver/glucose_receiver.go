@@ -48,8 +48,8 @@ func glucoseChange(c inbox.Change, value any) GlucoseChange {
 	return GlucoseChange{Change: c, Entry: entry}
 }
 
-// Glucose is a glucose entry as Storage keeps it.
-type Glucose struct {
+// ReceivedGlucose is a glucose entry as Storage keeps it.
+type ReceivedGlucose struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

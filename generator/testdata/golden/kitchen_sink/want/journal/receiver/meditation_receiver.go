@@ -48,8 +48,8 @@ func meditationChange(c inbox.Change, value any) MeditationChange {
 	return MeditationChange{Change: c, Entry: entry}
 }
 
-// Meditation is a meditation entry as Storage keeps it.
-type Meditation struct {
+// ReceivedMeditation is a meditation entry as Storage keeps it.
+type ReceivedMeditation struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -99,24 +99,24 @@ func (s *Storage) OnBloodPressure(ctx context.Context, tx pgx.Tx, c BloodPressur
 }
 
 // GetBloodPressure returns the blood pressure entry with the given id, or ErrNotFound.
-func (s *Storage) GetBloodPressure(ctx context.Context, id uuid.UUID) (BloodPressure, error) {
+func (s *Storage) GetBloodPressure(ctx context.Context, id uuid.UUID) (ReceivedBloodPressure, error) {
 	row, err := s.read.GetBloodPressure(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return BloodPressure{}, ErrNotFound
+		return ReceivedBloodPressure{}, ErrNotFound
 	}
 	if err != nil {
-		return BloodPressure{}, fmt.Errorf("get blood_pressure: %w", err)
+		return ReceivedBloodPressure{}, fmt.Errorf("get blood_pressure: %w", err)
 	}
 	return bloodPressureFromRow(row), nil
 }
 
 // ListBloodPressure returns up to limit blood pressure entries of a user, oldest recorded first.
-func (s *Storage) ListBloodPressure(ctx context.Context, userID string, limit int) ([]BloodPressure, error) {
+func (s *Storage) ListBloodPressure(ctx context.Context, userID string, limit int) ([]ReceivedBloodPressure, error) {
 	rows, err := s.read.ListBloodPressure(ctx, pgdb.ListBloodPressureParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list blood_pressure: %w", err)
 	}
-	out := make([]BloodPressure, len(rows))
+	out := make([]ReceivedBloodPressure, len(rows))
 	for i, row := range rows {
 		out[i] = bloodPressureFromRow(row)
 	}
@@ -124,8 +124,8 @@ func (s *Storage) ListBloodPressure(ctx context.Context, userID string, limit in
 }
 
 // bloodPressureFromRow turns a row into an entry.
-func bloodPressureFromRow(r pgdb.ReceivedBloodPressure) BloodPressure {
-	return BloodPressure{
+func bloodPressureFromRow(r pgdb.ReceivedBloodPressure) ReceivedBloodPressure {
+	return ReceivedBloodPressure{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -169,24 +169,24 @@ func (s *Storage) OnSymptom(ctx context.Context, tx pgx.Tx, c SymptomChange) err
 }
 
 // GetSymptom returns the symptom entry with the given id, or ErrNotFound.
-func (s *Storage) GetSymptom(ctx context.Context, id uuid.UUID) (Symptom, error) {
+func (s *Storage) GetSymptom(ctx context.Context, id uuid.UUID) (ReceivedSymptom, error) {
 	row, err := s.read.GetSymptom(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Symptom{}, ErrNotFound
+		return ReceivedSymptom{}, ErrNotFound
 	}
 	if err != nil {
-		return Symptom{}, fmt.Errorf("get symptom: %w", err)
+		return ReceivedSymptom{}, fmt.Errorf("get symptom: %w", err)
 	}
 	return symptomFromRow(row), nil
 }
 
 // ListSymptom returns up to limit symptom entries of a user, oldest recorded first.
-func (s *Storage) ListSymptom(ctx context.Context, userID string, limit int) ([]Symptom, error) {
+func (s *Storage) ListSymptom(ctx context.Context, userID string, limit int) ([]ReceivedSymptom, error) {
 	rows, err := s.read.ListSymptom(ctx, pgdb.ListSymptomParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list symptom: %w", err)
 	}
-	out := make([]Symptom, len(rows))
+	out := make([]ReceivedSymptom, len(rows))
 	for i, row := range rows {
 		out[i] = symptomFromRow(row)
 	}
@@ -194,8 +194,8 @@ func (s *Storage) ListSymptom(ctx context.Context, userID string, limit int) ([]
 }
 
 // symptomFromRow turns a row into an entry.
-func symptomFromRow(r pgdb.ReceivedSymptom) Symptom {
-	return Symptom{
+func symptomFromRow(r pgdb.ReceivedSymptom) ReceivedSymptom {
+	return ReceivedSymptom{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -236,24 +236,24 @@ func (s *Storage) OnGlucose(ctx context.Context, tx pgx.Tx, c GlucoseChange) err
 }
 
 // GetGlucose returns the glucose entry with the given id, or ErrNotFound.
-func (s *Storage) GetGlucose(ctx context.Context, id uuid.UUID) (Glucose, error) {
+func (s *Storage) GetGlucose(ctx context.Context, id uuid.UUID) (ReceivedGlucose, error) {
 	row, err := s.read.GetGlucose(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Glucose{}, ErrNotFound
+		return ReceivedGlucose{}, ErrNotFound
 	}
 	if err != nil {
-		return Glucose{}, fmt.Errorf("get glucose: %w", err)
+		return ReceivedGlucose{}, fmt.Errorf("get glucose: %w", err)
 	}
 	return glucoseFromRow(row), nil
 }
 
 // ListGlucose returns up to limit glucose entries of a user, oldest recorded first.
-func (s *Storage) ListGlucose(ctx context.Context, userID string, limit int) ([]Glucose, error) {
+func (s *Storage) ListGlucose(ctx context.Context, userID string, limit int) ([]ReceivedGlucose, error) {
 	rows, err := s.read.ListGlucose(ctx, pgdb.ListGlucoseParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list glucose: %w", err)
 	}
-	out := make([]Glucose, len(rows))
+	out := make([]ReceivedGlucose, len(rows))
 	for i, row := range rows {
 		out[i] = glucoseFromRow(row)
 	}
@@ -261,8 +261,8 @@ func (s *Storage) ListGlucose(ctx context.Context, userID string, limit int) ([]
 }
 
 // glucoseFromRow turns a row into an entry.
-func glucoseFromRow(r pgdb.ReceivedGlucose) Glucose {
-	return Glucose{
+func glucoseFromRow(r pgdb.ReceivedGlucose) ReceivedGlucose {
+	return ReceivedGlucose{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -299,24 +299,24 @@ func (s *Storage) OnTemperature(ctx context.Context, tx pgx.Tx, c TemperatureCha
 }
 
 // GetTemperature returns the temperature entry with the given id, or ErrNotFound.
-func (s *Storage) GetTemperature(ctx context.Context, id uuid.UUID) (Temperature, error) {
+func (s *Storage) GetTemperature(ctx context.Context, id uuid.UUID) (ReceivedTemperature, error) {
 	row, err := s.read.GetTemperature(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Temperature{}, ErrNotFound
+		return ReceivedTemperature{}, ErrNotFound
 	}
 	if err != nil {
-		return Temperature{}, fmt.Errorf("get temperature: %w", err)
+		return ReceivedTemperature{}, fmt.Errorf("get temperature: %w", err)
 	}
 	return temperatureFromRow(row), nil
 }
 
 // ListTemperature returns up to limit temperature entries of a user, oldest recorded first.
-func (s *Storage) ListTemperature(ctx context.Context, userID string, limit int) ([]Temperature, error) {
+func (s *Storage) ListTemperature(ctx context.Context, userID string, limit int) ([]ReceivedTemperature, error) {
 	rows, err := s.read.ListTemperature(ctx, pgdb.ListTemperatureParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list temperature: %w", err)
 	}
-	out := make([]Temperature, len(rows))
+	out := make([]ReceivedTemperature, len(rows))
 	for i, row := range rows {
 		out[i] = temperatureFromRow(row)
 	}
@@ -324,8 +324,8 @@ func (s *Storage) ListTemperature(ctx context.Context, userID string, limit int)
 }
 
 // temperatureFromRow turns a row into an entry.
-func temperatureFromRow(r pgdb.ReceivedTemperature) Temperature {
-	return Temperature{
+func temperatureFromRow(r pgdb.ReceivedTemperature) ReceivedTemperature {
+	return ReceivedTemperature{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -362,24 +362,24 @@ func (s *Storage) OnMeditation(ctx context.Context, tx pgx.Tx, c MeditationChang
 }
 
 // GetMeditation returns the meditation entry with the given id, or ErrNotFound.
-func (s *Storage) GetMeditation(ctx context.Context, id uuid.UUID) (Meditation, error) {
+func (s *Storage) GetMeditation(ctx context.Context, id uuid.UUID) (ReceivedMeditation, error) {
 	row, err := s.read.GetMeditation(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Meditation{}, ErrNotFound
+		return ReceivedMeditation{}, ErrNotFound
 	}
 	if err != nil {
-		return Meditation{}, fmt.Errorf("get meditation: %w", err)
+		return ReceivedMeditation{}, fmt.Errorf("get meditation: %w", err)
 	}
 	return meditationFromRow(row), nil
 }
 
 // ListMeditation returns up to limit meditation entries of a user, oldest recorded first.
-func (s *Storage) ListMeditation(ctx context.Context, userID string, limit int) ([]Meditation, error) {
+func (s *Storage) ListMeditation(ctx context.Context, userID string, limit int) ([]ReceivedMeditation, error) {
 	rows, err := s.read.ListMeditation(ctx, pgdb.ListMeditationParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list meditation: %w", err)
 	}
-	out := make([]Meditation, len(rows))
+	out := make([]ReceivedMeditation, len(rows))
 	for i, row := range rows {
 		out[i] = meditationFromRow(row)
 	}
@@ -387,8 +387,8 @@ func (s *Storage) ListMeditation(ctx context.Context, userID string, limit int) 
 }
 
 // meditationFromRow turns a row into an entry.
-func meditationFromRow(r pgdb.ReceivedMeditation) Meditation {
-	return Meditation{
+func meditationFromRow(r pgdb.ReceivedMeditation) ReceivedMeditation {
+	return ReceivedMeditation{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),

@@ -48,8 +48,8 @@ func symptomChange(c inbox.Change, value any) SymptomChange {
 	return SymptomChange{Change: c, Entry: entry}
 }
 
-// Symptom is a symptom entry as Storage keeps it.
-type Symptom struct {
+// ReceivedSymptom is a symptom entry as Storage keeps it.
+type ReceivedSymptom struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

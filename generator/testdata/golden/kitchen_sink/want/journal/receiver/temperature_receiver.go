@@ -48,8 +48,8 @@ func temperatureChange(c inbox.Change, value any) TemperatureChange {
 	return TemperatureChange{Change: c, Entry: entry}
 }
 
-// Temperature is a temperature entry as Storage keeps it.
-type Temperature struct {
+// ReceivedTemperature is a temperature entry as Storage keeps it.
+type ReceivedTemperature struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

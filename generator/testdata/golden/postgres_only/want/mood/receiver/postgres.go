@@ -87,24 +87,24 @@ func (s *Storage) OnMood(ctx context.Context, tx pgx.Tx, c MoodChange) error {
 }
 
 // GetMood returns the mood entry with the given id, or ErrNotFound.
-func (s *Storage) GetMood(ctx context.Context, id uuid.UUID) (Mood, error) {
+func (s *Storage) GetMood(ctx context.Context, id uuid.UUID) (ReceivedMood, error) {
 	row, err := s.read.GetMood(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Mood{}, ErrNotFound
+		return ReceivedMood{}, ErrNotFound
 	}
 	if err != nil {
-		return Mood{}, fmt.Errorf("get mood: %w", err)
+		return ReceivedMood{}, fmt.Errorf("get mood: %w", err)
 	}
 	return moodFromRow(row), nil
 }
 
 // ListMood returns up to limit mood entries of a user, oldest recorded first.
-func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]Mood, error) {
+func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]ReceivedMood, error) {
 	rows, err := s.read.ListMood(ctx, pgdb.ListMoodParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list mood: %w", err)
 	}
-	out := make([]Mood, len(rows))
+	out := make([]ReceivedMood, len(rows))
 	for i, row := range rows {
 		out[i] = moodFromRow(row)
 	}
@@ -112,8 +112,8 @@ func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]Moo
 }
 
 // moodFromRow turns a row into an entry.
-func moodFromRow(r pgdb.ReceivedMood) Mood {
-	return Mood{
+func moodFromRow(r pgdb.ReceivedMood) ReceivedMood {
+	return ReceivedMood{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),

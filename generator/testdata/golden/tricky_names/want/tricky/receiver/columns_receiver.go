@@ -48,8 +48,8 @@ func columnsChange(c inbox.Change, value any) ColumnsChange {
 	return ColumnsChange{Change: c, Entry: entry}
 }
 
-// Columns is a columns entry as Storage keeps it.
-type Columns struct {
+// ReceivedColumns is a columns entry as Storage keeps it.
+type ReceivedColumns struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func docChange(c inbox.Change, value any) DocChange {
 	return DocChange{Change: c, Entry: entry}
 }
 
-// Doc is a doc entry as Storage keeps it. Ends a block comment */ and opens one /*.
-type Doc struct {
+// ReceivedDoc is a doc entry as Storage keeps it. Ends a block comment */ and opens one /*.
+type ReceivedDoc struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func fooTestChange(c inbox.Change, value any) FooTestChange {
 	return FooTestChange{Change: c, Entry: entry}
 }
 
-// FooTest is a foo test entry as Storage keeps it.
-type FooTest struct {
+// ReceivedFooTest is a foo test entry as Storage keeps it.
+type ReceivedFooTest struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func moodBucketChange(c inbox.Change, value any) MoodBucketChange {
 	return MoodBucketChange{Change: c, Entry: entry}
 }
 
-// MoodBucket is a mood bucket entry as Storage keeps it.
-type MoodBucket struct {
+// ReceivedMoodBucket is a mood bucket entry as Storage keeps it.
+type ReceivedMoodBucket struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func moodChange(c inbox.Change, value any) MoodChange {
 	return MoodChange{Change: c, Entry: entry}
 }
 
-// Mood is a mood entry as Storage keeps it.
-type Mood struct {
+// ReceivedMood is a mood entry as Storage keeps it.
+type ReceivedMood struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

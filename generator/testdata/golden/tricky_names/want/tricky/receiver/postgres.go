@@ -102,24 +102,24 @@ func (s *Storage) OnWeight(ctx context.Context, tx pgx.Tx, c WeightChange) error
 }
 
 // GetWeight returns the weight entry with the given id, or ErrNotFound.
-func (s *Storage) GetWeight(ctx context.Context, id uuid.UUID) (Weight, error) {
+func (s *Storage) GetWeight(ctx context.Context, id uuid.UUID) (ReceivedWeight, error) {
 	row, err := s.read.GetWeight(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Weight{}, ErrNotFound
+		return ReceivedWeight{}, ErrNotFound
 	}
 	if err != nil {
-		return Weight{}, fmt.Errorf("get weight: %w", err)
+		return ReceivedWeight{}, fmt.Errorf("get weight: %w", err)
 	}
 	return weightFromRow(row), nil
 }
 
 // ListWeight returns up to limit weight entries of a user, oldest recorded first.
-func (s *Storage) ListWeight(ctx context.Context, userID string, limit int) ([]Weight, error) {
+func (s *Storage) ListWeight(ctx context.Context, userID string, limit int) ([]ReceivedWeight, error) {
 	rows, err := s.read.ListWeight(ctx, pgdb.ListWeightParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list weight: %w", err)
 	}
-	out := make([]Weight, len(rows))
+	out := make([]ReceivedWeight, len(rows))
 	for i, row := range rows {
 		out[i] = weightFromRow(row)
 	}
@@ -127,8 +127,8 @@ func (s *Storage) ListWeight(ctx context.Context, userID string, limit int) ([]W
 }
 
 // weightFromRow turns a row into an entry.
-func weightFromRow(r pgdb.ReceivedWeight) Weight {
-	return Weight{
+func weightFromRow(r pgdb.ReceivedWeight) ReceivedWeight {
+	return ReceivedWeight{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -169,24 +169,24 @@ func (s *Storage) OnWeightSqlite(ctx context.Context, tx pgx.Tx, c WeightSqliteC
 }
 
 // GetWeightSqlite returns the weight sqlite entry with the given id, or ErrNotFound.
-func (s *Storage) GetWeightSqlite(ctx context.Context, id uuid.UUID) (WeightSqlite, error) {
+func (s *Storage) GetWeightSqlite(ctx context.Context, id uuid.UUID) (ReceivedWeightSqlite, error) {
 	row, err := s.read.GetWeightSqlite(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return WeightSqlite{}, ErrNotFound
+		return ReceivedWeightSqlite{}, ErrNotFound
 	}
 	if err != nil {
-		return WeightSqlite{}, fmt.Errorf("get weight_sqlite: %w", err)
+		return ReceivedWeightSqlite{}, fmt.Errorf("get weight_sqlite: %w", err)
 	}
 	return weightSqliteFromRow(row), nil
 }
 
 // ListWeightSqlite returns up to limit weight sqlite entries of a user, oldest recorded first.
-func (s *Storage) ListWeightSqlite(ctx context.Context, userID string, limit int) ([]WeightSqlite, error) {
+func (s *Storage) ListWeightSqlite(ctx context.Context, userID string, limit int) ([]ReceivedWeightSqlite, error) {
 	rows, err := s.read.ListWeightSqlite(ctx, pgdb.ListWeightSqliteParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list weight_sqlite: %w", err)
 	}
-	out := make([]WeightSqlite, len(rows))
+	out := make([]ReceivedWeightSqlite, len(rows))
 	for i, row := range rows {
 		out[i] = weightSqliteFromRow(row)
 	}
@@ -194,8 +194,8 @@ func (s *Storage) ListWeightSqlite(ctx context.Context, userID string, limit int
 }
 
 // weightSqliteFromRow turns a row into an entry.
-func weightSqliteFromRow(r pgdb.ReceivedWeightSqlite) WeightSqlite {
-	return WeightSqlite{
+func weightSqliteFromRow(r pgdb.ReceivedWeightSqlite) ReceivedWeightSqlite {
+	return ReceivedWeightSqlite{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -232,24 +232,24 @@ func (s *Storage) OnSchema(ctx context.Context, tx pgx.Tx, c SchemaChange) error
 }
 
 // GetSchema returns the schema entry with the given id, or ErrNotFound.
-func (s *Storage) GetSchema(ctx context.Context, id uuid.UUID) (Schema, error) {
+func (s *Storage) GetSchema(ctx context.Context, id uuid.UUID) (ReceivedSchema, error) {
 	row, err := s.read.GetSchema(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Schema{}, ErrNotFound
+		return ReceivedSchema{}, ErrNotFound
 	}
 	if err != nil {
-		return Schema{}, fmt.Errorf("get schema: %w", err)
+		return ReceivedSchema{}, fmt.Errorf("get schema: %w", err)
 	}
 	return schemaFromRow(row), nil
 }
 
 // ListSchema returns up to limit schema entries of a user, oldest recorded first.
-func (s *Storage) ListSchema(ctx context.Context, userID string, limit int) ([]Schema, error) {
+func (s *Storage) ListSchema(ctx context.Context, userID string, limit int) ([]ReceivedSchema, error) {
 	rows, err := s.read.ListSchema(ctx, pgdb.ListSchemaParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list schema: %w", err)
 	}
-	out := make([]Schema, len(rows))
+	out := make([]ReceivedSchema, len(rows))
 	for i, row := range rows {
 		out[i] = schemaFromRow(row)
 	}
@@ -257,8 +257,8 @@ func (s *Storage) ListSchema(ctx context.Context, userID string, limit int) ([]S
 }
 
 // schemaFromRow turns a row into an entry.
-func schemaFromRow(r pgdb.ReceivedSchema) Schema {
-	return Schema{
+func schemaFromRow(r pgdb.ReceivedSchema) ReceivedSchema {
+	return ReceivedSchema{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -295,24 +295,24 @@ func (s *Storage) OnColumns(ctx context.Context, tx pgx.Tx, c ColumnsChange) err
 }
 
 // GetColumns returns the columns entry with the given id, or ErrNotFound.
-func (s *Storage) GetColumns(ctx context.Context, id uuid.UUID) (Columns, error) {
+func (s *Storage) GetColumns(ctx context.Context, id uuid.UUID) (ReceivedColumns, error) {
 	row, err := s.read.GetColumns(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Columns{}, ErrNotFound
+		return ReceivedColumns{}, ErrNotFound
 	}
 	if err != nil {
-		return Columns{}, fmt.Errorf("get columns: %w", err)
+		return ReceivedColumns{}, fmt.Errorf("get columns: %w", err)
 	}
 	return columnsFromRow(row), nil
 }
 
 // ListColumns returns up to limit columns entries of a user, oldest recorded first.
-func (s *Storage) ListColumns(ctx context.Context, userID string, limit int) ([]Columns, error) {
+func (s *Storage) ListColumns(ctx context.Context, userID string, limit int) ([]ReceivedColumns, error) {
 	rows, err := s.read.ListColumns(ctx, pgdb.ListColumnsParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list columns: %w", err)
 	}
-	out := make([]Columns, len(rows))
+	out := make([]ReceivedColumns, len(rows))
 	for i, row := range rows {
 		out[i] = columnsFromRow(row)
 	}
@@ -320,8 +320,8 @@ func (s *Storage) ListColumns(ctx context.Context, userID string, limit int) ([]
 }
 
 // columnsFromRow turns a row into an entry.
-func columnsFromRow(r pgdb.ReceivedColumns) Columns {
-	return Columns{
+func columnsFromRow(r pgdb.ReceivedColumns) ReceivedColumns {
+	return ReceivedColumns{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -358,24 +358,24 @@ func (s *Storage) OnSqlite(ctx context.Context, tx pgx.Tx, c SqliteChange) error
 }
 
 // GetSqlite returns the sqlite entry with the given id, or ErrNotFound.
-func (s *Storage) GetSqlite(ctx context.Context, id uuid.UUID) (Sqlite, error) {
+func (s *Storage) GetSqlite(ctx context.Context, id uuid.UUID) (ReceivedSqlite, error) {
 	row, err := s.read.GetSqlite(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Sqlite{}, ErrNotFound
+		return ReceivedSqlite{}, ErrNotFound
 	}
 	if err != nil {
-		return Sqlite{}, fmt.Errorf("get sqlite: %w", err)
+		return ReceivedSqlite{}, fmt.Errorf("get sqlite: %w", err)
 	}
 	return sqliteFromRow(row), nil
 }
 
 // ListSqlite returns up to limit sqlite entries of a user, oldest recorded first.
-func (s *Storage) ListSqlite(ctx context.Context, userID string, limit int) ([]Sqlite, error) {
+func (s *Storage) ListSqlite(ctx context.Context, userID string, limit int) ([]ReceivedSqlite, error) {
 	rows, err := s.read.ListSqlite(ctx, pgdb.ListSqliteParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list sqlite: %w", err)
 	}
-	out := make([]Sqlite, len(rows))
+	out := make([]ReceivedSqlite, len(rows))
 	for i, row := range rows {
 		out[i] = sqliteFromRow(row)
 	}
@@ -383,8 +383,8 @@ func (s *Storage) ListSqlite(ctx context.Context, userID string, limit int) ([]S
 }
 
 // sqliteFromRow turns a row into an entry.
-func sqliteFromRow(r pgdb.ReceivedSqlite) Sqlite {
-	return Sqlite{
+func sqliteFromRow(r pgdb.ReceivedSqlite) ReceivedSqlite {
+	return ReceivedSqlite{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -421,24 +421,24 @@ func (s *Storage) OnStore(ctx context.Context, tx pgx.Tx, c StoreChange) error {
 }
 
 // GetStore returns the store entry with the given id, or ErrNotFound.
-func (s *Storage) GetStore(ctx context.Context, id uuid.UUID) (Store, error) {
+func (s *Storage) GetStore(ctx context.Context, id uuid.UUID) (ReceivedStore, error) {
 	row, err := s.read.GetStore(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Store{}, ErrNotFound
+		return ReceivedStore{}, ErrNotFound
 	}
 	if err != nil {
-		return Store{}, fmt.Errorf("get store: %w", err)
+		return ReceivedStore{}, fmt.Errorf("get store: %w", err)
 	}
 	return storeFromRow(row), nil
 }
 
 // ListStore returns up to limit store entries of a user, oldest recorded first.
-func (s *Storage) ListStore(ctx context.Context, userID string, limit int) ([]Store, error) {
+func (s *Storage) ListStore(ctx context.Context, userID string, limit int) ([]ReceivedStore, error) {
 	rows, err := s.read.ListStore(ctx, pgdb.ListStoreParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list store: %w", err)
 	}
-	out := make([]Store, len(rows))
+	out := make([]ReceivedStore, len(rows))
 	for i, row := range rows {
 		out[i] = storeFromRow(row)
 	}
@@ -446,8 +446,8 @@ func (s *Storage) ListStore(ctx context.Context, userID string, limit int) ([]St
 }
 
 // storeFromRow turns a row into an entry.
-func storeFromRow(r pgdb.ReceivedStore) Store {
-	return Store{
+func storeFromRow(r pgdb.ReceivedStore) ReceivedStore {
+	return ReceivedStore{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -484,24 +484,24 @@ func (s *Storage) OnDoc(ctx context.Context, tx pgx.Tx, c DocChange) error {
 }
 
 // GetDoc returns the doc entry with the given id, or ErrNotFound.
-func (s *Storage) GetDoc(ctx context.Context, id uuid.UUID) (Doc, error) {
+func (s *Storage) GetDoc(ctx context.Context, id uuid.UUID) (ReceivedDoc, error) {
 	row, err := s.read.GetDoc(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Doc{}, ErrNotFound
+		return ReceivedDoc{}, ErrNotFound
 	}
 	if err != nil {
-		return Doc{}, fmt.Errorf("get doc: %w", err)
+		return ReceivedDoc{}, fmt.Errorf("get doc: %w", err)
 	}
 	return docFromRow(row), nil
 }
 
 // ListDoc returns up to limit doc entries of a user, oldest recorded first.
-func (s *Storage) ListDoc(ctx context.Context, userID string, limit int) ([]Doc, error) {
+func (s *Storage) ListDoc(ctx context.Context, userID string, limit int) ([]ReceivedDoc, error) {
 	rows, err := s.read.ListDoc(ctx, pgdb.ListDocParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list doc: %w", err)
 	}
-	out := make([]Doc, len(rows))
+	out := make([]ReceivedDoc, len(rows))
 	for i, row := range rows {
 		out[i] = docFromRow(row)
 	}
@@ -509,8 +509,8 @@ func (s *Storage) ListDoc(ctx context.Context, userID string, limit int) ([]Doc,
 }
 
 // docFromRow turns a row into an entry.
-func docFromRow(r pgdb.ReceivedDoc) Doc {
-	return Doc{
+func docFromRow(r pgdb.ReceivedDoc) ReceivedDoc {
+	return ReceivedDoc{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -547,24 +547,24 @@ func (s *Storage) OnStepsWindows(ctx context.Context, tx pgx.Tx, c StepsWindowsC
 }
 
 // GetStepsWindows returns the steps windows entry with the given id, or ErrNotFound.
-func (s *Storage) GetStepsWindows(ctx context.Context, id uuid.UUID) (StepsWindows, error) {
+func (s *Storage) GetStepsWindows(ctx context.Context, id uuid.UUID) (ReceivedStepsWindows, error) {
 	row, err := s.read.GetStepsWindows(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return StepsWindows{}, ErrNotFound
+		return ReceivedStepsWindows{}, ErrNotFound
 	}
 	if err != nil {
-		return StepsWindows{}, fmt.Errorf("get steps_windows: %w", err)
+		return ReceivedStepsWindows{}, fmt.Errorf("get steps_windows: %w", err)
 	}
 	return stepsWindowsFromRow(row), nil
 }
 
 // ListStepsWindows returns up to limit steps windows entries of a user, oldest recorded first.
-func (s *Storage) ListStepsWindows(ctx context.Context, userID string, limit int) ([]StepsWindows, error) {
+func (s *Storage) ListStepsWindows(ctx context.Context, userID string, limit int) ([]ReceivedStepsWindows, error) {
 	rows, err := s.read.ListStepsWindows(ctx, pgdb.ListStepsWindowsParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list steps_windows: %w", err)
 	}
-	out := make([]StepsWindows, len(rows))
+	out := make([]ReceivedStepsWindows, len(rows))
 	for i, row := range rows {
 		out[i] = stepsWindowsFromRow(row)
 	}
@@ -572,8 +572,8 @@ func (s *Storage) ListStepsWindows(ctx context.Context, userID string, limit int
 }
 
 // stepsWindowsFromRow turns a row into an entry.
-func stepsWindowsFromRow(r pgdb.ReceivedStepsWindows) StepsWindows {
-	return StepsWindows{
+func stepsWindowsFromRow(r pgdb.ReceivedStepsWindows) ReceivedStepsWindows {
+	return ReceivedStepsWindows{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -610,24 +610,24 @@ func (s *Storage) OnFooTest(ctx context.Context, tx pgx.Tx, c FooTestChange) err
 }
 
 // GetFooTest returns the foo test entry with the given id, or ErrNotFound.
-func (s *Storage) GetFooTest(ctx context.Context, id uuid.UUID) (FooTest, error) {
+func (s *Storage) GetFooTest(ctx context.Context, id uuid.UUID) (ReceivedFooTest, error) {
 	row, err := s.read.GetFooTest(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return FooTest{}, ErrNotFound
+		return ReceivedFooTest{}, ErrNotFound
 	}
 	if err != nil {
-		return FooTest{}, fmt.Errorf("get foo_test: %w", err)
+		return ReceivedFooTest{}, fmt.Errorf("get foo_test: %w", err)
 	}
 	return fooTestFromRow(row), nil
 }
 
 // ListFooTest returns up to limit foo test entries of a user, oldest recorded first.
-func (s *Storage) ListFooTest(ctx context.Context, userID string, limit int) ([]FooTest, error) {
+func (s *Storage) ListFooTest(ctx context.Context, userID string, limit int) ([]ReceivedFooTest, error) {
 	rows, err := s.read.ListFooTest(ctx, pgdb.ListFooTestParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list foo_test: %w", err)
 	}
-	out := make([]FooTest, len(rows))
+	out := make([]ReceivedFooTest, len(rows))
 	for i, row := range rows {
 		out[i] = fooTestFromRow(row)
 	}
@@ -635,8 +635,8 @@ func (s *Storage) ListFooTest(ctx context.Context, userID string, limit int) ([]
 }
 
 // fooTestFromRow turns a row into an entry.
-func fooTestFromRow(r pgdb.ReceivedFooTest) FooTest {
-	return FooTest{
+func fooTestFromRow(r pgdb.ReceivedFooTest) ReceivedFooTest {
+	return ReceivedFooTest{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -673,24 +673,24 @@ func (s *Storage) OnMood(ctx context.Context, tx pgx.Tx, c MoodChange) error {
 }
 
 // GetMood returns the mood entry with the given id, or ErrNotFound.
-func (s *Storage) GetMood(ctx context.Context, id uuid.UUID) (Mood, error) {
+func (s *Storage) GetMood(ctx context.Context, id uuid.UUID) (ReceivedMood, error) {
 	row, err := s.read.GetMood(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Mood{}, ErrNotFound
+		return ReceivedMood{}, ErrNotFound
 	}
 	if err != nil {
-		return Mood{}, fmt.Errorf("get mood: %w", err)
+		return ReceivedMood{}, fmt.Errorf("get mood: %w", err)
 	}
 	return moodFromRow(row), nil
 }
 
 // ListMood returns up to limit mood entries of a user, oldest recorded first.
-func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]Mood, error) {
+func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]ReceivedMood, error) {
 	rows, err := s.read.ListMood(ctx, pgdb.ListMoodParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list mood: %w", err)
 	}
-	out := make([]Mood, len(rows))
+	out := make([]ReceivedMood, len(rows))
 	for i, row := range rows {
 		out[i] = moodFromRow(row)
 	}
@@ -698,8 +698,8 @@ func (s *Storage) ListMood(ctx context.Context, userID string, limit int) ([]Moo
 }
 
 // moodFromRow turns a row into an entry.
-func moodFromRow(r pgdb.ReceivedMood) Mood {
-	return Mood{
+func moodFromRow(r pgdb.ReceivedMood) ReceivedMood {
+	return ReceivedMood{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
@@ -736,24 +736,24 @@ func (s *Storage) OnMoodBucket(ctx context.Context, tx pgx.Tx, c MoodBucketChang
 }
 
 // GetMoodBucket returns the mood bucket entry with the given id, or ErrNotFound.
-func (s *Storage) GetMoodBucket(ctx context.Context, id uuid.UUID) (MoodBucket, error) {
+func (s *Storage) GetMoodBucket(ctx context.Context, id uuid.UUID) (ReceivedMoodBucket, error) {
 	row, err := s.read.GetMoodBucket(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return MoodBucket{}, ErrNotFound
+		return ReceivedMoodBucket{}, ErrNotFound
 	}
 	if err != nil {
-		return MoodBucket{}, fmt.Errorf("get mood_bucket: %w", err)
+		return ReceivedMoodBucket{}, fmt.Errorf("get mood_bucket: %w", err)
 	}
 	return moodBucketFromRow(row), nil
 }
 
 // ListMoodBucket returns up to limit mood bucket entries of a user, oldest recorded first.
-func (s *Storage) ListMoodBucket(ctx context.Context, userID string, limit int) ([]MoodBucket, error) {
+func (s *Storage) ListMoodBucket(ctx context.Context, userID string, limit int) ([]ReceivedMoodBucket, error) {
 	rows, err := s.read.ListMoodBucket(ctx, pgdb.ListMoodBucketParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list mood_bucket: %w", err)
 	}
-	out := make([]MoodBucket, len(rows))
+	out := make([]ReceivedMoodBucket, len(rows))
 	for i, row := range rows {
 		out[i] = moodBucketFromRow(row)
 	}
@@ -761,8 +761,8 @@ func (s *Storage) ListMoodBucket(ctx context.Context, userID string, limit int) 
 }
 
 // moodBucketFromRow turns a row into an entry.
-func moodBucketFromRow(r pgdb.ReceivedMoodBucket) MoodBucket {
-	return MoodBucket{
+func moodBucketFromRow(r pgdb.ReceivedMoodBucket) ReceivedMoodBucket {
+	return ReceivedMoodBucket{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),

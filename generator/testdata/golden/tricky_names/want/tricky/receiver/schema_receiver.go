@@ -48,8 +48,8 @@ func schemaChange(c inbox.Change, value any) SchemaChange {
 	return SchemaChange{Change: c, Entry: entry}
 }
 
-// Schema is a schema entry as Storage keeps it.
-type Schema struct {
+// ReceivedSchema is a schema entry as Storage keeps it.
+type ReceivedSchema struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

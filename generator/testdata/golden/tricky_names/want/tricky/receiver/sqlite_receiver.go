@@ -48,8 +48,8 @@ func sqliteChange(c inbox.Change, value any) SqliteChange {
 	return SqliteChange{Change: c, Entry: entry}
 }
 
-// Sqlite is a sqlite entry as Storage keeps it.
-type Sqlite struct {
+// ReceivedSqlite is a sqlite entry as Storage keeps it.
+type ReceivedSqlite struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func stepsWindowsChange(c inbox.Change, value any) StepsWindowsChange {
 	return StepsWindowsChange{Change: c, Entry: entry}
 }
 
-// StepsWindows is a steps windows entry as Storage keeps it.
-type StepsWindows struct {
+// ReceivedStepsWindows is a steps windows entry as Storage keeps it.
+type ReceivedStepsWindows struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func storeChange(c inbox.Change, value any) StoreChange {
 	return StoreChange{Change: c, Entry: entry}
 }
 
-// Store is a store entry as Storage keeps it.
-type Store struct {
+// ReceivedStore is a store entry as Storage keeps it.
+type ReceivedStore struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -48,8 +48,8 @@ func weightChange(c inbox.Change, value any) WeightChange {
 	return WeightChange{Change: c, Entry: entry}
 }
 
-// Weight is a weight entry as Storage keeps it.
-type Weight struct {
+// ReceivedWeight is a weight entry as Storage keeps it.
+type ReceivedWeight struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

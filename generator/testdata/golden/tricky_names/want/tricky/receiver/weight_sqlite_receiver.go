@@ -48,8 +48,8 @@ func weightSqliteChange(c inbox.Change, value any) WeightSqliteChange {
 	return WeightSqliteChange{Change: c, Entry: entry}
 }
 
-// WeightSqlite is a weight sqlite entry as Storage keeps it.
-type WeightSqlite struct {
+// ReceivedWeightSqlite is a weight sqlite entry as Storage keeps it.
+type ReceivedWeightSqlite struct {
 	ID         uuid.UUID // the sending side's id
 	UserID     string
 	RecordedAt time.Time

@@ -84,24 +84,24 @@ func (s *Storage) OnSteps(ctx context.Context, tx pgx.Tx, c StepsChange) error {
 }
 
 // GetSteps returns the steps entry with the given id, or ErrNotFound.
-func (s *Storage) GetSteps(ctx context.Context, id uuid.UUID) (Steps, error) {
+func (s *Storage) GetSteps(ctx context.Context, id uuid.UUID) (ReceivedSteps, error) {
 	row, err := s.read.GetSteps(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Steps{}, ErrNotFound
+		return ReceivedSteps{}, ErrNotFound
 	}
 	if err != nil {
-		return Steps{}, fmt.Errorf("get steps: %w", err)
+		return ReceivedSteps{}, fmt.Errorf("get steps: %w", err)
 	}
 	return stepsFromRow(row), nil
 }
 
 // ListSteps returns up to limit steps entries of a user, oldest recorded first.
-func (s *Storage) ListSteps(ctx context.Context, userID string, limit int) ([]Steps, error) {
+func (s *Storage) ListSteps(ctx context.Context, userID string, limit int) ([]ReceivedSteps, error) {
 	rows, err := s.read.ListSteps(ctx, pgdb.ListStepsParams{UserID: userID, MaxRows: int32(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("list steps: %w", err)
 	}
-	out := make([]Steps, len(rows))
+	out := make([]ReceivedSteps, len(rows))
 	for i, row := range rows {
 		out[i] = stepsFromRow(row)
 	}
@@ -109,8 +109,8 @@ func (s *Storage) ListSteps(ctx context.Context, userID string, limit int) ([]St
 }
 
 // stepsFromRow turns a row into an entry.
-func stepsFromRow(r pgdb.ReceivedSteps) Steps {
-	return Steps{
+func stepsFromRow(r pgdb.ReceivedSteps) ReceivedSteps {
+	return ReceivedSteps{
 		ID:         r.ID,
 		UserID:     r.UserID,
 		RecordedAt: r.RecordedAt.UTC(),
