@@ -91,6 +91,7 @@ func (b *bench) runAll(ctx context.Context, runs int) {
 		b.saves(ctx)
 		b.backlogs(ctx)
 		b.httpDeliveries(ctx)
+		b.receivers(ctx)
 		b.latencies(ctx)
 		if !b.sizes.SkipGenerate {
 			b.generation(ctx)
@@ -122,7 +123,7 @@ func run() error {
 	repo := flag.String("repo", "..", "the outboxgen repository (for docs/BENCHMARKS.md and the generator)")
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
-	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,latency,generate (with -diagnose: save,plans,drains,hooks,half)")
+	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,receiver,latency,generate (with -diagnose: save,plans,drains,hooks,half)")
 	flag.Parse()
 
 	sz := fullSizes
@@ -204,7 +205,7 @@ func run() error {
 // runOnly runs a subset of the measurements.
 func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 	steps := map[string]func(context.Context){
-		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "latency": b.latencies, "generate": b.generation,
+		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "receiver": b.receivers, "latency": b.latencies, "generate": b.generation,
 	}
 	for r := 1; r <= runs && ctx.Err() == nil; r++ {
 		b.run = r
@@ -212,7 +213,7 @@ func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 			if step, ok := steps[strings.TrimSpace(p)]; ok {
 				step(ctx)
 			} else {
-				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, latency or generate", p))
+				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, receiver, latency or generate", p))
 				return
 			}
 		}

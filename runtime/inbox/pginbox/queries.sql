@@ -11,20 +11,15 @@ SELECT pg_try_advisory_xact_lock(sqlc.arg('lock_class')::int, hashtext(k.key))::
 FROM unnest(sqlc.arg('keys')::text[]) WITH ORDINALITY AS k(key, ord)
 ORDER BY k.ord;
 
--- The keys stored with the same fingerprint count one replay more.
+-- Statements take their keys as arrays and find them through an index
+-- whatever plan PostgreSQL caches for them (= ANY, not a join with an
+-- unnest, which a generic plan made while the table was small may do by
+-- scanning it whole).
 -- name: Recall :many
-WITH asked AS (
-    SELECT unnest(sqlc.arg('keys')::text[]) AS key, unnest(sqlc.arg('fingerprints')::bytea[]) AS fingerprint
-), replayed AS (
-    UPDATE inbox_keys AS k SET replays = k.replays + 1
-    FROM asked
-    WHERE k.key = asked.key AND k.fingerprint = asked.fingerprint
-    RETURNING k.key
-)
-SELECT k.key, (r.key IS NOT NULL)::boolean AS same, k.status, k.backend_id, k.applied
-FROM inbox_keys AS k
-JOIN asked ON asked.key = k.key
-LEFT JOIN replayed AS r ON r.key = k.key;
+SELECT key, fingerprint, status, backend_id, applied FROM inbox_keys WHERE key = ANY(sqlc.arg('keys')::text[]);
+
+-- name: CountReplays :exec
+UPDATE inbox_keys SET replays = replays + 1 WHERE key = ANY(sqlc.arg('keys')::text[]);
 
 -- An entity moves to a change's version only from a lower one, and only
 -- for its own user; a new one is inserted with the backend id given. Rows
@@ -37,18 +32,14 @@ FROM (
         unnest(sqlc.arg('user_ids')::text[]) AS user_id, unnest(sqlc.arg('versions')::bigint[]) AS version,
         unnest(sqlc.arg('deleted')::boolean[]) AS deleted, unnest(sqlc.arg('backend_ids')::text[]) AS backend_id
 ) AS c
-ORDER BY c.metric, c.entity_id
-ON CONFLICT (metric, entity_id) DO UPDATE
+ORDER BY c.entity_id, c.metric
+ON CONFLICT (entity_id, metric) DO UPDATE
 SET version = excluded.version, deleted = excluded.deleted, updated_at = now()
 WHERE e.version < excluded.version AND e.user_id = excluded.user_id
 RETURNING e.metric, e.entity_id, e.backend_id;
 
 -- name: Entities :many
-SELECT e.metric, e.entity_id, e.user_id, e.backend_id
-FROM inbox_entities AS e
-JOIN (
-    SELECT unnest(sqlc.arg('metrics')::text[]) AS metric, unnest(sqlc.arg('entity_ids')::uuid[]) AS entity_id
-) AS c ON e.metric = c.metric AND e.entity_id = c.entity_id;
+SELECT metric, entity_id, user_id, backend_id FROM inbox_entities WHERE entity_id = ANY(sqlc.arg('entity_ids')::uuid[]);
 
 -- name: Remember :exec
 INSERT INTO inbox_keys (key, fingerprint, metric, entity_id, status, backend_id, applied)

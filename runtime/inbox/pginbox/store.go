@@ -17,6 +17,7 @@
 package pginbox
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -123,11 +124,12 @@ func (s *Store) Claim(ctx context.Context, tx pgx.Tx, keys []string) ([]bool, er
 // Recall looks the keys up, counting a replay for each one stored with the
 // same fingerprint.
 func (s *Store) Recall(ctx context.Context, tx pgx.Tx, keys []inbox.Key) ([]inbox.Recalled, error) {
-	p := pgdb.RecallParams{Keys: make([]string, len(keys)), Fingerprints: make([][]byte, len(keys))}
+	q := s.q.WithTx(tx)
+	names := make([]string, len(keys))
 	for i, k := range keys {
-		p.Keys[i], p.Fingerprints[i] = k.Key, k.Fingerprint
+		names[i] = k.Key
 	}
-	rows, err := s.q.WithTx(tx).Recall(ctx, p)
+	rows, err := q.Recall(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -136,9 +138,21 @@ func (s *Store) Recall(ctx context.Context, tx pgx.Tx, keys []inbox.Key) ([]inbo
 		found[r.Key] = r
 	}
 	out := make([]inbox.Recalled, len(keys))
+	var replayed []string
 	for i, k := range keys {
-		if r, ok := found[k.Key]; ok {
-			out[i] = inbox.Recalled{Found: true, Same: r.Same, Answer: inbox.Answer{Status: int(r.Status), BackendID: r.BackendID, Applied: r.Applied}}
+		r, ok := found[k.Key]
+		if !ok {
+			continue
+		}
+		same := bytes.Equal(r.Fingerprint, k.Fingerprint)
+		if same {
+			replayed = append(replayed, k.Key)
+		}
+		out[i] = inbox.Recalled{Found: true, Same: same, Answer: inbox.Answer{Status: int(r.Status), BackendID: r.BackendID, Applied: r.Applied}}
+	}
+	if len(replayed) > 0 {
+		if err := q.CountReplays(ctx, replayed); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -172,19 +186,18 @@ func (s *Store) Advance(ctx context.Context, tx pgx.Tx, entities []inbox.Entity)
 		backendIDs[entityKey{r.Metric, r.EntityID}] = r.BackendID
 	}
 	out := make([]inbox.Advanced, len(entities))
-	var staleMetrics []string
 	var staleIDs []uuid.UUID
 	for i, e := range entities {
 		if id, ok := backendIDs[entityKey{e.Metric, e.ID}]; ok {
 			out[i] = inbox.Advanced{Advanced: true, First: id == e.BackendID, BackendID: id, UserID: e.UserID}
 			continue
 		}
-		staleMetrics, staleIDs = append(staleMetrics, e.Metric), append(staleIDs, e.ID)
+		staleIDs = append(staleIDs, e.ID)
 	}
 	if len(staleIDs) == 0 {
 		return out, nil
 	}
-	rows, err := q.Entities(ctx, pgdb.EntitiesParams{Metrics: staleMetrics, EntityIds: staleIDs})
+	rows, err := q.Entities(ctx, staleIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -24,5 +24,5 @@ CREATE TABLE inbox_entities (
     deleted    boolean     NOT NULL, -- a tombstone: deleted at version
     backend_id text        NOT NULL, -- the receiver's id for the entity, unique
     updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT inbox_entities_pkey PRIMARY KEY (metric, entity_id)
+    CONSTRAINT inbox_entities_pkey PRIMARY KEY (entity_id, metric)
 );

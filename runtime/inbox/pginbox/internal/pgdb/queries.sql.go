@@ -17,8 +17,8 @@ FROM (
         unnest($3::text[]) AS user_id, unnest($4::bigint[]) AS version,
         unnest($5::boolean[]) AS deleted, unnest($6::text[]) AS backend_id
 ) AS c
-ORDER BY c.metric, c.entity_id
-ON CONFLICT (metric, entity_id) DO UPDATE
+ORDER BY c.entity_id, c.metric
+ON CONFLICT (entity_id, metric) DO UPDATE
 SET version = excluded.version, deleted = excluded.deleted, updated_at = now()
 WHERE e.version < excluded.version AND e.user_id = excluded.user_id
 RETURNING e.metric, e.entity_id, e.backend_id
@@ -126,18 +126,18 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]bool, error) {
 	return items, nil
 }
 
-const entities = `-- name: Entities :many
-SELECT e.metric, e.entity_id, e.user_id, e.backend_id
-FROM inbox_entities AS e
-JOIN (
-    SELECT unnest($1::text[]) AS metric, unnest($2::uuid[]) AS entity_id
-) AS c ON e.metric = c.metric AND e.entity_id = c.entity_id
+const countReplays = `-- name: CountReplays :exec
+UPDATE inbox_keys SET replays = replays + 1 WHERE key = ANY($1::text[])
 `
 
-type EntitiesParams struct {
-	Metrics   []string
-	EntityIds []uuid.UUID
+func (q *Queries) CountReplays(ctx context.Context, keys []string) error {
+	_, err := q.db.Exec(ctx, countReplays, keys)
+	return err
 }
+
+const entities = `-- name: Entities :many
+SELECT metric, entity_id, user_id, backend_id FROM inbox_entities WHERE entity_id = ANY($1::uuid[])
+`
 
 type EntitiesRow struct {
 	Metric    string
@@ -146,8 +146,8 @@ type EntitiesRow struct {
 	BackendID string
 }
 
-func (q *Queries) Entities(ctx context.Context, arg EntitiesParams) ([]EntitiesRow, error) {
-	rows, err := q.db.Query(ctx, entities, arg.Metrics, arg.EntityIds)
+func (q *Queries) Entities(ctx context.Context, entityIds []uuid.UUID) ([]EntitiesRow, error) {
+	rows, err := q.db.Query(ctx, entities, entityIds)
 	if err != nil {
 		return nil, err
 	}
@@ -197,36 +197,23 @@ func (q *Queries) PurgeKeys(ctx context.Context, arg PurgeKeysParams) (int64, er
 }
 
 const recall = `-- name: Recall :many
-WITH asked AS (
-    SELECT unnest($1::text[]) AS key, unnest($2::bytea[]) AS fingerprint
-), replayed AS (
-    UPDATE inbox_keys AS k SET replays = k.replays + 1
-    FROM asked
-    WHERE k.key = asked.key AND k.fingerprint = asked.fingerprint
-    RETURNING k.key
-)
-SELECT k.key, (r.key IS NOT NULL)::boolean AS same, k.status, k.backend_id, k.applied
-FROM inbox_keys AS k
-JOIN asked ON asked.key = k.key
-LEFT JOIN replayed AS r ON r.key = k.key
+SELECT key, fingerprint, status, backend_id, applied FROM inbox_keys WHERE key = ANY($1::text[])
 `
 
-type RecallParams struct {
-	Keys         []string
-	Fingerprints [][]byte
-}
-
 type RecallRow struct {
-	Key       string
-	Same      bool
-	Status    int16
-	BackendID string
-	Applied   bool
+	Key         string
+	Fingerprint []byte
+	Status      int16
+	BackendID   string
+	Applied     bool
 }
 
-// The keys stored with the same fingerprint count one replay more.
-func (q *Queries) Recall(ctx context.Context, arg RecallParams) ([]RecallRow, error) {
-	rows, err := q.db.Query(ctx, recall, arg.Keys, arg.Fingerprints)
+// Statements take their keys as arrays and find them through an index
+// whatever plan PostgreSQL caches for them (= ANY, not a join with an
+// unnest, which a generic plan made while the table was small may do by
+// scanning it whole).
+func (q *Queries) Recall(ctx context.Context, keys []string) ([]RecallRow, error) {
+	rows, err := q.db.Query(ctx, recall, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +223,7 @@ func (q *Queries) Recall(ctx context.Context, arg RecallParams) ([]RecallRow, er
 		var i RecallRow
 		if err := rows.Scan(
 			&i.Key,
-			&i.Same,
+			&i.Fingerprint,
 			&i.Status,
 			&i.BackendID,
 			&i.Applied,
