@@ -18,6 +18,8 @@ func (g *gen) emitDoc() {
 	b.WriteString("Every Save and Delete writes the entry and its outbox event in one database\n")
 	b.WriteString("transaction; an outbox processor delivers the events and marks the entries\n")
 	b.WriteString("synced. Nothing in this package writes a metric table any other way.\n\n")
+	fmt.Fprintf(&b, "The payloads and the rules their values follow are package %s's, which the\n", g.m.Wire.Name)
+	fmt.Fprintf(&b, "receiving end, package %s, decodes and checks them with.\n\n", g.m.Receiver.Name)
 	b.WriteString("Metrics:\n\n")
 	for _, mt := range g.m.Metrics {
 		line := "  - " + mt.GoName
