@@ -6,10 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,9 +22,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/outboxgen/outboxgen/examples/fitness/backend"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
 	"github.com/outboxgen/outboxgen/internal/pgtest"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/httpsender"
+	"github.com/outboxgen/outboxgen/runtime/outboxtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -464,5 +472,99 @@ func TestInjectedFaultsStoreNothing(t *testing.T) {
 	be.SetFaults(backend.Faults{})
 	if _, err := sender.Send(t.Context(), ev); err != nil {
 		t.Fatalf("healthy again: %v", err)
+	}
+}
+
+// Two backends on one PostgreSQL database behind a round-robin proxy take
+// a processor's deliveries, batches and retries included: every event is
+// received once, and each entry's record is the app's latest version.
+func TestTwoBackendsOnOneDatabase(t *testing.T) {
+	ctx := t.Context()
+	db := pgtest.NewDatabase(t)
+	var urls []*url.URL
+	for range 2 {
+		be, err := backend.OpenPostgres(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, base := serve(t, be)
+		u, _ := url.Parse(base)
+		urls = append(urls, u)
+	}
+	var next atomic.Int64
+	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(urls[next.Add(1)%2])
+	}})
+	defer proxy.Close()
+	be, _ := backend.OpenPostgres(ctx, db) // reads the shared database
+	defer be.Close()
+
+	app := outboxtest.NewSQLiteStore(t)
+	m := metrics.NewSQLite(app)
+	if err := m.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	final := map[string]metrics.Weight{}
+	day := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 300 {
+		w, err := m.Weight.Save(ctx, metrics.WeightInput{UserID: fmt.Sprint("user-", i%10), RecordedAt: day.AddDate(0, 0, i%7), Kg: 60 + float64(i)/10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		final[w.ID.String()] = w
+	}
+	sender := newSender(t, proxy.URL, httpsender.WithBatchRoute(wire.BatchRoute))
+	p, err := outbox.NewProcessor(app, sender, outbox.Config{
+		Concurrency: 16, BatchSize: 16, SendBatch: 8,
+		Backoff:            outbox.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
+		UnavailableBackoff: outbox.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
+		PollInterval:       20 * time.Millisecond,
+		Logger:             slog.New(slog.NewTextHandler(t.Output(), nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	for {
+		st, err := app.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outboxtest.Unfinished(st) == 0 {
+			if st.Counts[outbox.StatusDead] != 0 {
+				t.Fatalf("%d events dead", st.Counts[outbox.StatusDead])
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling the outbox's state, not synchronising
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	events, err := app.List(ctx, outbox.Filter{Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	received, err := be.Received()
+	if err != nil || len(received) != len(events) {
+		t.Fatalf("received %d keys (%v), the app wrote %d events", len(received), err, len(events))
+	}
+	records, err := be.Records("weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, w := range final {
+		var values struct{ Kg float64 }
+		r := records[id]
+		if json.Unmarshal(r.Payload, &values) != nil || r.Version != w.Version || values.Kg != w.Kg {
+			t.Errorf("entry %s: the app's version %d (%v kg), the backend's %d (%s)", id, w.Version, w.Kg, r.Version, r.Payload)
+		}
+	}
+	if len(records) != len(final) {
+		t.Errorf("%d records for %d entries", len(records), len(final))
 	}
 }
