@@ -159,6 +159,11 @@ func sqlDeclarations(t *testing.T, m *model.Model, file, pkg string, src []byte)
 func openAPISchemas(t *testing.T, m *model.Model, file string, src []byte) {
 	t.Helper()
 	var doc struct {
+		Paths map[string]struct {
+			Post struct {
+				OperationID string `yaml:"operationId"`
+			} `yaml:"post"`
+		} `yaml:"paths"`
 		Components struct {
 			Schemas map[string]any `yaml:"schemas"`
 		} `yaml:"components"`
@@ -168,5 +173,8 @@ func openAPISchemas(t *testing.T, m *model.Model, file string, src []byte) {
 	}
 	for name := range doc.Components.Schemas {
 		claimed(t, m, model.OpenAPIScope, name, file)
+	}
+	for _, p := range doc.Paths {
+		claimed(t, m, model.OperationScope, p.Post.OperationID, file)
 	}
 }

@@ -94,6 +94,14 @@ func (m *Model) routes(batch string) {
 		r.Metrics = append(r.Metrics, mt)
 	}
 	m.BatchRoute = m.Names.internal(scope, batch, "the batch route")
+	operations := m.Names.scopes[OperationScope]
+	for _, r := range m.Routes {
+		var names []string
+		for _, mt := range r.Metrics {
+			names = append(names, mt.Name)
+		}
+		r.OperationID = m.Names.internal(operations, "receive_"+strings.Join(names, "_and_"), "the operation of route "+r.Path)
+	}
 }
 
 // claimEnds registers the names one metric gives the wire and receiver
@@ -202,8 +210,12 @@ func (m *Model) internalEnds(mt *Metric) {
 	r.FromRow = n.internal(recv, lower+"FromRow", what+" (its row conversion)")
 }
 
-// OpenAPIScope keys the schemas of the receiver's OpenAPI document.
-const OpenAPIScope = "openapi:schemas"
+// OpenAPIScope keys the schemas of the receiver's OpenAPI document, and
+// OperationScope its operations.
+const (
+	OpenAPIScope   = "openapi:schemas"
+	OperationScope = "openapi:operations"
+)
 
 // PackageKey is how scopes name the Go package in dir, a folder relative
 // to the generated package: "" for the package itself, "sqlitedb" and

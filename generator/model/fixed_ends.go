@@ -83,6 +83,7 @@ func (n *Names) fixEnds() {
 
 	n.scope(routeScope, "the receiver's routes")
 	n.fix(n.scope(OpenAPIScope, "the schemas of the OpenAPI document"), "a schema of every OpenAPI document", openAPISchemas...)
+	n.fix(n.scope(OperationScope, "the operations of the OpenAPI document"), "the batch route's operation", "batch")
 }
 
 // openAPISchemas are the schemas every receiver's OpenAPI document has.

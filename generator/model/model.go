@@ -62,6 +62,9 @@ type SubPackage struct {
 type Route struct {
 	Path    string
 	Metrics []*Metric
+	// OperationID names its operation in the OpenAPI document:
+	// "receive_weight", "receive_glucose_and_ketones".
+	OperationID string
 }
 
 // Metric is one metric and everything derived from its name.

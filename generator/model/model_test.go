@@ -251,3 +251,23 @@ func TestFieldNamedLikeAPayloadMethod(t *testing.T) {
 		t.Fatalf("got %v, want one error at line 8 naming ValidateFields", err)
 	}
 }
+
+// Operations of the OpenAPI document never share an id: metrics a and b
+// on one route beside a metric a_and_b.
+func TestOperationIDsAreUnique(t *testing.T) {
+	m, err := build(t, "metrics.yaml", header+`
+  a: {fields: {v: {type: int}}, route: /shared}
+  b: {fields: {v: {type: int}}, route: /shared}
+  a_and_b: {fields: {v: {type: int}}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{"batch": true}
+	for _, r := range m.Routes {
+		if seen[r.OperationID] {
+			t.Errorf("operation id %s twice", r.OperationID)
+		}
+		seen[r.OperationID] = true
+	}
+}

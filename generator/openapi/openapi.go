@@ -60,16 +60,6 @@ func description(m *model.Model) string {
 	}, "\n")
 }
 
-// operationID names the operation of a route's metrics; the batch route's
-// is "batch", which no metric's can be.
-func operationID(r *model.Route) string {
-	var names []string
-	for _, mt := range r.Metrics {
-		names = append(names, mt.Name)
-	}
-	return "receive_" + strings.Join(names, "_and_")
-}
-
 func paths(m *model.Model) *yaml.Node {
 	p := object()
 	for _, r := range m.Routes {
@@ -81,7 +71,7 @@ func paths(m *model.Model) *yaml.Node {
 			bodies = append(bodies, ref("schemas", mt.Payload), ref("schemas", mt.Recv.DeletedSchema))
 		}
 		op := object(
-			"operationId", operationID(r),
+			"operationId", r.OperationID,
 			"summary", "Deliver a change to "+strings.Join(metrics, " or "),
 			"security", list(object("bearer", flow[string]())),
 			"parameters", list(

@@ -32,8 +32,9 @@
 //
 // Requests refused before processing (a bad key, an invalid payload, a
 // refused subject) store nothing: a corrected request may use the key.
-// A Store keeps keys for a retention (pginbox.DefaultRetention, 7 days)
-// and purges them after.
+// A store keeps the record of a key until its Purge deletes it, after a
+// retention (pginbox.DefaultRetention, 7 days); entities' versions are kept
+// for good, so a redelivery after that is still not applied twice.
 //
 // # Order
 //
