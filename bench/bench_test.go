@@ -50,6 +50,7 @@ func TestQuickPath(t *testing.T) {
 	b.saves(ctx)
 	b.backlogs(ctx)
 	b.httpDeliveries(ctx)
+	b.receivers(ctx)
 	b.latencies(ctx)
 	if !testing.Short() {
 		b.generation(ctx)
@@ -59,6 +60,9 @@ func TestQuickPath(t *testing.T) {
 	}
 	want := []def{mSavePlain, mSaveOurs, mSaveRiver, mSaveSQLite, mBacklogRiver100, mBacklogWatermill100,
 		mHTTPOurs64, mHTTPRiver100, mLatencyOursP50, mLatencyRiverP99}
+	for _, l := range receiverLoads {
+		want = append(want, l.events)
+	}
 	for _, c := range oursConfigs {
 		want = append(want, backlogDef(c))
 	}

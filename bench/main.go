@@ -97,6 +97,7 @@ func (b *bench) runAll(ctx context.Context, runs int) {
 		b.saves(ctx)
 		b.backlogs(ctx)
 		b.httpDeliveries(ctx)
+		b.receivers(ctx)
 		b.latencies(ctx)
 		if !b.sizes.SkipGenerate {
 			b.generation(ctx)
@@ -129,7 +130,7 @@ func run() error {
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
 	consoleEvents := flag.Int("console", 0, consoleUsage)
-	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,latency,generate,scrape (scrape runs only when named; with -diagnose: save,plans,drains,hooks,half)")
+	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,receiver,latency,generate,scrape (scrape runs only when named; with -diagnose: save,plans,drains,hooks,half)")
 	flag.Parse()
 
 	sz := fullSizes
@@ -214,7 +215,7 @@ func run() error {
 // runOnly runs a subset of the measurements.
 func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 	steps := map[string]func(context.Context){
-		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "latency": b.latencies, "generate": b.generation,
+		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "receiver": b.receivers, "latency": b.latencies, "generate": b.generation,
 		"scrape": b.scrapes,
 	}
 	for r := 1; r <= runs && ctx.Err() == nil; r++ {
@@ -223,7 +224,7 @@ func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 			if step, ok := steps[strings.TrimSpace(p)]; ok {
 				step(ctx)
 			} else {
-				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, latency, generate or scrape", p))
+				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, receiver, latency, generate or scrape", p))
 				return
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/outboxgen/outboxgen/generator/gogen"
 	"github.com/outboxgen/outboxgen/generator/model"
+	"github.com/outboxgen/outboxgen/generator/openapi"
 	"github.com/outboxgen/outboxgen/generator/spec"
 	"github.com/outboxgen/outboxgen/generator/sqlgen"
 )
@@ -34,14 +35,18 @@ type Options struct {
 type Files map[string][]byte
 
 // PackageDirs lists the folders the package s generates owns, relative to
-// the spec's folder: its own, and its sqlc packages' for every dialect, so
-// that the files of a dialect the spec no longer names are found stale.
-// Stale files are looked for there and nowhere else: not in other folders
-// below it, which may hold other packages.
+// the spec's folder: its own, its sqlc packages' for every dialect (so
+// that the files of a dialect the spec no longer names are found stale),
+// and those of its wire and receiver packages. Stale files are looked for
+// there and nowhere else: not in other folders below it, which may hold
+// other packages.
 func PackageDirs(s *spec.Spec) []string {
 	dirs := []string{s.Package.Path}
 	for _, d := range []spec.Dialect{spec.SQLite, spec.Postgres} {
 		dirs = append(dirs, path.Join(s.Package.Path, "internal", model.DBPackage(d)))
+	}
+	for _, dir := range model.EndDirs() {
+		dirs = append(dirs, path.Join(s.Package.Path, dir))
 	}
 	return dirs
 }
@@ -68,8 +73,13 @@ func Generate(s *spec.Spec, opts Options) (Files, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc, err := openapi.Generate(m)
+	if err != nil {
+		return nil, err
+	}
+	docFiles := map[string][]byte{m.Receiver.Name + "/openapi.yaml": doc}
 	files := Files{}
-	for _, part := range []map[string][]byte{sqlFiles, goFiles} {
+	for _, part := range []map[string][]byte{sqlFiles, goFiles, docFiles} {
 		for name, b := range maps.All(part) {
 			p := path.Join(m.Package.Dir, name)
 			if _, dup := files[p]; dup {

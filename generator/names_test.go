@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/outboxgen/outboxgen/generator/model"
 	"github.com/outboxgen/outboxgen/generator/spec"
 )
@@ -40,9 +42,11 @@ func TestEveryDeclarationIsClaimed(t *testing.T) {
 				claimed(t, m, model.FileScope(fileDir), base, name)
 				switch {
 				case strings.HasSuffix(base, ".go"):
-					goDeclarations(t, m, name, path.Base(fileDir), fileDir == "", src)
+					goDeclarations(t, m, name, model.PackageKey(fileDir), fileDir == "", src)
 				case base == "schema.sql":
-					sqlDeclarations(t, m, name, path.Base(fileDir), src)
+					sqlDeclarations(t, m, name, fileDir, src)
+				case base == "openapi.yaml":
+					openAPISchemas(t, m, name, src)
 				}
 			}
 		})
@@ -56,8 +60,9 @@ func claimed(t *testing.T, m *model.Model, scope, name, where string) {
 	}
 }
 
-// goDeclarations checks the declarations of one Go file. pkg is the sqlc
-// package the file is in, unless main (the generated package itself).
+// goDeclarations checks the declarations of one Go file. pkg keys the
+// package the file is in (see model.PackageKey), unless main (the
+// generated package itself).
 func goDeclarations(t *testing.T, m *model.Model, file, pkg string, main bool, src []byte) {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), file, src, 0)
@@ -142,10 +147,34 @@ var sqlObject = regexp.MustCompile(`(?i)(?:CREATE TABLE IF NOT EXISTS|CREATE UNI
 func sqlDeclarations(t *testing.T, m *model.Model, file, pkg string, src []byte) {
 	t.Helper()
 	d := spec.Postgres
-	if pkg == model.DBPackage(spec.SQLite) {
+	if path.Base(pkg) == model.DBPackage(spec.SQLite) {
 		d = spec.SQLite
 	}
 	for _, match := range sqlObject.FindAllStringSubmatch(string(src), -1) {
 		claimed(t, m, model.SQLScope(d), match[1], file)
+	}
+}
+
+// openAPISchemas checks the schemas of an OpenAPI document.
+func openAPISchemas(t *testing.T, m *model.Model, file string, src []byte) {
+	t.Helper()
+	var doc struct {
+		Paths map[string]struct {
+			Post struct {
+				OperationID string `yaml:"operationId"`
+			} `yaml:"post"`
+		} `yaml:"paths"`
+		Components struct {
+			Schemas map[string]any `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name := range doc.Components.Schemas {
+		claimed(t, m, model.OpenAPIScope, name, file)
+	}
+	for _, p := range doc.Paths {
+		claimed(t, m, model.OperationScope, p.Post.OperationID, file)
 	}
 }

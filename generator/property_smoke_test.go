@@ -18,25 +18,38 @@ type smokePackage struct {
 // it supports, migrates the metric tables twice, then for every metric
 // saves an entry with every field set, reads it back, lists and counts
 // it, delivers its event (the delivered hook marks it synced), deletes it
-// and saves it again: every query and hook of the generated code runs.
-// It takes, in order, an SQLite file and a PostgreSQL URL per package.
+// and saves it again; and on its receiver, migrates the default storage
+// twice, then for every metric posts an entry with every field set, a
+// stale version of it and its deletion, reading it back between: every
+// query and hook of the generated code runs. It takes, in order, an
+// SQLite file and a PostgreSQL URL per package.
 func smokeProgram(pkgs []smokePackage) []byte {
 	var b strings.Builder
 	b.WriteString(`package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/inbox"
+	"github.com/outboxgen/outboxgen/runtime/inbox/pginbox"
 	"github.com/outboxgen/outboxgen/runtime/pgstore"
 	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
 `)
 	for _, p := range pkgs {
 		fmt.Fprintf(&b, "\t%s %q\n", p.alias, p.importPath)
+		fmt.Fprintf(&b, "\t%s_receiver %q\n", p.alias, p.importPath+"/receiver")
+		fmt.Fprintf(&b, "\t%s_wire %q\n", p.alias, p.importPath+"/wire")
 	}
 	b.WriteString(`)
 
@@ -55,6 +68,9 @@ func main() {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Specs of one dialect use one of the stores.
+var _, _ = pgstore.Open, sqlitestore.Open
 
 // deliver claims every pending event and records it delivered.
 func deliver(ctx context.Context, store outbox.Store) error {
@@ -75,9 +91,30 @@ func deliver(ctx context.Context, store outbox.Store) error {
 	}
 	return nil
 }
+
+// receive posts a payload to h as the sender would, and returns the status
+// and the receipt.
+func receive(h http.Handler, route, eventType string, payload any) (int, string, error) {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return 0, "", err
+	}
+	r := httptest.NewRequest(http.MethodPost, route, strings.NewReader(string(body)))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Idempotency-Key", uuid.NewString())
+	r.Header.Set("X-Outbox-Event-Type", eventType)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var receipt struct{ ID string }
+	if w.Code/100 != 2 || json.Unmarshal(w.Body.Bytes(), &receipt) != nil {
+		return w.Code, "", fmt.Errorf("%s: %d %s", eventType, w.Code, w.Body.String())
+	}
+	return w.Code, receipt.ID, nil
+}
 `)
 	for _, p := range pkgs {
 		writeSmokeFunc(&b, p)
+		writeReceiverSmoke(&b, p)
 	}
 	return []byte(b.String())
 }
@@ -117,6 +154,7 @@ func writeSmokeFunc(b *strings.Builder, p smokePackage) {
 	}
 `, p.alias, q("NewPostgres"))
 	}
+	fmt.Fprintf(b, "\tif err := receiver_%s(ctx, pgURL); err != nil {\n\t\treturn fmt.Errorf(\"receiver: %%w\", err)\n\t}\n", p.alias)
 	b.WriteString("\treturn nil\n}\n")
 
 	fmt.Fprintf(b, "\nfunc metrics_%s(ctx context.Context, store outbox.Store, m *%s) error {\n", p.alias, q("Metrics"))
@@ -197,4 +235,62 @@ func bound(f *model.Field) string {
 		return fmt.Sprint(*f.Max)
 	}
 	return "1"
+}
+
+// writeReceiverSmoke writes the smoke test of a package's receiver.
+func writeReceiverSmoke(b *strings.Builder, p smokePackage) {
+	r, w := p.alias+"_receiver", p.alias+"_wire"
+	fmt.Fprintf(b, `
+func receiver_%s(ctx context.Context, pgURL string) error {
+	store, err := pginbox.Open(ctx, pgURL, 2)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	storage := %s.NewStorage(store)
+	for range 2 {
+		if err := storage.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	h, err := %[2]s.New(store, storage, inbox.WithoutAuthentication())
+	if err != nil {
+		return err
+	}
+	at := time.Date(2025, 11, 2, 5, 30, 0, 0, time.UTC)
+`, p.alias, r)
+	for _, mt := range p.m.Metrics {
+		var fields []string
+		for _, f := range mt.Fields {
+			fields = append(fields, fmt.Sprintf("%s: %s", f.GoName, smokeValue(p.alias, f)))
+		}
+		fmt.Fprintf(b, `	{
+		id := uuid.New()
+		entry := %[1]s{PayloadVersion: %[2]d, ID: id, UserID: "ada", RecordedAt: at, Version: 2, %[3]s}
+		if status, _, err := receive(h, %[4]q, %[5]q, entry); err != nil || status != http.StatusCreated {
+			return fmt.Errorf("receive %[8]s: %%d, %%w", status, err)
+		}
+		got, err := storage.%[9]s(ctx, id)
+		if err != nil || got.Version != 2 {
+			return fmt.Errorf("get %[8]s: %%+v, %%w", got, err)
+		}
+		if l, err := storage.%[10]s(ctx, "ada", 10); err != nil || len(l) != 1 {
+			return fmt.Errorf("list %[8]s: %%d, %%v", len(l), err)
+		}
+		entry.Version = 1
+		if _, backendID, err := receive(h, %[4]q, %[6]q, entry); err != nil || backendID != got.BackendID {
+			return fmt.Errorf("receive a stale %[8]s: %%s, %%v", backendID, err)
+		}
+		deleted := %[11]s.DeletedPayload{PayloadVersion: %[2]d, Metric: %[8]q, ID: id, UserID: "ada", Version: 3, DeletedAt: at}
+		if _, _, err := receive(h, %[4]q, %[7]q, deleted); err != nil {
+			return fmt.Errorf("receive the deletion of %[8]s: %%w", err)
+		}
+		if _, err := storage.%[9]s(ctx, id); !errors.Is(err, %[12]s.ErrNotFound) {
+			return fmt.Errorf("get deleted %[8]s: %%v", err)
+		}
+	}
+`, w+"."+mt.Payload, mt.Events.PayloadVersion, strings.Join(fields, ", "), mt.Route, mt.Events.Created, mt.Events.Updated, mt.Events.Deleted,
+			mt.Name, mt.Recv.Get, mt.Recv.List, w, r)
+	}
+	b.WriteString("\treturn nil\n}\n")
 }

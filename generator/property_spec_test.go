@@ -39,8 +39,12 @@ var (
 		"problem", "bucket", "changed", "remote", "excluded", "t", "d", "i", "r", "e", "m", "legacy", "old",
 		"name", "tbl", "adapter", "from_sqlite", "user_recorded", "payload_version", "user_id", "max_user_id_bytes",
 		"list_filter", "validation_error", "event_types", "new_sqlite", "register_postgres",
+		// The receiver's and the wire package's words.
+		"wire", "receiver", "inbox", "pginbox", "received", "change", "applier", "storage", "new", "open_api",
+		"decode", "fields", "from_row", "on", "entry", "contract", "invalid", "batch", "batch_route", "check_time",
+		"check_user_id", "validate_fields", "slices", "tx", "value", "received_weight", "weight_change",
 	}
-	packageNames = []string{"metrics", "string", "main", "outbox", "uuid", "time", "pgx", "sqlitedb", "pgdb", "init", "fmt", "errors", "context", "health", "p1"}
+	packageNames = []string{"metrics", "string", "main", "outbox", "uuid", "time", "pgx", "sqlitedb", "pgdb", "init", "fmt", "errors", "context", "health", "p1", "wire", "receiver", "inbox"}
 	zones        = []string{"UTC", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Europe/Paris"}
 	windows      = []string{"none", "exact", "minute", "hour", "day"}
 	fieldTypes   = []string{"int", "float", "string", "bool", "time", "enum"}

@@ -21,7 +21,9 @@ import (
 // TestAcceptedSpecsBuildAndMigrate is the generator's promise, checked on
 // random specs: a spec is either refused with errors that each point at
 // a line of it, or it yields a package that builds, vets clean and, on
-// every dialect it names, migrates and runs every query and hook.
+// every dialect it names, migrates and runs every query and hook; and a
+// receiver that migrates on PostgreSQL and takes, stores, reads and
+// deletes an entry of every metric.
 //
 // The specs are made of the riskiest words (see property_spec_test.go).
 // Each refusal must be at the line of a name; that name is dropped and the
@@ -56,11 +58,9 @@ func TestAcceptedSpecsBuildAndMigrate(t *testing.T) {
 		metrics, refused = metrics+len(m.Metrics), refused+dropped
 		writeFiles(t, filepath.Join(mod, dir), files)
 		pkgs = append(pkgs, smokePackage{alias: dir, importPath: m.Package.ImportPath, m: m})
-		pg := ""
-		if m.Postgres {
-			pg = pgtest.NewDatabase(t)
-		}
-		args = append(args, filepath.Join(t.TempDir(), "smoke.db"), pg)
+		// PostgreSQL for the sending side if the spec names it, and for
+		// the receiver's default storage in any case.
+		args = append(args, filepath.Join(t.TempDir(), "smoke.db"), pgtest.NewDatabase(t))
 	}
 	writeFiles(t, mod, generator.Files{"smoke/main.go": smokeProgram(pkgs)})
 	t.Logf("%d specs, %d metrics generated, %d refusals (each at the line of a name)", n, metrics, refused)

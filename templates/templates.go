@@ -7,8 +7,9 @@ package templates
 import "embed"
 
 // FS holds the templates: <dialect>/schema.sql.tmpl and
-// <dialect>/queries.sql.tmpl for dialects sqlite and postgres, and
+// <dialect>/queries.sql.tmpl for dialects sqlite and postgres, the same
+// for the receiver's default storage (receiver/, PostgreSQL), and
 // sqlc.yaml.tmpl.
 //
-//go:embed sqlite/*.tmpl postgres/*.tmpl sqlc.yaml.tmpl
+//go:embed sqlite/*.tmpl postgres/*.tmpl receiver/*.tmpl sqlc.yaml.tmpl
 var FS embed.FS

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/outboxgen/outboxgen/internal/pgtest"
 )
 
 // cli runs the command in-process and returns its exit status and output.
@@ -200,8 +202,8 @@ func TestAddAMetricEndToEnd(t *testing.T) {
 	}
 	write(t, filepath.Join(dir, "main.go"), e2eProgram)
 	goCmd(t, dir, "mod", "tidy")
-	out := goCmd(t, dir, "run", ".", filepath.Join(dir, "app.db"))
-	if !strings.Contains(out, "delivered POST /v1/blood_pressure") || !strings.Contains(out, `"systolic":120`) || !strings.Contains(out, "entry synced") {
+	out := goCmd(t, dir, "run", ".", filepath.Join(dir, "app.db"), pgtest.NewDatabase(t))
+	if !strings.Contains(out, "received systolic 120 diastolic 80") || !strings.Contains(out, "entry synced with the receiver's id") {
 		t.Fatalf("program output:\n%s", out)
 	}
 }
@@ -217,22 +219,25 @@ func goCmd(t *testing.T, dir string, args ...string) string {
 	return string(out)
 }
 
-// e2eProgram is an application using the freshly generated metric.
+// e2eProgram is an application using the freshly generated metric at both
+// ends: it saves an entry on SQLite, and a processor delivers it to the
+// generated receiver, with its default storage on PostgreSQL.
 const e2eProgram = `package main
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
 	"example.com/app/metrics"
+	"example.com/app/metrics/receiver"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/httpsender"
+	"github.com/outboxgen/outboxgen/runtime/inbox"
+	"github.com/outboxgen/outboxgen/runtime/inbox/pginbox"
 	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
 )
 
@@ -246,34 +251,37 @@ func main() {
 	m := metrics.NewSQLite(store)
 	check(m.Migrate(ctx))
 
-	got := make(chan string, 10)
+	// The receiving end of the same spec.
+	inboxStore, err := pginbox.Open(ctx, os.Args[2], 4)
+	check(err)
+	defer inboxStore.Close()
+	storage := receiver.NewStorage(inboxStore)
+	check(storage.Migrate(ctx))
+	auth, err := inbox.BearerToken("s3cret", "processor")
+	check(err)
+	h, err := receiver.New(inboxStore, storage, inbox.WithAuthenticator(auth))
+	check(err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
-	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		got <- r.Method + " " + r.URL.Path + " " + string(body)
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprint(w, ` + "`" + `{"id":"bp-1"}` + "`" + `)
-	}))
+	go inbox.NewServer("", h).Serve(ln)
 
 	id, err := m.SaveBloodPressure(ctx, metrics.BloodPressureInput{UserID: "ada", Systolic: 120, Diastolic: 80})
 	check(err)
-	sender, err := httpsender.New("http://"+ln.Addr().String(), metrics.Routes())
+	sender, err := httpsender.New("http://"+ln.Addr().String(), metrics.Routes(), httpsender.WithTokenSource(httpsender.StaticToken("s3cret")))
 	check(err)
 	proc, err := outbox.NewProcessor(store, sender, outbox.Config{Backoffs: metrics.Backoffs()})
 	check(err)
 	go proc.Run(ctx)
-	select {
-	case req := <-got:
-		fmt.Println("delivered", req)
-	case <-ctx.Done():
-		log.Fatal("no delivery")
-	}
 	for ctx.Err() == nil {
 		e, err := m.BloodPressure.Get(ctx, id)
 		check(err)
-		if e.SyncStatus == metrics.SyncSynced && e.BackendID != nil && *e.BackendID == "bp-1" {
-			fmt.Println("entry synced")
+		if e.SyncStatus == metrics.SyncSynced {
+			got, err := storage.GetBloodPressure(ctx, id)
+			check(err)
+			fmt.Printf("received systolic %d diastolic %d\n", got.Systolic, got.Diastolic)
+			if e.BackendID != nil && *e.BackendID == got.BackendID {
+				fmt.Println("entry synced with the receiver's id")
+			}
 			return
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/outboxgen/outboxgen/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -44,4 +49,59 @@ func TestParseFaults(t *testing.T) {
 			t.Errorf("%s: accepted", q)
 		}
 	}
+}
+
+// The app mode rides through a PostgreSQL restart: the saves that fail
+// meanwhile are reported and tried again, and the app goes on saving.
+func TestAppSurvivesDatabaseRestart(t *testing.T) {
+	pg := pgtest.NewServer(t)
+	out := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"app", "--database-url", pg.URL(), "--every", "20ms"}, out, out) }()
+	saved := func() int { return strings.Count(out.String(), "app: saved weight") }
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				cancel()
+				<-done
+				t.Fatalf("%s never happened:\n%s", what, out.String())
+			}
+			time.Sleep(10 * time.Millisecond) // polling the app's output
+		}
+	}
+	waitFor("a first save", func() bool { return saved() >= 3 })
+	if err := pg.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	before := saved()
+	waitFor("saves after the restart", func() bool { return saved() >= before+5 })
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "app: the save failed") {
+		t.Logf("no save failed during the restart (it fell between two saves):\n%s", out.String())
+	}
+}
+
+// lockedBuffer is a buffer written by the app's goroutine and read by the
+// test's.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/outboxgen/outboxgen/examples/fitness/backend"
 	"github.com/outboxgen/outboxgen/examples/fitness/demo"
 	"github.com/outboxgen/outboxgen/examples/fitness/metrics"
@@ -39,18 +41,44 @@ func runApp(ctx context.Context, args []string, out io.Writer) error {
 	defer tick.Stop()
 	for n := 0; ; n++ {
 		user := []string{"ada", "bob"}[n%2]
-		id, err := store.Metrics.SaveWeight(ctx, metrics.WeightInput{UserID: user, RecordedAt: time.Now().AddDate(0, 0, -n/2), Kg: 60 + rand.Float64()*30})
-		if err != nil && ctx.Err() == nil {
-			return err
+		in := metrics.WeightInput{UserID: user, RecordedAt: time.Now().AddDate(0, 0, -n/2), Kg: 60 + rand.Float64()*30}
+		id, err := saveRetrying(ctx, out, func() (uuid.UUID, error) { return store.Metrics.SaveWeight(ctx, in) })
+		if err != nil {
+			return nil // stopped
 		}
-		if err == nil {
-			fmt.Fprintf(out, "app: saved weight %s for %s\n", id, user)
-		}
+		fmt.Fprintf(out, "app: saved weight %s for %s\n", id, user)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
+	}
+}
+
+// saveRetrying calls save until it succeeds, reporting each failure and
+// waiting a little longer after each (up to 5 s): a database that restarts
+// fails the saves meanwhile, and the app goes on once it is back. Nothing
+// is lost: a failed save wrote nothing, neither entry nor event. It
+// returns an error only when ctx ends.
+func saveRetrying(ctx context.Context, out io.Writer, save func() (uuid.UUID, error)) (uuid.UUID, error) {
+	wait := 100 * time.Millisecond
+	for {
+		id, err := save()
+		if err == nil {
+			return id, nil
+		}
+		if ctx.Err() != nil {
+			return uuid.Nil, ctx.Err()
+		}
+		fmt.Fprintf(out, "app: the save failed (%v); trying again in %s\n", err, wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return uuid.Nil, ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 
@@ -92,17 +120,23 @@ func runProcessor(ctx context.Context, args []string, out io.Writer) error {
 
 // runBackend serves the demo backend and, on a second port, an admin API
 // to make it misbehave: POST /down, /up, /faults?fail=0.2&status=503&retry_after=1s&slow=0.1&slow_by=2s&in_progress=0.1&drop=ENTITY_ID;
-// GET /counts.
+// GET /counts. With --database-url it keeps what it receives in
+// PostgreSQL, and several backends may run on one database.
 func runBackend(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("fitness backend", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "where the backend listens")
 	adminAddr := fs.String("admin", "127.0.0.1:8081", "where the admin API listens")
 	db := fs.String("backend-db", "fitness-backend.db", "the backend's SQLite file")
+	databaseURL := fs.String("database-url", "", "keep what the backend receives in PostgreSQL instead (postgres://…)")
 	token := fs.String("token", "demo-token", "the bearer token deliveries must carry")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	be, err := backend.Open(ctx, *db)
+	open := func() (*backend.Server, error) { return backend.Open(ctx, *db) }
+	if *databaseURL != "" {
+		open = func() (*backend.Server, error) { return backend.OpenPostgres(ctx, *databaseURL) }
+	}
+	be, err := open()
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,8 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 func (g *gen) emit() error {
 	g.emitDoc()
 	g.emitShared()
+	g.emitWire()
+	g.emitReceiver()
 	for _, mt := range g.m.Metrics {
 		g.emitMetric(mt)
 		for _, d := range g.dialects() {
@@ -70,13 +72,23 @@ type gen struct {
 	err   error // the first file asked for twice
 }
 
-// file starts a generated file. A second file of the same name would
-// replace the first, silently losing its code: that is refused.
+// file starts a generated file of the metrics package. A second file of
+// the same name would replace the first, silently losing its code: that is
+// refused.
 func (g *gen) file(name string) *jen.File {
+	return g.newFile(name, g.m.Package.Name)
+}
+
+// fileIn starts a generated file of the package p, in its folder.
+func (g *gen) fileIn(p model.SubPackage, name string) *jen.File {
+	return g.newFile(p.Name+"/"+name, p.Name)
+}
+
+func (g *gen) newFile(name, pkg string) *jen.File {
 	if _, dup := g.files[name]; dup && g.err == nil {
 		g.err = fmt.Errorf("two generated files would be called %s (please report this as an outboxgen bug, with the spec)", name)
 	}
-	f := jen.NewFile(g.m.Package.Name)
+	f := jen.NewFile(pkg)
 	f.HeaderComment(Header)
 	f.ImportAlias(outboxPath, "outbox")
 	f.ImportName(pgxPath, "pgx")
@@ -85,6 +97,7 @@ func (g *gen) file(name string) *jen.File {
 	f.ImportName(pgStorePath, "pgstore")
 	f.ImportName(g.m.Package.ImportPath+"/internal/sqlitedb", "sqlitedb")
 	f.ImportName(g.m.Package.ImportPath+"/internal/pgdb", "pgdb")
+	f.ImportName(g.m.Wire.ImportPath, g.m.Wire.Name)
 	g.files[name] = f
 	return f
 }
@@ -106,6 +119,9 @@ func uuidT() *jen.Statement             { return jen.Qual(uuidPath, "UUID") }
 func timeT() *jen.Statement             { return jen.Qual("time", "Time") }
 func ctxT() *jen.Statement              { return jen.Qual("context", "Context") }
 func errorsNew(s string) *jen.Statement { return jen.Qual("errors", "New").Call(jen.Lit(s)) }
+
+// wireName names a declaration of the wire package in a comment.
+func (g *gen) wireName(name string) string { return g.m.Wire.Name + "." + name }
 
 // kv is one key: value pair of a composite literal.
 func kv(key jen.Code, value jen.Code) jen.Code { return jen.Add(key).Op(":").Add(value) }

@@ -18,12 +18,13 @@ func (g *gen) emitMetric(mt *model.Metric) {
 	g.emitEntity(f, mt)
 	for _, fl := range mt.Fields {
 		if fl.Type == spec.Enum {
-			emitEnum(f, mt, fl)
+			g.emitEnumAlias(f, mt, fl)
 		}
 	}
-	emitInput(f, mt)
-	emitPayload(f, mt)
-	emitRepository(f, mt)
+	g.emitInput(f, mt)
+	g.emitPayloadAlias(f, mt)
+	emitEvent(f, mt)
+	g.emitRepository(f, mt)
 	emitUseCase(f, mt)
 }
 
@@ -124,6 +125,27 @@ func emitEnum(f *jen.File, mt *model.Metric, fl *model.Field) {
 	)
 }
 
+// emitEnumAlias declares an enum of the wire package, and its values, in
+// the metrics package.
+func (g *gen) emitEnumAlias(f *jen.File, mt *model.Metric, fl *model.Field) {
+	f.Commentf("%s is a value of %s's %s field (%s).", fl.EnumType, mt.Name, fl.Name, g.wireName(fl.EnumType))
+	f.Type().Id(fl.EnumType).Op("=").Add(g.wireOf(fl.EnumType))
+	f.Commentf("The values of %s.", fl.EnumType)
+	defs := []jen.Code{}
+	for _, v := range fl.Values {
+		defs = append(defs, jen.Id(v.GoName).Op("=").Add(g.wireOf(v.GoName)))
+	}
+	f.Const().Defs(defs...)
+}
+
+// emitPayloadAlias declares the wire package's payload in the metrics
+// package.
+func (g *gen) emitPayloadAlias(f *jen.File, mt *model.Metric) {
+	f.Commentf("%s is the body of %s and %s events (%s).", mt.Payload, mt.Events.Created, mt.Events.Updated, g.wireName(mt.Payload))
+	f.Type().Id(mt.Payload).Op("=").Add(g.wireOf(mt.Payload))
+}
+
+// emitPayload writes a metric's payload type, in the wire package.
 func emitPayload(f *jen.File, mt *model.Metric) {
 	f.Commentf("%s is the body of %s and %s events, payload version %d.",
 		mt.Payload, mt.Events.Created, mt.Events.Updated, mt.Events.PayloadVersion)
@@ -141,7 +163,10 @@ func emitPayload(f *jen.File, mt *model.Metric) {
 		jen.Id("BackendID").Op("*").String().Tag(map[string]string{"json": "backend_id"}),
 	)
 	f.Type().Id(mt.Payload).Struct(fields...)
+}
 
+// emitEvent writes the method making an entry's outbox event.
+func emitEvent(f *jen.File, mt *model.Metric) {
 	payload := []jen.Code{
 		field("PayloadVersion", jen.Lit(mt.Events.PayloadVersion)),
 		field("ID", jen.Id("e").Dot("ID")),
@@ -184,7 +209,7 @@ func emitPayload(f *jen.File, mt *model.Metric) {
 	)
 }
 
-func emitRepository(f *jen.File, mt *model.Metric) {
+func (g *gen) emitRepository(f *jen.File, mt *model.Metric) {
 	repo := mt.Repository
 	store := mt.Store
 	f.Commentf("%s stores %s entries. Every change it writes enqueues its outbox", repo, strings.ReplaceAll(mt.Name, "_", " "))
@@ -220,7 +245,7 @@ func emitRepository(f *jen.File, mt *model.Metric) {
 		jen.List(jen.Id("user"), jen.Err()).Op(":=").Id("r").Dot("cfg").Dot("user").Call(jen.Id("ctx"), jen.Id("in").Dot("UserID")),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
 		// A resolved user id has not been through Validate.
-		jen.If(jen.Err().Op(":=").Id("userIDProblem").Call(jen.Lit(mt.Name), jen.Id("user")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
+		jen.If(jen.Err().Op(":=").Add(g.wireOf("CheckUserID")).Call(jen.Lit(mt.Name), jen.Id("user")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Err())),
 		jen.List(jen.Id("id"), jen.Err()).Op(":=").Qual(uuidPath, "NewV7").Call(),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Id(mt.GoName).Values(), jen.Qual("fmt", "Errorf").Call(jen.Lit("new "+mt.Name+" id: %w"), jen.Err()))),
 		jen.List(jen.Id("recorded"), jen.Id("now")).Op(":=").Id("r").Dot("cfg").Dot("stamp").Call(jen.Id("in").Dot("RecordedAt")),

@@ -18,6 +18,8 @@ func (g *gen) emitDoc() {
 	b.WriteString("Every Save and Delete writes the entry and its outbox event in one database\n")
 	b.WriteString("transaction; an outbox processor delivers the events and marks the entries\n")
 	b.WriteString("synced. Nothing in this package writes a metric table any other way.\n\n")
+	fmt.Fprintf(&b, "The payloads and the rules their values follow are package %s's, which the\n", g.m.Wire.Name)
+	fmt.Fprintf(&b, "receiving end, package %s, decodes and checks them with.\n\n", g.m.Receiver.Name)
 	b.WriteString("Metrics:\n\n")
 	for _, mt := range g.m.Metrics {
 		line := "  - " + mt.GoName
@@ -54,31 +56,20 @@ func (g *gen) emitShared() {
 
 	f.Comment("Errors returned by repositories and use cases. Validation failures are")
 	f.Comment("*ValidationError values wrapping ErrRequired, ErrOutOfRange, ErrTooLong or")
-	f.Comment("ErrNotAllowed, joined when several fields fail.")
+	f.Comment("ErrNotAllowed, joined when several fields fail; they are the wire package's,")
+	f.Comment("which the receiver returns too.")
 	f.Var().Defs(
 		jen.Id("ErrNotFound").Op("=").Add(errorsNew(g.m.Package.Name+": entry not found")),
 		jen.Id("ErrNoUser").Op("=").Add(errorsNew(g.m.Package.Name+": no user: set UserID or configure WithUserResolver")),
-		jen.Id("ErrRequired").Op("=").Add(errorsNew("is required")),
-		jen.Id("ErrOutOfRange").Op("=").Add(errorsNew("is out of range")),
-		jen.Id("ErrTooLong").Op("=").Add(errorsNew("is too long")),
-		jen.Id("ErrNotAllowed").Op("=").Add(errorsNew("is not an allowed value")),
+		jen.Id("ErrRequired").Op("=").Add(g.wireOf("ErrRequired")),
+		jen.Id("ErrOutOfRange").Op("=").Add(g.wireOf("ErrOutOfRange")),
+		jen.Id("ErrTooLong").Op("=").Add(g.wireOf("ErrTooLong")),
+		jen.Id("ErrNotAllowed").Op("=").Add(g.wireOf("ErrNotAllowed")),
 	)
 
-	f.Comment("ValidationError says which field of which metric is invalid and why. It")
-	f.Comment("never holds the value itself: entries are health data.")
-	f.Type().Id("ValidationError").Struct(
-		jen.Id("Metric").String().Comment(`e.g. "weight"`),
-		jen.Id("Field").String().Comment(`e.g. "kg"`),
-		jen.Id("Err").Error().Comment("ErrRequired, ErrOutOfRange, ErrTooLong or ErrNotAllowed"),
-		jen.Id("Detail").String().Comment(`e.g. "must be from 20 to 500"`),
-	)
-	f.Func().Params(jen.Id("e").Op("*").Id("ValidationError")).Id("Error").Params().String().Block(
-		jen.Return(jen.Id("e").Dot("Metric").Op("+").Lit(" ").Op("+").Id("e").Dot("Field").Op("+").Lit(" ").Op("+").Id("e").Dot("Detail")),
-	)
-	f.Comment("Unwrap returns the kind of failure, for errors.Is.")
-	f.Func().Params(jen.Id("e").Op("*").Id("ValidationError")).Id("Unwrap").Params().Error().Block(
-		jen.Return(jen.Id("e").Dot("Err")),
-	)
+	f.Comment("ValidationError says which field of which metric is invalid and why (" + g.wireName("ValidationError") + ").")
+	f.Comment("It never holds the value itself: entries are health data.")
+	f.Type().Id("ValidationError").Op("=").Add(g.wireOf("ValidationError"))
 
 	f.Comment("ListFilter selects entries for a repository's List. Zero fields match everything.")
 	f.Type().Id("ListFilter").Struct(
@@ -129,8 +120,9 @@ func (g *gen) emitShared() {
 
 	g.emitMetricsType(f)
 	g.emitCatalog(f)
-	g.emitDeletedPayload(f)
-	g.emitLimits(f)
+	g.emitDeletedPayloadAlias(f)
+	f.Comment("MaxUserIDBytes is the longest user id a save accepts, in bytes (" + g.wireName("MaxUserIDBytes") + ").")
+	f.Const().Id("MaxUserIDBytes").Op("=").Add(g.wireOf("MaxUserIDBytes"))
 	g.emitBuckets(f)
 	g.emitValueHelpers(f)
 }
@@ -171,33 +163,21 @@ func (g *gen) constructorNames() string {
 // emitCatalog writes Routes, Backoffs and EventTypes: what the processor
 // and sender need to know about the events.
 func (g *gen) emitCatalog(f *jen.File) {
-	f.Comment("Event types of every metric.")
+	f.Comment("Event types of every metric (the wire package's).")
 	defs := []jen.Code{}
 	for _, mt := range g.m.Metrics {
-		defs = append(defs,
-			jen.Id(mt.Events.CreatedConst).Op("=").Lit(mt.Events.Created),
-			jen.Id(mt.Events.UpdatedConst).Op("=").Lit(mt.Events.Updated),
-			jen.Id(mt.Events.DeletedConst).Op("=").Lit(mt.Events.Deleted),
-		)
+		for _, c := range []string{mt.Events.CreatedConst, mt.Events.UpdatedConst, mt.Events.DeletedConst} {
+			defs = append(defs, jen.Id(c).Op("=").Add(g.wireOf(c)))
+		}
 	}
 	f.Const().Defs(defs...)
 
 	f.Comment("EventTypes lists every event type this package enqueues.")
-	list := []jen.Code{}
-	for _, mt := range g.m.Metrics {
-		list = append(list, jen.Id(mt.Events.CreatedConst), jen.Id(mt.Events.UpdatedConst), jen.Id(mt.Events.DeletedConst))
-	}
-	f.Func().Id("EventTypes").Params().Index().String().Block(jen.Return(jen.Index().String().Values(list...)))
+	f.Func().Id("EventTypes").Params().Index().String().Block(jen.Return(g.wireOf("EventTypes").Call()))
 
 	f.Comment("Routes maps every event type to the path it is delivered to, for")
 	f.Comment("httpsender.New.")
-	var routes []jen.Code
-	for _, mt := range g.m.Metrics {
-		for _, c := range []string{mt.Events.CreatedConst, mt.Events.UpdatedConst, mt.Events.DeletedConst} {
-			routes = append(routes, kv(jen.Id(c), jen.Lit(mt.Route)))
-		}
-	}
-	f.Func().Id("Routes").Params().Map(jen.String()).String().Block(jen.Return(jen.Map(jen.String()).String().Add(values(routes...))))
+	f.Func().Id("Routes").Params().Map(jen.String()).String().Block(jen.Return(g.wireOf("Routes").Call()))
 
 	f.Comment("Backoffs maps every event type to its retry schedule, for")
 	f.Comment("outbox.Config.Backoffs.")
@@ -211,18 +191,11 @@ func (g *gen) emitCatalog(f *jen.File) {
 	f.Func().Id("Backoffs").Params().Map(jen.String()).Add(outbox("Backoff")).Block(jen.Return(jen.Map(jen.String()).Add(outbox("Backoff")).Add(values(backoffs...))))
 }
 
-// emitDeletedPayload writes the body shared by every *.deleted event.
-func (g *gen) emitDeletedPayload(f *jen.File) {
-	f.Comment("DeletedPayload is the body of every metric's deleted event.")
-	f.Type().Id("DeletedPayload").Struct(
-		jen.Id("PayloadVersion").Int().Tag(map[string]string{"json": "payload_version"}),
-		jen.Id("Metric").String().Tag(map[string]string{"json": "metric"}),
-		jen.Id("ID").Add(uuidT()).Tag(map[string]string{"json": "id"}),
-		jen.Id("UserID").String().Tag(map[string]string{"json": "user_id"}),
-		jen.Id("Version").Int64().Tag(map[string]string{"json": "version"}),
-		jen.Id("BackendID").Op("*").String().Tag(map[string]string{"json": "backend_id"}),
-		jen.Id("DeletedAt").Add(timeT()).Tag(map[string]string{"json": "deleted_at"}),
-	)
+// emitDeletedPayloadAlias declares the wire package's deleted payload in
+// the metrics package.
+func (g *gen) emitDeletedPayloadAlias(f *jen.File) {
+	f.Comment("DeletedPayload is the body of every metric's deleted event (" + g.wireName("DeletedPayload") + ").")
+	f.Type().Id("DeletedPayload").Op("=").Add(g.wireOf("DeletedPayload"))
 }
 
 // emitBuckets writes the dedupe window functions the metrics use, and

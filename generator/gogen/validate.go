@@ -17,11 +17,8 @@ import (
 // a value fails alike on SQLite and PostgreSQL, with a *ValidationError
 // naming the field, instead of as a database error on one of them.
 
-// maxUserIDBytes bounds user ids. They are indexed with the dedupe bucket,
-// and PostgreSQL refuses an index entry of more than about 2.7 kB; 255
-// bytes holds an e-mail address, a UUID or an OpenID subject with room to
-// spare.
-const maxUserIDBytes = 255
+// maxUserIDBytes bounds user ids (see model.MaxUserIDBytes).
+const maxUserIDBytes = model.MaxUserIDBytes
 
 // emitLimits writes the checks every metric's validation shares.
 func (g *gen) emitLimits(f *jen.File) {
@@ -37,9 +34,9 @@ func (g *gen) emitLimits(f *jen.File) {
 			field("Detail", jen.Lit(detail)),
 		)))
 	}
-	f.Comment("userIDProblem says what is wrong with a user id, if anything: the databases")
-	f.Comment("keep it as text in an index.")
-	f.Func().Id("userIDProblem").Params(jen.List(jen.Id("metric"), jen.Id("id")).String()).Error().Block(
+	f.Comment("CheckUserID says what is wrong with a user id of metric, if anything: the")
+	f.Comment("databases keep it as text in an index.")
+	f.Func().Id("CheckUserID").Params(jen.List(jen.Id("metric"), jen.Id("id")).String()).Error().Block(
 		jen.If(jen.Len(jen.Id("id")).Op(">").Id("MaxUserIDBytes")).Block(
 			invalid(jen.Lit("user_id"), "ErrTooLong", fmt.Sprintf("must be at most %d bytes", maxUserIDBytes))),
 		jen.If(jen.Op("!").Qual("unicode/utf8", "ValidString").Call(jen.Id("id")).Op("||").Qual("strings", "ContainsRune").Call(jen.Id("id"), jen.Lit(0))).Block(
@@ -54,8 +51,8 @@ func (g *gen) emitLimits(f *jen.File) {
 		jen.Id("minTime").Op("=").Qual("time", "Date").Call(jen.Lit(1), jen.Qual("time", "January"), jen.Lit(2), jen.Lit(0), jen.Lit(0), jen.Lit(0), jen.Lit(0), jen.Qual("time", "UTC")),
 		jen.Id("maxTime").Op("=").Qual("time", "Date").Call(jen.Lit(9999), jen.Qual("time", "December"), jen.Lit(30), jen.Lit(23), jen.Lit(59), jen.Lit(59), jen.Lit(999999999), jen.Qual("time", "UTC")),
 	)
-	f.Comment("timeProblem says what is wrong with a time, if anything.")
-	f.Func().Id("timeProblem").Params(jen.List(jen.Id("metric"), jen.Id("field")).String(), jen.Id("t").Add(timeT())).Error().Block(
+	f.Comment("CheckTime says what is wrong with a time of metric's field, if anything.")
+	f.Func().Id("CheckTime").Params(jen.List(jen.Id("metric"), jen.Id("field")).String(), jen.Id("t").Add(timeT())).Error().Block(
 		jen.If(jen.Id("t").Dot("Before").Call(jen.Id("minTime")).Op("||").Id("t").Dot("After").Call(jen.Id("maxTime"))).Block(
 			invalid(jen.Id("field"), "ErrOutOfRange", "must be from 0001-01-02 to 9999-12-30 (UTC)")),
 		jen.Return(jen.Nil()),
@@ -69,7 +66,7 @@ func check(problem jen.Code) jen.Code {
 	)
 }
 
-func emitInput(f *jen.File, mt *model.Metric) {
+func (g *gen) emitInput(f *jen.File, mt *model.Metric) {
 	f.Commentf("%s is what %s records.", mt.Input, mt.UseCase)
 	fields := []jen.Code{
 		jen.Comment("UserID owns the entry; empty asks the user resolver."),
@@ -82,25 +79,30 @@ func emitInput(f *jen.File, mt *model.Metric) {
 	}
 	f.Type().Id(mt.Input).Struct(fields...)
 
-	f.Commentf("Validate checks in against the spec of %s, and against what the databases", mt.Name)
-	f.Comment("and the event's JSON can hold. It returns every problem found, as")
+	payload := []jen.Code{}
+	for _, fl := range mt.Fields {
+		payload = append(payload, field(fl.GoName, jen.Id("in").Dot(fl.GoName)))
+	}
+	f.Commentf("Validate checks in against the spec of %s, and against what the", mt.Name)
+	f.Comment("databases and the event's JSON can hold: its user and time when given, and")
+	f.Comment("its fields by the rules the receiver checks payloads with:")
+	f.Commentf("%s. It returns every problem found, as", g.wireName(mt.Payload+".ValidateFields"))
 	f.Comment("*ValidationError values joined with errors.Join.")
 	body := []jen.Code{
 		jen.Var().Id("errs").Index().Error(),
 		jen.If(jen.Id("in").Dot("UserID").Op("!=").Lit("")).Block(
-			check(jen.Id("userIDProblem").Call(jen.Lit(mt.Name), jen.Id("in").Dot("UserID")))),
+			check(g.wireOf("CheckUserID").Call(jen.Lit(mt.Name), jen.Id("in").Dot("UserID")))),
 		jen.If(jen.Op("!").Id("in").Dot("RecordedAt").Dot("IsZero").Call()).Block(
-			check(jen.Id("timeProblem").Call(jen.Lit(mt.Name), jen.Lit("recorded_at"), jen.Id("in").Dot("RecordedAt")))),
+			check(g.wireOf("CheckTime").Call(jen.Lit(mt.Name), jen.Lit("recorded_at"), jen.Id("in").Dot("RecordedAt")))),
+		check(jen.Parens(g.wireOf(mt.Payload).Add(values(payload...))).Dot("ValidateFields").Call()),
+		jen.Return(jen.Qual("errors", "Join").Call(jen.Id("errs").Op("..."))),
 	}
-	for _, fl := range mt.Fields {
-		body = append(body, fieldChecks(mt, fl)...)
-	}
-	body = append(body, jen.Return(jen.Qual("errors", "Join").Call(jen.Id("errs").Op("..."))))
 	f.Func().Params(jen.Id("in").Id(mt.Input)).Id("Validate").Params().Error().Block(body...)
 }
 
-// fieldChecks returns the statements validating one input field.
-func fieldChecks(mt *model.Metric, fl *model.Field) []jen.Code {
+// fieldChecks returns the statements validating one field of recv, a
+// payload.
+func fieldChecks(mt *model.Metric, fl *model.Field, recv string) []jen.Code {
 	invalid := func(sentinel, detail string) jen.Code {
 		return jen.Id("errs").Op("=").Append(jen.Id("errs"), jen.Op("&").Id("ValidationError").Add(values(
 			field("Metric", jen.Lit(mt.Name)),
@@ -110,7 +112,7 @@ func fieldChecks(mt *model.Metric, fl *model.Field) []jen.Code {
 		)))
 	}
 	// An optional field is checked only when given, through v := in.Field.
-	value := func() *jen.Statement { return jen.Id("in").Dot(fl.GoName) }
+	value := func() *jen.Statement { return jen.Id(recv).Dot(fl.GoName) }
 	if !fl.Required {
 		value = func() *jen.Statement { return jen.Op("*").Id("v") }
 	}
@@ -158,7 +160,7 @@ func fieldChecks(mt *model.Metric, fl *model.Field) []jen.Code {
 		}
 		checks = append(checks, jen.If(jen.Op("!").Id("v").Dot("Valid").Call()).Block(invalid("ErrNotAllowed", "must be one of "+strings.Join(names, ", "))))
 	case spec.Time:
-		inRange := check(jen.Id("timeProblem").Call(jen.Lit(mt.Name), jen.Lit(fl.Name), value()))
+		inRange := check(jen.Id("CheckTime").Call(jen.Lit(mt.Name), jen.Lit(fl.Name), value()))
 		if fl.Required {
 			checks = append(checks, jen.If(value().Dot("IsZero").Call()).Block(invalid("ErrRequired", "is required")).Else().Block(inRange))
 		} else {
@@ -168,7 +170,7 @@ func fieldChecks(mt *model.Metric, fl *model.Field) []jen.Code {
 	if len(checks) == 0 || fl.Required {
 		return checks
 	}
-	return []jen.Code{jen.If(jen.Id("v").Op(":=").Id("in").Dot(fl.GoName), jen.Id("v").Op("!=").Nil()).Block(checks...)}
+	return []jen.Code{jen.If(jen.Id("v").Op(":=").Id(recv).Dot(fl.GoName), jen.Id("v").Op("!=").Nil()).Block(checks...)}
 }
 
 // plural is noun, or noun+"s" unless n is 1.

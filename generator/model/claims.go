@@ -35,8 +35,9 @@ func (m *Model) claim(mt *Metric, sm spec.Metric) {
 	input := n.scope(TypeScope("", mt.Input), "struct "+mt.Input)
 	n.fix(input, "a field of every input", inputMembers...)
 	n.fix(input, "the method Validate", "Validate")
-	payload := n.scope(TypeScope("", mt.Payload), "struct "+mt.Payload)
+	payload := n.scope(TypeScope(wirePackage, mt.Payload), "struct "+wirePackage+"."+mt.Payload)
 	n.fix(payload, "a field of every payload", payloadMembers...)
+	n.fix(payload, "a method of every payload", payloadMethods...)
 	n.fix(payload, "the payload's version (events.payload_version)", "PayloadVersion")
 	payloadKeys := n.scope(JSONScope(mt.Payload), "the JSON of "+mt.Payload)
 	n.fix(payloadKeys, "a key of every payload", payloadJSON...)
@@ -62,7 +63,6 @@ func (m *Model) claim(mt *Metric, sm spec.Metric) {
 		if !n.claim(pkg, f.EnumType, fwhat+" (its enum type)", pos) {
 			continue
 		}
-		n.fix(n.scope(TypeScope("", f.EnumType), "type "+f.EnumType), "the method of every enum", enumMembers...)
 		for _, v := range f.Values {
 			n.claim(pkg, v.GoName, fmt.Sprintf("value %q of field %q of metric %q", v.Value, f.Name, mt.Name), pos)
 		}
@@ -71,6 +71,7 @@ func (m *Model) claim(mt *Metric, sm spec.Metric) {
 		m.claimSQL(mt, sm, d)
 		m.claimQueries(mt, sm, d)
 	}
+	m.claimEnds(mt, sm)
 }
 
 // claimSQL registers a metric's table, its indexes and its columns.
@@ -168,6 +169,7 @@ func (m *Model) internal(mt *Metric) {
 	case spec.WindowMinute, spec.WindowHour, spec.WindowDay:
 		mt.Zone = n.internal(pkg, lower+"Zone", what+" (its dedupe time zone)")
 	}
+	m.internalEnds(mt)
 	for _, d := range m.Dialects() {
 		name, a := dialectNames[d], mt.Adapters[d]
 		a.Type = n.internal(pkg, name.prefix+mt.GoName, what+" (its "+name.prose+" adapter)")

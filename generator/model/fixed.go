@@ -22,7 +22,7 @@ var predeclared = []string{
 // packages under; a declaration of the same name would clash in that file.
 var packageImports = []string{
 	"context", "embed", "errors", "fmt", "json", "math", "sql", "strings", "time", "tzdata", "utf8",
-	"uuid", "outbox", "pgx", "pgstore", "sqlitestore", "pgdb", "sqlitedb",
+	"uuid", "outbox", "pgx", "pgstore", "sqlitestore", "pgdb", "sqlitedb", "wire",
 }
 
 // packageDecls are the package-level declarations of metrics.go, doc.go,
@@ -35,7 +35,7 @@ var packageDecls = []string{
 	// Per dialect.
 	"NewSQLite", "RegisterSQLite", "NewPostgres", "RegisterPostgres",
 	// Unexported helpers.
-	"config", "newMetrics", "userIDProblem", "timeProblem", "minTime", "maxTime", "minuteBucket",
+	"config", "newMetrics", "minuteBucket",
 	"hourBucket", "dayBucket", "exactBucket", "zone", "deref", "syncedColumns", "remoteID",
 	"changeEvent", "timeFromMicros", "microsFromTime", "sqliteSchema", "sqliteColumns",
 	"postgresSchema", "postgresColumns", "nilIfZero", "microsOrZero", "ptrIfSet", "timeIfSet",
@@ -43,11 +43,9 @@ var packageDecls = []string{
 
 // typeMembers are the fields and methods of the shared types.
 var typeMembers = map[string][]string{
-	"Metrics":         {"cfg", "migrate"},
-	"config":          {"resolveUser", "now", "user", "stamp"},
-	"ListFilter":      {"UserID", "From", "To", "SyncStatus", "Limit", "limit"},
-	"ValidationError": {"Metric", "Field", "Err", "Detail", "Error", "Unwrap"},
-	"DeletedPayload":  {"PayloadVersion", "Metric", "ID", "UserID", "Version", "BackendID", "DeletedAt"},
+	"Metrics":    {"cfg", "migrate"},
+	"config":     {"resolveUser", "now", "user", "stamp"},
+	"ListFilter": {"UserID", "From", "To", "SyncStatus", "Limit", "limit"},
 }
 
 // deletedPayloadJSON are the keys of every deleted event's payload.
@@ -58,6 +56,7 @@ var (
 	entityMembers     = []string{"ID", "UserID", "RecordedAt", "Version", "BackendID", "SyncStatus", "CreatedAt", "UpdatedAt", "event"}
 	inputMembers      = []string{"UserID", "RecordedAt"}
 	payloadMembers    = []string{"ID", "UserID", "RecordedAt", "Version", "BackendID"}
+	payloadMethods    = []string{"Validate", "ValidateFields"}
 	payloadJSON       = []string{"id", "user_id", "recorded_at", "version", "backend_id"}
 	repositoryMembers = []string{"db", "cfg", "Save", "Get", "List", "Delete", "CountBySyncStatus"}
 	storeMembers      = []string{"save", "get", "list", "delete", "countBySyncStatus"}
@@ -99,6 +98,8 @@ var sqlcParams = []string{"now", "recorded_from", "recorded_to", "max_rows", "id
 var runtimeRelations = []string{
 	"outbox_events", "outbox_keys", "outboxgen_migrations", "outbox_events_claimable",
 	"outbox_events_leased", "outbox_events_unfinished_key", "outbox_events_completed", "outbox_events_due",
+	// The receiving end's (runtime/inbox).
+	"inbox_keys", "inbox_keys_pkey", "inbox_keys_received", "inbox_entities", "inbox_entities_pkey",
 }
 
 // maxSQLName is the longest identifier PostgreSQL keeps whole (NAMEDATALEN
@@ -117,6 +118,7 @@ func (n *Names) fixAll(m *Model) {
 	n.fix(n.scopes[TypeScope("", "Metrics")], "the method Migrate", "Migrate")
 	n.fix(n.scope(JSONScope("DeletedPayload"), "the JSON of DeletedPayload"), "a key of every deleted payload", deletedPayloadJSON...)
 	n.fix(n.scope(FileScope(""), "the package's folder"), "a file of every generated package", packageFiles...)
+	n.fixEnds()
 	for _, d := range []spec.Dialect{spec.SQLite, spec.Postgres} {
 		db := dbPackage(d)
 		n.fix(n.scope(FileScope("internal/"+db), "folder internal/"+db), "a file of every sqlc package", dbFiles...)

@@ -16,6 +16,12 @@ import (
 	"github.com/outboxgen/outboxgen/generator/spec"
 )
 
+// MaxUserIDBytes bounds user ids. They are indexed with the dedupe bucket,
+// and PostgreSQL refuses an index entry of more than about 2.7 kB; 255
+// bytes holds an e-mail address, a UUID or an OpenID subject with room to
+// spare.
+const MaxUserIDBytes = 255
+
 // Model is what the generator emits for one spec.
 type Model struct {
 	Package  Package
@@ -27,6 +33,15 @@ type Model struct {
 	TimeZones []string
 	// Names is every name the generated code declares, by scope.
 	Names *Names
+
+	// Wire is the package both ends of the outbox share: payloads, event
+	// types, routes and validation. Receiver is the receiving end.
+	Wire, Receiver SubPackage
+	// Routes are the metrics' routes, each with the metrics posted to it,
+	// in the order the spec first names them.
+	Routes []*Route
+	// BatchRoute is where the receiver takes batches of events.
+	BatchRoute string
 }
 
 // Package is the generated package.
@@ -34,6 +49,22 @@ type Package struct {
 	Name       string // Go package name
 	ImportPath string // Go import path
 	Dir        string // output directory, relative to the spec file, slash-separated
+}
+
+// SubPackage is a package generated in a folder of the generated package.
+type SubPackage struct {
+	Name       string // Go package name, also its folder: "wire"
+	ImportPath string
+}
+
+// Route is one HTTP path and the metrics whose events are posted to it
+// (several when the spec gives them one route).
+type Route struct {
+	Path    string
+	Metrics []*Metric
+	// OperationID names its operation in the OpenAPI document:
+	// "receive_weight", "receive_glucose_and_ketones".
+	OperationID string
 }
 
 // Metric is one metric and everything derived from its name.
@@ -69,6 +100,12 @@ type Metric struct {
 	// The database objects.
 	Table   string // "metric_heart_rate"
 	Indexes Indexes
+
+	// WireFile is the metric's file in the wire package:
+	// "heart_rate_payload.go".
+	WireFile string
+	// Recv names the metric's code in the receiver package.
+	Recv Receiver
 }
 
 // Adapter names the code of one metric on one dialect.
@@ -181,10 +218,13 @@ func Build(s *spec.Spec, importPath string) (*Model, error) {
 		Postgres: slices.Contains(s.Dialects, spec.Postgres),
 		Names:    newNames(s.File),
 	}
+	m.Wire = SubPackage{Name: wirePackage, ImportPath: importPath + "/" + wirePackage}
+	m.Receiver = SubPackage{Name: receiverPackage, ImportPath: importPath + "/" + receiverPackage}
 	m.Names.fixAll(m)
 	for _, sm := range s.Metrics {
 		m.Metrics = append(m.Metrics, buildMetric(sm, m.Dialects()))
 	}
+	m.routes(s.BatchRoute)
 	// Names from the spec first, in the order it declares them, then the
 	// internal names, which step aside for them.
 	for i, mt := range m.Metrics {
@@ -275,6 +315,8 @@ func buildMetric(sm spec.Metric, ds []spec.Dialect) *Metric {
 	for _, d := range ds {
 		mt.Adapters[d] = &Adapter{File: sm.Name + "_" + string(d) + ".go"}
 	}
+	mt.WireFile = sm.Name + "_payload.go"
+	mt.Recv = buildReceiver(sm.Name, goName)
 	for _, sf := range sm.Fields {
 		f := &Field{
 			Name:        sf.Name,
@@ -318,6 +360,26 @@ func sqlTypes(t spec.FieldType) (sqlite, postgres string) {
 // SQLCName is a name sqlc sees in the SQL (a table, column, parameter or
 // result column) and the Go name it must give it.
 type SQLCName struct{ SQL, Go string }
+
+// ReceiverSQLCNames lists the names sqlc makes Go names of for the
+// receiver's default storage, sorted, like SQLCNames.
+func (m *Model) ReceiverSQLCNames() []SQLCName {
+	seen := map[string]bool{"max_rows": true}
+	for _, n := range receivedColumns {
+		seen[n] = true
+	}
+	for _, mt := range m.Metrics {
+		seen[mt.Recv.Table] = true
+		for _, f := range mt.Fields {
+			seen[f.Name] = true
+		}
+	}
+	var names []SQLCName
+	for _, n := range slices.Sorted(maps.Keys(seen)) {
+		names = append(names, SQLCName{SQL: n, Go: GoName(n)})
+	}
+	return names
+}
 
 // SQLCNames lists the names sqlc makes Go names of for m's metrics, sorted,
 // for its rename setting: told each one, sqlc cannot spell an initialism

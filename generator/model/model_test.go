@@ -215,3 +215,59 @@ func TestCommentText(t *testing.T) {
 		}
 	}
 }
+
+// The receiver's names leave the spec's alone: metrics named like the
+// receiver's declarations are accepted, and the batch route steps aside
+// for a metric posted where it would be.
+func TestReceiverNamesStepAside(t *testing.T) {
+	m, err := build(t, "metrics.yaml", header+`
+  new: {fields: {v: {type: int}}}
+  storage: {fields: {v: {type: int}}}
+  applier: {fields: {v: {type: int}}}
+  open_api: {fields: {v: {type: int}}}
+  batch: {fields: {v: {type: int}}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*Metric{}
+	for _, mt := range m.Metrics {
+		byName[mt.Name] = mt
+	}
+	if m.BatchRoute != "/v1/batch2" || byName["batch"].Route != "/v1/batch" {
+		t.Errorf("batch route %s beside metric batch at %s; want /v1/batch2", m.BatchRoute, byName["batch"].Route)
+	}
+}
+
+// A field named like a method of every payload is refused at its line.
+func TestFieldNamedLikeAPayloadMethod(t *testing.T) {
+	_, err := build(t, "metrics.yaml", header+`
+  weight:
+    fields:
+      validate_fields: {type: int}
+`)
+	var errs spec.Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Pos.Line != 8 || !strings.Contains(errs[0].Msg, "ValidateFields") {
+		t.Fatalf("got %v, want one error at line 8 naming ValidateFields", err)
+	}
+}
+
+// Operations of the OpenAPI document never share an id: metrics a and b
+// on one route beside a metric a_and_b.
+func TestOperationIDsAreUnique(t *testing.T) {
+	m, err := build(t, "metrics.yaml", header+`
+  a: {fields: {v: {type: int}}, route: /shared}
+  b: {fields: {v: {type: int}}, route: /shared}
+  a_and_b: {fields: {v: {type: int}}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{"batch": true}
+	for _, r := range m.Routes {
+		if seen[r.OperationID] {
+			t.Errorf("operation id %s twice", r.OperationID)
+		}
+		seen[r.OperationID] = true
+	}
+}

@@ -24,6 +24,7 @@ func (w *walker) spec(root *yaml.Node) *Spec {
 	if v := top.get("defaults"); v != nil {
 		def = w.defaults(top.key("defaults"), v)
 	}
+	s.BatchRoute = defaultRoute(def.routePrefix, "batch")
 	if v := top.require("metrics", "add a mapping of metric names to metric definitions"); v != nil {
 		s.Metrics = w.metrics(v, def)
 		w.checkEventTypes()

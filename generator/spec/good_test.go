@@ -35,6 +35,7 @@ func TestGood(t *testing.T) {
 				Route:       "/v1/weight",
 				Pos:         Pos{8, 3},
 			}},
+			BatchRoute: "/v1/batch",
 		}},
 		{"full.yaml", &Spec{
 			Version:  1,
@@ -90,6 +91,7 @@ func TestGood(t *testing.T) {
 					Pos:         Pos{41, 3},
 				},
 			},
+			BatchRoute: "/batch",
 		}},
 	}
 	for _, tt := range tests {

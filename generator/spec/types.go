@@ -15,6 +15,9 @@ type Spec struct {
 	Dialects []Dialect
 	// Metrics in the order the file declares them.
 	Metrics []Metric
+	// BatchRoute is where a batch of events is posted: the route prefix
+	// (defaults.route_prefix) and "/batch", e.g. "/v1/batch".
+	BatchRoute string
 }
 
 // Package says where and as what the generated code is written.

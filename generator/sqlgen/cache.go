@@ -42,6 +42,9 @@ func runUnits(inputs map[string][]byte, cfg sqlcConfig, run func(map[string][]by
 		if u.Postgres != "" {
 			missing.Postgres = u.Postgres
 		}
+		if u.Receiver != "" {
+			missing.Receiver = u.Receiver
+		}
 		maps.Copy(missing.Rename, u.Rename)
 	}
 	if len(missing.dirs()) == 0 {

@@ -47,11 +47,23 @@ type dialect struct {
 var (
 	sqlite   = dialect{name: "sqlite", pkg: "sqlitedb"}
 	postgres = dialect{name: "postgres", pkg: "pgdb"}
+	// receiver is the receiver's default storage, on PostgreSQL, whatever
+	// the dialects of the sending side.
+	receiver = dialect{name: "receiver", pkg: "pgdb"}
 )
+
+// dir is where a dialect's files go, relative to the generated package.
+func (d dialect) dir() string {
+	if d == receiver {
+		return model.ReceiverDBDir
+	}
+	return "internal/" + d.pkg
+}
 
 // Generate returns the SQL and sqlc-generated Go of m, keyed by slash
 // paths relative to the generated package: internal/sqlitedb/… and
-// internal/pgdb/… for the dialects m uses.
+// internal/pgdb/… for the dialects m uses, and receiver/internal/pgdb/…
+// for the receiver's default storage.
 func Generate(m *model.Model) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	var dialects []dialect
@@ -61,13 +73,14 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 	if m.Postgres {
 		dialects = append(dialects, postgres)
 	}
+	dialects = append(dialects, receiver)
 	for _, d := range dialects {
 		for _, name := range []string{"schema.sql", "queries.sql"} {
 			b, err := render(d.name+"/"+name+".tmpl", m)
 			if err != nil {
 				return nil, err
 			}
-			files["internal/"+d.pkg+"/"+name] = b
+			files[d.dir()+"/"+name] = b
 		}
 	}
 
@@ -102,6 +115,11 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 		cfg.Postgres = postgres.name
 		cfg.Rename[postgres.name] = m.SQLCNames()
 	}
+	if err := renderInputs(inputs, receiver, receiver.name, m); err != nil {
+		return nil, err
+	}
+	cfg.Receiver = receiver.name
+	cfg.Rename[receiver.name] = m.ReceiverSQLCNames()
 	out, err := runUnits(inputs, cfg, runSQLC)
 	if err != nil {
 		return nil, err
@@ -117,6 +135,7 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 	if m.Postgres {
 		outputs = append(outputs, output{postgres, []string{cfg.Postgres}})
 	}
+	outputs = append(outputs, output{receiver, []string{cfg.Receiver}})
 	for _, o := range outputs {
 		for _, name := range []string{"db.go", "models.go", "queries.sql.go"} {
 			var srcs [][]byte
@@ -134,18 +153,20 @@ func Generate(m *model.Model) (map[string][]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			files["internal/"+o.d.pkg+"/"+name] = retitle(merged)
+			files[o.d.dir()+"/"+name] = retitle(merged)
 		}
 	}
 	return files, nil
 }
 
 // sqlcConfig is what sqlc.yaml.tmpl needs: the work directories of the
-// SQLite shards and of PostgreSQL ("" when the spec does not use it), and,
-// by directory, the Go name sqlc must give each SQL name it meets there.
+// SQLite shards, of PostgreSQL ("" when the spec does not use it) and of
+// the receiver, and, by directory, the Go name sqlc must give each SQL
+// name it meets there.
 type sqlcConfig struct {
 	SQLite   []string
 	Postgres string
+	Receiver string
 	Rename   map[string][]model.SQLCName
 }
 
@@ -154,6 +175,9 @@ func (c sqlcConfig) dirs() []string {
 	dirs := slices.Clone(c.SQLite)
 	if c.Postgres != "" {
 		dirs = append(dirs, c.Postgres)
+	}
+	if c.Receiver != "" {
+		dirs = append(dirs, c.Receiver)
 	}
 	return dirs
 }
@@ -166,6 +190,9 @@ func (c sqlcConfig) units() []sqlcConfig {
 	}
 	if c.Postgres != "" {
 		units = append(units, sqlcConfig{Postgres: c.Postgres, Rename: c.renameOf(c.Postgres)})
+	}
+	if c.Receiver != "" {
+		units = append(units, sqlcConfig{Receiver: c.Receiver, Rename: c.renameOf(c.Receiver)})
 	}
 	return units
 }

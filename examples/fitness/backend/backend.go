@@ -1,18 +1,27 @@
 // Package backend is the demo backend of the fitness example: a real HTTP
 // server that receives the outbox's events, one per request or in batches,
-// validates them, and keeps what it received in an SQLite file of its own.
+// through the receiver generated from the repository's metrics.yaml
+// (examples/fitness/metrics/receiver), with fault injection wrapped around
+// it so that the example can show the outbox riding through outages.
 //
-// It follows the IETF Idempotency-Key draft as Stripe does: a request whose
-// key it has completed before is answered with the stored original response
-// (the same status and backend id) and changes nothing; the same key with a
-// different body is 422; a request whose key is still being processed is
-// 409. Errors are RFC 9457 problem documents.
+// The receiver follows the IETF Idempotency-Key draft as Stripe does (see
+// runtime/inbox): a request whose key it has completed before is answered
+// with the stored original response (the same status and backend id) and
+// changes nothing; the same key with a different body is 422; a request
+// whose key is still being processed is 409. Each entry's changes are
+// applied once, in version order, and errors are RFC 9457 problem
+// documents.
+//
+// It keeps what it receives either in an SQLite file of its own (Open: no
+// server to install, for the demo), where the backend implements the
+// receiver's Applier over its own records table, or in PostgreSQL (Open
+// Postgres), with the receiver's generated default storage; several
+// backends may share one PostgreSQL database.
 //
 // It can be told to go down (refusing connections), to answer slowly, to
 // fail a share of requests with a status (5xx, 429 + Retry-After, 400…), to
 // answer a share with 409 as if in progress, or to drop the connection on
-// one entity's events, so the example can show the outbox riding through
-// all of it.
+// one entity's events.
 package backend
 
 import (
@@ -20,102 +29,121 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"sync"
-	"time"
 
-	_ "modernc.org/sqlite" // the backend's own store
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/receiver"
+	"github.com/outboxgen/outboxgen/runtime/inbox"
+	"github.com/outboxgen/outboxgen/runtime/inbox/pginbox"
+	"github.com/outboxgen/outboxgen/runtime/inbox/sqliteinbox"
 )
-
-// Faults are the misbehaviours the backend is told to show. The zero value
-// is a healthy backend.
-type Faults struct {
-	// SlowShare of requests are answered only after SlowBy, once the event
-	// is stored: a client that gives up earlier retries, and the retry is
-	// a duplicate the backend must absorb. Each event of a batch draws its
-	// chance; the batch is answered SlowBy late if any of them drew it.
-	SlowShare float64
-	SlowBy    time.Duration
-	// FailShare of requests fail with FailStatus (503 or 429, say) and a
-	// Retry-After of RetryAfter, before anything is stored. Each event of a
-	// batch draws its chance and fails with FailStatus in the results (a
-	// result has no Retry-After); at 1, when every request fails, the batch
-	// request fails as a whole, Retry-After and all.
-	FailShare  float64
-	FailStatus int
-	RetryAfter time.Duration
-	// InProgressShare of events are answered 409, as if an earlier request
-	// with their key were still being processed, before anything is stored.
-	InProgressShare float64
-	// DropEntity, when set, is an entity id on whose events the backend
-	// drops the connection after reading the request, without an answer
-	// and without storing anything: a crash on that payload. A batch that
-	// holds one is dropped as a whole.
-	DropEntity string
-}
 
 // Server is the demo backend.
 type Server struct {
-	db    *sql.DB
-	addr  string
-	token string
+	receiver http.Handler // the generated receiver
+	db       *sql.DB      // for the reads of Counts, Records and Received
+	records  func(metric string) string
+	close    func() error
 
-	mu       sync.Mutex
-	faults   Faults
-	inFlight map[string]bool // idempotency keys being processed
-	ln       net.Listener
-	srv      *http.Server
-	done     chan struct{} // closed when the current Serve returns
+	mu     sync.Mutex
+	auth   inbox.Authenticator // nil: no token required
+	faults Faults
+	addr   string
+	ln     net.Listener
+	srv    *http.Server
+	done   chan struct{} // closed when the current Serve returns
 }
 
-// Open opens (creating) the backend's SQLite file at path.
+// Open opens (creating) the backend's SQLite file at path: the receiver's
+// keys and versions and the backend's records, in one file, written in
+// one transaction per change.
 func Open(ctx context.Context, path string) (*Server, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	store, err := sqliteinbox.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("backend: %w", err)
 	}
-	f.Close()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
-	if err != nil {
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
 		return nil, fmt.Errorf("backend: %w", err)
 	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		db.Close()
+	if _, err := store.DB().ExecContext(ctx, recordsSchema); err != nil {
+		store.Close()
 		return nil, fmt.Errorf("backend: create tables: %w", err)
 	}
-	return &Server{db: db, inFlight: map[string]bool{}}, nil
+	s := &Server{db: store.DB(), close: store.Close, records: func(string) string { return sqliteRecords }}
+	if s.receiver, err = receiver.New[*sql.Tx](store, recorder{}, s.options()...); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	return s, nil
 }
 
-// schema: idempotency_keys holds each completed request's key, a hash of
-// its body and the response it got, which a repeat of the key gets again.
-const schema = `
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    idempotency_key TEXT PRIMARY KEY,
-    event_type      TEXT NOT NULL,
-    metric          TEXT NOT NULL,
-    entity_id       TEXT NOT NULL,
-    body_sha256     TEXT NOT NULL,
-    status          INTEGER NOT NULL,
-    remote_id       TEXT NOT NULL,
-    received_at     INTEGER NOT NULL,
-    duplicates      INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS records (
-    metric    TEXT NOT NULL,
-    entity_id TEXT NOT NULL,
-    user_id   TEXT NOT NULL,
-    version   INTEGER NOT NULL,
-    deleted   BOOLEAN NOT NULL,
-    payload   BLOB NOT NULL,
-    PRIMARY KEY (metric, entity_id)
-);`
+// OpenPostgres opens the backend on the PostgreSQL database at url, with
+// the receiver's generated default storage (tables received_<metric>).
+// Backends in several processes may share the database.
+func OpenPostgres(ctx context.Context, url string) (*Server, error) {
+	store, err := pginbox.Open(ctx, url, 10)
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	storage := receiver.NewStorage(store)
+	if err := storage.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(store.Pool())
+	s := &Server{
+		db:      db,
+		close:   func() error { err := db.Close(); store.Close(); return err },
+		records: postgresRecords,
+	}
+	if s.receiver, err = receiver.New[pgx.Tx](store, storage, s.options()...); err != nil {
+		s.close()
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	return s, nil
+}
 
-// RequireToken makes the backend refuse requests without this bearer token.
-func (s *Server) RequireToken(token string) { s.token = token }
+// options are the receiver's: the token RequireToken sets, if any.
+func (s *Server) options() []inbox.Option {
+	return []inbox.Option{inbox.WithAuthenticator(inbox.AuthenticatorFunc(func(r *http.Request) (string, error) {
+		s.mu.Lock()
+		auth := s.auth
+		s.mu.Unlock()
+		if auth == nil {
+			return "anyone", nil
+		}
+		return auth.Authenticate(r)
+	}))}
+}
+
+// RequireToken makes the backend refuse requests without this bearer token
+// (compared in constant time); an empty token takes the requirement away.
+func (s *Server) RequireToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.auth = nil
+	if token != "" {
+		s.auth, _ = inbox.BearerToken(token, "processor")
+	}
+}
+
+// authorized reports whether r would pass the receiver's authentication:
+// faults are only injected into requests that would.
+func (s *Server) authorized(r *http.Request) bool {
+	s.mu.Lock()
+	auth := s.auth
+	s.mu.Unlock()
+	if auth == nil {
+		return true
+	}
+	_, err := auth.Authenticate(r)
+	return err == nil
+}
 
 // SetFaults changes how the backend misbehaves.
 func (s *Server) SetFaults(f Faults) {
@@ -131,7 +159,7 @@ func (s *Server) currentFaults() Faults {
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a port) and serves until Down
-// or Close. It returns the base URL.
+// or Close, with the timeouts of inbox.NewServer. It returns the base URL.
 func (s *Server) Start(addr string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -144,7 +172,7 @@ func (s *Server) Start(addr string) (string, error) {
 	}
 	s.addr = ln.Addr().String()
 	s.ln = ln
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = inbox.NewServer(s.addr, s.Handler())
 	s.done = make(chan struct{})
 	go func(srv *http.Server, done chan struct{}) {
 		defer close(done)
@@ -182,27 +210,5 @@ func (s *Server) IsUp() bool {
 // Close stops the server and closes its database.
 func (s *Server) Close() error {
 	s.Down()
-	return s.db.Close()
+	return s.close()
 }
-
-// begin marks an idempotency key as being processed; it reports false if
-// it already is.
-func (s *Server) begin(key string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inFlight[key] {
-		return false
-	}
-	s.inFlight[key] = true
-	return true
-}
-
-// end marks a key as no longer being processed.
-func (s *Server) end(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.inFlight, key)
-}
-
-// chance reports true with probability p.
-func chance(p float64) bool { return p > 0 && rand.Float64() < p }

@@ -2,13 +2,19 @@ package backend_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +22,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/outboxgen/outboxgen/examples/fitness/backend"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
+	"github.com/outboxgen/outboxgen/internal/pgtest"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/httpsender"
+	"github.com/outboxgen/outboxgen/runtime/outboxtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,12 +38,33 @@ func start(t *testing.T) (*backend.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, be)
+}
+
+// startPostgres starts a backend on a new PostgreSQL database.
+func startPostgres(t *testing.T) (*backend.Server, string) {
+	t.Helper()
+	be, err := backend.OpenPostgres(t.Context(), pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, be)
+}
+
+func serve(t *testing.T, be *backend.Server) (*backend.Server, string) {
+	t.Helper()
 	t.Cleanup(func() { be.Close() })
 	url, err := be.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return be, url
+}
+
+// eachBackend runs test on a backend on SQLite and one on PostgreSQL.
+func eachBackend(t *testing.T, test func(t *testing.T, start func(*testing.T) (*backend.Server, string))) {
+	t.Run("sqlite", func(t *testing.T) { test(t, start) })
+	t.Run("postgres", func(t *testing.T) { test(t, startPostgres) })
 }
 
 func post(t *testing.T, url, key, eventType, body string, header ...string) int {
@@ -46,6 +77,7 @@ func post(t *testing.T, url, key, eventType, body string, header ...string) int 
 func postFor(t *testing.T, url, key, eventType, body string, header ...string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
 	req.Header.Set("X-Outbox-Event-Type", eventType)
 	for i := 0; i+1 < len(header); i += 2 {
@@ -62,64 +94,83 @@ func postFor(t *testing.T, url, key, eventType, body string, header ...string) (
 	return resp.StatusCode, string(got)
 }
 
+// The backend is the generated receiver: a repeat gets the original
+// answer, the same key with another body is 422, a stale version is
+// acknowledged without effect, and what is not an event is refused.
 func TestReceivesDedupesAndValidates(t *testing.T) {
-	be, url := start(t)
-	id, key := uuid.NewString(), uuid.NewString()
-	body := `{"payload_version":1,"id":"` + id + `","user_id":"ada","version":1,"kg":70}`
-	code, first := postFor(t, url+"/v1/weight", key, "weight.created", body)
-	if code != http.StatusCreated || first != `{"id":"be-`+id+`"}` {
-		t.Fatalf("first delivery: %d %s", code, first)
-	}
-	// A repeat gets the original response again, and changes nothing.
-	if code, again := postFor(t, url+"/v1/weight", key, "weight.created", body); code != http.StatusCreated || again != first {
-		t.Fatalf("repeated delivery: %d %s, want the original %s", code, again, first)
-	}
-	// The same key with another body is a client's bug.
-	if code := post(t, url+"/v1/weight", key, "weight.created", strings.Replace(body, "70", "71", 1)); code != http.StatusUnprocessableEntity {
-		t.Fatalf("the key with another body: %d, want 422", code)
-	}
-	updated := strings.Replace(body, `"version":1`, `"version":2`, 1)
-	if code := post(t, url+"/v1/weight", uuid.NewString(), "weight.updated", updated); code != http.StatusCreated {
-		t.Fatalf("update: %d", code)
-	}
-	for name, c := range map[string]struct{ key, typ, body string }{
-		"no key":        {"", "weight.created", body},
-		"wrong route":   {uuid.NewString(), "mood.created", body},
-		"not json":      {uuid.NewString(), "weight.created", `{"payload_version":`},
-		"missing parts": {uuid.NewString(), "weight.created", `{"payload_version":1}`},
-	} {
-		if code := post(t, url+"/v1/weight", c.key, c.typ, c.body); code/100 != 4 {
-			t.Errorf("%s: %d, want a 4xx", name, code)
+	eachBackend(t, func(t *testing.T, start func(*testing.T) (*backend.Server, string)) {
+		be, url := start(t)
+		id, key := uuid.NewString(), uuid.NewString()
+		body := entry(id, 1, `"kg":70`)
+		code, first := postFor(t, url+"/v1/weight", key, "weight.created", body)
+		var receipt struct {
+			ID      string
+			Applied bool
 		}
-	}
-	counts, err := be.Counts("ada")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := counts["weight"]; got.Records != 1 || got.Deliveries != 2 || got.Duplicates != 1 {
-		t.Fatalf("counts %+v; want 1 record from 2 deliveries and 1 duplicate", got)
-	}
+		if err := json.Unmarshal([]byte(first), &receipt); code != http.StatusCreated || err != nil || !receipt.Applied || receipt.ID == "" {
+			t.Fatalf("first delivery: %d %s", code, first)
+		}
+		// A repeat gets the original response again, and changes nothing.
+		if code, again := postFor(t, url+"/v1/weight", key, "weight.created", body); code != http.StatusCreated || again != first {
+			t.Fatalf("repeated delivery: %d %s, want the original %s", code, again, first)
+		}
+		// The same key with another body is a client's bug.
+		if code := post(t, url+"/v1/weight", key, "weight.created", strings.Replace(body, "70", "71", 1)); code != http.StatusUnprocessableEntity {
+			t.Fatalf("the key with another body: %d, want 422", code)
+		}
+		updated := entry(id, 2, `"kg":72`)
+		if code, text := postFor(t, url+"/v1/weight", uuid.NewString(), "weight.updated", updated); code != http.StatusOK || !strings.Contains(text, receipt.ID) {
+			t.Fatalf("update: %d %s, want 200 with %s", code, text, receipt.ID)
+		}
+		if code, text := postFor(t, url+"/v1/weight", uuid.NewString(), "weight.updated", entry(id, 1, `"kg":60`)); code != http.StatusOK || !strings.Contains(text, `"applied":false`) {
+			t.Fatalf("a stale version: %d %s, want 200 not applied", code, text)
+		}
+		for name, c := range map[string]struct{ key, typ, body string }{
+			"no key":        {"", "weight.created", body},
+			"wrong route":   {uuid.NewString(), "mood.created", body},
+			"not json":      {uuid.NewString(), "weight.created", `{"payload_version":`},
+			"missing parts": {uuid.NewString(), "weight.created", `{"payload_version":1}`},
+		} {
+			if code := post(t, url+"/v1/weight", c.key, c.typ, c.body); code/100 != 4 {
+				t.Errorf("%s: %d, want a 4xx", name, code)
+			}
+		}
+		counts, err := be.Counts("ada")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := counts["weight"]; got.Records != 1 || got.Deliveries != 3 || got.Duplicates != 1 {
+			t.Fatalf("counts %+v; want 1 record from 3 deliveries (one stale) and 1 duplicate", got)
+		}
+		records, err := be.Records("weight")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var values struct{ Kg float64 }
+		if r := records[id]; r.Version != 2 || r.Deleted || json.Unmarshal(r.Payload, &values) != nil || values.Kg != 72 {
+			t.Fatalf("record %+v (%s), want version 2 at 72 kg", r, r.Payload)
+		}
+	})
 }
 
-// A repeat that arrives while the first request with its key is still
-// being processed is answered 409, and the first one completes.
-func TestRepeatWhileInProgressIsConflict(t *testing.T) {
+// A repeat that arrives while the first request's answer is held (the
+// backend answers slowly, after storing) gets the stored answer: the
+// change is not applied twice.
+func TestRepeatWhileHeldGetsTheStoredAnswer(t *testing.T) {
 	be, url := start(t)
-	be.SetFaults(backend.Faults{SlowShare: 1, SlowBy: time.Hour}) // the first request is held until it is cut off
+	be.SetFaults(backend.Faults{SlowShare: 1, SlowBy: time.Hour}) // the first answer is held until it is cut off
 	key, body := uuid.NewString(), entry(uuid.NewString(), 1, `"kg":70`)
 	ctx, cancel := context.WithCancel(t.Context())
-	firstDone := make(chan int, 1)
+	firstDone := make(chan struct{})
 	go func() {
+		defer close(firstDone)
 		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/weight", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
 		req.Header.Set("X-Outbox-Event-Type", "weight.created")
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
+		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			firstDone <- resp.StatusCode
-			return
 		}
-		firstDone <- 0
 	}()
 	// The first request is stored before its slow answer: wait for it.
 	for {
@@ -132,22 +183,15 @@ func TestRepeatWhileInProgressIsConflict(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond) // polling the backend's store, not synchronising on a guess
 	}
-	code, text := postFor(t, url+"/v1/weight", key, "weight.created", body)
-	if code != http.StatusConflict || !strings.Contains(text, "still being processed") {
-		t.Fatalf("a repeat while the first is in progress: %d %s, want 409", code, text)
+	be.SetFaults(backend.Faults{})
+	if code, text := postFor(t, url+"/v1/weight", key, "weight.created", body); code != http.StatusCreated || !strings.Contains(text, `"applied":true`) {
+		t.Fatalf("a repeat while the first answer is held: %d %s, want its stored 201", code, text)
 	}
 	cancel()
 	<-firstDone
-	be.SetFaults(backend.Faults{})
-	// The server notices the first request's end a moment after its
-	// client does: until then a repeat is still in progress.
-	deadline := time.Now().Add(10 * time.Second)
-	for code = post(t, url+"/v1/weight", key, "weight.created", body); code == http.StatusConflict && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond) // polling the server
-		code = post(t, url+"/v1/weight", key, "weight.created", body)
-	}
-	if code != http.StatusCreated {
-		t.Fatalf("a repeat once the first completed: %d, want its original 201", code)
+	received, err := be.Received()
+	if err != nil || received[key] != 1 {
+		t.Fatalf("received %v (%v), want the key once with one duplicate", received, err)
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
@@ -212,7 +256,7 @@ func event(t *testing.T, typ, payload string) *outbox.Event {
 
 // entry is a metric entry's event payload.
 func entry(id string, version int, fields string) string {
-	return fmt.Sprintf(`{"payload_version":1,"id":%q,"user_id":"ada","version":%d,%s}`, id, version, fields)
+	return fmt.Sprintf(`{"payload_version":1,"id":%q,"user_id":"ada","recorded_at":"2026-05-01T07:00:00Z","version":%d,%s}`, id, version, fields)
 }
 
 // classOf names a delivery outcome: "delivered" or the error's class.
@@ -234,22 +278,32 @@ func TestBatchMatchesSingleDeliveries(t *testing.T) {
 
 	weight, mood := uuid.NewString(), uuid.NewString()
 	cases := []struct {
-		name string
-		ev   *outbox.Event
-		want string
+		name   string
+		ev     *outbox.Event
+		want   string
+		entity string // of a delivered event
 	}{
-		{"created", event(t, "weight.created", entry(weight, 1, `"kg":70`)), "delivered"},
-		{"other metric", event(t, "mood.created", entry(mood, 1, `"score":4`)), "delivered"},
-		{"updated, odd spacing", event(t, "weight.updated", entry(weight, 2, " \"kg\" :\n 71 ")), "delivered"},
-		{"invalid payload", event(t, "weight.created", `{"payload_version":1}`), "permanent"},
-		{"not json", event(t, "weight.created", `"kg"`), "permanent"},
-		{"wrong metric", event(t, "sleep.created", entry(uuid.NewString(), 1, `"hours":8`)), "permanent"},
-		{"unknown path", event(t, "water.created", entry(uuid.NewString(), 1, `"ml":250`)), "permanent"},
-		{"no route", event(t, "steps.created", entry(uuid.NewString(), 1, `"count":9000`)), "permanent"},
+		{"created", event(t, "weight.created", entry(weight, 1, `"kg":70`)), "delivered", weight},
+		{"other metric", event(t, "mood.created", entry(mood, 1, `"score":4`)), "delivered", mood},
+		{"updated, odd spacing", event(t, "weight.updated", entry(weight, 2, " \"kg\" :\n 71 ")), "delivered", weight},
+		{"invalid payload", event(t, "weight.created", `{"payload_version":1}`), "permanent", ""},
+		{"not json", event(t, "weight.created", `"kg"`), "permanent", ""},
+		{"wrong metric", event(t, "sleep.created", entry(uuid.NewString(), 1, `"hours":8`)), "permanent", ""},
+		{"unknown path", event(t, "water.created", entry(uuid.NewString(), 1, `"ml":250`)), "permanent", ""},
+		{"no route", event(t, "steps.created", entry(uuid.NewString(), 1, `"count":9000`)), "permanent", ""},
 	}
 	evs := make([]*outbox.Event, len(cases))
 	for i, c := range cases {
 		evs[i] = c.ev
+	}
+	// Each backend gives an entity an id of its own, the same on every
+	// delivery of its events.
+	ids := map[string]map[string]string{"alone": {}, "batch": {}}
+	sameID := func(round, name, which, entity, id string) {
+		if prev, ok := ids[which][entity]; ok && prev != id || id == "" {
+			t.Errorf("%s, %s: %s remote id %q for %s, earlier %q", round, name, which, id, entity, prev)
+		}
+		ids[which][entity] = id
 	}
 	for _, round := range []string{"first delivery", "redelivery"} {
 		res, err := batch.SendBatch(t.Context(), evs)
@@ -263,11 +317,9 @@ func TestBatchMatchesSingleDeliveries(t *testing.T) {
 				t.Errorf("%s, %s: batched %s (%v), alone %s (%v); want %s", round, c.name, got, res[i].Err, gotAlone, err, c.want)
 				continue
 			}
-			if res[i].Receipt != rc {
-				t.Errorf("%s, %s: batched receipt %+v, alone %+v", round, c.name, res[i].Receipt, rc)
-			}
-			if c.want == "delivered" && !strings.HasPrefix(rc.RemoteID, "be-") {
-				t.Errorf("%s, %s: remote id %q, want the backend's", round, c.name, rc.RemoteID)
+			if c.want == "delivered" {
+				sameID(round, c.name, "alone", c.entity, rc.RemoteID)
+				sameID(round, c.name, "batch", c.entity, res[i].Receipt.RemoteID)
 			}
 			// The same reason, whichever request carried the event.
 			if err != nil && afterRoute(res[i].Err.Error()) != afterRoute(err.Error()) {
@@ -302,8 +354,9 @@ func TestBatchMatchesSingleDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(records[weight].Payload); got != entry(weight, 2, " \"kg\" :\n 71 ") {
-		t.Errorf("stored payload %q, want the update's bytes", got)
+	var values struct{ Kg float64 }
+	if err := json.Unmarshal(records[weight].Payload, &values); err != nil || values.Kg != 71 {
+		t.Errorf("stored payload %q, want the update's values", records[weight].Payload)
 	}
 }
 
@@ -388,5 +441,132 @@ func TestBatchRejectsWhatIsNotABatch(t *testing.T) {
 	// The batch route does not shadow the metrics.
 	if code := post(t, url+"/v1/weight", uuid.NewString(), "weight.created", entry(uuid.NewString(), 1, `"kg":70`)); code != http.StatusCreated {
 		t.Errorf("single event after batches: %d", code)
+	}
+}
+
+// Injected refusals and crashes come before the receiver: nothing of the
+// refused or dropped events is stored, alone or in a batch.
+func TestInjectedFaultsStoreNothing(t *testing.T) {
+	be, url := start(t)
+	sender := newSender(t, url, httpsender.WithBatchRoute("/v1/batch"))
+	weight := uuid.NewString()
+	ev := event(t, "weight.created", entry(weight, 1, `"kg":70`))
+
+	be.SetFaults(backend.Faults{InProgressShare: 1})
+	if code := post(t, url+"/v1/weight", uuid.NewString(), "weight.created", entry(weight, 1, `"kg":70`)); code != http.StatusConflict {
+		t.Errorf("in progress, alone: %d, want 409", code)
+	}
+	if res, err := sender.SendBatch(t.Context(), []*outbox.Event{ev}); err == nil && res[0].Err == nil {
+		t.Error("in progress, in a batch: delivered")
+	}
+
+	be.SetFaults(backend.Faults{DropEntity: weight})
+	if _, err := sender.Send(t.Context(), ev); classOf(err) == "delivered" {
+		t.Error("a dropped event, alone: delivered")
+	}
+	if res, err := sender.SendBatch(t.Context(), []*outbox.Event{ev}); err == nil && res[0].Err == nil {
+		t.Error("a dropped event, in a batch: delivered")
+	}
+	if got, err := be.Received(); err != nil || len(got) != 0 {
+		t.Fatalf("received %v (%v), want nothing", got, err)
+	}
+
+	be.SetFaults(backend.Faults{})
+	if _, err := sender.Send(t.Context(), ev); err != nil {
+		t.Fatalf("healthy again: %v", err)
+	}
+}
+
+// Two backends on one PostgreSQL database behind a round-robin proxy take
+// a processor's deliveries, batches and retries included: every event is
+// received once, and each entry's record is the app's latest version.
+func TestTwoBackendsOnOneDatabase(t *testing.T) {
+	ctx := t.Context()
+	db := pgtest.NewDatabase(t)
+	var urls []*url.URL
+	for range 2 {
+		be, err := backend.OpenPostgres(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, base := serve(t, be)
+		u, _ := url.Parse(base)
+		urls = append(urls, u)
+	}
+	var next atomic.Int64
+	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(urls[next.Add(1)%2])
+	}})
+	defer proxy.Close()
+	be, _ := backend.OpenPostgres(ctx, db) // reads the shared database
+	defer be.Close()
+
+	app := outboxtest.NewSQLiteStore(t)
+	m := metrics.NewSQLite(app)
+	if err := m.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	final := map[string]metrics.Weight{}
+	day := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 300 {
+		w, err := m.Weight.Save(ctx, metrics.WeightInput{UserID: fmt.Sprint("user-", i%10), RecordedAt: day.AddDate(0, 0, i%7), Kg: 60 + float64(i)/10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		final[w.ID.String()] = w
+	}
+	sender := newSender(t, proxy.URL, httpsender.WithBatchRoute(wire.BatchRoute))
+	p, err := outbox.NewProcessor(app, sender, outbox.Config{
+		Concurrency: 16, BatchSize: 16, SendBatch: 8,
+		Backoff:            outbox.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
+		UnavailableBackoff: outbox.Backoff{Base: time.Millisecond, Max: 10 * time.Millisecond},
+		PollInterval:       20 * time.Millisecond,
+		Logger:             slog.New(slog.NewTextHandler(t.Output(), nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	for {
+		st, err := app.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if outboxtest.Unfinished(st) == 0 {
+			if st.Counts[outbox.StatusDead] != 0 {
+				t.Fatalf("%d events dead", st.Counts[outbox.StatusDead])
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling the outbox's state, not synchronising
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	events, err := app.List(ctx, outbox.Filter{Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	received, err := be.Received()
+	if err != nil || len(received) != len(events) {
+		t.Fatalf("received %d keys (%v), the app wrote %d events", len(received), err, len(events))
+	}
+	records, err := be.Records("weight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, w := range final {
+		var values struct{ Kg float64 }
+		r := records[id]
+		if json.Unmarshal(r.Payload, &values) != nil || r.Version != w.Version || values.Kg != w.Kg {
+			t.Errorf("entry %s: the app's version %d (%v kg), the backend's %d (%s)", id, w.Version, w.Kg, r.Version, r.Payload)
+		}
+	}
+	if len(records) != len(final) {
+		t.Errorf("%d records for %d entries", len(records), len(final))
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -36,42 +36,33 @@ type BodyFatInput struct {
 	Percent    float64 // Share of body weight that is fat
 }
 
-// Validate checks in against the spec of body_fat, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of body_fat, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.BodyFatPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in BodyFatInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("body_fat", in.UserID); err != nil {
+		if err := wire.CheckUserID("body_fat", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("body_fat", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("body_fat", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if math.IsNaN(in.Percent) || math.IsInf(in.Percent, 0) || in.Percent < 2.0 || in.Percent > 75.0 {
-		errs = append(errs, &ValidationError{
-			Metric: "body_fat",
-			Field:  "percent",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 2 to 75",
-		})
+	if err := (wire.BodyFatPayload{
+		Percent: in.Percent,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// BodyFatPayload is the body of body_fat.created and body_fat.updated events, payload version 1.
-type BodyFatPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Percent        float64   `json:"percent"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// BodyFatPayload is the body of body_fat.created and body_fat.updated events (wire.BodyFatPayload).
+type BodyFatPayload = wire.BodyFatPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e BodyFat) event(eventType string) (outbox.Event, error) {
@@ -140,7 +131,7 @@ func (r *BodyFatRepository) Save(ctx context.Context, in BodyFatInput) (BodyFat,
 	if err != nil {
 		return BodyFat{}, err
 	}
-	if err := userIDProblem("body_fat", user); err != nil {
+	if err := wire.CheckUserID("body_fat", user); err != nil {
 		return BodyFat{}, err
 	}
 	id, err := uuid.NewV7()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -35,42 +36,33 @@ type HeartRateInput struct {
 	Bpm        int64 // Beats per minute
 }
 
-// Validate checks in against the spec of heart_rate, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of heart_rate, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.HeartRatePayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in HeartRateInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("heart_rate", in.UserID); err != nil {
+		if err := wire.CheckUserID("heart_rate", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("heart_rate", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("heart_rate", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.Bpm < 20 || in.Bpm > 300 {
-		errs = append(errs, &ValidationError{
-			Metric: "heart_rate",
-			Field:  "bpm",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 20 to 300",
-		})
+	if err := (wire.HeartRatePayload{
+		Bpm: in.Bpm,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// HeartRatePayload is the body of heart_rate.created and heart_rate.updated events, payload version 1.
-type HeartRatePayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Bpm            int64     `json:"bpm"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// HeartRatePayload is the body of heart_rate.created and heart_rate.updated events (wire.HeartRatePayload).
+type HeartRatePayload = wire.HeartRatePayload
 
 // event returns the outbox event announcing e's latest change.
 func (e HeartRate) event(eventType string) (outbox.Event, error) {
@@ -139,7 +131,7 @@ func (r *HeartRateRepository) Save(ctx context.Context, in HeartRateInput) (Hear
 	if err != nil {
 		return HeartRate{}, err
 	}
-	if err := userIDProblem("heart_rate", user); err != nil {
+	if err := wire.CheckUserID("heart_rate", user); err != nil {
 		return HeartRate{}, err
 	}
 	id, err := uuid.NewV7()

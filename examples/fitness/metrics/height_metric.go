@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -36,42 +36,33 @@ type HeightInput struct {
 	Cm         float64 // Height in centimetres
 }
 
-// Validate checks in against the spec of height, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of height, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.HeightPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in HeightInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("height", in.UserID); err != nil {
+		if err := wire.CheckUserID("height", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("height", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("height", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if math.IsNaN(in.Cm) || math.IsInf(in.Cm, 0) || in.Cm < 40.0 || in.Cm > 272.0 {
-		errs = append(errs, &ValidationError{
-			Metric: "height",
-			Field:  "cm",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 40 to 272",
-		})
+	if err := (wire.HeightPayload{
+		Cm: in.Cm,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// HeightPayload is the body of height.created and height.updated events, payload version 1.
-type HeightPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Cm             float64   `json:"cm"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// HeightPayload is the body of height.created and height.updated events (wire.HeightPayload).
+type HeightPayload = wire.HeightPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Height) event(eventType string) (outbox.Event, error) {
@@ -140,7 +131,7 @@ func (r *HeightRepository) Save(ctx context.Context, in HeightInput) (Height, er
 	if err != nil {
 		return Height{}, err
 	}
-	if err := userIDProblem("height", user); err != nil {
+	if err := wire.CheckUserID("height", user); err != nil {
 		return Height{}, err
 	}
 	id, err := uuid.NewV7()

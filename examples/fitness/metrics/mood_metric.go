@@ -7,11 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -30,25 +29,17 @@ type Mood struct {
 	UpdatedAt  time.Time
 }
 
-// MoodLabel is a value of mood's label field.
-type MoodLabel string
+// MoodLabel is a value of mood's label field (wire.MoodLabel).
+type MoodLabel = wire.MoodLabel
 
+// The values of MoodLabel.
 const (
-	MoodLabelAwful MoodLabel = "awful"
-	MoodLabelBad   MoodLabel = "bad"
-	MoodLabelOkay  MoodLabel = "okay"
-	MoodLabelGood  MoodLabel = "good"
-	MoodLabelGreat MoodLabel = "great"
+	MoodLabelAwful = wire.MoodLabelAwful
+	MoodLabelBad   = wire.MoodLabelBad
+	MoodLabelOkay  = wire.MoodLabelOkay
+	MoodLabelGood  = wire.MoodLabelGood
+	MoodLabelGreat = wire.MoodLabelGreat
 )
-
-// Valid reports whether v is one of the declared label values.
-func (v MoodLabel) Valid() bool {
-	switch v {
-	case MoodLabelAwful, MoodLabelBad, MoodLabelOkay, MoodLabelGood, MoodLabelGreat:
-		return true
-	}
-	return false
-}
 
 // MoodInput is what SaveMood records.
 type MoodInput struct {
@@ -61,80 +52,35 @@ type MoodInput struct {
 	Note       *string    // Anything the user wants to add (optional)
 }
 
-// Validate checks in against the spec of mood, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of mood, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.MoodPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in MoodInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("mood", in.UserID); err != nil {
+		if err := wire.CheckUserID("mood", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("mood", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("mood", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.Score < 1 || in.Score > 10 {
-		errs = append(errs, &ValidationError{
-			Metric: "mood",
-			Field:  "score",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 1 to 10",
-		})
-	}
-	if v := in.Label; v != nil {
-		if !v.Valid() {
-			errs = append(errs, &ValidationError{
-				Metric: "mood",
-				Field:  "label",
-				Err:    ErrNotAllowed,
-				Detail: "must be one of awful, bad, okay, good, great",
-			})
-		}
-	}
-	if v := in.Note; v != nil {
-		if !utf8.ValidString(*v) {
-			errs = append(errs, &ValidationError{
-				Metric: "mood",
-				Field:  "note",
-				Err:    ErrNotAllowed,
-				Detail: "must be valid UTF-8 text",
-			})
-		}
-		if strings.ContainsRune(*v, 0) {
-			errs = append(errs, &ValidationError{
-				Metric: "mood",
-				Field:  "note",
-				Err:    ErrNotAllowed,
-				Detail: "must not contain NUL characters",
-			})
-		}
-		if utf8.RuneCountInString(*v) > 500 {
-			errs = append(errs, &ValidationError{
-				Metric: "mood",
-				Field:  "note",
-				Err:    ErrTooLong,
-				Detail: "must be at most 500 characters",
-			})
-		}
+	if err := (wire.MoodPayload{
+		Score: in.Score,
+		Label: in.Label,
+		Note:  in.Note,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// MoodPayload is the body of mood.created and mood.updated events, payload version 1.
-type MoodPayload struct {
-	PayloadVersion int        `json:"payload_version"`
-	ID             uuid.UUID  `json:"id"`
-	UserID         string     `json:"user_id"`
-	RecordedAt     time.Time  `json:"recorded_at"`
-	Score          int64      `json:"score"`
-	Label          *MoodLabel `json:"label"`
-	Note           *string    `json:"note"`
-	Version        int64      `json:"version"`
-	BackendID      *string    `json:"backend_id"`
-}
+// MoodPayload is the body of mood.created and mood.updated events (wire.MoodPayload).
+type MoodPayload = wire.MoodPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Mood) event(eventType string) (outbox.Event, error) {
@@ -205,7 +151,7 @@ func (r *MoodRepository) Save(ctx context.Context, in MoodInput) (Mood, error) {
 	if err != nil {
 		return Mood{}, err
 	}
-	if err := userIDProblem("mood", user); err != nil {
+	if err := wire.CheckUserID("mood", user); err != nil {
 		return Mood{}, err
 	}
 	id, err := uuid.NewV7()

@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -29,24 +29,16 @@ type Sleep struct {
 	UpdatedAt  time.Time
 }
 
-// SleepQuality is a value of sleep's quality field.
-type SleepQuality string
+// SleepQuality is a value of sleep's quality field (wire.SleepQuality).
+type SleepQuality = wire.SleepQuality
 
+// The values of SleepQuality.
 const (
-	SleepQualityPoor      SleepQuality = "poor"
-	SleepQualityFair      SleepQuality = "fair"
-	SleepQualityGood      SleepQuality = "good"
-	SleepQualityExcellent SleepQuality = "excellent"
+	SleepQualityPoor      = wire.SleepQualityPoor
+	SleepQualityFair      = wire.SleepQualityFair
+	SleepQualityGood      = wire.SleepQualityGood
+	SleepQualityExcellent = wire.SleepQualityExcellent
 )
-
-// Valid reports whether v is one of the declared quality values.
-func (v SleepQuality) Valid() bool {
-	switch v {
-	case SleepQualityPoor, SleepQualityFair, SleepQualityGood, SleepQualityExcellent:
-		return true
-	}
-	return false
-}
 
 // SleepInput is what SaveSleep records.
 type SleepInput struct {
@@ -59,59 +51,35 @@ type SleepInput struct {
 	WentToBed  *time.Time    // When the user went to bed (optional)
 }
 
-// Validate checks in against the spec of sleep, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of sleep, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.SleepPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in SleepInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("sleep", in.UserID); err != nil {
+		if err := wire.CheckUserID("sleep", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("sleep", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("sleep", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if math.IsNaN(in.Hours) || math.IsInf(in.Hours, 0) || in.Hours < 0.0 || in.Hours > 24.0 {
-		errs = append(errs, &ValidationError{
-			Metric: "sleep",
-			Field:  "hours",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 0 to 24",
-		})
-	}
-	if v := in.Quality; v != nil {
-		if !v.Valid() {
-			errs = append(errs, &ValidationError{
-				Metric: "sleep",
-				Field:  "quality",
-				Err:    ErrNotAllowed,
-				Detail: "must be one of poor, fair, good, excellent",
-			})
-		}
-	}
-	if v := in.WentToBed; v != nil {
-		if err := timeProblem("sleep", "went_to_bed", *v); err != nil {
-			errs = append(errs, err)
-		}
+	if err := (wire.SleepPayload{
+		Hours:     in.Hours,
+		Quality:   in.Quality,
+		WentToBed: in.WentToBed,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// SleepPayload is the body of sleep.created and sleep.updated events, payload version 1.
-type SleepPayload struct {
-	PayloadVersion int           `json:"payload_version"`
-	ID             uuid.UUID     `json:"id"`
-	UserID         string        `json:"user_id"`
-	RecordedAt     time.Time     `json:"recorded_at"`
-	Hours          float64       `json:"hours"`
-	Quality        *SleepQuality `json:"quality"`
-	WentToBed      *time.Time    `json:"went_to_bed"`
-	Version        int64         `json:"version"`
-	BackendID      *string       `json:"backend_id"`
-}
+// SleepPayload is the body of sleep.created and sleep.updated events (wire.SleepPayload).
+type SleepPayload = wire.SleepPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Sleep) event(eventType string) (outbox.Event, error) {
@@ -182,7 +150,7 @@ func (r *SleepRepository) Save(ctx context.Context, in SleepInput) (Sleep, error
 	if err != nil {
 		return Sleep{}, err
 	}
-	if err := userIDProblem("sleep", user); err != nil {
+	if err := wire.CheckUserID("sleep", user); err != nil {
 		return Sleep{}, err
 	}
 	id, err := uuid.NewV7()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -35,42 +36,33 @@ type WaterIntakeInput struct {
 	Ml         int64 // Millilitres in this glass or bottle
 }
 
-// Validate checks in against the spec of water_intake, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of water_intake, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.WaterIntakePayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in WaterIntakeInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("water_intake", in.UserID); err != nil {
+		if err := wire.CheckUserID("water_intake", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("water_intake", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("water_intake", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.Ml < 1 || in.Ml > 5000 {
-		errs = append(errs, &ValidationError{
-			Metric: "water_intake",
-			Field:  "ml",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 1 to 5000",
-		})
+	if err := (wire.WaterIntakePayload{
+		Ml: in.Ml,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// WaterIntakePayload is the body of water_intake.created and water_intake.updated events, payload version 1.
-type WaterIntakePayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Ml             int64     `json:"ml"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// WaterIntakePayload is the body of water_intake.created and water_intake.updated events (wire.WaterIntakePayload).
+type WaterIntakePayload = wire.WaterIntakePayload
 
 // event returns the outbox event announcing e's latest change.
 func (e WaterIntake) event(eventType string) (outbox.Event, error) {
@@ -139,7 +131,7 @@ func (r *WaterIntakeRepository) Save(ctx context.Context, in WaterIntakeInput) (
 	if err != nil {
 		return WaterIntake{}, err
 	}
-	if err := userIDProblem("water_intake", user); err != nil {
+	if err := wire.CheckUserID("water_intake", user); err != nil {
 		return WaterIntake{}, err
 	}
 	id, err := uuid.NewV7()

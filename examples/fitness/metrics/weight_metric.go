@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/outboxgen/outboxgen/examples/fitness/metrics/wire"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -36,42 +36,33 @@ type WeightInput struct {
 	Kg         float64 // Weight in kilograms
 }
 
-// Validate checks in against the spec of weight, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of weight, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.WeightPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in WeightInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("weight", in.UserID); err != nil {
+		if err := wire.CheckUserID("weight", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("weight", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("weight", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if math.IsNaN(in.Kg) || math.IsInf(in.Kg, 0) || in.Kg < 20.0 || in.Kg > 500.0 {
-		errs = append(errs, &ValidationError{
-			Metric: "weight",
-			Field:  "kg",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 20 to 500",
-		})
+	if err := (wire.WeightPayload{
+		Kg: in.Kg,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// WeightPayload is the body of weight.created and weight.updated events, payload version 1.
-type WeightPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Kg             float64   `json:"kg"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// WeightPayload is the body of weight.created and weight.updated events (wire.WeightPayload).
+type WeightPayload = wire.WeightPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Weight) event(eventType string) (outbox.Event, error) {
@@ -140,7 +131,7 @@ func (r *WeightRepository) Save(ctx context.Context, in WeightInput) (Weight, er
 	if err != nil {
 		return Weight{}, err
 	}
-	if err := userIDProblem("weight", user); err != nil {
+	if err := wire.CheckUserID("weight", user); err != nil {
 		return Weight{}, err
 	}
 	id, err := uuid.NewV7()

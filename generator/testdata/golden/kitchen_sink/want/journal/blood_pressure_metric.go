@@ -7,10 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
+	"example.com/kitchen/journal/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -43,79 +42,36 @@ type BloodPressureInput struct {
 	Irregular  *bool   // optional
 }
 
-// Validate checks in against the spec of blood_pressure, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of blood_pressure, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.BloodPressurePayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in BloodPressureInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("blood_pressure", in.UserID); err != nil {
+		if err := wire.CheckUserID("blood_pressure", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("blood_pressure", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("blood_pressure", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.Systolic < 50 || in.Systolic > 250 {
-		errs = append(errs, &ValidationError{
-			Metric: "blood_pressure",
-			Field:  "systolic",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 50 to 250",
-		})
-	}
-	if in.Diastolic < 30 || in.Diastolic > 150 {
-		errs = append(errs, &ValidationError{
-			Metric: "blood_pressure",
-			Field:  "diastolic",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 30 to 150",
-		})
-	}
-	if v := in.DeviceID; v != nil {
-		if !utf8.ValidString(*v) {
-			errs = append(errs, &ValidationError{
-				Metric: "blood_pressure",
-				Field:  "device_id",
-				Err:    ErrNotAllowed,
-				Detail: "must be valid UTF-8 text",
-			})
-		}
-		if strings.ContainsRune(*v, 0) {
-			errs = append(errs, &ValidationError{
-				Metric: "blood_pressure",
-				Field:  "device_id",
-				Err:    ErrNotAllowed,
-				Detail: "must not contain NUL characters",
-			})
-		}
-		if utf8.RuneCountInString(*v) > 64 {
-			errs = append(errs, &ValidationError{
-				Metric: "blood_pressure",
-				Field:  "device_id",
-				Err:    ErrTooLong,
-				Detail: "must be at most 64 characters",
-			})
-		}
+	if err := (wire.BloodPressurePayload{
+		Systolic:  in.Systolic,
+		Diastolic: in.Diastolic,
+		DeviceID:  in.DeviceID,
+		Irregular: in.Irregular,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// BloodPressurePayload is the body of blood_pressure.created and blood_pressure.updated events, payload version 1.
-type BloodPressurePayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Systolic       int64     `json:"systolic"`
-	Diastolic      int64     `json:"diastolic"`
-	DeviceID       *string   `json:"device_id"`
-	Irregular      *bool     `json:"irregular"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// BloodPressurePayload is the body of blood_pressure.created and blood_pressure.updated events (wire.BloodPressurePayload).
+type BloodPressurePayload = wire.BloodPressurePayload
 
 // event returns the outbox event announcing e's latest change.
 func (e BloodPressure) event(eventType string) (outbox.Event, error) {
@@ -187,7 +143,7 @@ func (r *BloodPressureRepository) Save(ctx context.Context, in BloodPressureInpu
 	if err != nil {
 		return BloodPressure{}, err
 	}
-	if err := userIDProblem("blood_pressure", user); err != nil {
+	if err := wire.CheckUserID("blood_pressure", user); err != nil {
 		return BloodPressure{}, err
 	}
 	id, err := uuid.NewV7()

@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
+	"example.com/kitchen/journal/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -36,42 +36,33 @@ type GlucoseInput struct {
 	Mmol       float64 // must be at most 40
 }
 
-// Validate checks in against the spec of glucose, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of glucose, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.GlucosePayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in GlucoseInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("glucose", in.UserID); err != nil {
+		if err := wire.CheckUserID("glucose", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("glucose", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("glucose", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if math.IsNaN(in.Mmol) || math.IsInf(in.Mmol, 0) || in.Mmol > 40.0 {
-		errs = append(errs, &ValidationError{
-			Metric: "glucose",
-			Field:  "mmol",
-			Err:    ErrOutOfRange,
-			Detail: "must be at most 40",
-		})
+	if err := (wire.GlucosePayload{
+		Mmol: in.Mmol,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// GlucosePayload is the body of glucose.created and glucose.updated events, payload version 1.
-type GlucosePayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Mmol           float64   `json:"mmol"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// GlucosePayload is the body of glucose.created and glucose.updated events (wire.GlucosePayload).
+type GlucosePayload = wire.GlucosePayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Glucose) event(eventType string) (outbox.Event, error) {
@@ -140,7 +131,7 @@ func (r *GlucoseRepository) Save(ctx context.Context, in GlucoseInput) (Glucose,
 	if err != nil {
 		return Glucose{}, err
 	}
-	if err := userIDProblem("glucose", user); err != nil {
+	if err := wire.CheckUserID("glucose", user); err != nil {
 		return Glucose{}, err
 	}
 	id, err := uuid.NewV7()

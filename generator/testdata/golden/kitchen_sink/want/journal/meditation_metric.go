@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/kitchen/journal/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,42 +36,33 @@ type MeditationInput struct {
 	Minutes    int64 // must be at least 1
 }
 
-// Validate checks in against the spec of meditation, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of meditation, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.MeditationPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in MeditationInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("meditation", in.UserID); err != nil {
+		if err := wire.CheckUserID("meditation", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("meditation", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("meditation", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.Minutes < 1 {
-		errs = append(errs, &ValidationError{
-			Metric: "meditation",
-			Field:  "minutes",
-			Err:    ErrOutOfRange,
-			Detail: "must be at least 1",
-		})
+	if err := (wire.MeditationPayload{
+		Minutes: in.Minutes,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// MeditationPayload is the body of meditation.created and meditation.updated events, payload version 1.
-type MeditationPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Minutes        int64     `json:"minutes"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// MeditationPayload is the body of meditation.created and meditation.updated events (wire.MeditationPayload).
+type MeditationPayload = wire.MeditationPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Meditation) event(eventType string) (outbox.Event, error) {
@@ -139,7 +131,7 @@ func (r *MeditationRepository) Save(ctx context.Context, in MeditationInput) (Me
 	if err != nil {
 		return Meditation{}, err
 	}
-	if err := userIDProblem("meditation", user); err != nil {
+	if err := wire.CheckUserID("meditation", user); err != nil {
 		return Meditation{}, err
 	}
 	id, err := uuid.NewV7()

@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"strings"
 	"time"
-	"unicode/utf8"
 
+	"example.com/kitchen/journal/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -33,23 +31,15 @@ type Symptom struct {
 	UpdatedAt  time.Time
 }
 
-// SymptomSeverity is a value of symptom's severity field.
-type SymptomSeverity string
+// SymptomSeverity is a value of symptom's severity field (wire.SymptomSeverity).
+type SymptomSeverity = wire.SymptomSeverity
 
+// The values of SymptomSeverity.
 const (
-	SymptomSeverityMild     SymptomSeverity = "mild"
-	SymptomSeverityModerate SymptomSeverity = "moderate"
-	SymptomSeveritySevere   SymptomSeverity = "severe"
+	SymptomSeverityMild     = wire.SymptomSeverityMild
+	SymptomSeverityModerate = wire.SymptomSeverityModerate
+	SymptomSeveritySevere   = wire.SymptomSeveritySevere
 )
-
-// Valid reports whether v is one of the declared severity values.
-func (v SymptomSeverity) Valid() bool {
-	switch v {
-	case SymptomSeverityMild, SymptomSeverityModerate, SymptomSeveritySevere:
-		return true
-	}
-	return false
-}
 
 // SymptomInput is what SaveSymptom records.
 type SymptomInput struct {
@@ -64,112 +54,37 @@ type SymptomInput struct {
 	Score      *float64   // must be at least 0 (optional)
 }
 
-// Validate checks in against the spec of symptom, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of symptom, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.SymptomPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in SymptomInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("symptom", in.UserID); err != nil {
+		if err := wire.CheckUserID("symptom", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("symptom", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("symptom", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.Name == "" {
-		errs = append(errs, &ValidationError{
-			Metric: "symptom",
-			Field:  "name",
-			Err:    ErrRequired,
-			Detail: "is required",
-		})
-	}
-	if !utf8.ValidString(in.Name) {
-		errs = append(errs, &ValidationError{
-			Metric: "symptom",
-			Field:  "name",
-			Err:    ErrNotAllowed,
-			Detail: "must be valid UTF-8 text",
-		})
-	}
-	if strings.ContainsRune(in.Name, 0) {
-		errs = append(errs, &ValidationError{
-			Metric: "symptom",
-			Field:  "name",
-			Err:    ErrNotAllowed,
-			Detail: "must not contain NUL characters",
-		})
-	}
-	if utf8.RuneCountInString(in.Name) > 80 {
-		errs = append(errs, &ValidationError{
-			Metric: "symptom",
-			Field:  "name",
-			Err:    ErrTooLong,
-			Detail: "must be at most 80 characters",
-		})
-	}
-	if in.Severity == "" {
-		errs = append(errs, &ValidationError{
-			Metric: "symptom",
-			Field:  "severity",
-			Err:    ErrRequired,
-			Detail: "is required",
-		})
-	} else if !in.Severity.Valid() {
-		errs = append(errs, &ValidationError{
-			Metric: "symptom",
-			Field:  "severity",
-			Err:    ErrNotAllowed,
-			Detail: "must be one of mild, moderate, severe",
-		})
-	}
-	if in.StartedAt.IsZero() {
-		errs = append(errs, &ValidationError{
-			Metric: "symptom",
-			Field:  "started_at",
-			Err:    ErrRequired,
-			Detail: "is required",
-		})
-	} else {
-		if err := timeProblem("symptom", "started_at", in.StartedAt); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if v := in.EndedAt; v != nil {
-		if err := timeProblem("symptom", "ended_at", *v); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if v := in.Score; v != nil {
-		if math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0.0 {
-			errs = append(errs, &ValidationError{
-				Metric: "symptom",
-				Field:  "score",
-				Err:    ErrOutOfRange,
-				Detail: "must be at least 0",
-			})
-		}
+	if err := (wire.SymptomPayload{
+		Name:      in.Name,
+		Severity:  in.Severity,
+		StartedAt: in.StartedAt,
+		EndedAt:   in.EndedAt,
+		Score:     in.Score,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// SymptomPayload is the body of symptom.logged and symptom.revised events, payload version 3.
-type SymptomPayload struct {
-	PayloadVersion int             `json:"payload_version"`
-	ID             uuid.UUID       `json:"id"`
-	UserID         string          `json:"user_id"`
-	RecordedAt     time.Time       `json:"recorded_at"`
-	Name           string          `json:"name"`
-	Severity       SymptomSeverity `json:"severity"`
-	StartedAt      time.Time       `json:"started_at"`
-	EndedAt        *time.Time      `json:"ended_at"`
-	Score          *float64        `json:"score"`
-	Version        int64           `json:"version"`
-	BackendID      *string         `json:"backend_id"`
-}
+// SymptomPayload is the body of symptom.logged and symptom.revised events (wire.SymptomPayload).
+type SymptomPayload = wire.SymptomPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Symptom) event(eventType string) (outbox.Event, error) {
@@ -242,7 +157,7 @@ func (r *SymptomRepository) Save(ctx context.Context, in SymptomInput) (Symptom,
 	if err != nil {
 		return Symptom{}, err
 	}
-	if err := userIDProblem("symptom", user); err != nil {
+	if err := wire.CheckUserID("symptom", user); err != nil {
 		return Symptom{}, err
 	}
 	id, err := uuid.NewV7()

@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
+	"example.com/kitchen/journal/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -36,42 +36,33 @@ type TemperatureInput struct {
 	Celsius    float64 // must be from 30 to 45
 }
 
-// Validate checks in against the spec of temperature, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of temperature, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.TemperaturePayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in TemperatureInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("temperature", in.UserID); err != nil {
+		if err := wire.CheckUserID("temperature", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("temperature", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("temperature", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if math.IsNaN(in.Celsius) || math.IsInf(in.Celsius, 0) || in.Celsius < 30.0 || in.Celsius > 45.0 {
-		errs = append(errs, &ValidationError{
-			Metric: "temperature",
-			Field:  "celsius",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 30 to 45",
-		})
+	if err := (wire.TemperaturePayload{
+		Celsius: in.Celsius,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// TemperaturePayload is the body of temperature.created and temperature.updated events, payload version 1.
-type TemperaturePayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Celsius        float64   `json:"celsius"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// TemperaturePayload is the body of temperature.created and temperature.updated events (wire.TemperaturePayload).
+type TemperaturePayload = wire.TemperaturePayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Temperature) event(eventType string) (outbox.Event, error) {
@@ -140,7 +131,7 @@ func (r *TemperatureRepository) Save(ctx context.Context, in TemperatureInput) (
 	if err != nil {
 		return Temperature{}, err
 	}
-	if err := userIDProblem("temperature", user); err != nil {
+	if err := wire.CheckUserID("temperature", user); err != nil {
 		return Temperature{}, err
 	}
 	id, err := uuid.NewV7()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/pgonly/mood/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -27,22 +28,14 @@ type Mood struct {
 	UpdatedAt  time.Time
 }
 
-// MoodLabel is a value of mood's label field.
-type MoodLabel string
+// MoodLabel is a value of mood's label field (wire.MoodLabel).
+type MoodLabel = wire.MoodLabel
 
+// The values of MoodLabel.
 const (
-	MoodLabelLow  MoodLabel = "low"
-	MoodLabelHigh MoodLabel = "high"
+	MoodLabelLow  = wire.MoodLabelLow
+	MoodLabelHigh = wire.MoodLabelHigh
 )
-
-// Valid reports whether v is one of the declared label values.
-func (v MoodLabel) Valid() bool {
-	switch v {
-	case MoodLabelLow, MoodLabelHigh:
-		return true
-	}
-	return false
-}
 
 // MoodInput is what SaveMood records.
 type MoodInput struct {
@@ -54,53 +47,34 @@ type MoodInput struct {
 	Label      *MoodLabel // optional
 }
 
-// Validate checks in against the spec of mood, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of mood, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.MoodPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in MoodInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("mood", in.UserID); err != nil {
+		if err := wire.CheckUserID("mood", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("mood", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("mood", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.Score < 1 || in.Score > 10 {
-		errs = append(errs, &ValidationError{
-			Metric: "mood",
-			Field:  "score",
-			Err:    ErrOutOfRange,
-			Detail: "must be from 1 to 10",
-		})
-	}
-	if v := in.Label; v != nil {
-		if !v.Valid() {
-			errs = append(errs, &ValidationError{
-				Metric: "mood",
-				Field:  "label",
-				Err:    ErrNotAllowed,
-				Detail: "must be one of low, high",
-			})
-		}
+	if err := (wire.MoodPayload{
+		Score: in.Score,
+		Label: in.Label,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// MoodPayload is the body of mood.created and mood.updated events, payload version 1.
-type MoodPayload struct {
-	PayloadVersion int        `json:"payload_version"`
-	ID             uuid.UUID  `json:"id"`
-	UserID         string     `json:"user_id"`
-	RecordedAt     time.Time  `json:"recorded_at"`
-	Score          int64      `json:"score"`
-	Label          *MoodLabel `json:"label"`
-	Version        int64      `json:"version"`
-	BackendID      *string    `json:"backend_id"`
-}
+// MoodPayload is the body of mood.created and mood.updated events (wire.MoodPayload).
+type MoodPayload = wire.MoodPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Mood) event(eventType string) (outbox.Event, error) {
@@ -170,7 +144,7 @@ func (r *MoodRepository) Save(ctx context.Context, in MoodInput) (Mood, error) {
 	if err != nil {
 		return Mood{}, err
 	}
-	if err := userIDProblem("mood", user); err != nil {
+	if err := wire.CheckUserID("mood", user); err != nil {
 		return Mood{}, err
 	}
 	id, err := uuid.NewV7()

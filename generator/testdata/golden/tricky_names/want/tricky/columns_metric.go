@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type ColumnsInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of columns, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of columns, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.ColumnsPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in ColumnsInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("columns", in.UserID); err != nil {
+		if err := wire.CheckUserID("columns", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("columns", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("columns", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.ColumnsPayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// ColumnsPayload is the body of columns.created and columns.updated events, payload version 1.
-type ColumnsPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// ColumnsPayload is the body of columns.created and columns.updated events (wire.ColumnsPayload).
+type ColumnsPayload = wire.ColumnsPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Columns) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *ColumnsRepository) Save(ctx context.Context, in ColumnsInput) (Columns,
 	if err != nil {
 		return Columns{}, err
 	}
-	if err := userIDProblem("columns", user); err != nil {
+	if err := wire.CheckUserID("columns", user); err != nil {
 		return Columns{}, err
 	}
 	id, err := uuid.NewV7()

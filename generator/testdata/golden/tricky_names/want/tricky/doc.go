@@ -6,6 +6,9 @@
 // transaction; an outbox processor delivers the events and marks the entries
 // synced. Nothing in this package writes a metric table any other way.
 //
+// The payloads and the rules their values follow are package wire's, which the
+// receiving end, package receiver, decodes and checks them with.
+//
 // Metrics:
 //
 //   - Weight

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type DocInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of doc, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of doc, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.DocPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in DocInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("doc", in.UserID); err != nil {
+		if err := wire.CheckUserID("doc", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("doc", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("doc", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.DocPayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// DocPayload is the body of doc.created and doc.updated events, payload version 1.
-type DocPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// DocPayload is the body of doc.created and doc.updated events (wire.DocPayload).
+type DocPayload = wire.DocPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Doc) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *DocRepository) Save(ctx context.Context, in DocInput) (Doc, error) {
 	if err != nil {
 		return Doc{}, err
 	}
-	if err := userIDProblem("doc", user); err != nil {
+	if err := wire.CheckUserID("doc", user); err != nil {
 		return Doc{}, err
 	}
 	id, err := uuid.NewV7()

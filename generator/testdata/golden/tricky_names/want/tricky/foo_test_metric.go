@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type FooTestInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of foo_test, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of foo_test, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.FooTestPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in FooTestInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("foo_test", in.UserID); err != nil {
+		if err := wire.CheckUserID("foo_test", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("foo_test", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("foo_test", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.FooTestPayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// FooTestPayload is the body of foo_test.created and foo_test.updated events, payload version 1.
-type FooTestPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// FooTestPayload is the body of foo_test.created and foo_test.updated events (wire.FooTestPayload).
+type FooTestPayload = wire.FooTestPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e FooTest) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *FooTestRepository) Save(ctx context.Context, in FooTestInput) (FooTest,
 	if err != nil {
 		return FooTest{}, err
 	}
-	if err := userIDProblem("foo_test", user); err != nil {
+	if err := wire.CheckUserID("foo_test", user); err != nil {
 		return FooTest{}, err
 	}
 	id, err := uuid.NewV7()

@@ -6,11 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	_ "time/tzdata"
-	"unicode/utf8"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -27,33 +26,20 @@ const (
 
 // Errors returned by repositories and use cases. Validation failures are
 // *ValidationError values wrapping ErrRequired, ErrOutOfRange, ErrTooLong or
-// ErrNotAllowed, joined when several fields fail.
+// ErrNotAllowed, joined when several fields fail; they are the wire package's,
+// which the receiver returns too.
 var (
 	ErrNotFound   = errors.New("tricky: entry not found")
 	ErrNoUser     = errors.New("tricky: no user: set UserID or configure WithUserResolver")
-	ErrRequired   = errors.New("is required")
-	ErrOutOfRange = errors.New("is out of range")
-	ErrTooLong    = errors.New("is too long")
-	ErrNotAllowed = errors.New("is not an allowed value")
+	ErrRequired   = wire.ErrRequired
+	ErrOutOfRange = wire.ErrOutOfRange
+	ErrTooLong    = wire.ErrTooLong
+	ErrNotAllowed = wire.ErrNotAllowed
 )
 
-// ValidationError says which field of which metric is invalid and why. It
-// never holds the value itself: entries are health data.
-type ValidationError struct {
-	Metric string // e.g. "weight"
-	Field  string // e.g. "kg"
-	Err    error  // ErrRequired, ErrOutOfRange, ErrTooLong or ErrNotAllowed
-	Detail string // e.g. "must be from 20 to 500"
-}
-
-func (e *ValidationError) Error() string {
-	return e.Metric + " " + e.Field + " " + e.Detail
-}
-
-// Unwrap returns the kind of failure, for errors.Is.
-func (e *ValidationError) Unwrap() error {
-	return e.Err
-}
+// ValidationError says which field of which metric is invalid and why (wire.ValidationError).
+// It never holds the value itself: entries are health data.
+type ValidationError = wire.ValidationError
 
 // ListFilter selects entries for a repository's List. Zero fields match everything.
 type ListFilter struct {
@@ -158,86 +144,52 @@ func (m *Metrics) Migrate(ctx context.Context) error {
 	return m.migrate(ctx)
 }
 
-// Event types of every metric.
+// Event types of every metric (the wire package's).
 const (
-	EventWeightCreated       = "weight.created"
-	EventWeightUpdated       = "weight.updated"
-	EventWeightDeleted       = "weight.deleted"
-	EventWeightSqliteCreated = "weight_sqlite.created"
-	EventWeightSqliteUpdated = "weight_sqlite.updated"
-	EventWeightSqliteDeleted = "weight_sqlite.deleted"
-	EventSchemaCreated       = "schema.created"
-	EventSchemaUpdated       = "schema.updated"
-	EventSchemaDeleted       = "schema.deleted"
-	EventColumnsCreated      = "columns.created"
-	EventColumnsUpdated      = "columns.updated"
-	EventColumnsDeleted      = "columns.deleted"
-	EventSqliteCreated       = "sqlite.created"
-	EventSqliteUpdated       = "sqlite.updated"
-	EventSqliteDeleted       = "sqlite.deleted"
-	EventStoreCreated        = "store.created"
-	EventStoreUpdated        = "store.updated"
-	EventStoreDeleted        = "store.deleted"
-	EventDocCreated          = "doc.created"
-	EventDocUpdated          = "doc.updated"
-	EventDocDeleted          = "doc.deleted"
-	EventStepsWindowsCreated = "steps_windows.created"
-	EventStepsWindowsUpdated = "steps_windows.updated"
-	EventStepsWindowsDeleted = "steps_windows.deleted"
-	EventFooTestCreated      = "foo_test.created"
-	EventFooTestUpdated      = "foo_test.updated"
-	EventFooTestDeleted      = "foo_test.deleted"
-	EventMoodCreated         = "mood.created"
-	EventMoodUpdated         = "mood.updated"
-	EventMoodDeleted         = "mood.deleted"
-	EventMoodBucketCreated   = "mood_bucket.created"
-	EventMoodBucketUpdated   = "mood_bucket.updated"
-	EventMoodBucketDeleted   = "mood_bucket.deleted"
+	EventWeightCreated       = wire.EventWeightCreated
+	EventWeightUpdated       = wire.EventWeightUpdated
+	EventWeightDeleted       = wire.EventWeightDeleted
+	EventWeightSqliteCreated = wire.EventWeightSqliteCreated
+	EventWeightSqliteUpdated = wire.EventWeightSqliteUpdated
+	EventWeightSqliteDeleted = wire.EventWeightSqliteDeleted
+	EventSchemaCreated       = wire.EventSchemaCreated
+	EventSchemaUpdated       = wire.EventSchemaUpdated
+	EventSchemaDeleted       = wire.EventSchemaDeleted
+	EventColumnsCreated      = wire.EventColumnsCreated
+	EventColumnsUpdated      = wire.EventColumnsUpdated
+	EventColumnsDeleted      = wire.EventColumnsDeleted
+	EventSqliteCreated       = wire.EventSqliteCreated
+	EventSqliteUpdated       = wire.EventSqliteUpdated
+	EventSqliteDeleted       = wire.EventSqliteDeleted
+	EventStoreCreated        = wire.EventStoreCreated
+	EventStoreUpdated        = wire.EventStoreUpdated
+	EventStoreDeleted        = wire.EventStoreDeleted
+	EventDocCreated          = wire.EventDocCreated
+	EventDocUpdated          = wire.EventDocUpdated
+	EventDocDeleted          = wire.EventDocDeleted
+	EventStepsWindowsCreated = wire.EventStepsWindowsCreated
+	EventStepsWindowsUpdated = wire.EventStepsWindowsUpdated
+	EventStepsWindowsDeleted = wire.EventStepsWindowsDeleted
+	EventFooTestCreated      = wire.EventFooTestCreated
+	EventFooTestUpdated      = wire.EventFooTestUpdated
+	EventFooTestDeleted      = wire.EventFooTestDeleted
+	EventMoodCreated         = wire.EventMoodCreated
+	EventMoodUpdated         = wire.EventMoodUpdated
+	EventMoodDeleted         = wire.EventMoodDeleted
+	EventMoodBucketCreated   = wire.EventMoodBucketCreated
+	EventMoodBucketUpdated   = wire.EventMoodBucketUpdated
+	EventMoodBucketDeleted   = wire.EventMoodBucketDeleted
 )
 
 // EventTypes lists every event type this package enqueues.
 func EventTypes() []string {
-	return []string{EventWeightCreated, EventWeightUpdated, EventWeightDeleted, EventWeightSqliteCreated, EventWeightSqliteUpdated, EventWeightSqliteDeleted, EventSchemaCreated, EventSchemaUpdated, EventSchemaDeleted, EventColumnsCreated, EventColumnsUpdated, EventColumnsDeleted, EventSqliteCreated, EventSqliteUpdated, EventSqliteDeleted, EventStoreCreated, EventStoreUpdated, EventStoreDeleted, EventDocCreated, EventDocUpdated, EventDocDeleted, EventStepsWindowsCreated, EventStepsWindowsUpdated, EventStepsWindowsDeleted, EventFooTestCreated, EventFooTestUpdated, EventFooTestDeleted, EventMoodCreated, EventMoodUpdated, EventMoodDeleted, EventMoodBucketCreated, EventMoodBucketUpdated, EventMoodBucketDeleted}
+	return wire.EventTypes()
 }
 
 // Routes maps every event type to the path it is delivered to, for
 // httpsender.New.
 func Routes() map[string]string {
-	return map[string]string{
-		EventWeightCreated:       "/v1/weight",
-		EventWeightUpdated:       "/v1/weight",
-		EventWeightDeleted:       "/v1/weight",
-		EventWeightSqliteCreated: "/v1/weight_sqlite",
-		EventWeightSqliteUpdated: "/v1/weight_sqlite",
-		EventWeightSqliteDeleted: "/v1/weight_sqlite",
-		EventSchemaCreated:       "/v1/schema",
-		EventSchemaUpdated:       "/v1/schema",
-		EventSchemaDeleted:       "/v1/schema",
-		EventColumnsCreated:      "/v1/columns",
-		EventColumnsUpdated:      "/v1/columns",
-		EventColumnsDeleted:      "/v1/columns",
-		EventSqliteCreated:       "/v1/sqlite",
-		EventSqliteUpdated:       "/v1/sqlite",
-		EventSqliteDeleted:       "/v1/sqlite",
-		EventStoreCreated:        "/v1/store",
-		EventStoreUpdated:        "/v1/store",
-		EventStoreDeleted:        "/v1/store",
-		EventDocCreated:          "/v1/doc",
-		EventDocUpdated:          "/v1/doc",
-		EventDocDeleted:          "/v1/doc",
-		EventStepsWindowsCreated: "/v1/steps_windows",
-		EventStepsWindowsUpdated: "/v1/steps_windows",
-		EventStepsWindowsDeleted: "/v1/steps_windows",
-		EventFooTestCreated:      "/v1/foo_test",
-		EventFooTestUpdated:      "/v1/foo_test",
-		EventFooTestDeleted:      "/v1/foo_test",
-		EventMoodCreated:         "/v1/mood",
-		EventMoodUpdated:         "/v1/mood",
-		EventMoodDeleted:         "/v1/mood",
-		EventMoodBucketCreated:   "/v1/mood_bucket",
-		EventMoodBucketUpdated:   "/v1/mood_bucket",
-		EventMoodBucketDeleted:   "/v1/mood_bucket",
-	}
+	return wire.Routes()
 }
 
 // Backoffs maps every event type to its retry schedule, for
@@ -280,63 +232,11 @@ func Backoffs() map[string]outbox.Backoff {
 	}
 }
 
-// DeletedPayload is the body of every metric's deleted event.
-type DeletedPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	Metric         string    `json:"metric"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-	DeletedAt      time.Time `json:"deleted_at"`
-}
+// DeletedPayload is the body of every metric's deleted event (wire.DeletedPayload).
+type DeletedPayload = wire.DeletedPayload
 
-// MaxUserIDBytes is the longest user id a save accepts, in bytes. User ids
-// are indexed, and PostgreSQL refuses index entries of more than about 2.7 kB.
-const MaxUserIDBytes = 255
-
-// userIDProblem says what is wrong with a user id, if anything: the databases
-// keep it as text in an index.
-func userIDProblem(metric, id string) error {
-	if len(id) > MaxUserIDBytes {
-		return &ValidationError{
-			Metric: metric,
-			Field:  "user_id",
-			Err:    ErrTooLong,
-			Detail: "must be at most 255 bytes",
-		}
-	}
-	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
-		return &ValidationError{
-			Metric: metric,
-			Field:  "user_id",
-			Err:    ErrNotAllowed,
-			Detail: "must be UTF-8 text without NUL characters",
-		}
-	}
-	return nil
-}
-
-// minTime and maxTime bound the times an entry holds. Payloads carry them
-// as JSON, whose timestamps have four-digit years; a day inside each end keeps
-// every time zone's reading of them between years 1 and 9999.
-var (
-	minTime = time.Date(1, time.January, 2, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(9999, time.December, 30, 23, 59, 59, 999999999, time.UTC)
-)
-
-// timeProblem says what is wrong with a time, if anything.
-func timeProblem(metric, field string, t time.Time) error {
-	if t.Before(minTime) || t.After(maxTime) {
-		return &ValidationError{
-			Metric: metric,
-			Field:  field,
-			Err:    ErrOutOfRange,
-			Detail: "must be from 0001-01-02 to 9999-12-30 (UTC)",
-		}
-	}
-	return nil
-}
+// MaxUserIDBytes is the longest user id a save accepts, in bytes (wire.MaxUserIDBytes).
+const MaxUserIDBytes = wire.MaxUserIDBytes
 
 // dayBucket names the day of t in loc: entries of one user in the same day
 // share a bucket, so saving one replaces the other.

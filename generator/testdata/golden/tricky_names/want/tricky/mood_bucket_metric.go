@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type MoodBucketInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of mood_bucket, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of mood_bucket, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.MoodBucketPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in MoodBucketInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("mood_bucket", in.UserID); err != nil {
+		if err := wire.CheckUserID("mood_bucket", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("mood_bucket", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("mood_bucket", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.MoodBucketPayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// MoodBucketPayload is the body of mood_bucket.created and mood_bucket.updated events, payload version 1.
-type MoodBucketPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// MoodBucketPayload is the body of mood_bucket.created and mood_bucket.updated events (wire.MoodBucketPayload).
+type MoodBucketPayload = wire.MoodBucketPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e MoodBucket) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *MoodBucketRepository) Save(ctx context.Context, in MoodBucketInput) (Mo
 	if err != nil {
 		return MoodBucket{}, err
 	}
-	if err := userIDProblem("mood_bucket", user); err != nil {
+	if err := wire.CheckUserID("mood_bucket", user); err != nil {
 		return MoodBucket{}, err
 	}
 	id, err := uuid.NewV7()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type MoodInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of mood, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of mood, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.MoodPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in MoodInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("mood", in.UserID); err != nil {
+		if err := wire.CheckUserID("mood", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("mood", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("mood", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.MoodPayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// MoodPayload is the body of mood.created and mood.updated events, payload version 1.
-type MoodPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// MoodPayload is the body of mood.created and mood.updated events (wire.MoodPayload).
+type MoodPayload = wire.MoodPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Mood) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *MoodRepository) Save(ctx context.Context, in MoodInput) (Mood, error) {
 	if err != nil {
 		return Mood{}, err
 	}
-	if err := userIDProblem("mood", user); err != nil {
+	if err := wire.CheckUserID("mood", user); err != nil {
 		return Mood{}, err
 	}
 	id, err := uuid.NewV7()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type SchemaInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of schema, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of schema, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.SchemaPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in SchemaInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("schema", in.UserID); err != nil {
+		if err := wire.CheckUserID("schema", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("schema", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("schema", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.SchemaPayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// SchemaPayload is the body of schema.created and schema.updated events, payload version 1.
-type SchemaPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// SchemaPayload is the body of schema.created and schema.updated events (wire.SchemaPayload).
+type SchemaPayload = wire.SchemaPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Schema) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *SchemaRepository) Save(ctx context.Context, in SchemaInput) (Schema, er
 	if err != nil {
 		return Schema{}, err
 	}
-	if err := userIDProblem("schema", user); err != nil {
+	if err := wire.CheckUserID("schema", user); err != nil {
 		return Schema{}, err
 	}
 	id, err := uuid.NewV7()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type SqliteInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of sqlite, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of sqlite, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.SqlitePayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in SqliteInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("sqlite", in.UserID); err != nil {
+		if err := wire.CheckUserID("sqlite", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("sqlite", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("sqlite", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.SqlitePayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// SqlitePayload is the body of sqlite.created and sqlite.updated events, payload version 1.
-type SqlitePayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// SqlitePayload is the body of sqlite.created and sqlite.updated events (wire.SqlitePayload).
+type SqlitePayload = wire.SqlitePayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Sqlite) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *SqliteRepository) Save(ctx context.Context, in SqliteInput) (Sqlite, er
 	if err != nil {
 		return Sqlite{}, err
 	}
-	if err := userIDProblem("sqlite", user); err != nil {
+	if err := wire.CheckUserID("sqlite", user); err != nil {
 		return Sqlite{}, err
 	}
 	id, err := uuid.NewV7()

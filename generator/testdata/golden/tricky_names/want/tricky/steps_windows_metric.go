@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type StepsWindowsInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of steps_windows, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of steps_windows, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.StepsWindowsPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in StepsWindowsInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("steps_windows", in.UserID); err != nil {
+		if err := wire.CheckUserID("steps_windows", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("steps_windows", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("steps_windows", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.StepsWindowsPayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// StepsWindowsPayload is the body of steps_windows.created and steps_windows.updated events, payload version 1.
-type StepsWindowsPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// StepsWindowsPayload is the body of steps_windows.created and steps_windows.updated events (wire.StepsWindowsPayload).
+type StepsWindowsPayload = wire.StepsWindowsPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e StepsWindows) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *StepsWindowsRepository) Save(ctx context.Context, in StepsWindowsInput)
 	if err != nil {
 		return StepsWindows{}, err
 	}
-	if err := userIDProblem("steps_windows", user); err != nil {
+	if err := wire.CheckUserID("steps_windows", user); err != nil {
 		return StepsWindows{}, err
 	}
 	id, err := uuid.NewV7()

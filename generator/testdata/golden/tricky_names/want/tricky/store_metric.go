@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,34 +36,33 @@ type StoreInput struct {
 	V          *int64 // optional
 }
 
-// Validate checks in against the spec of store, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of store, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.StorePayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in StoreInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("store", in.UserID); err != nil {
+		if err := wire.CheckUserID("store", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("store", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("store", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := (wire.StorePayload{
+		V: in.V,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// StorePayload is the body of store.created and store.updated events, payload version 1.
-type StorePayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	V              *int64    `json:"v"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// StorePayload is the body of store.created and store.updated events (wire.StorePayload).
+type StorePayload = wire.StorePayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Store) event(eventType string) (outbox.Event, error) {
@@ -131,7 +131,7 @@ func (r *StoreRepository) Save(ctx context.Context, in StoreInput) (Store, error
 	if err != nil {
 		return Store{}, err
 	}
-	if err := userIDProblem("store", user); err != nil {
+	if err := wire.CheckUserID("store", user); err != nil {
 		return Store{}, err
 	}
 	id, err := uuid.NewV7()

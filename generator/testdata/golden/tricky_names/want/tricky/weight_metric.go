@@ -7,10 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -45,153 +44,37 @@ type WeightInput struct {
 	Now        *time.Time // optional
 }
 
-// Validate checks in against the spec of weight, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of weight, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.WeightPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in WeightInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("weight", in.UserID); err != nil {
+		if err := wire.CheckUserID("weight", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("weight", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("weight", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if v := in.ImageURL; v != nil {
-		if !utf8.ValidString(*v) {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "image_url",
-				Err:    ErrNotAllowed,
-				Detail: "must be valid UTF-8 text",
-			})
-		}
-		if strings.ContainsRune(*v, 0) {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "image_url",
-				Err:    ErrNotAllowed,
-				Detail: "must not contain NUL characters",
-			})
-		}
-		if utf8.RuneCountInString(*v) > 255 {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "image_url",
-				Err:    ErrTooLong,
-				Detail: "must be at most 255 characters",
-			})
-		}
-	}
-	if in.DeviceUUID == "" {
-		errs = append(errs, &ValidationError{
-			Metric: "weight",
-			Field:  "device_uuid",
-			Err:    ErrRequired,
-			Detail: "is required",
-		})
-	}
-	if !utf8.ValidString(in.DeviceUUID) {
-		errs = append(errs, &ValidationError{
-			Metric: "weight",
-			Field:  "device_uuid",
-			Err:    ErrNotAllowed,
-			Detail: "must be valid UTF-8 text",
-		})
-	}
-	if strings.ContainsRune(in.DeviceUUID, 0) {
-		errs = append(errs, &ValidationError{
-			Metric: "weight",
-			Field:  "device_uuid",
-			Err:    ErrNotAllowed,
-			Detail: "must not contain NUL characters",
-		})
-	}
-	if utf8.RuneCountInString(in.DeviceUUID) > 255 {
-		errs = append(errs, &ValidationError{
-			Metric: "weight",
-			Field:  "device_uuid",
-			Err:    ErrTooLong,
-			Detail: "must be at most 255 characters",
-		})
-	}
-	if v := in.RawJSON; v != nil {
-		if !utf8.ValidString(*v) {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "raw_json",
-				Err:    ErrNotAllowed,
-				Detail: "must be valid UTF-8 text",
-			})
-		}
-		if strings.ContainsRune(*v, 0) {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "raw_json",
-				Err:    ErrNotAllowed,
-				Detail: "must not contain NUL characters",
-			})
-		}
-		if utf8.RuneCountInString(*v) > 255 {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "raw_json",
-				Err:    ErrTooLong,
-				Detail: "must be at most 255 characters",
-			})
-		}
-	}
-	if v := in.IP; v != nil {
-		if !utf8.ValidString(*v) {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "ip",
-				Err:    ErrNotAllowed,
-				Detail: "must be valid UTF-8 text",
-			})
-		}
-		if strings.ContainsRune(*v, 0) {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "ip",
-				Err:    ErrNotAllowed,
-				Detail: "must not contain NUL characters",
-			})
-		}
-		if utf8.RuneCountInString(*v) > 255 {
-			errs = append(errs, &ValidationError{
-				Metric: "weight",
-				Field:  "ip",
-				Err:    ErrTooLong,
-				Detail: "must be at most 255 characters",
-			})
-		}
-	}
-	if v := in.Now; v != nil {
-		if err := timeProblem("weight", "now", *v); err != nil {
-			errs = append(errs, err)
-		}
+	if err := (wire.WeightPayload{
+		ImageURL:   in.ImageURL,
+		DeviceUUID: in.DeviceUUID,
+		RawJSON:    in.RawJSON,
+		IP:         in.IP,
+		Now:        in.Now,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// WeightPayload is the body of weight.created and weight.updated events, payload version 1.
-type WeightPayload struct {
-	PayloadVersion int        `json:"payload_version"`
-	ID             uuid.UUID  `json:"id"`
-	UserID         string     `json:"user_id"`
-	RecordedAt     time.Time  `json:"recorded_at"`
-	ImageURL       *string    `json:"image_url"`
-	DeviceUUID     string     `json:"device_uuid"`
-	RawJSON        *string    `json:"raw_json"`
-	IP             *string    `json:"ip"`
-	Now            *time.Time `json:"now"`
-	Version        int64      `json:"version"`
-	BackendID      *string    `json:"backend_id"`
-}
+// WeightPayload is the body of weight.created and weight.updated events (wire.WeightPayload).
+type WeightPayload = wire.WeightPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Weight) event(eventType string) (outbox.Event, error) {
@@ -264,7 +147,7 @@ func (r *WeightRepository) Save(ctx context.Context, in WeightInput) (Weight, er
 	if err != nil {
 		return Weight{}, err
 	}
-	if err := userIDProblem("weight", user); err != nil {
+	if err := wire.CheckUserID("weight", user); err != nil {
 		return Weight{}, err
 	}
 	id, err := uuid.NewV7()

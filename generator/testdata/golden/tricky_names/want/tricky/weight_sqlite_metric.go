@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
+	"example.com/golden/tricky/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -36,44 +36,33 @@ type WeightSqliteInput struct {
 	Kg         *float64 //  /* a description that starts like a comment (optional)
 }
 
-// Validate checks in against the spec of weight_sqlite, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of weight_sqlite, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.WeightSqlitePayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in WeightSqliteInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("weight_sqlite", in.UserID); err != nil {
+		if err := wire.CheckUserID("weight_sqlite", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("weight_sqlite", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("weight_sqlite", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if v := in.Kg; v != nil {
-		if math.IsNaN(*v) || math.IsInf(*v, 0) {
-			errs = append(errs, &ValidationError{
-				Metric: "weight_sqlite",
-				Field:  "kg",
-				Err:    ErrOutOfRange,
-				Detail: "must be a finite number",
-			})
-		}
+	if err := (wire.WeightSqlitePayload{
+		Kg: in.Kg,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// WeightSqlitePayload is the body of weight_sqlite.created and weight_sqlite.updated events, payload version 1.
-type WeightSqlitePayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Kg             *float64  `json:"kg"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// WeightSqlitePayload is the body of weight_sqlite.created and weight_sqlite.updated events (wire.WeightSqlitePayload).
+type WeightSqlitePayload = wire.WeightSqlitePayload
 
 // event returns the outbox event announcing e's latest change.
 func (e WeightSqlite) event(eventType string) (outbox.Event, error) {
@@ -142,7 +131,7 @@ func (r *WeightSqliteRepository) Save(ctx context.Context, in WeightSqliteInput)
 	if err != nil {
 		return WeightSqlite{}, err
 	}
-	if err := userIDProblem("weight_sqlite", user); err != nil {
+	if err := wire.CheckUserID("weight_sqlite", user); err != nil {
 		return WeightSqlite{}, err
 	}
 	id, err := uuid.NewV7()

@@ -6,11 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/google/uuid"
+	"example.com/only/out/steps/wire"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
@@ -26,33 +24,20 @@ const (
 
 // Errors returned by repositories and use cases. Validation failures are
 // *ValidationError values wrapping ErrRequired, ErrOutOfRange, ErrTooLong or
-// ErrNotAllowed, joined when several fields fail.
+// ErrNotAllowed, joined when several fields fail; they are the wire package's,
+// which the receiver returns too.
 var (
 	ErrNotFound   = errors.New("steps: entry not found")
 	ErrNoUser     = errors.New("steps: no user: set UserID or configure WithUserResolver")
-	ErrRequired   = errors.New("is required")
-	ErrOutOfRange = errors.New("is out of range")
-	ErrTooLong    = errors.New("is too long")
-	ErrNotAllowed = errors.New("is not an allowed value")
+	ErrRequired   = wire.ErrRequired
+	ErrOutOfRange = wire.ErrOutOfRange
+	ErrTooLong    = wire.ErrTooLong
+	ErrNotAllowed = wire.ErrNotAllowed
 )
 
-// ValidationError says which field of which metric is invalid and why. It
-// never holds the value itself: entries are health data.
-type ValidationError struct {
-	Metric string // e.g. "weight"
-	Field  string // e.g. "kg"
-	Err    error  // ErrRequired, ErrOutOfRange, ErrTooLong or ErrNotAllowed
-	Detail string // e.g. "must be from 20 to 500"
-}
-
-func (e *ValidationError) Error() string {
-	return e.Metric + " " + e.Field + " " + e.Detail
-}
-
-// Unwrap returns the kind of failure, for errors.Is.
-func (e *ValidationError) Unwrap() error {
-	return e.Err
-}
+// ValidationError says which field of which metric is invalid and why (wire.ValidationError).
+// It never holds the value itself: entries are health data.
+type ValidationError = wire.ValidationError
 
 // ListFilter selects entries for a repository's List. Zero fields match everything.
 type ListFilter struct {
@@ -147,26 +132,22 @@ func (m *Metrics) Migrate(ctx context.Context) error {
 	return m.migrate(ctx)
 }
 
-// Event types of every metric.
+// Event types of every metric (the wire package's).
 const (
-	EventStepsCreated = "steps.created"
-	EventStepsUpdated = "steps.updated"
-	EventStepsDeleted = "steps.deleted"
+	EventStepsCreated = wire.EventStepsCreated
+	EventStepsUpdated = wire.EventStepsUpdated
+	EventStepsDeleted = wire.EventStepsDeleted
 )
 
 // EventTypes lists every event type this package enqueues.
 func EventTypes() []string {
-	return []string{EventStepsCreated, EventStepsUpdated, EventStepsDeleted}
+	return wire.EventTypes()
 }
 
 // Routes maps every event type to the path it is delivered to, for
 // httpsender.New.
 func Routes() map[string]string {
-	return map[string]string{
-		EventStepsCreated: "/v1/steps",
-		EventStepsUpdated: "/v1/steps",
-		EventStepsDeleted: "/v1/steps",
-	}
+	return wire.Routes()
 }
 
 // Backoffs maps every event type to its retry schedule, for
@@ -179,63 +160,11 @@ func Backoffs() map[string]outbox.Backoff {
 	}
 }
 
-// DeletedPayload is the body of every metric's deleted event.
-type DeletedPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	Metric         string    `json:"metric"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-	DeletedAt      time.Time `json:"deleted_at"`
-}
+// DeletedPayload is the body of every metric's deleted event (wire.DeletedPayload).
+type DeletedPayload = wire.DeletedPayload
 
-// MaxUserIDBytes is the longest user id a save accepts, in bytes. User ids
-// are indexed, and PostgreSQL refuses index entries of more than about 2.7 kB.
-const MaxUserIDBytes = 255
-
-// userIDProblem says what is wrong with a user id, if anything: the databases
-// keep it as text in an index.
-func userIDProblem(metric, id string) error {
-	if len(id) > MaxUserIDBytes {
-		return &ValidationError{
-			Metric: metric,
-			Field:  "user_id",
-			Err:    ErrTooLong,
-			Detail: "must be at most 255 bytes",
-		}
-	}
-	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
-		return &ValidationError{
-			Metric: metric,
-			Field:  "user_id",
-			Err:    ErrNotAllowed,
-			Detail: "must be UTF-8 text without NUL characters",
-		}
-	}
-	return nil
-}
-
-// minTime and maxTime bound the times an entry holds. Payloads carry them
-// as JSON, whose timestamps have four-digit years; a day inside each end keeps
-// every time zone's reading of them between years 1 and 9999.
-var (
-	minTime = time.Date(1, time.January, 2, 0, 0, 0, 0, time.UTC)
-	maxTime = time.Date(9999, time.December, 30, 23, 59, 59, 999999999, time.UTC)
-)
-
-// timeProblem says what is wrong with a time, if anything.
-func timeProblem(metric, field string, t time.Time) error {
-	if t.Before(minTime) || t.After(maxTime) {
-		return &ValidationError{
-			Metric: metric,
-			Field:  field,
-			Err:    ErrOutOfRange,
-			Detail: "must be from 0001-01-02 to 9999-12-30 (UTC)",
-		}
-	}
-	return nil
-}
+// MaxUserIDBytes is the longest user id a save accepts, in bytes (wire.MaxUserIDBytes).
+const MaxUserIDBytes = wire.MaxUserIDBytes
 
 // dayBucket names the day of t in loc: entries of one user in the same day
 // share a bucket, so saving one replaces the other.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"example.com/only/out/steps/wire"
 	"github.com/google/uuid"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 )
@@ -35,42 +36,33 @@ type StepsInput struct {
 	Count      int64 // must be at least 0
 }
 
-// Validate checks in against the spec of steps, and against what the databases
-// and the event's JSON can hold. It returns every problem found, as
+// Validate checks in against the spec of steps, and against what the
+// databases and the event's JSON can hold: its user and time when given, and
+// its fields by the rules the receiver checks payloads with:
+// wire.StepsPayload.ValidateFields. It returns every problem found, as
 // *ValidationError values joined with errors.Join.
 func (in StepsInput) Validate() error {
 	var errs []error
 	if in.UserID != "" {
-		if err := userIDProblem("steps", in.UserID); err != nil {
+		if err := wire.CheckUserID("steps", in.UserID); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if !in.RecordedAt.IsZero() {
-		if err := timeProblem("steps", "recorded_at", in.RecordedAt); err != nil {
+		if err := wire.CheckTime("steps", "recorded_at", in.RecordedAt); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.Count < 0 {
-		errs = append(errs, &ValidationError{
-			Metric: "steps",
-			Field:  "count",
-			Err:    ErrOutOfRange,
-			Detail: "must be at least 0",
-		})
+	if err := (wire.StepsPayload{
+		Count: in.Count,
+	}).ValidateFields(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// StepsPayload is the body of steps.created and steps.updated events, payload version 1.
-type StepsPayload struct {
-	PayloadVersion int       `json:"payload_version"`
-	ID             uuid.UUID `json:"id"`
-	UserID         string    `json:"user_id"`
-	RecordedAt     time.Time `json:"recorded_at"`
-	Count          int64     `json:"count"`
-	Version        int64     `json:"version"`
-	BackendID      *string   `json:"backend_id"`
-}
+// StepsPayload is the body of steps.created and steps.updated events (wire.StepsPayload).
+type StepsPayload = wire.StepsPayload
 
 // event returns the outbox event announcing e's latest change.
 func (e Steps) event(eventType string) (outbox.Event, error) {
@@ -139,7 +131,7 @@ func (r *StepsRepository) Save(ctx context.Context, in StepsInput) (Steps, error
 	if err != nil {
 		return Steps{}, err
 	}
-	if err := userIDProblem("steps", user); err != nil {
+	if err := wire.CheckUserID("steps", user); err != nil {
 		return Steps{}, err
 	}
 	id, err := uuid.NewV7()
