@@ -58,7 +58,7 @@ func TestQuickPath(t *testing.T) {
 	for _, f := range b.res.failures {
 		t.Errorf("failed: %s", f)
 	}
-	want := []def{mSavePlain, mSaveOurs, mSaveRiver, mSaveSQLite, mBacklogRiver100, mBacklogWatermill100,
+	want := []def{mSavePlain, mSaveOurs, mSaveRole, mSaveRiver, mSaveSQLite, mBacklogRiver100, mBacklogWatermill100,
 		mHTTPOurs64, mHTTPRiver100, mLatencyOursP50, mLatencyRiverP99}
 	for _, l := range receiverLoads {
 		want = append(want, l.events)

@@ -187,6 +187,7 @@ func (r *results) targets() []target {
 	}
 	ratio("Save costs ≤ 1.3× a plain INSERT transaction (plain tx/s ÷ ours ≤ 1.3)", mSavePlain.Key, mSaveOurs.Key, func(v float64) bool { return v <= 1.3 })
 	ratio("Save ≥ 1.5× River's entity INSERT + InsertTx", mSaveOurs.Key, mSaveRiver.Key, func(v float64) bool { return v >= 1.5 })
+	ratio("Save as the least-privilege app role costs ≤ 1.1× the owner's (owner tx/s ÷ role tx/s)", mSaveOurs.Key, mSaveRole.Key, func(v float64) bool { return v <= 1.1 })
 
 	oursBest, _, okO := r.best(backlogOursKeys()...)
 	riverBest, _, okR := r.best(mBacklogRiver100.Key, mBacklogRiver1000.Key)

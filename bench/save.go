@@ -132,10 +132,11 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// saves runs the four save measurements once.
+// saves runs the save measurements once.
 func (b *bench) saves(ctx context.Context) {
 	b.measureSave(ctx, mSavePlain, b.savePlain, true)
 	b.measureSave(ctx, mSaveOurs, b.saveOurs, true)
+	b.measureSave(ctx, mSaveRole, b.saveAsAppRole, true)
 	b.measureSave(ctx, mSaveRiver, b.saveRiver, true)
 	b.measureSave(ctx, mSaveSQLite, b.saveSQLite, false)
 }

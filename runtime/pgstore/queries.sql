@@ -9,25 +9,15 @@ SELECT version FROM outboxgen_migrations WHERE component = sqlc.arg('component')
 -- name: RecordMigration :exec
 INSERT INTO outboxgen_migrations (component, version, name) VALUES (sqlc.arg('component'), sqlc.arg('version'), sqlc.arg('migration_name')::text);
 
--- The key row is locked by the upsert, so concurrent enqueues of one key
--- serialise and exactly one of them sees the count go to 1 and is the head.
+-- Enqueue goes through outbox_enqueue (migration 0009), the one way into the
+-- outbox that the application's role may take.
 -- name: Enqueue :exec
-WITH k AS (
-    INSERT INTO outbox_keys (ordering_key, unfinished)
-    VALUES (sqlc.arg('ordering_key')::text, 1)
-    ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + 1
-    RETURNING unfinished
-)
-INSERT INTO outbox_events (
-    id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record,
-    entity_version, payload, metadata, priority, status, is_head, attempts,
-    max_attempts, run_at, created_at, updated_at
-)
-SELECT sqlc.arg('id'), sqlc.arg('event_type'), sqlc.arg('aggregate'), sqlc.arg('aggregate_id'), sqlc.arg('user_id'), sqlc.arg('ordering_key')::text, sqlc.arg('is_new_record'),
-    sqlc.arg('entity_version'), sqlc.arg('payload'), sqlc.arg('metadata'), sqlc.arg('priority'), 'pending', k.unfinished = 1, 0,
-    sqlc.arg('max_attempts'), coalesce(sqlc.narg('run_at')::timestamptz, sqlc.narg('now')::timestamptz, now()),
-    coalesce(sqlc.narg('now')::timestamptz, now()), coalesce(sqlc.narg('now')::timestamptz, now())
-FROM k;
+SELECT outbox_enqueue(
+    sqlc.arg('id')::uuid, sqlc.arg('event_type')::text, sqlc.arg('aggregate')::text, sqlc.arg('aggregate_id')::text,
+    sqlc.arg('user_id')::text, sqlc.arg('ordering_key')::text, sqlc.arg('is_new_record')::boolean,
+    sqlc.arg('entity_version')::bigint, sqlc.arg('payload')::json, sqlc.narg('metadata')::json,
+    sqlc.arg('priority')::integer, sqlc.arg('max_attempts')::integer, sqlc.narg('run_at')::timestamptz,
+    sqlc.narg('now')::timestamptz);
 
 -- others_delivered tells the processor whether another event was delivered
 -- after the claimed event's last failure: only then is a new failure held

@@ -503,22 +503,12 @@ func (q *Queries) DeliveredPerMinute(ctx context.Context, since time.Time) ([]De
 }
 
 const enqueue = `-- name: Enqueue :exec
-WITH k AS (
-    INSERT INTO outbox_keys (ordering_key, unfinished)
-    VALUES ($6::text, 1)
-    ON CONFLICT (ordering_key) DO UPDATE SET unfinished = outbox_keys.unfinished + 1
-    RETURNING unfinished
-)
-INSERT INTO outbox_events (
-    id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record,
-    entity_version, payload, metadata, priority, status, is_head, attempts,
-    max_attempts, run_at, created_at, updated_at
-)
-SELECT $1, $2, $3, $4, $5, $6::text, $7,
-    $8, $9, $10, $11, 'pending', k.unfinished = 1, 0,
-    $12, coalesce($13::timestamptz, $14::timestamptz, now()),
-    coalesce($14::timestamptz, now()), coalesce($14::timestamptz, now())
-FROM k
+SELECT outbox_enqueue(
+    $1::uuid, $2::text, $3::text, $4::text,
+    $5::text, $6::text, $7::boolean,
+    $8::bigint, $9::json, $10::json,
+    $11::integer, $12::integer, $13::timestamptz,
+    $14::timestamptz)
 `
 
 type EnqueueParams struct {
@@ -538,8 +528,8 @@ type EnqueueParams struct {
 	Now           *time.Time
 }
 
-// The key row is locked by the upsert, so concurrent enqueues of one key
-// serialise and exactly one of them sees the count go to 1 and is the head.
+// Enqueue goes through outbox_enqueue (migration 0009), the one way into the
+// outbox that the application's role may take.
 func (q *Queries) Enqueue(ctx context.Context, arg EnqueueParams) error {
 	_, err := q.db.Exec(ctx, enqueue,
 		arg.ID,
