@@ -128,7 +128,12 @@ func (d *delivery) fail(err error, log *slog.Logger) {
 		d.outcome = &outcome{problem: p}
 		return
 	}
-	log.Error("inbox: a change was not applied", "metric", d.metric.name, "event_type", d.eventType, "key", d.key, "err", err)
+	level := slog.LevelError
+	if errors.Is(err, context.Canceled) {
+		// The sender hung up first: it will send again, nothing is wrong here.
+		level = slog.LevelInfo
+	}
+	log.Log(context.Background(), level, "inbox: a change was not applied", "metric", d.metric.name, "event_type", d.eventType, "key", d.key, "err", err)
 	d.outcome = &outcome{problem: problem("failed", "")}
 }
 

@@ -68,6 +68,9 @@ type Record struct {
 	UserID  string
 	Version int64 // the highest applied
 	Deleted bool  // a tombstone
+	// BackendID is the receiver's id for the entry, which it answered
+	// with and the app stores.
+	BackendID string
 	// Payload is the entry's values as JSON: on SQLite the payload of its
 	// latest change (kept by a deletion), on PostgreSQL its row (nil once
 	// deleted: the default storage removes deleted entries).
@@ -75,12 +78,14 @@ type Record struct {
 }
 
 // sqliteRecords reads the records table the backend keeps on SQLite.
-const sqliteRecords = `SELECT entity_id, user_id, version, deleted, payload FROM records WHERE metric = $1`
+const sqliteRecords = `SELECT r.entity_id, r.user_id, r.version, r.deleted, r.payload, e.backend_id
+	FROM records AS r JOIN inbox_entities AS e ON e.metric = r.metric AND e.entity_id = r.entity_id
+	WHERE r.metric = $1`
 
 // postgresRecords reads the versions and tombstones the receiver keeps and
 // the entries of the default storage's table of metric.
 func postgresRecords(metric string) string {
-	return `SELECT e.entity_id::text, e.user_id, e.version, e.deleted, to_jsonb(r)::text
+	return `SELECT e.entity_id::text, e.user_id, e.version, e.deleted, to_jsonb(r)::text, e.backend_id
 		FROM inbox_entities AS e LEFT JOIN ` + pgx.Identifier{"received_" + metric}.Sanitize() + ` AS r ON r.id = e.entity_id
 		WHERE e.metric = $1`
 }
@@ -92,7 +97,7 @@ func (s *Server) Records(metric string) (map[string]Record, error) {
 		var id string
 		var r Record
 		var payload sql.Null[[]byte]
-		if err := rows.Scan(&id, &r.UserID, &r.Version, &r.Deleted, &payload); err != nil {
+		if err := rows.Scan(&id, &r.UserID, &r.Version, &r.Deleted, &payload, &r.BackendID); err != nil {
 			return err
 		}
 		r.Payload = payload.V

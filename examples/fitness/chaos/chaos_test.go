@@ -2,7 +2,9 @@ package chaos_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"go.uber.org/goleak"
 
 	"github.com/outboxgen/outboxgen/examples/fitness/backend"
@@ -90,12 +95,13 @@ type harness struct {
 	pg    *pgtest.Server
 
 	store *demo.Store
-	be    *backend.Server
-	url   string
+	be    *receivers
 
 	mu      sync.Mutex
 	final   map[string]metrics.Weight // the last saved version of each entry
+	live    []uuid.UUID               // entries saved and not deleted, for the deletes to pick from
 	saves   atomic.Int64
+	deletes atomic.Int64
 	retried atomic.Int64 // saves retried after a failure (the database restarting)
 
 	kills     int
@@ -125,15 +131,7 @@ func (h *harness) run() {
 		t.Fatal(err)
 	}
 	defer h.store.Close()
-	h.be, err = backend.Open(ctx, filepath.Join(h.dir, "backend.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.be.Close()
-	h.be.RequireToken(h.token)
-	if h.url, err = h.be.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	h.be = openReceivers(t, ctx, h.dir, h.token, h.pg != nil)
 	h.final = map[string]metrics.Weight{}
 	h.faults = map[string]int{}
 	h.outaged = make(chan struct{})
@@ -260,7 +258,7 @@ func (h *harness) startProcessor() *exec.Cmd {
 	// 1+2+4+5 s ride through several of them, as the seed's schedule (30 s
 	// to 8 min) rides through real outages. Events then die only if they
 	// should: never, here.
-	args := []string{"processor", "--backend", h.url, "--token", h.token, "--lease", "3s", "--poll", "500ms",
+	args := []string{"processor", "--backend", h.be.url, "--token", h.token, "--lease", "3s", "--poll", "500ms",
 		"--backoff-base", "1s", "--backoff-max", "5s"}
 	if h.pg != nil {
 		args = append(args, "--database-url", h.pg.URL())
@@ -281,7 +279,8 @@ func (h *harness) startProcessor() *exec.Cmd {
 }
 
 // write saves the form's events through the generated use case, spread
-// over writeFor, from four writers. A save that fails (the database is
+// over writeFor, from four writers; one change in twenty deletes an entry
+// instead, leaving a tombstone. A change that fails (the database is
 // restarting) is retried, as an app would.
 func (h *harness) write(ctx context.Context) {
 	const writers = 4
@@ -294,6 +293,10 @@ func (h *harness) write(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for i := range per {
+				if rand.IntN(20) == 0 && h.deleteOne(ctx) {
+					pause(ctx, interval)
+					continue
+				}
 				n := rand.IntN(h.form.entities)
 				in := metrics.WeightInput{
 					UserID:     fmt.Sprintf("user-%03d", n%50),
@@ -323,8 +326,40 @@ func (h *harness) record(w metrics.Weight) {
 	h.saves.Add(1)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if _, seen := h.final[w.ID.String()]; !seen && w.UserID != "poison" {
+		h.live = append(h.live, w.ID)
+	}
 	if w.Version > h.final[w.ID.String()].Version {
 		h.final[w.ID.String()] = w
+	}
+}
+
+// deleteOne deletes an entry saved earlier, if there is one, retrying
+// while the database restarts. Another writer may be saving into its day
+// meanwhile: that save updates the entry if it comes first, or else starts
+// a new entry.
+func (h *harness) deleteOne(ctx context.Context) bool {
+	h.mu.Lock()
+	if len(h.live) == 0 {
+		h.mu.Unlock()
+		return false
+	}
+	i := rand.IntN(len(h.live))
+	id := h.live[i]
+	h.live[i] = h.live[len(h.live)-1]
+	h.live = h.live[:len(h.live)-1]
+	h.mu.Unlock()
+	for {
+		err := h.store.Metrics.Weight.Delete(ctx, id)
+		if err == nil {
+			h.deletes.Add(1)
+			return true
+		}
+		if ctx.Err() != nil || errors.Is(err, metrics.ErrNotFound) {
+			return false
+		}
+		h.retried.Add(1)
+		pause(ctx, 100*time.Millisecond)
 	}
 }
 
@@ -434,34 +469,59 @@ func (h *harness) check(wrote, total time.Duration) {
 	if len(received) != len(events) {
 		t.Errorf("the backend received %d distinct events; the app wrote %d", len(received), len(events))
 	}
-	if int64(len(events)) < h.saves.Load() {
-		t.Errorf("%d saves succeeded but the outbox holds %d events", h.saves.Load(), len(events))
+	if changes := h.saves.Load() + h.deletes.Load(); int64(len(events)) < changes {
+		t.Errorf("%d saves and deletes succeeded but the outbox holds %d events", changes, len(events))
 	}
 
+	// Row by row, the device's entries (deleted ones included) and the
+	// backend's: the same entries, versions, tombstones, values and ids.
+	device := h.deviceRows()
 	records, err := h.be.Records("weight")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrong := 0
-	for id, w := range h.final {
-		r, ok := records[id]
-		var body struct{ Kg float64 }
-		if ok {
-			_ = json.Unmarshal(r.Payload, &body)
+	wrong, tombstones := 0, 0
+	mismatch := func(id, format string, args ...any) {
+		wrong++
+		if wrong <= 5 {
+			t.Errorf("entry %s: "+format, append([]any{id}, args...)...)
 		}
-		if !ok || r.Version < w.Version || (r.Version == w.Version && body.Kg != w.Kg) {
-			wrong++
-			if wrong <= 5 {
-				t.Errorf("entry %s: the app's version %d (%v kg); the backend's %d (%v kg)", id, w.Version, w.Kg, r.Version, body.Kg)
-			}
+	}
+	for id, d := range device {
+		r, ok := records[id]
+		var values struct {
+			Kg         float64
+			RecordedAt time.Time `json:"recorded_at"`
+		}
+		switch {
+		case !ok:
+			mismatch(id, "on the device (version %d), not at the backend", d.version)
+		case r.Version != d.version || r.Deleted != d.deleted || r.UserID != d.userID:
+			mismatch(id, "the device's version %d (deleted %v, user %s); the backend's %d (deleted %v, user %s)",
+				d.version, d.deleted, d.userID, r.Version, r.Deleted, r.UserID)
+		case d.deleted:
+			tombstones++
+		case json.Unmarshal(r.Payload, &values) != nil || values.Kg != d.kg || !values.RecordedAt.Equal(d.recordedAt):
+			mismatch(id, "the device's %v kg at %s; the backend's %s", d.kg, d.recordedAt, r.Payload)
+		case r.BackendID != d.backendID:
+			mismatch(id, "the device stores backend id %q; the backend's is %q", d.backendID, r.BackendID)
+		}
+	}
+	if len(records) != len(device) {
+		t.Errorf("the backend holds %d weight entries, the device %d", len(records), len(device))
+	}
+	// Every save that returned is on the device, at its version or later.
+	for id, w := range h.final {
+		if d, ok := device[id]; !ok || d.version < w.Version {
+			mismatch(id, "saved at version %d; the device has version %d", w.Version, d.version)
 		}
 	}
 	counts, err := h.store.Metrics.Weight.CountBySyncStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts[metrics.SyncSynced] != int64(len(h.final)) || counts[metrics.SyncPending] != 0 {
-		t.Errorf("sync status %v for %d entries; want every one synced", counts, len(h.final))
+	if live := int64(len(device) - tombstones); counts[metrics.SyncSynced] != live || counts[metrics.SyncPending] != 0 {
+		t.Errorf("sync status %v for %d entries; want every one synced", counts, live)
 	}
 	if lost > 0 || wrong > 0 {
 		t.Errorf("%d events lost, %d entries wrong at the backend", lost, wrong)
@@ -473,11 +533,65 @@ func (h *harness) check(wrote, total time.Duration) {
 	if h.restarted {
 		restart = "yes"
 	}
-	t.Logf("chaos figures: events written %d (saves %d, %d retried while the database restarted), entries %d, "+
+	t.Logf("chaos figures: %s; events written %d (saves %d, deletes %d, %d retried while the database restarted), entries %d (%d deleted), "+
 		"processor kills survived %d, database restarted %s, backend phases %v, gateway outage %s, 400 to everything %s, delivered %d, duplicates absorbed %d, "+
-		"dead before the operator's retry %d (the poison entry's), dead at the end %d, lost %d; writes took %s, drained after %s",
-		len(events), h.saves.Load(), h.retried.Load(), len(h.final), h.kills, restart, h.faults, h.outage.Round(time.Second), h.refusing.Round(time.Second), len(received), duplicates,
-		len(h.killed), dead, lost, wrote.Round(time.Second), total.Round(time.Second))
+		"dead before the operator's retry %d (the poison entry's), dead at the end %d, lost %d, entries differing from the device %d; writes took %s, drained after %s",
+		h.be.describe(), len(events), h.saves.Load(), h.deletes.Load(), h.retried.Load(), len(device), tombstones, h.kills, restart, h.faults,
+		h.outage.Round(time.Second), h.refusing.Round(time.Second), len(received), duplicates,
+		len(h.killed), dead, lost, wrong, wrote.Round(time.Second), total.Round(time.Second))
+}
+
+// deviceRow is an entry as the device's database holds it.
+type deviceRow struct {
+	userID, backendID string
+	version           int64
+	deleted           bool
+	kg                float64
+	recordedAt        time.Time
+}
+
+// deviceRows reads every weight entry of the app's database, deleted ones
+// included, by id.
+func (h *harness) deviceRows() map[string]deviceRow {
+	t := h.t
+	var db *sql.DB
+	switch s := h.store.Outbox.(type) {
+	case interface{ DB() *sql.DB }:
+		db = s.DB()
+	case interface{ Pool() *pgxpool.Pool }:
+		db = stdlib.OpenDBFromPool(s.Pool())
+		defer db.Close()
+	default:
+		t.Fatalf("cannot read the device's database through %T", s)
+	}
+	rows, err := db.QueryContext(t.Context(),
+		`SELECT id, user_id, version, deleted_at IS NOT NULL, kg, recorded_at, coalesce(backend_id, '') FROM metric_weight`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]deviceRow{}
+	for rows.Next() {
+		var id string
+		var d deviceRow
+		var recorded any // microseconds on SQLite, a timestamptz on PostgreSQL
+		if err := rows.Scan(&id, &d.userID, &d.version, &d.deleted, &d.kg, &recorded, &d.backendID); err != nil {
+			t.Fatal(err)
+		}
+		switch r := recorded.(type) {
+		case int64:
+			d.recordedAt = time.UnixMicro(r)
+		case time.Time:
+			d.recordedAt = r
+		default:
+			t.Fatalf("recorded_at of %s is %T", id, recorded)
+		}
+		out[id] = d
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // pause waits d or until ctx ends. The harness paces itself in real time:
