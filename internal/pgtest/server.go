@@ -76,6 +76,16 @@ func (s *Server) Restart() error {
 	return s.run("-D", s.dataDir, "-o", s.options, "-l", filepath.Join(filepath.Dir(s.dataDir), "log"), "-m", "fast", "-w", "restart")
 }
 
+// Stop stops the server (fast: open connections are cut) until Start.
+func (s *Server) Stop() error {
+	return s.run("-D", s.dataDir, "-m", "fast", "-w", "stop")
+}
+
+// Start starts a server that Stop stopped, on the same port.
+func (s *Server) Start() error {
+	return s.run("-D", s.dataDir, "-o", s.options, "-l", filepath.Join(filepath.Dir(s.dataDir), "log"), "-w", "start")
+}
+
 func (s *Server) run(args ...string) error { return s.runBin(s.pgCtl, args...) }
 
 func (s *Server) runBin(bin string, args ...string) error {

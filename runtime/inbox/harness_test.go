@@ -144,9 +144,12 @@ type world struct {
 	newHandler func(opts ...inbox.Option) (*inbox.Handler, error)
 	// count returns the number a query (with ? parameters) selects.
 	count func(query string, args ...any) int
+	// exec runs a statement (with ? parameters).
+	exec func(query string, args ...any)
 	// appliedOf returns the changes applied to an entity, in order.
 	appliedOf func(entity uuid.UUID) []appliedRow
 	purge     func(retention time.Duration) (int64, error)
+	purger    inbox.Purger
 }
 
 // eachStore runs test on a PostgreSQL store and on an SQLite store.
@@ -171,7 +174,7 @@ func postgresWorld(t *testing.T) *world {
 	if _, err := pool.Exec(t.Context(), strings.Replace(appliedTable, "INTEGER PRIMARY KEY", "bigserial", 1)); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, name: "postgres", hooks: newHooks(), shared: true, purge: func(d time.Duration) (int64, error) { return store.Purge(t.Context(), d) }}
+	w := &world{t: t, name: "postgres", hooks: newHooks(), shared: true, purger: store, purge: func(d time.Duration) (int64, error) { return store.Purge(t.Context(), d) }}
 	record := func(ctx context.Context, tx pgx.Tx, entity uuid.UUID, r appliedRow) error {
 		_, err := tx.Exec(ctx, `INSERT INTO applied (key, entity_id, version, kind, text, backend_id, first, subject)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.Key, entity.String(), r.Version, r.Kind, r.Text, r.BackendID, r.First, r.Subject)
@@ -179,6 +182,12 @@ func postgresWorld(t *testing.T) *world {
 	}
 	w.newHandler = func(opts ...inbox.Option) (*inbox.Handler, error) {
 		return inbox.New(store, contract(w.hooks, record), opts...)
+	}
+	w.exec = func(query string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(t.Context(), dollars(query), args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
 	}
 	w.count = func(query string, args ...any) int {
 		t.Helper()
@@ -232,7 +241,7 @@ func sqliteWorld(t *testing.T) *world {
 	if _, err := db.ExecContext(t.Context(), appliedTable); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, name: "sqlite", hooks: newHooks(), purge: func(d time.Duration) (int64, error) { return store.Purge(t.Context(), d) }}
+	w := &world{t: t, name: "sqlite", hooks: newHooks(), purger: store, purge: func(d time.Duration) (int64, error) { return store.Purge(t.Context(), d) }}
 	record := func(ctx context.Context, tx *sql.Tx, entity uuid.UUID, r appliedRow) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO applied (key, entity_id, version, kind, text, backend_id, first, subject)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.Key, entity.String(), r.Version, r.Kind, r.Text, r.BackendID, r.First, r.Subject)
@@ -240,6 +249,12 @@ func sqliteWorld(t *testing.T) *world {
 	}
 	w.newHandler = func(opts ...inbox.Option) (*inbox.Handler, error) {
 		return inbox.New(store, contract(w.hooks, record), opts...)
+	}
+	w.exec = func(query string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(t.Context(), query, args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
 	}
 	w.count = func(query string, args ...any) int {
 		t.Helper()

@@ -21,15 +21,29 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	if !after.CreatedAt.IsZero() {
 		afterCreated = micros(after.CreatedAt)
 	}
-	rows, err := sqlitedb.New(s.read).ListPage(ctx, sqlitedb.ListPageParams{
-		Status:         string(f.Status),
-		AfterCreatedAt: afterCreated,
-		AfterID:        after.ID.String(),
-		EventType:      optional(f.Type),
-		UserID:         optional(f.UserID),
-		CreatedBefore:  optionalMicros(f.CreatedBefore),
-		MaxEvents:      int64(f.Limit),
-	})
+	q := sqlitedb.New(s.read)
+	var rows []sqlitedb.OutboxEvent
+	var err error
+	if f.UserID != "" {
+		rows, err = q.ListPageOfUser(ctx, sqlitedb.ListPageOfUserParams{
+			UserID:         f.UserID,
+			Status:         string(f.Status),
+			AfterCreatedAt: afterCreated,
+			AfterID:        after.ID.String(),
+			EventType:      optional(f.Type),
+			CreatedBefore:  optionalMicros(f.CreatedBefore),
+			MaxEvents:      int64(f.Limit),
+		})
+	} else {
+		rows, err = q.ListPage(ctx, sqlitedb.ListPageParams{
+			Status:         string(f.Status),
+			AfterCreatedAt: afterCreated,
+			AfterID:        after.ID.String(),
+			EventType:      optional(f.Type),
+			CreatedBefore:  optionalMicros(f.CreatedBefore),
+			MaxEvents:      int64(f.Limit),
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list page of %s events: %w", f.Status, err)
 	}

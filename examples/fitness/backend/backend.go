@@ -32,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -79,6 +80,7 @@ func Open(ctx context.Context, path string) (*Server, error) {
 		store.Close()
 		return nil, fmt.Errorf("backend: %w", err)
 	}
+	s.close = purging(store, s.close)
 	return s, nil
 }
 
@@ -105,7 +107,25 @@ func OpenPostgres(ctx context.Context, url string) (*Server, error) {
 		s.close()
 		return nil, fmt.Errorf("backend: %w", err)
 	}
+	s.close = purging(store, s.close)
 	return s, nil
+}
+
+// purging purges p's old keys hourly, as a receiver in production does,
+// until the close it returns is called, which stops the purges and then
+// calls closeStore.
+func purging(p inbox.Purger, closeStore func() error) func() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = inbox.PurgeEvery(ctx, p, pginbox.DefaultRetention, time.Hour, nil) // both are positive
+	}()
+	return func() error {
+		cancel()
+		<-done
+		return closeStore()
+	}
 }
 
 // options are the receiver's: the token RequireToken sets, if any.
