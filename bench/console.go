@@ -31,12 +31,10 @@ import (
 // consoleIndexes are migration 0010's indexes, by name: the measurement
 // drops them for its first pass and creates them again for its second.
 var consoleIndexes = []struct{ name, create string }{
-	// Pages of one status in (created_at, id) order, and counts of a status.
-	{"outbox_events_status_created", `CREATE INDEX outbox_events_status_created ON outbox_events (status, created_at, id)`},
+	// Pages of failed and dead events in (created_at, id) order.
+	{"outbox_events_failed_or_dead_created", `CREATE INDEX outbox_events_failed_or_dead_created ON outbox_events (status, created_at, id) WHERE status IN ('failed', 'dead')`},
 	// Failures per minute over the last hour.
 	{"outbox_events_failed_at", `CREATE INDEX outbox_events_failed_at ON outbox_events (failed_at) WHERE failed_at IS NOT NULL`},
-	// Pages of one user's events, however few.
-	{"outbox_events_user_status_created", `CREATE INDEX outbox_events_user_status_created ON outbox_events (user_id, status, created_at, id)`},
 }
 
 // seedConsoleSQL fills outbox_events with n events: 1 % dead, 1 % failed,

@@ -27,6 +27,8 @@ GRANT SELECT, UPDATE, DELETE ON outbox_keys TO outboxgen_processor;
 GRANT SELECT, INSERT, UPDATE, DELETE ON outbox_processors TO outboxgen_processor;
 -- Every claim skips the event types an operator paused.
 GRANT SELECT ON outbox_pauses TO outboxgen_processor;
+-- outboxgen run refuses a database behind its binary's migrations.
+GRANT SELECT ON outboxgen_migrations TO outboxgen_processor;
 GRANT SELECT (id, version, deleted_at, sync_status, backend_id), UPDATE (sync_status, backend_id) ON metric_weight TO outboxgen_processor;
 
 -- The operator inspects the outbox (status, status --metric, processors,
@@ -43,4 +45,6 @@ GRANT SELECT ON outbox_processors TO outboxgen_operator;
 -- pause and resume: an operator's pause stops claims of an event type, or
 -- of every type, until resumed.
 GRANT SELECT, INSERT, UPDATE, DELETE ON outbox_pauses TO outboxgen_operator;
+-- The verbs refuse a database behind their binary's migrations.
+GRANT SELECT ON outboxgen_migrations TO outboxgen_operator;
 GRANT SELECT (deleted_at, sync_status) ON metric_weight TO outboxgen_operator;

@@ -16,6 +16,8 @@ import (
 
 	"github.com/outboxgen/outboxgen/internal/pgtest"
 	outbox "github.com/outboxgen/outboxgen/runtime"
+	"github.com/outboxgen/outboxgen/runtime/pgstore"
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
 )
 
 // The deployable command must never link the code generator: that is what
@@ -69,6 +71,10 @@ func TestHelpOnEveryVerb(t *testing.T) {
 
 func TestUsageErrorsExitTwo(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "app.db")
+	zeroConfig := filepath.Join(t.TempDir(), "run.yaml")
+	if err := os.WriteFile(zeroConfig, []byte("backend: http://127.0.0.1:1\nconcurrency: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{},
 		{"frobnicate"},
@@ -83,16 +89,23 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"pause", "--db", db},                    // no reason
 		{"run", "--db", db, "--backend", "http://127.0.0.1:1", "--concurrency", "0"},
 		{"run", "--db", db, "--backend", "http://127.0.0.1:1", "--batch-size", "0"},
-		{"run", "--db", db}, // no backend
+		{"run", "--db", db},                         // no backend
+		{"run", "--db", db, "--config", zeroConfig}, // a zero in the file is not "the default" either
 		{"status", "--db", db, "--watch", "1s", "--fail-if-dead"},
+		{"status", "--db", db, "--database-url", "postgres://ops@127.0.0.1/app"}, // two outboxes
+		{"status"}, // no outbox
 	} {
 		if r := ctl(t, args...); r.code != 2 {
 			t.Errorf("outboxctl %s: want exit 2 for a usage error, got %s", strings.Join(args, " "), r)
 		}
 	}
-	r := ctl(t, "run", "--db", db, "--backend", "http://127.0.0.1:1", "--concurrency", "0")
-	if !strings.Contains(r.stderr, "--concurrency must be positive") {
-		t.Errorf("run --concurrency 0 does not say why: %s", r)
+	for _, args := range [][]string{
+		{"run", "--db", db, "--backend", "http://127.0.0.1:1", "--concurrency", "0"},
+		{"run", "--db", db, "--config", zeroConfig},
+	} {
+		if r := ctl(t, args...); !strings.Contains(r.stderr, "--concurrency (concurrency: in a config file) must be positive") {
+			t.Errorf("outboxctl %s does not say why: %s", strings.Join(args, " "), r)
+		}
 	}
 }
 
@@ -270,6 +283,37 @@ func TestUnmigratedDatabaseHint(t *testing.T) {
 		r := ctl(t, "list", "--database-url", url)
 		if r.code != 1 || !strings.Contains(r.stderr, `create them with "outboxctl migrate --database-url`) || strings.Contains(r.stderr, "does not exist") {
 			t.Errorf("list: %s", r)
+		}
+	})
+}
+
+// A database behind the binary's migrations (the binary was upgraded, the
+// database not yet) is refused with the command that brings it up to date,
+// not with the first statement that meets a missing table or column.
+func TestDatabaseBehindTheBinary(t *testing.T) {
+	eachStore(t, func(t *testing.T, o outboxOn) {
+		forget := "DELETE FROM outboxgen_migrations WHERE component = 'outbox' AND version = (SELECT max(version) FROM outboxgen_migrations WHERE component = 'outbox')"
+		var err error
+		switch s := o.store.(type) {
+		case *sqlitestore.Store:
+			_, err = s.DB().ExecContext(t.Context(), forget)
+		case *pgstore.Store:
+			_, err = s.Pool().Exec(t.Context(), forget)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, verb := range []string{"status", "list"} {
+			r := ctl(t, append([]string{verb}, o.flags...)...)
+			if r.code != 1 || !regexp.MustCompile(`lacks 1 migration\(s\) this outboxctl carries, \d{4}_\w+ first: apply them with "outboxctl migrate --`).MatchString(r.stderr) {
+				t.Errorf("%s on a database behind the binary: %s", verb, r)
+			}
+		}
+		if r := ctl(t, append([]string{"migrate"}, o.flags...)...); r.code != 0 {
+			t.Fatalf("migrate: %s", r)
+		}
+		if r := ctl(t, append([]string{"status"}, o.flags...)...); r.code != 0 {
+			t.Errorf("status once migrated: %s", r)
 		}
 	})
 }

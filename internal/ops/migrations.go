@@ -36,20 +36,37 @@ func (o *Outbox) hasTables(ctx context.Context) (bool, error) {
 }
 
 // checkMigrated returns an error saying how to create the outbox's tables
-// when they do not exist yet.
+// when they do not exist yet, or how to bring them up to date when the
+// database lacks migrations this binary carries (after an upgrade, the
+// new binary's statements would fail on missing tables and columns).
 func (o *Outbox) checkMigrated(ctx context.Context, program string, t *target) error {
 	ok, err := o.hasTables(ctx)
 	if err != nil {
 		return fmt.Errorf("look for the outbox's tables in %s: %w", o.Where, err)
 	}
-	if ok {
-		return nil
-	}
 	flag := "--db " + t.db
 	if o.pg != nil {
 		flag = "--database-url …"
 	}
-	return fmt.Errorf("%s has no outbox tables yet: create them with \"%s migrate %s\" (on PostgreSQL, as the tables' owner)", o.Where, program, flag)
+	if !ok {
+		return fmt.Errorf("%s has no outbox tables yet: create them with \"%s migrate %s\" (on PostgreSQL, as the tables' owner)", o.Where, program, flag)
+	}
+	done, err := o.applied(ctx)
+	if err != nil {
+		// A role without SELECT on outboxgen_migrations (roles granted
+		// before it was in docs/postgres-roles.sql): the statements'
+		// own errors will have to say what is missing.
+		return nil
+	}
+	all, err := known(ctx)
+	if err != nil {
+		return err
+	}
+	if missing := pending(all, done); len(missing) > 0 {
+		return fmt.Errorf("%s lacks %d migration(s) this %s carries, %s first: apply them with \"%s migrate %s\" (on PostgreSQL, as the tables' owner; see \"Upgrading\" in docs/OPERATIONS.md), or use the %s that matches the database",
+			o.Where, len(missing), program, missing[0], program, flag, program)
+	}
+	return nil
 }
 
 // applied lists the outbox's migrations recorded in the database, oldest

@@ -3,13 +3,13 @@ package ops
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/outboxgen/outboxgen/internal/cli"
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/pgstore"
 	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
@@ -56,7 +56,7 @@ func (t *target) open(e *env, migrating bool) (*Outbox, error) {
 func (t *target) connect(ctx context.Context, program string, create bool) (*Outbox, error) {
 	switch {
 	case t.db != "" && t.databaseURL != "" && os.Getenv("DATABASE_URL") != t.databaseURL:
-		return nil, errors.New("give either --db (SQLite) or --database-url (PostgreSQL), not both")
+		return nil, cli.Usagef("give either --db (SQLite) or --database-url (PostgreSQL), not both")
 	case t.db != "":
 		if _, err := os.Stat(t.db); err != nil && !create {
 			return nil, fmt.Errorf("no outbox at %s: check the path, or create it with \"%s migrate --db %s\"", t.db, program, t.db)
@@ -77,7 +77,7 @@ func (t *target) connect(ctx context.Context, program string, create bool) (*Out
 		}
 		return &Outbox{Store: s, Where: where, pg: s}, nil
 	}
-	return nil, errors.New("which outbox? give --db FILE (SQLite) or --database-url postgres://… (or set $DATABASE_URL)")
+	return nil, cli.Usagef("which outbox? give --db FILE (SQLite) or --database-url postgres://… (or set $DATABASE_URL)")
 }
 
 // describePostgres names a PostgreSQL database for people, e.g.
@@ -87,7 +87,7 @@ func describePostgres(url string) (string, error) {
 	cfg, err := pgconn.ParseConfig(url)
 	if err != nil {
 		// pgconn's message may quote the string, password included.
-		return "", errors.New("--database-url does not parse as a PostgreSQL URL (postgres://user@host:5432/database) or keyword/value string (host=… dbname=…)")
+		return "", cli.Usagef("--database-url does not parse as a PostgreSQL URL (postgres://user@host:5432/database) or keyword/value string (host=… dbname=…)")
 	}
 	host := cfg.Host
 	if len(host) > 0 && host[0] == '/' {

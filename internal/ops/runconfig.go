@@ -68,23 +68,30 @@ func (c *runConfig) overlay(path string, fs *flag.FlagSet) error {
 	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
 		return fmt.Errorf("%s: %v (keys are the flags' names with _ for -, e.g. batch_size: 50; a bearer token goes in token_file or token_env, never in this file)", path, err)
 	}
+	// The keys the file sets, zero or not: a zero it sets is taken, and
+	// refused by validate, rather than read as "not set".
+	var keys map[string]any
+	if err := yaml.Unmarshal(b, &keys); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	overlayFields(reflect.ValueOf(c).Elem(), reflect.ValueOf(&file).Elem(), given)
+	overlayFields(reflect.ValueOf(c).Elem(), reflect.ValueOf(&file).Elem(), given, keys)
 	return nil
 }
 
-// overlayFields copies each non-zero setting of file into dst unless its
-// flag was given.
-func overlayFields(dst, file reflect.Value, given map[string]bool) {
+// overlayFields copies each setting the file has a key for into dst unless
+// its flag was given.
+func overlayFields(dst, file reflect.Value, given map[string]bool, keys map[string]any) {
 	for i := range dst.NumField() {
 		f := dst.Type().Field(i)
 		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		_, inFile := keys[tag]
 		switch {
 		case f.Anonymous:
-			overlayFields(dst.Field(i), file.Field(i), given)
+			overlayFields(dst.Field(i), file.Field(i), given, keys)
 		case tag == "-" || !f.IsExported():
-		case !given[flagName(f, tag)] && !file.Field(i).IsZero():
+		case !given[flagName(f, tag)] && inFile:
 			dst.Field(i).Set(file.Field(i))
 		}
 	}
@@ -128,7 +135,7 @@ func (c *runConfig) validate() error {
 		{"stop-timeout", c.StopTimeout > 0},
 	} {
 		if !p.ok {
-			return fmt.Errorf("--%s must be positive; zero does not stand for the default here: omit the setting to get the default", p.flag)
+			return fmt.Errorf("--%s (%s: in a config file) must be positive; zero does not stand for the default here: omit the setting to get the default", p.flag, strings.ReplaceAll(p.flag, "-", "_"))
 		}
 	}
 	switch {

@@ -50,7 +50,9 @@ func TestRunConfigRefusals(t *testing.T) {
 		t.Errorf("a token in the file: %v", err)
 	}
 	for file, want := range map[string]string{
-		"backend: https://x\nconcurrency: 0\n":                            "", // zero in a file means "not set"
+		"backend: https://x\nconcurrency: 0\n":                            "concurrency: in a config file) must be positive", // never silently the default
+		"backend: https://x\nbatch_size: 0\n":                             "--batch-size",
+		"backend: https://x\npoll: 0s\n":                                  "--poll",
 		"backend: https://x\ntoken_file: f\ntoken_env: T\n":               "not both",
 		"backend: https://x\nclient_cert: c.pem\n":                        "both --client-cert and --client-key",
 		"backend: https://x\ntls_min_version: \"1.1\"\n":                  "use 1.2 or 1.3",
@@ -65,7 +67,7 @@ func TestRunConfigRefusals(t *testing.T) {
 		}
 	}
 	c, _ := parseRun(t, "backend: https://x\n", "--concurrency", "0")
-	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--concurrency must be positive") {
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--concurrency (concurrency: in a config file) must be positive") {
 		t.Errorf("--concurrency 0: %v", err)
 	}
 }

@@ -29,6 +29,15 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 			CreatedBefore:  optionalTime(f.CreatedBefore),
 			MaxEvents:      int32(f.Limit),
 		})
+	} else if f.Status == outbox.StatusFailed || f.Status == outbox.StatusDead {
+		rows, err = s.q.ListFailedOrDeadPage(ctx, pgdb.ListFailedOrDeadPageParams{
+			Status:         string(f.Status),
+			AfterCreatedAt: after.CreatedAt,
+			AfterID:        after.ID,
+			EventType:      optional(f.Type),
+			CreatedBefore:  optionalTime(f.CreatedBefore),
+			MaxEvents:      int32(f.Limit),
+		})
 	} else {
 		rows, err = s.q.ListPage(ctx, pgdb.ListPageParams{
 			Status:         string(f.Status),

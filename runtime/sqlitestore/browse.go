@@ -24,13 +24,13 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	q := sqlitedb.New(s.read)
 	var rows []sqlitedb.OutboxEvent
 	var err error
-	if f.UserID != "" {
-		rows, err = q.ListPageOfUser(ctx, sqlitedb.ListPageOfUserParams{
-			UserID:         f.UserID,
+	if f.Status == outbox.StatusFailed || f.Status == outbox.StatusDead {
+		rows, err = q.ListFailedOrDeadPage(ctx, sqlitedb.ListFailedOrDeadPageParams{
 			Status:         string(f.Status),
 			AfterCreatedAt: afterCreated,
 			AfterID:        after.ID.String(),
 			EventType:      optional(f.Type),
+			UserID:         optional(f.UserID),
 			CreatedBefore:  optionalMicros(f.CreatedBefore),
 			MaxEvents:      int64(f.Limit),
 		})
@@ -40,6 +40,7 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 			AfterCreatedAt: afterCreated,
 			AfterID:        after.ID.String(),
 			EventType:      optional(f.Type),
+			UserID:         optional(f.UserID),
 			CreatedBefore:  optionalMicros(f.CreatedBefore),
 			MaxEvents:      int64(f.Limit),
 		})

@@ -779,38 +779,37 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 	return items, nil
 }
 
-const listPage = `-- name: ListPage :many
-
+const listFailedOrDeadPage = `-- name: ListFailedOrDeadPage :many
 SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
-WHERE status = ?1
+WHERE status IN ('failed', 'dead') AND status = ?1
   AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
   AND (?4 IS NULL OR event_type = ?4)
-  AND (?5 IS NULL OR created_at < ?5)
+  AND (?5 IS NULL OR user_id = ?5)
+  AND (?6 IS NULL OR created_at < ?6)
 ORDER BY created_at, id
-LIMIT ?6
+LIMIT ?7
 `
 
-type ListPageParams struct {
+type ListFailedOrDeadPageParams struct {
 	Status         string
 	AfterCreatedAt int64
 	AfterID        string
 	EventType      interface{}
+	UserID         interface{}
 	CreatedBefore  interface{}
 	MaxEvents      int64
 }
 
-// Queries of the web console (runtime/console): pages of events by keyset,
-// counts of a filtered set, and recent activity per minute.
-// One status at a time, oldest first, after a (created_at, id) key: a page
-// costs the same at the millionth event as at the first, through the index
-// on (status, created_at, id) (migration 0010). A user's events:
-// ListPageOfUser.
-func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, listPage,
+// ListPage for failed or dead events, the console's first view: the
+// literal status IN list lets SQLite, which plans before it sees the
+// arguments, read the partial index of migration 0010 in page order.
+func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDeadPageParams) ([]OutboxEvent, error) {
+	rows, err := q.db.QueryContext(ctx, listFailedOrDeadPage,
 		arg.Status,
 		arg.AfterCreatedAt,
 		arg.AfterID,
 		arg.EventType,
+		arg.UserID,
 		arg.CreatedBefore,
 		arg.MaxEvents,
 	)
@@ -867,36 +866,38 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 	return items, nil
 }
 
-const listPageOfUser = `-- name: ListPageOfUser :many
+const listPage = `-- name: ListPage :many
+
 SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
-WHERE user_id = ?1 AND status = ?2
-  AND (created_at > ?3 OR (created_at = ?3 AND id > ?4))
-  AND (?5 IS NULL OR event_type = ?5)
+WHERE status = ?1
+  AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
+  AND (?4 IS NULL OR event_type = ?4)
+  AND (?5 IS NULL OR user_id = ?5)
   AND (?6 IS NULL OR created_at < ?6)
 ORDER BY created_at, id
 LIMIT ?7
 `
 
-type ListPageOfUserParams struct {
-	UserID         string
+type ListPageParams struct {
 	Status         string
 	AfterCreatedAt int64
 	AfterID        string
 	EventType      interface{}
+	UserID         interface{}
 	CreatedBefore  interface{}
 	MaxEvents      int64
 }
 
-// ListPage for one user: a query of its own, since SQLite plans a statement
-// before it sees its arguments, and only a required user_id lets the plan
-// go to the user's events through (user_id, status, created_at, id).
-func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, listPageOfUser,
-		arg.UserID,
+// Queries of the web console (runtime/console): pages of events by keyset,
+// counts of a filtered set, and recent activity per minute.
+// One status at a time, oldest first, after a (created_at, id) key.
+func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEvent, error) {
+	rows, err := q.db.QueryContext(ctx, listPage,
 		arg.Status,
 		arg.AfterCreatedAt,
 		arg.AfterID,
 		arg.EventType,
+		arg.UserID,
 		arg.CreatedBefore,
 		arg.MaxEvents,
 	)
