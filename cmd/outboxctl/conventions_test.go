@@ -139,7 +139,7 @@ func seedDead(t *testing.T, o outboxOn, ev outbox.Event) outbox.Event {
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %d %v", len(claimed), err)
 	}
-	if _, err := o.store.Finish(t.Context(), []outbox.Outcome{{Event: claimed[0], Kind: outbox.Dead, Error: "permanent: 422 \x1b[2J\x1b]0;owned\x07"}}); err != nil {
+	if _, err := o.store.Finish(t.Context(), []outbox.Outcome{{Event: claimed[0], Kind: outbox.Dead, Error: "permanent: 422 \x1b[2J\x1b]0;owned\x07 at C:\\app"}}); err != nil {
 		t.Fatal(err)
 	}
 	return ev
@@ -171,6 +171,12 @@ func TestDatabaseTextIsEscaped(t *testing.T) {
 			}
 			if strings.ContainsAny(r.stdout, "\x1b\x07\r\u202e") {
 				t.Errorf("%s printed raw control characters:\n%q", args[0], r.stdout)
+			}
+			if strings.Contains(r.stdout, `\\\\`) || strings.Contains(r.stdout, `\\x1b`) {
+				t.Errorf("%s escaped a character twice:\n%s", args[0], r.stdout)
+			}
+			if args[0] == "list" && !strings.Contains(r.stdout, `at C:\\app`) {
+				t.Errorf("%s does not show the error's backslash escaped once:\n%s", args[0], r.stdout)
 			}
 			if args[0] != "status" || strings.Contains(r.stdout, "user") {
 				if !strings.Contains(r.stdout, `ada\x1b]0;pwned\x07\x1b[1A\r\u202eevil`) {
@@ -352,8 +358,8 @@ func TestMigrateSaysWhatItDid(t *testing.T) {
 				Applied []any
 				Version int
 			}
-			if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || len(report.Applied) != 0 || report.Version < 3 {
-				t.Fatalf("migrate --json: %v %s", err, r)
+			if err := json.Unmarshal([]byte(r.stdout), &report); err != nil || report.Applied == nil || len(report.Applied) != 0 || report.Version < 3 {
+				t.Fatalf("migrate --json: %v %s (want \"applied\": [])", err, r)
 			}
 		})
 	}

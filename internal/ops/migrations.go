@@ -115,9 +115,10 @@ func known(ctx context.Context) (_ []migration, err error) {
 	return (&Outbox{Store: s, sqlite: s}).applied(ctx)
 }
 
-// pending returns the migrations of all that are not in done.
+// pending returns the migrations of all that are not in done; none is an
+// empty list, which JSON shows as [].
 func pending(all, done []migration) []migration {
-	var p []migration
+	p := []migration{}
 	for _, m := range all {
 		if !slices.ContainsFunc(done, func(d migration) bool { return d.Version == m.Version }) {
 			p = append(p, m)

@@ -17,6 +17,10 @@ type table struct {
 func (t *table) add(cells ...any) {
 	row := make([]string, len(cells))
 	for i, c := range cells {
+		if t, ok := c.(cleanText); ok {
+			row[i] = string(t)
+			continue
+		}
 		row[i] = clean(fmt.Sprint(c))
 	}
 	t.rows = append(t.rows, row)

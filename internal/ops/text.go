@@ -62,13 +62,18 @@ func unsafeRune(r rune) bool {
 		r == 0x200e || r == 0x200f || r == 0x061c || r == 0x2028 || r == 0x2029
 }
 
+// cleanText is text clean already made safe to print: a table prints it
+// as it is, where it cleans anything else, so that nothing is escaped
+// twice.
+type cleanText string
+
 // truncate cleans s, folds its runs of spaces, and shortens it to n runes.
-func truncate(s string, n int) string {
+func truncate(s string, n int) cleanText {
 	s = clean(strings.Join(strings.Fields(s), " "))
 	if utf8.RuneCountInString(s) <= n {
-		return s
+		return cleanText(s)
 	}
-	return string([]rune(s)[:n-1]) + "…"
+	return cleanText(string([]rune(s)[:n-1]) + "…")
 }
 
 func orDash(s string) string {
