@@ -17,36 +17,28 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
+	// The three statements take the same parameters, the user's first
+	// where there is one; each exists for its plan.
+	p := pgdb.ListPageParams{
+		Status:         string(f.Status),
+		AfterCreatedAt: after.CreatedAt,
+		AfterID:        after.ID,
+		EventType:      optional(f.Type),
+		CreatedBefore:  optionalTime(f.CreatedBefore),
+		MaxEvents:      int32(f.Limit),
+	}
 	var rows []pgdb.OutboxEvent
 	var err error
-	if f.UserID != "" {
+	switch {
+	case f.UserID != "":
 		rows, err = s.q.ListPageOfUser(ctx, pgdb.ListPageOfUserParams{
-			UserID:         f.UserID,
-			Status:         string(f.Status),
-			AfterCreatedAt: after.CreatedAt,
-			AfterID:        after.ID,
-			EventType:      optional(f.Type),
-			CreatedBefore:  optionalTime(f.CreatedBefore),
-			MaxEvents:      int32(f.Limit),
+			UserID: f.UserID, Status: p.Status, AfterCreatedAt: p.AfterCreatedAt, AfterID: p.AfterID,
+			EventType: p.EventType, CreatedBefore: p.CreatedBefore, MaxEvents: p.MaxEvents,
 		})
-	} else if f.Status == outbox.StatusFailed || f.Status == outbox.StatusDead {
-		rows, err = s.q.ListFailedOrDeadPage(ctx, pgdb.ListFailedOrDeadPageParams{
-			Status:         string(f.Status),
-			AfterCreatedAt: after.CreatedAt,
-			AfterID:        after.ID,
-			EventType:      optional(f.Type),
-			CreatedBefore:  optionalTime(f.CreatedBefore),
-			MaxEvents:      int32(f.Limit),
-		})
-	} else {
-		rows, err = s.q.ListPage(ctx, pgdb.ListPageParams{
-			Status:         string(f.Status),
-			AfterCreatedAt: after.CreatedAt,
-			AfterID:        after.ID,
-			EventType:      optional(f.Type),
-			CreatedBefore:  optionalTime(f.CreatedBefore),
-			MaxEvents:      int32(f.Limit),
-		})
+	case f.Status == outbox.StatusFailed || f.Status == outbox.StatusDead:
+		rows, err = s.q.ListFailedOrDeadPage(ctx, pgdb.ListFailedOrDeadPageParams(p))
+	default:
+		rows, err = s.q.ListPage(ctx, p)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list page of %s events: %w", f.Status, err)

@@ -21,29 +21,22 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	if !after.CreatedAt.IsZero() {
 		afterCreated = micros(after.CreatedAt)
 	}
+	p := sqlitedb.ListPageParams{
+		Status:         string(f.Status),
+		AfterCreatedAt: afterCreated,
+		AfterID:        after.ID.String(),
+		EventType:      optional(f.Type),
+		UserID:         optional(f.UserID),
+		CreatedBefore:  optionalMicros(f.CreatedBefore),
+		MaxEvents:      int64(f.Limit),
+	}
 	q := sqlitedb.New(s.read)
 	var rows []sqlitedb.OutboxEvent
 	var err error
 	if f.Status == outbox.StatusFailed || f.Status == outbox.StatusDead {
-		rows, err = q.ListFailedOrDeadPage(ctx, sqlitedb.ListFailedOrDeadPageParams{
-			Status:         string(f.Status),
-			AfterCreatedAt: afterCreated,
-			AfterID:        after.ID.String(),
-			EventType:      optional(f.Type),
-			UserID:         optional(f.UserID),
-			CreatedBefore:  optionalMicros(f.CreatedBefore),
-			MaxEvents:      int64(f.Limit),
-		})
+		rows, err = q.ListFailedOrDeadPage(ctx, sqlitedb.ListFailedOrDeadPageParams(p)) // the same parameters, its own plan
 	} else {
-		rows, err = q.ListPage(ctx, sqlitedb.ListPageParams{
-			Status:         string(f.Status),
-			AfterCreatedAt: afterCreated,
-			AfterID:        after.ID.String(),
-			EventType:      optional(f.Type),
-			UserID:         optional(f.UserID),
-			CreatedBefore:  optionalMicros(f.CreatedBefore),
-			MaxEvents:      int64(f.Limit),
-		})
+		rows, err = q.ListPage(ctx, p)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list page of %s events: %w", f.Status, err)
