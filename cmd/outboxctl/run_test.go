@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -366,4 +367,53 @@ func (p pki) write(t *testing.T, dir, what string) string {
 	path := filepath.Join(dir, what+".pem")
 	writeFile(t, path, string(pem.EncodeToMemory(block)))
 	return path
+}
+
+// A processor killed mid-delivery: status and processors say it is dead
+// and that no processor is alive, and status counts the leases it left
+// behind once they expire.
+func TestKilledProcessorIsShownDead(t *testing.T) {
+	eachStore(t, func(t *testing.T, o outboxOn) {
+		arrived, release := make(chan struct{}, 1), make(chan struct{})
+		b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+			<-release // no answer while the test runs: the delivery is in flight when the processor dies
+		}))
+		defer b.Close()
+		defer close(release)
+		o.enqueue(weightEvent("ada"), weightEvent("grace"))
+		d := startDaemon(t, o.with("run", "--catalog", testCatalog, "--backend", b.URL, "--poll", "100ms",
+			"--heartbeat", "100ms", "--timeout", "500ms", "--lease", "1200ms")...)
+		select {
+		case <-arrived:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no delivery began:\n%s", d.logs())
+		}
+		if r := ctl(t, o.with("processors")...); r.code != 0 || !strings.Contains(r.stdout, "delivering") {
+			t.Fatalf("processors while it delivers: %s", r)
+		}
+		if err := d.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.wait()
+		// The heartbeat expires after three missed (300 ms) and the leases
+		// after 1.2 s; status is asked until both show, as an operator would.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			r := ctl(t, o.with("status")...)
+			if strings.Contains(r.stdout, "none alive") && regexp.MustCompile(`expired leases: +[12] event`).MatchString(r.stdout) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status never showed a dead processor and its expired leases: %s", r)
+			}
+			time.Sleep(100 * time.Millisecond) // polling another process's database, as an operator would
+		}
+		if r := ctl(t, o.with("processors")...); r.code != 0 || !strings.Contains(r.stdout, "dead: last seen") {
+			t.Errorf("processors after the kill: %s", r)
+		}
+	})
 }

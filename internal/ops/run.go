@@ -105,6 +105,7 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 		SendBatch:    sendBatch,
 		Lease:        c.Lease,
 		PollInterval: c.Poll,
+		Heartbeat:    c.Heartbeat,
 		Backoffs:     cat.Backoffs(),
 		Retention:    c.Retention,
 		StopTimeout:  c.StopTimeout,

@@ -33,6 +33,7 @@ type runConfig struct {
 	Retention   time.Duration `yaml:"retention"`
 	StopTimeout time.Duration `yaml:"stop_timeout"`
 	Timeout     time.Duration `yaml:"timeout"`
+	Heartbeat   time.Duration `yaml:"heartbeat"`
 	LogFormat   string        `yaml:"log_format"`
 	backendAuth `yaml:",inline"`
 }
@@ -51,6 +52,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Retention, "retention", 24*time.Hour, "how long completed events are kept")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 10*time.Second, "on SIGTERM, how long deliveries in flight may finish (a second SIGTERM exits at once)")
 	fs.DurationVar(&c.Timeout, "timeout", 15*time.Second, "how long one delivery may take")
+	fs.DurationVar(&c.Heartbeat, "heartbeat", 10*time.Second, "how often the processor records that it is alive; status and processors call it dead after three missed")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.backendAuth.register(fs)
 }
@@ -133,6 +135,7 @@ func (c *runConfig) validate() error {
 		{"timeout", c.Timeout > 0},
 		{"retention", c.Retention > 0},
 		{"stop-timeout", c.StopTimeout > 0},
+		{"heartbeat", c.Heartbeat > 0},
 	} {
 		if !p.ok {
 			return fmt.Errorf("--%s (%s: in a config file) must be positive; zero does not stand for the default here: omit the setting to get the default", p.flag, strings.ReplaceAll(p.flag, "-", "_"))
