@@ -386,7 +386,7 @@ func TestKilledProcessorIsShownDead(t *testing.T) {
 		defer close(release)
 		o.enqueue(weightEvent("ada"), weightEvent("grace"))
 		d := startDaemon(t, o.with("run", "--catalog", testCatalog, "--backend", b.URL, "--poll", "100ms",
-			"--heartbeat", "100ms", "--timeout", "500ms", "--lease", "1200ms")...)
+			"--heartbeat", "100ms", "--timeout", "2s", "--lease", "4500ms")...)
 		select {
 		case <-arrived:
 		case <-time.After(30 * time.Second):
@@ -400,7 +400,8 @@ func TestKilledProcessorIsShownDead(t *testing.T) {
 		}
 		_ = d.wait()
 		// The heartbeat expires after three missed (300 ms) and the leases
-		// after 1.2 s; status is asked until both show, as an operator would.
+		// after 4.5 s (the 2 s timeout leaves the check above time to run while
+		// the delivery hangs); status is asked until both show, as an operator would.
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			r := ctl(t, o.with("status")...)

@@ -40,13 +40,14 @@ func processorRows(ps []outbox.ProcessorInfo) []processorRow {
 	return rows
 }
 
-// state is what a processor is doing, in a few words.
+// state is what a processor is doing, in a few words, with the pause's
+// reason as the database holds it: printers clean it, once.
 func (p processorRow) state(now time.Time) string {
 	switch {
 	case !p.Alive:
 		return "dead: last seen " + age(now.Sub(p.SeenAt)) + " ago"
 	case p.PausedSince != nil:
-		return fmt.Sprintf("paused for %s: %s: %s", age(now.Sub(*p.PausedSince)), p.PauseClass, clean(p.PauseReason))
+		return fmt.Sprintf("paused for %s: %s: %s", age(now.Sub(*p.PausedSince)), p.PauseClass, p.PauseReason)
 	}
 	return "delivering"
 }
@@ -93,7 +94,7 @@ func printProcessors(w io.Writer, rows []processorRow, now time.Time) {
 	var t table
 	t.add("processor", "host", "pid", "version", "started", "state")
 	for _, p := range rows {
-		t.add(clean(p.Owner), clean(p.Host), p.PID, clean(p.Version), age(now.Sub(p.StartedAt))+" ago", p.state(now))
+		t.add(p.Owner, p.Host, p.PID, p.Version, age(now.Sub(p.StartedAt))+" ago", p.state(now)) // the table cleans each cell
 	}
 	t.print(w)
 }

@@ -1,7 +1,8 @@
 -- The console (runtime/console, outboxgen ui) opens on dead and failed
 -- events, oldest first after a (created_at, id) key, and charts the last
--- hour's failures. These two indexes serve both, and neither costs the
--- delivery path anything: they hold only events that failed.
+-- hour's failures. These two indexes serve both, and hold only events that
+-- have failed: saves, and deliveries of events that never failed, pay
+-- nothing for them.
 --
 -- No index of every event leads with status, on purpose. The processor's
 -- statements select by status ('completed' for the evidence of other

@@ -1,7 +1,8 @@
 -- The console (runtime/console, outboxgen ui) opens on dead and failed
 -- events, oldest first after a (created_at, id) key, and charts the last
--- hour's failures. These two indexes serve both, and neither costs the
--- delivery path anything: they hold only events that failed. (No index of
+-- hour's failures. These two indexes serve both, and hold only events that
+-- have failed: saves, and deliveries of events that never failed, pay
+-- nothing for them. (No index of
 -- every event leads with status: see PostgreSQL's 0010.)
 CREATE INDEX IF NOT EXISTS outbox_events_failed_or_dead_created ON outbox_events (status, created_at, id)
     WHERE status IN ('failed', 'dead');
