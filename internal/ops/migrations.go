@@ -44,12 +44,12 @@ func (o *Outbox) checkMigrated(ctx context.Context, program string, t *target) e
 	if err != nil {
 		return fmt.Errorf("look for the outbox's tables in %s: %w", o.Where, err)
 	}
-	flag := "--db " + t.db
+	flag, as := "--db "+t.db, ""
 	if o.pg != nil {
-		flag = "--database-url …"
+		flag, as = "--database-url …", " as the tables' owner"
 	}
 	if !ok {
-		return fmt.Errorf("%s has no outbox tables yet: create them with \"%s migrate %s\" (on PostgreSQL, as the tables' owner)", o.Where, program, flag)
+		return fmt.Errorf("%s has no outbox tables yet: create them with \"%s migrate %s\"%s", o.Where, program, flag, as)
 	}
 	done, err := o.applied(ctx)
 	if err != nil {
@@ -63,8 +63,8 @@ func (o *Outbox) checkMigrated(ctx context.Context, program string, t *target) e
 		return err
 	}
 	if missing := pending(all, done); len(missing) > 0 {
-		return fmt.Errorf("%s lacks %d migration(s) this %s carries, %s first: apply them with \"%s migrate %s\" (on PostgreSQL, as the tables' owner; see \"Upgrading\" in docs/OPERATIONS.md), or use the %s that matches the database",
-			o.Where, len(missing), program, missing[0], program, flag, program)
+		return fmt.Errorf("%s lacks %d migration(s) this %s carries, %s first: apply them with \"%s migrate %s\"%s (see \"Upgrading\" in docs/OPERATIONS.md), or use the %s that matches the database",
+			o.Where, len(missing), program, missing[0], program, flag, as, program)
 	}
 	return nil
 }

@@ -135,13 +135,14 @@ func (c *runConfig) validate() error {
 		{"timeout", c.Timeout > 0},
 		{"retention", c.Retention > 0},
 		{"stop-timeout", c.StopTimeout > 0},
-		{"heartbeat", c.Heartbeat > 0},
 	} {
 		if !p.ok {
 			return fmt.Errorf("--%s (%s: in a config file) must be positive; zero does not stand for the default here: omit the setting to get the default", p.flag, strings.ReplaceAll(p.flag, "-", "_"))
 		}
 	}
 	switch {
+	case c.Heartbeat < 100*time.Millisecond:
+		return fmt.Errorf("--heartbeat %s: give 100ms or more; every processor writes to the database at each heartbeat", c.Heartbeat)
 	case c.Backend == "":
 		return errors.New("run needs --backend, the base URL events are posted to")
 	case c.Lease <= c.Timeout:

@@ -53,6 +53,7 @@ func TestRunConfigRefusals(t *testing.T) {
 		"backend: https://x\nconcurrency: 0\n":                            "concurrency: in a config file) must be positive", // never silently the default
 		"backend: https://x\nbatch_size: 0\n":                             "--batch-size",
 		"backend: https://x\npoll: 0s\n":                                  "--poll",
+		"backend: https://x\nheartbeat: 1ns\n":                            "--heartbeat 1ns: give 100ms or more",
 		"backend: https://x\ntoken_file: f\ntoken_env: T\n":               "not both",
 		"backend: https://x\nclient_cert: c.pem\n":                        "both --client-cert and --client-key",
 		"backend: https://x\ntls_min_version: \"1.1\"\n":                  "use 1.2 or 1.3",
