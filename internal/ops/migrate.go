@@ -60,7 +60,7 @@ func migrateCommand(cats Catalogs) cli.Command {
 }
 
 func migrate(e *env, t *target, cat *catalog.Catalog, dryRun bool) (*migrateReport, error) {
-	all, err := known(e.Ctx)
+	all, err := known()
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,7 @@ package ops
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
@@ -58,7 +55,7 @@ func (o *Outbox) checkMigrated(ctx context.Context, program string, t *target) e
 		// own errors will have to say what is missing.
 		return nil
 	}
-	all, err := known(ctx)
+	all, err := known()
 	if err != nil {
 		return err
 	}
@@ -94,25 +91,19 @@ func (o *Outbox) applied(ctx context.Context) ([]migration, error) {
 	return ms, err
 }
 
-// known lists the outbox migrations this binary carries. The stores keep
-// their migration files to themselves, so it applies them to a scratch
-// SQLite file and reads back what was recorded; the PostgreSQL store has
-// the same versions and names (TestStoresKnowTheSameMigrations checks it).
-func known(ctx context.Context) (_ []migration, err error) {
-	dir, err := os.MkdirTemp("", "outboxgen-migrations-")
+// known lists the outbox migrations this binary carries: the SQLite
+// store's list, which the PostgreSQL store's has the same versions and
+// names as (TestStoresKnowTheSameMigrations checks it).
+func known() ([]migration, error) {
+	ms, err := sqlitestore.Migrations()
 	if err != nil {
 		return nil, fmt.Errorf("list the binary's migrations: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	s, err := sqlitestore.Open(ctx, filepath.Join(dir, "scratch.db"))
-	if err != nil {
-		return nil, fmt.Errorf("list the binary's migrations: %w", err)
+	out := make([]migration, len(ms))
+	for i, m := range ms {
+		out[i] = migration{Version: m.Version, Name: m.Name}
 	}
-	defer func() { err = errors.Join(err, s.Close()) }()
-	if err := s.Migrate(ctx); err != nil {
-		return nil, fmt.Errorf("list the binary's migrations: %w", err)
-	}
-	return (&Outbox{Store: s, sqlite: s}).applied(ctx)
+	return out, nil
 }
 
 // pending returns the migrations of all that are not in done; none is an

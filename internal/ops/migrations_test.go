@@ -19,7 +19,7 @@ func TestStoresKnowTheSameMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := known(t.Context())
+	got, err := known()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,9 +159,15 @@ func (s *Store) Close() error {
 	return errors.Join(s.write.Close(), s.read.Close())
 }
 
+// Migrations returns the outbox's migrations that Migrate applies, in
+// version order. The PostgreSQL store's have the same versions and names.
+func Migrations() ([]outbox.Migration, error) {
+	return outbox.LoadMigrations(sqlFiles, "migrations")
+}
+
 // Migrate creates or upgrades the outbox tables. It is idempotent.
 func (s *Store) Migrate(ctx context.Context) error {
-	ms, err := outbox.LoadMigrations(sqlFiles, "migrations")
+	ms, err := Migrations()
 	if err != nil {
 		return err
 	}
