@@ -14,8 +14,11 @@ import (
 type Browser interface {
 	// ListPage returns up to f.Limit events in status f.Status (which must
 	// be set) that match f's other fields and come after key, oldest
-	// first: ordered by CreatedAt, then ID. Payloads are left out (nil):
-	// they may hold personal data, and Get returns them.
+	// first: ordered by CreatedAt, then ID, except completed events, which
+	// are ordered by CompletedAt, then ID (the order of the index retention
+	// reads, so that a page of the millions of completed events costs the
+	// same at any depth). Payloads are left out (nil): they may hold
+	// personal data, and Get returns them.
 	ListPage(ctx context.Context, f Filter, after PageKey) ([]*Event, error)
 	// CountMatching counts the events that match f; f.Limit is ignored.
 	CountMatching(ctx context.Context, f Filter) (int64, error)
@@ -28,12 +31,19 @@ type Browser interface {
 // PageKey is where a page of a Browser's listing ends: the next page
 // starts after it. The zero key comes before every event.
 type PageKey struct {
-	CreatedAt time.Time
-	ID        uuid.UUID
+	// At is the time the listing is ordered by: the event's CreatedAt, or
+	// its CompletedAt for a completed event.
+	At time.Time
+	ID uuid.UUID
 }
 
 // KeyOf returns the PageKey of ev, for the page that follows it.
-func KeyOf(ev *Event) PageKey { return PageKey{CreatedAt: ev.CreatedAt, ID: ev.ID} }
+func KeyOf(ev *Event) PageKey {
+	if ev.Status == StatusCompleted {
+		return PageKey{At: ev.CompletedAt, ID: ev.ID}
+	}
+	return PageKey{At: ev.CreatedAt, ID: ev.ID}
+}
 
 // MinuteCounts is what happened to events in one minute.
 type MinuteCounts struct {

@@ -122,6 +122,56 @@ func newOutbox(t *testing.T, kind string) outboxOn {
 	return o
 }
 
+// exec runs a statement of the test's own on the outbox's database.
+func (o outboxOn) exec(t *testing.T, stmt string) {
+	t.Helper()
+	var err error
+	switch s := o.store.(type) {
+	case *sqlitestore.Store:
+		_, err = s.DB().ExecContext(t.Context(), stmt)
+	case *pgstore.Store:
+		_, err = s.Pool().Exec(t.Context(), stmt)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+// queryRow scans the one row of query into dest.
+func (o outboxOn) queryRow(t *testing.T, query string, dest ...any) {
+	t.Helper()
+	var err error
+	switch s := o.store.(type) {
+	case *sqlitestore.Store:
+		err = s.DB().QueryRowContext(t.Context(), query).Scan(dest...)
+	case *pgstore.Store:
+		err = s.Pool().QueryRow(t.Context(), query).Scan(dest...)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// recordMigration records an outbox migration as applied, as the store
+// does when it applies one.
+func (o outboxOn) recordMigration(t *testing.T, version int, name string) {
+	t.Helper()
+	if o.kind == "sqlite" {
+		o.exec(t, fmt.Sprintf("INSERT INTO outboxgen_migrations (component, version, name, applied_at) VALUES ('outbox', %d, '%s', 0)", version, name))
+		return
+	}
+	o.exec(t, fmt.Sprintf("INSERT INTO outboxgen_migrations (component, version, name) VALUES ('outbox', %d, '%s')", version, name))
+}
+
+// where is how the binary's messages begin to name this outbox's
+// database: the whole name for SQLite, the kind for PostgreSQL.
+func (o outboxOn) where() string {
+	if o.kind == "sqlite" {
+		return "SQLite file " + o.flags[1]
+	}
+	return "PostgreSQL database "
+}
+
 // with returns the command line of verb on this outbox.
 func (o outboxOn) with(verb string, args ...string) []string {
 	return append(append([]string{verb}, o.flags...), args...)

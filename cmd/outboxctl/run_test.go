@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -251,7 +252,10 @@ func TestRunInsecureSkipVerifyWarns(t *testing.T) {
 
 // The first SIGTERM waits for deliveries in flight; a second exits at once.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	o := newOutbox(t, "sqlite")
+	eachStore(t, testSecondSignalExitsAtOnce)
+}
+
+func testSecondSignalExitsAtOnce(t *testing.T, o outboxOn) {
 	arrived, release := make(chan struct{}, 1), make(chan struct{})
 	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -417,4 +421,98 @@ func TestKilledProcessorIsShownDead(t *testing.T) {
 			t.Errorf("processors after the kill: %s", r)
 		}
 	})
+}
+
+// An operator's pause, made with the binary while a processor runs, holds
+// the paused type back at the processor's next claim and shows in its
+// /healthz and /metrics; a resume has the type delivered within a second.
+func TestPauseHonouredByARunningProcessor(t *testing.T) {
+	eachStore(t, func(t *testing.T, o outboxOn) {
+		var mu sync.Mutex
+		firstAt := map[string]time.Time{} // event type → its first delivery
+		arrived := make(chan string, 16)
+		b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			typ := r.Header.Get("X-Outbox-Event-Type")
+			mu.Lock()
+			if firstAt[typ].IsZero() {
+				firstAt[typ] = time.Now()
+				arrived <- typ
+			}
+			mu.Unlock()
+			w.WriteHeader(http.StatusCreated)
+		}))
+		defer b.Close()
+		deliveredAt := func(typ string) time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return firstAt[typ]
+		}
+		await := func(d *daemon, typ string) {
+			t.Helper()
+			for {
+				select {
+				case got := <-arrived:
+					if got == typ {
+						return
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%s was not delivered:\n%s", typ, d.logs())
+				}
+			}
+		}
+		d := startDaemon(t, o.with("run", "--catalog", testCatalog, "--backend", b.URL, "--listen", "127.0.0.1:0", "--poll", "100ms")...)
+		d.waitFor(t, "serving /healthz and /metrics")
+		base := "http://" + regexp.MustCompile(`addr=(\S+)`).FindStringSubmatch(d.logs())[1]
+
+		if r := ctl(t, o.with("pause", "--type", "weight.created", "--reason", "route broken", "--by", "ada")...); r.code != 0 {
+			t.Fatalf("pause: %s", r)
+		}
+		// created is older than updated: a claim that took updated would
+		// have taken created first, had the running processor not honoured
+		// the pause.
+		o.enqueue(outbox.Event{Type: "weight.created", Aggregate: "weight", AggregateID: uuid.NewString(), UserID: "ada", Payload: []byte(`{}`)})
+		o.enqueue(outbox.Event{Type: "weight.updated", Aggregate: "weight", AggregateID: uuid.NewString(), UserID: "ada", Payload: []byte(`{}`)})
+		await(d, "weight.updated")
+		if !deliveredAt("weight.created").IsZero() {
+			t.Fatal("the running processor delivered a paused type")
+		}
+		if h := httpGet(t, base+"/healthz"); !strings.Contains(h, `"event_type":"weight.created"`) || !strings.Contains(h, `"reason":"route broken"`) {
+			t.Errorf("/healthz does not show the pause: %s", h)
+		}
+		if m := httpGet(t, base+"/metrics"); !strings.Contains(m, `outbox_operator_paused{event_type="weight.created"} 1`) {
+			t.Errorf("/metrics does not show the pause")
+		}
+
+		resumed := time.Now()
+		if r := ctl(t, o.with("resume", "--type", "weight.created")...); r.code != 0 {
+			t.Fatalf("resume: %s", r)
+		}
+		await(d, "weight.created")
+		if took := deliveredAt("weight.created").Sub(resumed); took > time.Second {
+			t.Errorf("the paused type was delivered %s after the resume; want within a second", took)
+		}
+		if m := httpGet(t, base+"/metrics"); strings.Contains(m, `outbox_operator_paused{event_type="weight.created"} 1`) {
+			t.Errorf("/metrics still shows the lifted pause")
+		}
+		if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := d.wait(); code != 0 {
+			t.Fatalf("exit %d after SIGTERM:\n%s", code, d.logs())
+		}
+	})
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }

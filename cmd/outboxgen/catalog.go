@@ -66,11 +66,12 @@ func catalogCommand() cmdline.Command {
 	return cmdline.Command{
 		Name:    "catalog",
 		Summary: "write the catalog outboxctl reads: event routes, retry schedules, tables and schemas of the spec",
-		Usage:   "[-spec metrics.yaml] -o outbox-catalog.json",
+		Usage:   "[-spec metrics.yaml] -o outbox-catalog.json [-json]",
 		Example: "catalog -spec metrics.yaml -o outbox-catalog.json",
 		Setup: func(fs *flag.FlagSet) cmdline.Action {
 			specPath := fs.String("spec", "metrics.yaml", "the spec")
 			out := fs.String("o", "", "the file to write, e.g. outbox-catalog.json")
+			asJSON := fs.Bool("json", false, "print what was written as JSON")
 			return func(e *cmdline.Env, args []string) error {
 				switch {
 				case len(args) > 0:
@@ -84,6 +85,9 @@ func catalogCommand() cmdline.Command {
 				}
 				if err := c.Write(*out); err != nil {
 					return fmt.Errorf("write the catalog: %w", err)
+				}
+				if *asJSON {
+					return printJSON(e.Stdout, map[string]any{"wrote": *out, "spec": *specPath, "metrics": len(c.Metrics)})
 				}
 				fmt.Fprintf(e.Stdout, "wrote %s: %d metrics from %s; give it to outboxctl as --catalog %s\n", *out, len(c.Metrics), *specPath, *out)
 				return nil

@@ -23,29 +23,25 @@ type rendered struct {
 	dirs  []string
 }
 
-// render loads the spec at path and renders it in memory. It reports spec
-// errors itself and returns ok=false when there were any.
-func (e *env) render(path string) (r rendered, ok bool) {
-	stderr := e.stderr
+// render loads the spec at path and renders it in memory. Its errors are
+// the spec's (spec.Errors, with advice worded as the user runs this
+// command) or what kept it from rendering.
+func (e *env) render(path string) (r rendered, err error) {
 	s, err := spec.Load(path)
 	if err != nil {
-		reportError(stderr, e.asInvoked(err))
-		return r, false
+		return r, e.asInvoked(err)
 	}
 	r.root = filepath.Dir(path)
 	out := filepath.Join(r.root, filepath.FromSlash(s.Package.Path))
 	importPath, err := importPathOf(out)
 	if err != nil && s.Package.ImportPath == "" {
-		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
-		return r, false
+		return r, err
 	}
-	r.files, err = generator.Generate(s, generator.Options{ImportPath: importPath})
-	if err != nil {
-		reportError(stderr, err)
-		return r, false
+	if r.files, err = generator.Generate(s, generator.Options{ImportPath: importPath}); err != nil {
+		return r, err
 	}
 	r.dirs = generator.PackageDirs(s)
-	return r, true
+	return r, nil
 }
 
 // asInvoked rewords the loader's advice to run init as the user runs this
@@ -102,41 +98,54 @@ func runGenerate(e *env, args []string) int {
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "metrics.yaml", "the spec to generate from")
 	verbose := fs.Bool("v", false, "list the files written and removed, and time the run")
+	asJSON := fs.Bool("json", false, "print what was written and removed, or the spec's errors, as JSON")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	start := time.Now()
-	r, ok := e.render(*specPath)
-	if !ok {
-		return exitFail
+	rep := &genReport{Spec: *specPath}
+	fail := func(err error) int { return e.fail(rep, err, *asJSON) }
+	r, err := e.render(*specPath)
+	if err != nil {
+		return fail(err)
 	}
+	rep.Files = len(r.files)
 	plan, err := compare(r.root, r.files, r.dirs)
 	if err != nil {
-		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
-		return exitFail
+		return fail(err)
 	}
+	rep.Current = plan.current()
 	if len(plan.conflicts) > 0 {
+		if *asJSON {
+			rep.Conflicts = plan.conflicts
+			return e.printReport(rep, exitFail)
+		}
 		reportConflicts(stderr, plan, "nothing was written, and nothing will be,")
 		return exitFail
 	}
 	for _, c := range generator.WindowChanges(plan.old, r.files) {
-		fmt.Fprintf(stderr, "outboxgen: warning: the dedupe window of metric %q changes from %s to %s; entries saved before keep their "+
-			"old windows, so a save may add an entry beside one it would have replaced (see \"Changing a window\" in docs/SPEC.md)\n",
+		w := fmt.Sprintf("the dedupe window of metric %q changes from %s to %s; entries saved before keep their "+
+			"old windows, so a save may add an entry beside one it would have replaced (see \"Changing a window\" in docs/SPEC.md)",
 			c.Metric, c.From, c.To)
+		rep.Warnings = append(rep.Warnings, w)
+		fmt.Fprintf(stderr, "outboxgen: warning: %s\n", w)
 	}
 	if err := plan.apply(r.root, r.files); err != nil {
-		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
-		return exitFail
+		return fail(err)
 	}
-	if *verbose {
-		for _, p := range slices.Concat(plan.missing, plan.changed) {
+	rep.Written, rep.Removed = slices.Concat(plan.missing, plan.changed), plan.stale
+	switch {
+	case *asJSON:
+		return e.printReport(rep, exitOK)
+	case *verbose:
+		for _, p := range rep.Written {
 			fmt.Fprintf(stdout, "wrote   %s\n", p)
 		}
-		for _, p := range plan.stale {
+		for _, p := range rep.Removed {
 			fmt.Fprintf(stdout, "removed %s\n", p)
 		}
 		fmt.Fprintf(stdout, "%d files generated from %s (%d written, %d removed, %d unchanged) in %s\n",
-			len(r.files), *specPath, len(plan.missing)+len(plan.changed), len(plan.stale), len(plan.same),
+			len(r.files), *specPath, len(rep.Written), len(rep.Removed), len(plan.same),
 			time.Since(start).Round(time.Millisecond))
 	}
 	return exitOK
@@ -147,19 +156,30 @@ func runCheck(e *env, args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	specPath := fs.String("spec", "metrics.yaml", "the spec the generated code must match")
+	asJSON := fs.Bool("json", false, "print what is out of date, or the spec's errors, as JSON (exit 1 all the same)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	r, ok := e.render(*specPath)
-	if !ok {
-		return exitFail
+	rep := &genReport{Spec: *specPath}
+	r, err := e.render(*specPath)
+	if err != nil {
+		return e.fail(rep, err, *asJSON)
 	}
+	rep.Files = len(r.files)
 	plan, err := compare(r.root, r.files, r.dirs)
 	if err != nil {
-		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
-		return exitFail
+		return e.fail(rep, err, *asJSON)
 	}
-	if plan.current() {
+	rep.Current = plan.current()
+	rep.Changed, rep.Missing, rep.Stale, rep.Conflicts = plan.changed, plan.missing, plan.stale, plan.conflicts
+	code := exitOK
+	if !rep.Current {
+		code = exitFail
+	}
+	if *asJSON {
+		return e.printReport(rep, code)
+	}
+	if rep.Current {
 		fmt.Fprintf(stdout, "generated code is current (%d files from %s)\n", len(r.files), *specPath)
 		return exitOK
 	}
@@ -179,6 +199,27 @@ func runCheck(e *env, args []string) int {
 	fmt.Fprintf(stderr, "outboxgen: generated code is not current (%d changed, %d missing, %d stale); run: %s generate%s\n",
 		len(plan.changed), len(plan.missing), len(plan.stale), e.self, specFlag(*specPath))
 	return exitFail
+}
+
+// fail reports err, which stopped generate or check: in rep as JSON, or on
+// stderr, a spec's problems one per line as FILE:LINE:COL: message.
+func (e *env) fail(rep *genReport, err error, asJSON bool) int {
+	if asJSON {
+		rep.Problems = problemsOf(err)
+		return e.printReport(rep, exitFail)
+	}
+	reportError(e.stderr, err)
+	return exitFail
+}
+
+// printReport prints rep as JSON and returns code, or exitFail if it
+// could not be printed.
+func (e *env) printReport(rep *genReport, code int) int {
+	if err := rep.print(e.stdout); err != nil {
+		fmt.Fprintf(e.stderr, "outboxgen: %v\n", err)
+		return exitFail
+	}
+	return code
 }
 
 // specFlag is the -spec flag that names path, if it is not the default.

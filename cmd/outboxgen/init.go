@@ -27,6 +27,7 @@ func runInit(e *env, args []string) int {
 	flags.SetOutput(stderr)
 	specPath := flags.String("spec", "metrics.yaml", "where to write the starter spec")
 	force := flags.Bool("force", false, "overwrite an existing spec")
+	asJSON := flags.Bool("json", false, "print what was written and what to do next as JSON")
 	if err := flags.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -50,14 +51,35 @@ func runInit(e *env, args []string) int {
 		command = "go tool outboxgen"
 	}
 	directive := "//go:generate " + command + " generate" + specFlag(filepath.Base(*specPath))
-	fmt.Fprintf(stdout, "wrote %s\n", *specPath)
-	fmt.Fprintln(stdout, directiveFile(filepath.Dir(*specPath), directive))
-	fmt.Fprintln(stdout, "Next:")
+	rep := initReport{Spec: *specPath, Directive: directive, DirectiveFile: directiveFile(filepath.Dir(*specPath), directive)}
 	if strings.HasPrefix(command, "go tool ") && !strings.HasPrefix(e.self, "go tool ") {
-		fmt.Fprintf(stdout, "  go get -tool %s   # once per module; see the README for what it adds to go.mod\n", toolPackage)
+		rep.Next = append(rep.Next, "go get -tool "+toolPackage+"   # once per module; see the README for what it adds to go.mod")
 	}
-	fmt.Fprintf(stdout, "  edit %s, then: go generate ./...\n", *specPath)
+	rep.Next = append(rep.Next, "edit "+*specPath+", then: go generate ./...")
+	if *asJSON {
+		if err := printJSON(stdout, rep); err != nil {
+			fmt.Fprintf(stderr, "outboxgen: %v\n", err)
+			return exitFail
+		}
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", rep.Spec)
+	fmt.Fprintln(stdout, rep.DirectiveFile)
+	fmt.Fprintln(stdout, "Next:")
+	for _, step := range rep.Next {
+		fmt.Fprintf(stdout, "  %s\n", step)
+	}
 	return exitOK
+}
+
+// initReport is what init did, and what to do next; -json prints it.
+type initReport struct {
+	Spec      string `json:"spec"`
+	Directive string `json:"directive"`
+	// DirectiveFile says where the go:generate line is: written, already
+	// there, or to be added by hand.
+	DirectiveFile string   `json:"directive_file"`
+	Next          []string `json:"next"`
 }
 
 // generateFile is the Go file init writes for the go:generate line: go

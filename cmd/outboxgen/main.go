@@ -61,9 +61,9 @@ const (
 // they are.
 func program(self string) *cmdline.Program {
 	generator := []cmdline.Command{
-		{Name: "init", Summary: "write a starter metrics.yaml", Usage: "[-spec metrics.yaml] [-force]", Example: "init", Raw: raw(self, runInit)},
-		{Name: "generate", Summary: "generate the package the spec describes", Usage: "[-spec metrics.yaml] [-v]", Example: "generate -spec metrics.yaml -v", Raw: raw(self, runGenerate)},
-		{Name: "check", Summary: "fail with a diff if the generated package is not current", Usage: "[-spec metrics.yaml]", Example: "check", Raw: raw(self, runCheck)},
+		{Name: "init", Summary: "write a starter metrics.yaml", Usage: "[-spec metrics.yaml] [-force] [-json]", Example: "init", Raw: raw(self, runInit)},
+		{Name: "generate", Summary: "generate the package the spec describes", Usage: "[-spec metrics.yaml] [-v | -json]", Example: "generate -spec metrics.yaml -v", Raw: raw(self, runGenerate)},
+		{Name: "check", Summary: "fail with a diff if the generated package is not current", Usage: "[-spec metrics.yaml] [-json]", Example: "check", Raw: raw(self, runCheck)},
 		catalogCommand(),
 	}
 	operations := ops.Commands(ops.Catalogs{Flag: "spec", Default: "metrics.yaml", What: "the spec (metrics.yaml)", Load: loadCatalog})

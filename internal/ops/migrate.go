@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -81,6 +82,9 @@ func migrate(e *env, t *target, cat *catalog.Catalog, dryRun bool) (*migrateRepo
 	before, err := o.applied(e.Ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the applied migrations of %s: %w", o.Where, err)
+	}
+	if ahead := o.ahead(e.Program, all, before); ahead != "" {
+		return nil, errors.New(ahead) // an older binary has no business changing the schema
 	}
 	if dryRun {
 		r.Applied, r.Version = pending(all, before), len(all)

@@ -35,35 +35,49 @@ func (o *Outbox) hasTables(ctx context.Context) (bool, error) {
 // checkMigrated returns an error saying how to create the outbox's tables
 // when they do not exist yet, or how to bring them up to date when the
 // database lacks migrations this binary carries (after an upgrade, the
-// new binary's statements would fail on missing tables and columns).
-func (o *Outbox) checkMigrated(ctx context.Context, program string, t *target) error {
+// new binary's statements would fail on missing tables and columns). A
+// database ahead of the binary is not refused, as a rolling upgrade
+// migrates before the last old binary stops, but the returned warning
+// says which migrations the binary does not know.
+func (o *Outbox) checkMigrated(ctx context.Context, program string, t *target) (warning string, err error) {
 	ok, err := o.hasTables(ctx)
 	if err != nil {
-		return fmt.Errorf("look for the outbox's tables in %s: %w", o.Where, err)
+		return "", fmt.Errorf("look for the outbox's tables in %s: %w", o.Where, err)
 	}
 	flag, as := "--db "+t.db, ""
 	if o.pg != nil {
 		flag, as = "--database-url …", " as the tables' owner"
 	}
 	if !ok {
-		return fmt.Errorf("%s has no outbox tables yet: create them with \"%s migrate %s\"%s", o.Where, program, flag, as)
+		return "", fmt.Errorf("%s has no outbox tables yet: create them with \"%s migrate %s\"%s", o.Where, program, flag, as)
 	}
 	done, err := o.applied(ctx)
 	if err != nil {
 		// A role without SELECT on outboxgen_migrations (roles granted
 		// before it was in docs/postgres-roles.sql): the statements'
 		// own errors will have to say what is missing.
-		return nil
+		return "", nil
 	}
 	all, err := known()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if missing := pending(all, done); len(missing) > 0 {
-		return fmt.Errorf("%s lacks %d migration(s) this %s carries, %s first: apply them with \"%s migrate %s\"%s (see \"Upgrading\" in docs/OPERATIONS.md), or use the %s that matches the database",
+		return "", fmt.Errorf("%s lacks %d migration(s) this %s carries, %s first: apply them with \"%s migrate %s\"%s (see \"Upgrading\" in docs/OPERATIONS.md), or use the %s that matches the database",
 			o.Where, len(missing), program, missing[0], program, flag, as, program)
 	}
-	return nil
+	return o.ahead(program, all, done), nil
+}
+
+// ahead returns a warning naming the migrations in done that all (the
+// binary's) lacks, or "" when there are none.
+func (o *Outbox) ahead(program string, all, done []migration) string {
+	unknown := pending(done, all)
+	if len(unknown) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s has %d migration(s) this %s does not carry, %s first: the %s is older than the database; upgrade it to the version that migrated the database (see \"Upgrading\" in docs/OPERATIONS.md)",
+		o.Where, len(unknown), program, unknown[0], program)
 }
 
 // applied lists the outbox's migrations recorded in the database, oldest

@@ -46,9 +46,13 @@ func (t *target) open(e *env, migrating bool) (*Outbox, error) {
 	if migrating {
 		return o, nil
 	}
-	if err := o.checkMigrated(e.Ctx, e.Program, t); err != nil {
+	warning, err := o.checkMigrated(e.Ctx, e.Program, t)
+	if err != nil {
 		o.Close()
 		return nil, err
+	}
+	if warning != "" {
+		fmt.Fprintf(e.Stderr, "warning: %s\n", warning)
 	}
 	return o, nil
 }

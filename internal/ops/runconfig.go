@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +77,11 @@ func (c *runConfig) overlay(path string, fs *flag.FlagSet) error {
 	var keys map[string]any
 	if err := yaml.Unmarshal(b, &keys); err != nil {
 		return fmt.Errorf("%s: %v", path, err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if v := keys[k]; v == nil || v == "" {
+			return fmt.Errorf("%s: %s: has no value; give one, or leave the key out for the default", path, k)
+		}
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })

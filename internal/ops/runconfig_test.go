@@ -67,6 +67,12 @@ func TestRunConfigRefusals(t *testing.T) {
 			t.Errorf("%q: %v, want %q", file, err, want)
 		}
 	}
+	// A key with no value is refused by name, not read as an empty path.
+	for _, file := range []string{"backend: https://x\ncatalog:\n", "backend: https://x\ncatalog: \"\"\n"} {
+		if _, err := parseRun(t, file); err == nil || !strings.Contains(err.Error(), "catalog: has no value; give one, or leave the key out") {
+			t.Errorf("%q: %v", file, err)
+		}
+	}
 	c, _ := parseRun(t, "backend: https://x\n", "--concurrency", "0")
 	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "--concurrency (concurrency: in a config file) must be positive") {
 		t.Errorf("--concurrency 0: %v", err)

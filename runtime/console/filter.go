@@ -33,7 +33,7 @@ func (c cursor) String() string {
 	if c.Status == "" {
 		return ""
 	}
-	return fmt.Sprintf("%s.%d.%s", c.Status, c.Key.CreatedAt.UnixMicro(), c.Key.ID)
+	return fmt.Sprintf("%s.%d.%s", c.Status, c.Key.At.UnixMicro(), c.Key.ID)
 }
 
 func parseCursor(s string) (cursor, error) {
@@ -52,7 +52,7 @@ func parseCursor(s string) (cursor, error) {
 	if err != nil {
 		return cursor{}, fmt.Errorf("the page position %q is not one the console made", s)
 	}
-	return cursor{Status: outbox.Status(parts[0]), Key: outbox.PageKey{CreatedAt: time.UnixMicro(us).UTC(), ID: id}}, nil
+	return cursor{Status: outbox.Status(parts[0]), Key: outbox.PageKey{At: time.UnixMicro(us).UTC(), ID: id}}, nil
 }
 
 // maxFilterText bounds a typed filter: no type or user id is longer.

@@ -17,11 +17,10 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	// The three statements take the same parameters, the user's first
-	// where there is one; each exists for its plan.
+	// The statements take the same parameters; each exists for its plan.
 	p := pgdb.ListPageParams{
 		Status:         string(f.Status),
-		AfterCreatedAt: after.CreatedAt,
+		AfterCreatedAt: after.At,
 		AfterID:        after.ID,
 		EventType:      optional(f.Type),
 		CreatedBefore:  optionalTime(f.CreatedBefore),
@@ -30,6 +29,16 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	var rows []pgdb.OutboxEvent
 	var err error
 	switch {
+	case f.Status == outbox.StatusCompleted && f.UserID != "": // in completion order
+		rows, err = s.q.ListCompletedPageOfUser(ctx, pgdb.ListCompletedPageOfUserParams{
+			UserID: f.UserID, AfterCompletedAt: p.AfterCreatedAt, AfterID: p.AfterID,
+			EventType: p.EventType, CreatedBefore: p.CreatedBefore, MaxEvents: p.MaxEvents,
+		})
+	case f.Status == outbox.StatusCompleted:
+		rows, err = s.q.ListCompletedPage(ctx, pgdb.ListCompletedPageParams{
+			AfterCompletedAt: p.AfterCreatedAt, AfterID: p.AfterID,
+			EventType: p.EventType, CreatedBefore: p.CreatedBefore, MaxEvents: p.MaxEvents,
+		})
 	case f.UserID != "":
 		rows, err = s.q.ListPageOfUser(ctx, pgdb.ListPageOfUserParams{
 			UserID: f.UserID, Status: p.Status, AfterCreatedAt: p.AfterCreatedAt, AfterID: p.AfterID,

@@ -98,7 +98,7 @@ func TestConsolePagesUseTheirIndexes(t *testing.T) {
 	}
 	defer pool.Close()
 	s := pgstore.New(pool)
-	after := outbox.PageKey{CreatedAt: time.Now().Add(-time.Hour)}
+	after := outbox.PageKey{At: time.Now().Add(-time.Hour)}
 
 	cases := []struct {
 		name, statement, index string
@@ -111,6 +111,10 @@ func TestConsolePagesUseTheirIndexes(t *testing.T) {
 		}},
 		{"ListPage of failed events", "ListFailedOrDeadPage", "outbox_events_failed_or_dead_created", true, func() error {
 			_, err := s.ListPage(ctx, outbox.Filter{Status: outbox.StatusFailed}, after)
+			return err
+		}},
+		{"ListPage of completed events", "ListCompletedPage", "outbox_events_completed", true, func() error {
+			_, err := s.ListPage(ctx, outbox.Filter{Status: outbox.StatusCompleted, Type: "weight.created"}, after)
 			return err
 		}},
 		{"ActivityByMinute", "FailedPerMinute", "outbox_events_failed_at", false, func() error {
@@ -127,7 +131,7 @@ func TestConsolePagesUseTheirIndexes(t *testing.T) {
 			if !strings.Contains(plan, c.index) {
 				t.Errorf("the plan does not read %s:\n%s", c.index, plan)
 			}
-			if strings.Contains(plan, "Seq Scan") || (c.sorted && strings.Contains(plan, "Sort")) {
+			if strings.Contains(plan, "Seq Scan") || (c.sorted && sortsAll(plan)) {
 				t.Errorf("the plan scans or sorts:\n%s", plan)
 			}
 		})
@@ -162,6 +166,18 @@ func TestConsolePagesUseTheirIndexes(t *testing.T) {
 			t.Errorf("the claim on stale statistics does not read %s:\n%s", index, plan)
 		}
 	}
+}
+
+// sortsAll reports whether plan sorts rows that its index did not give in
+// order. An incremental sort is fine: it orders only the rows that share a
+// presorted key (the events completed in one microsecond).
+func sortsAll(plan string) bool {
+	for line := range strings.Lines(plan) {
+		if strings.HasPrefix(strings.TrimLeft(line, " ->"), "Sort  (") {
+			return true
+		}
+	}
+	return false
 }
 
 // explain returns the plan of st after the settings set, e.g. with sorts

@@ -365,6 +365,34 @@ WHERE status IN ('failed', 'dead') AND status = sqlc.arg('status')::text
 ORDER BY created_at, id
 LIMIT sqlc.arg('max_events');
 
+-- name: ListCompletedPage :many
+-- ListPage for completed events, the millions retention keeps: ordered by
+-- completion time, so that the partial index retention reads
+-- (outbox_events_completed) gives them in page order and a page costs the
+-- same at the millionth event as at the first. A user's completed events:
+-- ListCompletedPageOfUser.
+SELECT * FROM outbox_events
+WHERE status = 'completed'
+  AND (completed_at, id) > (sqlc.arg('after_completed_at')::timestamptz, sqlc.arg('after_id')::uuid)
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+ORDER BY completed_at, id
+LIMIT sqlc.arg('max_events');
+
+-- name: ListCompletedPageOfUser :many
+-- ListCompletedPage for one user, a statement of its own for the reason
+-- ListPageOfUser is: a generic plan of "user_id IS NULL OR user_id = ..."
+-- cannot read an index of users, and this one can read the index on
+-- (user_id, completed_at, id) of completed events that docs/OPERATIONS.md
+-- suggests to teams that look users up at scale.
+SELECT * FROM outbox_events
+WHERE user_id = sqlc.arg('user_id')::text AND status = 'completed'
+  AND (completed_at, id) > (sqlc.arg('after_completed_at')::timestamptz, sqlc.arg('after_id')::uuid)
+  AND (sqlc.narg('event_type')::text IS NULL OR event_type = sqlc.narg('event_type')::text)
+  AND (sqlc.narg('created_before')::timestamptz IS NULL OR created_at < sqlc.narg('created_before')::timestamptz)
+ORDER BY completed_at, id
+LIMIT sqlc.arg('max_events');
+
 -- name: CountFiltered :one
 SELECT count(*) FROM outbox_events
 WHERE (sqlc.narg('status')::text IS NULL OR status = sqlc.narg('status')::text)

@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -17,13 +18,13 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	afterCreated := int64(-1 << 63) // the zero key comes before every event
-	if !after.CreatedAt.IsZero() {
-		afterCreated = micros(after.CreatedAt)
+	afterAt := int64(-1 << 63) // the zero key comes before every event
+	if !after.At.IsZero() {
+		afterAt = micros(after.At)
 	}
 	p := sqlitedb.ListPageParams{
 		Status:         string(f.Status),
-		AfterCreatedAt: afterCreated,
+		AfterCreatedAt: afterAt,
 		AfterID:        after.ID.String(),
 		EventType:      optional(f.Type),
 		UserID:         optional(f.UserID),
@@ -33,9 +34,15 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 	q := sqlitedb.New(s.read)
 	var rows []sqlitedb.OutboxEvent
 	var err error
-	if f.Status == outbox.StatusFailed || f.Status == outbox.StatusDead {
-		rows, err = q.ListFailedOrDeadPage(ctx, sqlitedb.ListFailedOrDeadPageParams(p)) // the same parameters, its own plan
-	} else {
+	switch f.Status { // the same parameters, each statement for its plan
+	case outbox.StatusCompleted:
+		rows, err = q.ListCompletedPage(ctx, sqlitedb.ListCompletedPageParams{
+			AfterCompletedAt: sql.NullInt64{Int64: afterAt, Valid: true}, AfterID: p.AfterID, EventType: p.EventType,
+			UserID: p.UserID, CreatedBefore: p.CreatedBefore, MaxEvents: p.MaxEvents,
+		})
+	case outbox.StatusFailed, outbox.StatusDead:
+		rows, err = q.ListFailedOrDeadPage(ctx, sqlitedb.ListFailedOrDeadPageParams(p))
+	default:
 		rows, err = q.ListPage(ctx, p)
 	}
 	if err != nil {

@@ -44,7 +44,9 @@ func (s *statement) QueryRowContext(_ context.Context, q string, args ...any) *s
 // cost the same at the millionth event as at the first, so a plan that
 // sorts them, or scans the table, is a regression even while the table is
 // small. SQLite plans before it sees the arguments, which is why failed and
-// dead events have a statement of their own.
+// dead events have a statement of their own. A temporary b-tree for the last
+// term of the ORDER BY is fine: it orders only the events that share a
+// time, which the index gives in order.
 func TestConsolePagesUseTheirIndexes(t *testing.T) {
 	ctx := t.Context()
 	db := open(t).DB()
@@ -54,6 +56,10 @@ func TestConsolePagesUseTheirIndexes(t *testing.T) {
 	}{
 		{"ListFailedOrDeadPage", "outbox_events_failed_or_dead_created", func(q *sqlitedb.Queries) error {
 			_, err := q.ListFailedOrDeadPage(ctx, sqlitedb.ListFailedOrDeadPageParams{Status: "dead", EventType: "weight.created", MaxEvents: 100})
+			return err
+		}},
+		{"ListCompletedPage", "outbox_events_completed", func(q *sqlitedb.Queries) error {
+			_, err := q.ListCompletedPage(ctx, sqlitedb.ListCompletedPageParams{UserID: "user-1", MaxEvents: 100})
 			return err
 		}},
 		{"FailedPerMinute", "outbox_events_failed_at", func(q *sqlitedb.Queries) error {
@@ -88,7 +94,7 @@ func TestConsolePagesUseTheirIndexes(t *testing.T) {
 			if !strings.Contains(text, "USING INDEX "+c.index) && !strings.Contains(text, "USING COVERING INDEX "+c.index) {
 				t.Errorf("the plan does not search %s:\n%s", c.index, text)
 			}
-			if strings.Contains(text, "SCAN outbox_events") || (c.name != "FailedPerMinute" && strings.Contains(text, "TEMP B-TREE")) {
+			if strings.Contains(text, "SCAN outbox_events") || (c.name != "FailedPerMinute" && strings.Contains(text, "TEMP B-TREE FOR ORDER BY")) {
 				t.Errorf("the plan scans or sorts:\n%s", text)
 			}
 		})

@@ -280,6 +280,19 @@ WHERE status IN ('failed', 'dead') AND status = sqlc.arg('status')
 ORDER BY created_at, id
 LIMIT sqlc.arg('max_events');
 
+-- name: ListCompletedPage :many
+-- ListPage for completed events, ordered by completion time: the partial
+-- index retention reads (outbox_events_completed) gives them in page order,
+-- so a page costs the same at any depth.
+SELECT * FROM outbox_events
+WHERE status = 'completed'
+  AND (completed_at > sqlc.arg('after_completed_at') OR (completed_at = sqlc.arg('after_completed_at') AND id > sqlc.arg('after_id')))
+  AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
+  AND (sqlc.narg('user_id') IS NULL OR user_id = sqlc.narg('user_id'))
+  AND (sqlc.narg('created_before') IS NULL OR created_at < sqlc.narg('created_before'))
+ORDER BY completed_at, id
+LIMIT sqlc.arg('max_events');
+
 -- name: CountFiltered :one
 SELECT count(*) FROM outbox_events
 WHERE (sqlc.narg('status') IS NULL OR status = sqlc.narg('status'))

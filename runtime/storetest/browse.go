@@ -24,6 +24,7 @@ func RunBrowser(t *testing.T, newStore Factory) {
 		run  func(*testing.T, *env, outbox.Browser)
 	}{
 		{"ListPage", testListPage},
+		{"ListPageOfCompleted", testListPageOfCompleted},
 		{"CountMatching", testCountMatching},
 		{"ActivityByMinute", testActivityByMinute},
 	}
@@ -106,6 +107,52 @@ func testListPage(t *testing.T, e *env, b outbox.Browser) {
 	}
 	if _, err := b.ListPage(e.ctx, outbox.Filter{}, outbox.PageKey{}); err == nil {
 		t.Error("ListPage without a status: no error")
+	}
+}
+
+// testListPageOfCompleted delivers events in an order other than their
+// enqueue order and checks that pages of completed events follow the
+// deliveries, and that a page key made by KeyOf carries on from where the
+// last page ended.
+func testListPageOfCompleted(t *testing.T, e *env, b outbox.Browser) {
+	other := Event("d", 1)
+	other.UserID = "user-2"
+	e.enqueue(Event("a", 1), Event("b", 1), Event("c", 1), other)
+	e.clock.Advance(time.Minute)
+	c := e.wantClaim("a", "b", "c", "d")
+	for _, i := range []int{2, 0, 3, 1} { // c, a, d, b: each a second later
+		e.clock.Advance(time.Second)
+		e.finish(delivered(c[i]))
+	}
+
+	var got []string
+	var after outbox.PageKey
+	for page := 0; ; page++ {
+		evs, err := b.ListPage(e.ctx, outbox.Filter{Status: outbox.StatusCompleted, Limit: 3}, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		if page > 3 {
+			t.Fatalf("paging does not end: %v", got)
+		}
+		got = append(got, ids(evs)...)
+		after = outbox.KeyOf(evs[len(evs)-1])
+		if !after.At.Equal(evs[len(evs)-1].CompletedAt) {
+			t.Fatalf("KeyOf a completed event is at %v, not its completion %v", after.At, evs[len(evs)-1].CompletedAt)
+		}
+	}
+	if fmtIDs(got) != fmtIDs([]string{"c", "a", "d", "b"}) {
+		t.Fatalf("pages of completed events = %v, want them in delivery order c, a, d, b", got)
+	}
+	evs, err := b.ListPage(e.ctx, outbox.Filter{Status: outbox.StatusCompleted, UserID: "user-2"}, outbox.PageKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmtIDs(ids(evs)) != fmtIDs([]string{"d"}) {
+		t.Errorf("completed events of user-2 = %v, want [d]", ids(evs))
 	}
 }
 

@@ -700,6 +700,91 @@ func (q *Queries) LastCompletedAt(ctx context.Context) (int64, error) {
 	return completed_at, err
 }
 
+const listCompletedPage = `-- name: ListCompletedPage :many
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+WHERE status = 'completed'
+  AND (completed_at > ?1 OR (completed_at = ?1 AND id > ?2))
+  AND (?3 IS NULL OR event_type = ?3)
+  AND (?4 IS NULL OR user_id = ?4)
+  AND (?5 IS NULL OR created_at < ?5)
+ORDER BY completed_at, id
+LIMIT ?6
+`
+
+type ListCompletedPageParams struct {
+	AfterCompletedAt sql.NullInt64
+	AfterID          string
+	EventType        interface{}
+	UserID           interface{}
+	CreatedBefore    interface{}
+	MaxEvents        int64
+}
+
+// ListPage for completed events, ordered by completion time: the partial
+// index retention reads (outbox_events_completed) gives them in page order,
+// so a page costs the same at any depth.
+func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPageParams) ([]OutboxEvent, error) {
+	rows, err := q.db.QueryContext(ctx, listCompletedPage,
+		arg.AfterCompletedAt,
+		arg.AfterID,
+		arg.EventType,
+		arg.UserID,
+		arg.CreatedBefore,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxEvent
+	for rows.Next() {
+		var i OutboxEvent
+		if err := rows.Scan(
+			&i.Seq,
+			&i.ID,
+			&i.EventType,
+			&i.Aggregate,
+			&i.AggregateID,
+			&i.UserID,
+			&i.OrderingKey,
+			&i.IsNewRecord,
+			&i.EntityVersion,
+			&i.Payload,
+			&i.Metadata,
+			&i.Priority,
+			&i.Status,
+			&i.IsHead,
+			&i.Attempts,
+			&i.MaxAttempts,
+			&i.RunAt,
+			&i.LeaseOwner,
+			&i.LeaseToken,
+			&i.LeaseUntil,
+			&i.LastError,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CompletedAt,
+			&i.LeaseExpiries,
+			&i.Releases,
+			&i.FailedAt,
+			&i.FailedClass,
+			&i.AttemptLog,
+			&i.CountedClass,
+			&i.InProgress,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listEvents = `-- name: ListEvents :many
 SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
