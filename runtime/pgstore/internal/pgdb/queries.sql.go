@@ -1225,8 +1225,9 @@ type ListPageOfUserParams struct {
 
 // ListPage for one user: a query of its own, so that its plan, generic
 // ones included, can go straight to the user's events where a team adds an
-// index on (user_id, status, created_at, id) (docs/OPERATIONS.md, "The web
-// console"); none is a migration, as every save would pay for it.
+// index of users; none is a migration, as every save would pay for it.
+// (Unfinished events are few, and filtering them by user is cheap; a
+// user's completed events: ListCompletedPageOfUser.)
 func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) ([]OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listPageOfUser,
 		arg.UserID,
