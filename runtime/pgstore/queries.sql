@@ -419,9 +419,8 @@ GROUP BY 1 ORDER BY 1;
 -- name: ListPageOfUser :many
 -- ListPage for one user: a query of its own, so that its plan, generic
 -- ones included, can go straight to the user's events where a team adds an
--- index of users; none is a migration, as every save would pay for it.
--- (Unfinished events are few, and filtering them by user is cheap; a
--- user's completed events: ListCompletedPageOfUser.)
+-- index of users; none is a migration, as every save would pay for it. A
+-- user's completed events: ListCompletedPageOfUser.
 SELECT * FROM outbox_events
 WHERE user_id = sqlc.arg('user_id')::text AND status = sqlc.arg('status')::text
   AND (created_at, id) > (sqlc.arg('after_created_at')::timestamptz, sqlc.arg('after_id')::uuid)

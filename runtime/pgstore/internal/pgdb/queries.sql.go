@@ -1225,9 +1225,8 @@ type ListPageOfUserParams struct {
 
 // ListPage for one user: a query of its own, so that its plan, generic
 // ones included, can go straight to the user's events where a team adds an
-// index of users; none is a migration, as every save would pay for it.
-// (Unfinished events are few, and filtering them by user is cheap; a
-// user's completed events: ListCompletedPageOfUser.)
+// index of users; none is a migration, as every save would pay for it. A
+// user's completed events: ListCompletedPageOfUser.
 func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) ([]OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listPageOfUser,
 		arg.UserID,
