@@ -479,8 +479,18 @@ func TestPauseHonouredByARunningProcessor(t *testing.T) {
 		if h := httpGet(t, base+"/healthz"); !strings.Contains(h, `"event_type":"weight.created"`) || !strings.Contains(h, `"reason":"route broken"`) {
 			t.Errorf("/healthz does not show the pause: %s", h)
 		}
-		if m := httpGet(t, base+"/metrics"); !strings.Contains(m, `outbox_operator_paused{event_type="weight.created"} 1`) {
+		m := httpGet(t, base+"/metrics")
+		if !strings.Contains(m, `outbox_operator_paused{event_type="weight.created"} 1`) {
 			t.Errorf("/metrics does not show the pause")
+		}
+		// What an operator alerts on: the backlog's age per type (the
+		// paused event waits), deliveries in flight, leases that expired,
+		// and which build runs.
+		for _, want := range []string{`(?m)^outbox_oldest_waiting_by_type_seconds\{event_type="weight.created"\} [0-9.e+-]+$`, `(?m)^outbox_in_flight \d+$`,
+			`(?m)^outbox_lease_expiries_total 0$`, `(?m)^outbox_build_info\{.*version="[^"]+".*\} 1$`} {
+			if !regexp.MustCompile(want).MatchString(m) {
+				t.Errorf("/metrics lacks %s:\n%s", want, grepLines(m, "outbox_"))
+			}
 		}
 
 		resumed := time.Now()
@@ -501,6 +511,17 @@ func TestPauseHonouredByARunningProcessor(t *testing.T) {
 			t.Fatalf("exit %d after SIGTERM:\n%s", code, d.logs())
 		}
 	})
+}
+
+// grepLines returns the lines of text that start with prefix.
+func grepLines(text, prefix string) string {
+	var out strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, prefix) {
+			out.WriteString(line)
+		}
+	}
+	return out.String()
 }
 
 func httpGet(t *testing.T, url string) string {
