@@ -206,3 +206,51 @@ func explain(t *testing.T, pool *pgxpool.Pool, st sentStatement, set string) str
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestClaimReadsItsIndexInOrder checks that a claim's cost does not grow
+// with the backlog: on fresh statistics of 20,000 due events, a claim of
+// one reads outbox_events_claimable in claim order and stops, rather than
+// gathering the due events to sort them. (TestConsolePagesUseTheirIndexes
+// checks the same on stale statistics.)
+func TestClaimReadsItsIndexInOrder(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.NewDatabase(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := &statements{}
+	cfg.ConnConfig.Tracer = sent
+	cfg.AfterConnect = pgstore.PrepareConn
+	migrated, err := pgstore.Open(ctx, url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = migrated.Migrate(ctx)
+	migrated.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox_events (id, event_type, aggregate, aggregate_id, user_id, ordering_key,
+			is_new_record, entity_version, payload, priority, status, is_head, attempts, max_attempts, run_at, created_at, updated_at)
+		SELECT gen_random_uuid(), 'weight.created', 'weight', i::text, 'u' || i % 50, 'e/' || i, true, 1, '{}', 5,
+			'pending', true, 0, 5, now() - interval '1 minute', now(), now()
+		FROM generate_series(1, 20000) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE outbox_events"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgstore.New(pool).Claim(ctx, "plan", 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	plan := explain(t, pool, sent.named(t, "Claim"), "")
+	if !strings.Contains(plan, "outbox_events_claimable") || sortsAll(plan) {
+		t.Errorf("a claim of one on 20,000 due events does not read outbox_events_claimable in order:\n%s", plan)
+	}
+}

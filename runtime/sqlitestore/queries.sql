@@ -28,7 +28,11 @@ INSERT INTO outbox_events (
 );
 
 -- name: Claim :many
--- Events whose type an operator paused are skipped.
+-- Events whose type an operator paused are skipped. The claim reads its
+-- index in claim order and stops after the batch (migration 0011): SQLite
+-- plans before it knows the time, and left to itself it read every due
+-- event through outbox_events_due and sorted them, a cost that grew with
+-- the backlog.
 UPDATE outbox_events
 SET status = 'processing',
     attempts = attempts + 1,
@@ -37,7 +41,7 @@ SET status = 'processing',
     lease_until = sqlc.arg('lease_until'),
     updated_at = sqlc.arg('now')
 WHERE seq IN (
-    SELECT d.seq FROM outbox_events AS d
+    SELECT d.seq FROM outbox_events AS d INDEXED BY outbox_events_claimable
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= sqlc.arg('now')
       AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
       AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
