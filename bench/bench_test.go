@@ -14,7 +14,7 @@ var tinySizes = sizes{
 	SaveWarm: 50 * time.Millisecond, SaveDur: 200 * time.Millisecond,
 	Backlog: 300, HTTPBacklog: 200, DrainCap: 30 * time.Second, SlowCap: 30 * time.Second,
 	LatencyRate: 200, LatencyWarm: 100 * time.Millisecond, LatencyDur: 500 * time.Millisecond,
-	BigSpec: 5, ScrapeRows: []int{2_000, 12_000},
+	BigSpec: 5, ScrapeRows: []int{2_000, 12_000}, SQLiteBacklogs: []int{100, 300, 1_000},
 }
 
 // newTestBench returns a bench on the test server, or skips the test when
@@ -52,6 +52,7 @@ func TestQuickPath(t *testing.T) {
 	b.httpDeliveries(ctx)
 	b.receivers(ctx)
 	b.latencies(ctx)
+	b.sqlites(ctx)
 	if !testing.Short() {
 		b.generation(ctx)
 	}
@@ -66,6 +67,10 @@ func TestQuickPath(t *testing.T) {
 	for _, c := range oursConfigs {
 		want = append(want, backlogDef(c))
 	}
+	for _, n := range tinySizes.SQLiteBacklogs {
+		want = append(want, sqliteDrainDef("default", n))
+	}
+	want = append(want, sqliteRawDef(100, 300), sqliteRawDef(1000, 300), sqliteDrainDef("1000", 300), mSQLiteBusySaves, mSQLiteBusyDrained)
 	for _, d := range want {
 		if v, ok := b.res.median(d.Key); !ok || v <= 0 {
 			t.Errorf("%s: no positive value recorded (got %v, %v)", d.Name, v, ok)

@@ -31,6 +31,7 @@ type sizes struct {
 	LatencyDur         time.Duration // counted
 	BigSpec            int           // metrics of the synthesized spec
 	ScrapeRows         []int         // completed events of the scraped outboxes (-only scrape)
+	SQLiteBacklogs     []int         // events of the SQLite drains, smallest first
 	SkipGenerate       bool          // leave the generator out
 	SkipSQLite, Silent bool          // test knobs
 }
@@ -40,7 +41,7 @@ var fullSizes = sizes{
 	SaveWarm: 300 * time.Millisecond, SaveDur: 5 * time.Second,
 	Backlog: 100_000, HTTPBacklog: 50_000, DrainCap: 30 * time.Second, SlowCap: 5 * time.Second,
 	LatencyRate: 500, LatencyWarm: time.Second, LatencyDur: 10 * time.Second,
-	BigSpec: 200, ScrapeRows: []int{1_000_000, 10_000_000},
+	BigSpec: 200, ScrapeRows: []int{1_000_000, 10_000_000}, SQLiteBacklogs: []int{5_000, 50_000, 500_000},
 }
 
 // quickSizes are a smoke run of about 2 minutes.
@@ -48,7 +49,7 @@ var quickSizes = sizes{
 	SaveWarm: 200 * time.Millisecond, SaveDur: time.Second,
 	Backlog: 10_000, HTTPBacklog: 5_000, DrainCap: 15 * time.Second, SlowCap: 5 * time.Second,
 	LatencyRate: 500, LatencyWarm: 500 * time.Millisecond, LatencyDur: 3 * time.Second,
-	BigSpec: 200, ScrapeRows: []int{100_000, 1_000_000},
+	BigSpec: 200, ScrapeRows: []int{100_000, 1_000_000}, SQLiteBacklogs: []int{2_000, 10_000, 50_000},
 }
 
 func (s sizes) String() string {
@@ -99,6 +100,9 @@ func (b *bench) runAll(ctx context.Context, runs int) {
 		b.httpDeliveries(ctx)
 		b.receivers(ctx)
 		b.latencies(ctx)
+		if !b.sizes.SkipSQLite {
+			b.sqlites(ctx)
+		}
 		if !b.sizes.SkipGenerate {
 			b.generation(ctx)
 		}
@@ -130,7 +134,7 @@ func run() error {
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
 	consoleEvents := flag.Int("console", 0, consoleUsage)
-	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,receiver,latency,generate,scrape (scrape runs only when named; with -diagnose: save,plans,drains,hooks,half)")
+	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,receiver,latency,generate,sqlite,scrape (scrape runs only when named; with -diagnose: save,plans,drains,hooks,half)")
 	flag.Parse()
 
 	sz := fullSizes
@@ -216,7 +220,7 @@ func run() error {
 func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 	steps := map[string]func(context.Context){
 		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "receiver": b.receivers, "latency": b.latencies, "generate": b.generation,
-		"scrape": b.scrapes,
+		"scrape": b.scrapes, "sqlite": b.sqlites,
 	}
 	for r := 1; r <= runs && ctx.Err() == nil; r++ {
 		b.run = r
@@ -224,7 +228,7 @@ func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 			if step, ok := steps[strings.TrimSpace(p)]; ok {
 				step(ctx)
 			} else {
-				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, receiver, latency, generate or scrape", p))
+				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, receiver, latency, generate, sqlite or scrape", p))
 				return
 			}
 		}

@@ -206,6 +206,11 @@ func (r *results) targets() []target {
 	if batchOurs, _, okB := r.best(mHTTPOursBatch.Key, mHTTPOursB250.Key); okB && okHR {
 		ratio("HTTP delivery through the batch endpoint ≥ 5× River's best", batchOurs, httpRiver, func(v float64) bool { return v >= 5 })
 	}
+	if k, ok := r.sqliteKeys(); ok {
+		ratio("SQLite: the default drain ≥ 25 % of the raw loop at batch 100", k.defaultMid, k.raw100, func(v float64) bool { return v >= 0.25 })
+		ratio("SQLite: the default drain of the largest backlog within 20 % of the smallest's", k.defaultLargest, k.defaultSmallest, func(v float64) bool { return v >= 0.8 })
+		ratio("SQLite: the best configuration ≥ 50 % of the raw loop at batch 1000", k.best, k.raw1000, func(v float64) bool { return v >= 0.5 })
+	}
 	below := func(goal, key string, limit float64) {
 		v, ok := r.median(key)
 		if !ok {
@@ -219,6 +224,7 @@ func (r *results) targets() []target {
 	below("Root spec generates < 2 s (warm cache)", mGenRootWarm.Key, 2)
 	below("200-metric spec generates < 10 s (warm cache)", mGenBigWarm.Key, 10)
 	below("200-metric spec generates < 10 s (cold: OUTBOXGEN_NO_CACHE=1)", mGenBigCold.Key, 10)
+	below(`SQLite: no save fails with "database is locked" while the processor drains`, mSQLiteBusyLocked.Key, 0.5)
 	return ts
 }
 
