@@ -44,6 +44,9 @@ func TestDependenciesLeaveOutTheGenerator(t *testing.T) {
 // -trimpath, which changes the size by a few kilobytes but would have this
 // test compile every package again.
 func TestDeployableBuildIsSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command: not with -short")
+	}
 	out := filepath.Join(t.TempDir(), "outboxctl")
 	build := exec.Command("go", "build", "-ldflags=-s -w", "-o", out, ".")
 	if msg, err := build.CombinedOutput(); err != nil {
@@ -357,6 +360,22 @@ func TestDatabaseAheadOfTheBinary(t *testing.T) {
 			if r.code != 0 || !strings.Contains(r.stderr, "warning: "+o.where()) || !strings.Contains(r.stderr, want) {
 				t.Errorf("%s on a database ahead of the binary: %s", args[0], r)
 			}
+		}
+		// A daemon's standard error is its log: the warning is a record in
+		// the log's format, so that a JSON log stays JSON.
+		d := startDaemon(t, o.with("run", "--catalog", testCatalog, "--backend", "http://127.0.0.1:1", "--log-format", "json")...)
+		d.waitFor(t, `"msg":"delivering"`)
+		if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		d.wait()
+		for line := range strings.Lines(d.logs()) {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("run --log-format json wrote a line that is not JSON: %q", line)
+			}
+		}
+		if !strings.Contains(d.logs(), `"level":"WARN","msg":"`+o.where()) || !strings.Contains(d.logs(), "9999_from_the_future") {
+			t.Errorf("run's log lacks the warning:\n%s", d.logs())
 		}
 		// migrate refuses: an older binary has no business changing the schema.
 		for _, args := range [][]string{o.with("migrate"), o.with("migrate", "--dry-run")} {

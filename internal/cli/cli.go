@@ -40,6 +40,10 @@ type Env struct {
 	Terminal bool
 	// Listening, if set, learns the address a daemon serves on.
 	Listening func(addr string)
+	// LogSignals, if set, has what the process says about stop signals
+	// ("stopping; send it again to exit at once") go to log, a daemon's
+	// log, instead of to standard error as text.
+	LogSignals func(log func(msg string))
 	// Program is the command's name as people type it, e.g. "outboxgen";
 	// [Program.Run] sets it.
 	Program string

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +40,18 @@ type Outbox struct {
 // (looking at a mistyped path should not leave an empty database there) and
 // the outbox's tables must have been created.
 func (t *target) open(e *env, migrating bool) (*Outbox, error) {
+	return t.openWarning(e, migrating, func(w string) { fmt.Fprintf(e.Stderr, "warning: %s\n", w) })
+}
+
+// openLogged is open for the daemons (run, ui), whose standard error is
+// their log: a warning is a record of it, in its format.
+func (t *target) openLogged(e *env, log *slog.Logger) (*Outbox, error) {
+	return t.openWarning(e, false, func(w string) { log.Warn(w) })
+}
+
+// openWarning is open with warnings, such as a database ahead of the
+// binary, given to warn.
+func (t *target) openWarning(e *env, migrating bool, warn func(string)) (*Outbox, error) {
 	o, err := t.connect(e.Ctx, e.Program, migrating)
 	if err != nil {
 		return nil, err
@@ -52,7 +65,7 @@ func (t *target) open(e *env, migrating bool) (*Outbox, error) {
 		return nil, err
 	}
 	if warning != "" {
-		fmt.Fprintf(e.Stderr, "warning: %s\n", warning)
+		warn(warning)
 	}
 	return o, nil
 }

@@ -92,7 +92,10 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 		}
 	}
 
-	o, err := t.open(e, false)
+	if e.LogSignals != nil {
+		e.LogSignals(func(msg string) { logger.Warn(msg) })
+	}
+	o, err := t.openLogged(e, logger)
 	if err != nil {
 		return err
 	}

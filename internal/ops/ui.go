@@ -150,7 +150,10 @@ func serveUI(e *env, t *target, u *uiFlags, auth console.Authenticator, authKind
 	if u.logFormat == "json" {
 		logger = slog.New(slog.NewJSONHandler(e.Stderr, nil))
 	}
-	o, err := t.open(e, false)
+	if e.LogSignals != nil {
+		e.LogSignals(func(msg string) { logger.Warn(msg) })
+	}
+	o, err := t.openLogged(e, logger)
 	if err != nil {
 		return err
 	}

@@ -27,12 +27,13 @@ INSERT INTO outbox_events (
     sqlc.arg('now'), sqlc.arg('now')
 );
 
--- name: Claim :many
--- Events whose type an operator paused are skipped. The claim reads its
--- index in claim order and stops after the batch (migration 0011): SQLite
--- plans before it knows the time, and left to itself it read every due
--- event through outbox_events_due and sorted them, a cost that grew with
--- the backlog.
+-- name: ClaimInOrder :many
+-- A claim's first try, which costs the same on any backlog: the first due
+-- heads among the first sqlc.arg('window') heads in claim order, read from
+-- outbox_events_claimable in that order (run_at is in the index; event
+-- types, for the pauses, are read for due heads only). When it finds fewer
+-- than it wants, every due head in the window is taken, and ClaimDue looks
+-- beyond. Events whose type an operator paused are skipped.
 UPDATE outbox_events
 SET status = 'processing',
     attempts = attempts + 1,
@@ -41,7 +42,36 @@ SET status = 'processing',
     lease_until = sqlc.arg('lease_until'),
     updated_at = sqlc.arg('now')
 WHERE seq IN (
-    SELECT d.seq FROM outbox_events AS d INDEXED BY outbox_events_claimable
+    SELECT w.seq FROM (
+        SELECT d.seq, d.priority, d.run_at FROM outbox_events AS d INDEXED BY outbox_events_claimable
+        WHERE d.is_head AND d.status IN ('pending', 'failed')
+        ORDER BY d.priority DESC, d.seq
+        LIMIT sqlc.arg('window')
+    ) AS w
+    JOIN outbox_events AS e ON e.seq = w.seq
+    WHERE w.run_at <= sqlc.arg('now')
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+      AND e.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
+    ORDER BY w.priority DESC, w.seq
+    LIMIT sqlc.arg('max_events')
+)
+RETURNING *;
+
+-- name: ClaimDue :many
+-- A claim's second try, when the window of ClaimInOrder held too few due
+-- heads (heads waiting for a retry fill the start of the claim order):
+-- every due head, through outbox_events_due, sorted into claim order. That
+-- costs what the due heads number, few in that case. Events whose type an
+-- operator paused are skipped.
+UPDATE outbox_events
+SET status = 'processing',
+    attempts = attempts + 1,
+    lease_owner = sqlc.arg('owner'),
+    lease_token = sqlc.arg('token'),
+    lease_until = sqlc.arg('lease_until'),
+    updated_at = sqlc.arg('now')
+WHERE seq IN (
+    SELECT d.seq FROM outbox_events AS d INDEXED BY outbox_events_due
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= sqlc.arg('now')
       AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
       AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)

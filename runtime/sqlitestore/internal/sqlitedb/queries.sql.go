@@ -39,7 +39,7 @@ func (q *Queries) AppliedMigrations(ctx context.Context, component string) ([]in
 	return items, nil
 }
 
-const claim = `-- name: Claim :many
+const claimDue = `-- name: ClaimDue :many
 UPDATE outbox_events
 SET status = 'processing',
     attempts = attempts + 1,
@@ -48,7 +48,7 @@ SET status = 'processing',
     lease_until = ?3,
     updated_at = ?4
 WHERE seq IN (
-    SELECT d.seq FROM outbox_events AS d INDEXED BY outbox_events_claimable
+    SELECT d.seq FROM outbox_events AS d INDEXED BY outbox_events_due
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= ?4
       AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
       AND d.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
@@ -58,7 +58,7 @@ WHERE seq IN (
 RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress
 `
 
-type ClaimParams struct {
+type ClaimDueParams struct {
 	Owner      sql.NullString
 	Token      sql.NullString
 	LeaseUntil sql.NullInt64
@@ -66,17 +66,119 @@ type ClaimParams struct {
 	MaxEvents  int64
 }
 
-// Events whose type an operator paused are skipped. The claim reads its
-// index in claim order and stops after the batch (migration 0011): SQLite
-// plans before it knows the time, and left to itself it read every due
-// event through outbox_events_due and sorted them, a cost that grew with
-// the backlog.
-func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, claim,
+// A claim's second try, when the window of ClaimInOrder held too few due
+// heads (heads waiting for a retry fill the start of the claim order):
+// every due head, through outbox_events_due, sorted into claim order. That
+// costs what the due heads number, few in that case. Events whose type an
+// operator paused are skipped.
+func (q *Queries) ClaimDue(ctx context.Context, arg ClaimDueParams) ([]OutboxEvent, error) {
+	rows, err := q.db.QueryContext(ctx, claimDue,
 		arg.Owner,
 		arg.Token,
 		arg.LeaseUntil,
 		arg.Now,
+		arg.MaxEvents,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OutboxEvent
+	for rows.Next() {
+		var i OutboxEvent
+		if err := rows.Scan(
+			&i.Seq,
+			&i.ID,
+			&i.EventType,
+			&i.Aggregate,
+			&i.AggregateID,
+			&i.UserID,
+			&i.OrderingKey,
+			&i.IsNewRecord,
+			&i.EntityVersion,
+			&i.Payload,
+			&i.Metadata,
+			&i.Priority,
+			&i.Status,
+			&i.IsHead,
+			&i.Attempts,
+			&i.MaxAttempts,
+			&i.RunAt,
+			&i.LeaseOwner,
+			&i.LeaseToken,
+			&i.LeaseUntil,
+			&i.LastError,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.CompletedAt,
+			&i.LeaseExpiries,
+			&i.Releases,
+			&i.FailedAt,
+			&i.FailedClass,
+			&i.AttemptLog,
+			&i.CountedClass,
+			&i.InProgress,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const claimInOrder = `-- name: ClaimInOrder :many
+UPDATE outbox_events
+SET status = 'processing',
+    attempts = attempts + 1,
+    lease_owner = ?1,
+    lease_token = ?2,
+    lease_until = ?3,
+    updated_at = ?4
+WHERE seq IN (
+    SELECT w.seq FROM (
+        SELECT d.seq, d.priority, d.run_at FROM outbox_events AS d INDEXED BY outbox_events_claimable
+        WHERE d.is_head AND d.status IN ('pending', 'failed')
+        ORDER BY d.priority DESC, d.seq
+        LIMIT ?5
+    ) AS w
+    JOIN outbox_events AS e ON e.seq = w.seq
+    WHERE w.run_at <= ?4
+      AND NOT EXISTS (SELECT 1 FROM outbox_pauses AS p WHERE p.event_type = '')
+      AND e.event_type NOT IN (SELECT p.event_type FROM outbox_pauses AS p)
+    ORDER BY w.priority DESC, w.seq
+    LIMIT ?6
+)
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress
+`
+
+type ClaimInOrderParams struct {
+	Owner      sql.NullString
+	Token      sql.NullString
+	LeaseUntil sql.NullInt64
+	Now        int64
+	Window     int64
+	MaxEvents  int64
+}
+
+// A claim's first try, which costs the same on any backlog: the first due
+// heads among the first sqlc.arg('window') heads in claim order, read from
+// outbox_events_claimable in that order (run_at is in the index; event
+// types, for the pauses, are read for due heads only). When it finds fewer
+// than it wants, every due head in the window is taken, and ClaimDue looks
+// beyond. Events whose type an operator paused are skipped.
+func (q *Queries) ClaimInOrder(ctx context.Context, arg ClaimInOrderParams) ([]OutboxEvent, error) {
+	rows, err := q.db.QueryContext(ctx, claimInOrder,
+		arg.Owner,
+		arg.Token,
+		arg.LeaseUntil,
+		arg.Now,
+		arg.Window,
 		arg.MaxEvents,
 	)
 	if err != nil {
