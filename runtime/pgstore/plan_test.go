@@ -75,29 +75,7 @@ func (r *statements) named(t *testing.T, name string) sentStatement {
 // claim's plan.
 func TestConsolePagesUseTheirIndexes(t *testing.T) {
 	ctx := t.Context()
-	url := pgtest.NewDatabase(t)
-	migrated, err := pgstore.Open(ctx, url, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer migrated.Close()
-	if err := migrated.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := &statements{}
-	cfg.ConnConfig.Tracer = sent
-	cfg.AfterConnect = pgstore.PrepareConn
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	s := pgstore.New(pool)
+	s, pool, sent := tracedStore(t)
 	after := outbox.PageKey{At: time.Now().Add(-time.Hour)}
 
 	cases := []struct {
@@ -168,6 +146,35 @@ func TestConsolePagesUseTheirIndexes(t *testing.T) {
 	}
 }
 
+// tracedStore returns a store on a new, migrated database whose pool
+// records every statement it sends, and the pool.
+func tracedStore(t *testing.T) (*pgstore.Store, *pgxpool.Pool, *statements) {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	migrated, err := pgstore.Open(t.Context(), url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = migrated.Migrate(t.Context())
+	migrated.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := &statements{}
+	cfg.ConnConfig.Tracer = sent
+	cfg.AfterConnect = pgstore.PrepareConn
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pgstore.New(pool), pool, sent
+}
+
 // sortsAll reports whether plan sorts rows that its index did not give in
 // order. An incremental sort is fine: it orders only the rows that share a
 // presorted key (the events completed in one microsecond).
@@ -214,28 +221,7 @@ func explain(t *testing.T, pool *pgxpool.Pool, st sentStatement, set string) str
 // checks the same on stale statistics.)
 func TestClaimReadsItsIndexInOrder(t *testing.T) {
 	ctx := t.Context()
-	url := pgtest.NewDatabase(t)
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := &statements{}
-	cfg.ConnConfig.Tracer = sent
-	cfg.AfterConnect = pgstore.PrepareConn
-	migrated, err := pgstore.Open(ctx, url, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = migrated.Migrate(ctx)
-	migrated.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	s, pool, sent := tracedStore(t)
 	if _, err := pool.Exec(ctx, `INSERT INTO outbox_events (id, event_type, aggregate, aggregate_id, user_id, ordering_key,
 			is_new_record, entity_version, payload, priority, status, is_head, attempts, max_attempts, run_at, created_at, updated_at)
 		SELECT gen_random_uuid(), 'weight.created', 'weight', i::text, 'u' || i % 50, 'e/' || i, true, 1, '{}', 5,
@@ -246,7 +232,7 @@ func TestClaimReadsItsIndexInOrder(t *testing.T) {
 	if _, err := pool.Exec(ctx, "ANALYZE outbox_events"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pgstore.New(pool).Claim(ctx, "plan", 1, time.Minute); err != nil {
+	if _, err := s.Claim(ctx, "plan", 1, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	plan := explain(t, pool, sent.named(t, "Claim"), "")
