@@ -25,7 +25,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 	// already over.
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.clock()
-		q := s.q.WithTx(tx)
+		q := s.delivery().WithTx(tx)
 		token := nullString(uuid.NewString())
 		var err error
 		rows, err = q.ClaimInOrder(ctx, sqlitedb.ClaimInOrderParams{
@@ -85,7 +85,7 @@ func (s *Store) beginFinish(ctx context.Context) (storekit.FinishTx, func(contex
 	}
 	commit := func(context.Context) error { return tx.Commit() }
 	rollback := func(context.Context) { _ = tx.Rollback() }
-	return &finishTx{s: s, tx: tx, q: s.q.WithTx(tx), now: s.clock()}, commit, rollback, nil
+	return &finishTx{s: s, tx: tx, q: s.delivery().WithTx(tx), now: s.clock()}, commit, rollback, nil
 }
 
 // ReclaimExpired implements outbox.Store.

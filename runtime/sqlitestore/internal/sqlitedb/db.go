@@ -5,6 +5,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -18,12 +19,518 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.appliedMigrationsStmt, err = db.PrepareContext(ctx, appliedMigrations); err != nil {
+		return nil, fmt.Errorf("error preparing query AppliedMigrations: %w", err)
+	}
+	if q.claimDueStmt, err = db.PrepareContext(ctx, claimDue); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimDue: %w", err)
+	}
+	if q.claimInOrderStmt, err = db.PrepareContext(ctx, claimInOrder); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimInOrder: %w", err)
+	}
+	if q.completeStmt, err = db.PrepareContext(ctx, complete); err != nil {
+		return nil, fmt.Errorf("error preparing query Complete: %w", err)
+	}
+	if q.countCompletedStmt, err = db.PrepareContext(ctx, countCompleted); err != nil {
+		return nil, fmt.Errorf("error preparing query CountCompleted: %w", err)
+	}
+	if q.countDeadStmt, err = db.PrepareContext(ctx, countDead); err != nil {
+		return nil, fmt.Errorf("error preparing query CountDead: %w", err)
+	}
+	if q.countExpiredLeasesStmt, err = db.PrepareContext(ctx, countExpiredLeases); err != nil {
+		return nil, fmt.Errorf("error preparing query CountExpiredLeases: %w", err)
+	}
+	if q.countFilteredStmt, err = db.PrepareContext(ctx, countFiltered); err != nil {
+		return nil, fmt.Errorf("error preparing query CountFiltered: %w", err)
+	}
+	if q.countMatchingStmt, err = db.PrepareContext(ctx, countMatching); err != nil {
+		return nil, fmt.Errorf("error preparing query CountMatching: %w", err)
+	}
+	if q.countUnfinishedByUserStmt, err = db.PrepareContext(ctx, countUnfinishedByUser); err != nil {
+		return nil, fmt.Errorf("error preparing query CountUnfinishedByUser: %w", err)
+	}
+	if q.countWaitingStmt, err = db.PrepareContext(ctx, countWaiting); err != nil {
+		return nil, fmt.Errorf("error preparing query CountWaiting: %w", err)
+	}
+	if q.decrementKeyStmt, err = db.PrepareContext(ctx, decrementKey); err != nil {
+		return nil, fmt.Errorf("error preparing query DecrementKey: %w", err)
+	}
+	if q.deleteEventStmt, err = db.PrepareContext(ctx, deleteEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteEvent: %w", err)
+	}
+	if q.deleteEventsStmt, err = db.PrepareContext(ctx, deleteEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteEvents: %w", err)
+	}
+	if q.deleteIdleKeyStmt, err = db.PrepareContext(ctx, deleteIdleKey); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteIdleKey: %w", err)
+	}
+	if q.deleteProcessorStmt, err = db.PrepareContext(ctx, deleteProcessor); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteProcessor: %w", err)
+	}
+	if q.deliveredPerMinuteStmt, err = db.PrepareContext(ctx, deliveredPerMinute); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveredPerMinute: %w", err)
+	}
+	if q.failedPerMinuteStmt, err = db.PrepareContext(ctx, failedPerMinute); err != nil {
+		return nil, fmt.Errorf("error preparing query FailedPerMinute: %w", err)
+	}
+	if q.forgetDeadProcessorsStmt, err = db.PrepareContext(ctx, forgetDeadProcessors); err != nil {
+		return nil, fmt.Errorf("error preparing query ForgetDeadProcessors: %w", err)
+	}
+	if q.getEventStmt, err = db.PrepareContext(ctx, getEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query GetEvent: %w", err)
+	}
+	if q.heartbeatStmt, err = db.PrepareContext(ctx, heartbeat); err != nil {
+		return nil, fmt.Errorf("error preparing query Heartbeat: %w", err)
+	}
+	if q.incrementKeyStmt, err = db.PrepareContext(ctx, incrementKey); err != nil {
+		return nil, fmt.Errorf("error preparing query IncrementKey: %w", err)
+	}
+	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
+	}
+	if q.killStmt, err = db.PrepareContext(ctx, kill); err != nil {
+		return nil, fmt.Errorf("error preparing query Kill: %w", err)
+	}
+	if q.lastCompletedAtStmt, err = db.PrepareContext(ctx, lastCompletedAt); err != nil {
+		return nil, fmt.Errorf("error preparing query LastCompletedAt: %w", err)
+	}
+	if q.listCompletedPageStmt, err = db.PrepareContext(ctx, listCompletedPage); err != nil {
+		return nil, fmt.Errorf("error preparing query ListCompletedPage: %w", err)
+	}
+	if q.listEventsStmt, err = db.PrepareContext(ctx, listEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query ListEvents: %w", err)
+	}
+	if q.listFailedOrDeadPageStmt, err = db.PrepareContext(ctx, listFailedOrDeadPage); err != nil {
+		return nil, fmt.Errorf("error preparing query ListFailedOrDeadPage: %w", err)
+	}
+	if q.listPageStmt, err = db.PrepareContext(ctx, listPage); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPage: %w", err)
+	}
+	if q.listPausesStmt, err = db.PrepareContext(ctx, listPauses); err != nil {
+		return nil, fmt.Errorf("error preparing query ListPauses: %w", err)
+	}
+	if q.listProcessorsStmt, err = db.PrepareContext(ctx, listProcessors); err != nil {
+		return nil, fmt.Errorf("error preparing query ListProcessors: %w", err)
+	}
+	if q.nextDueStmt, err = db.PrepareContext(ctx, nextDue); err != nil {
+		return nil, fmt.Errorf("error preparing query NextDue: %w", err)
+	}
+	if q.pauseDeliveryStmt, err = db.PrepareContext(ctx, pauseDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query PauseDelivery: %w", err)
+	}
+	if q.promoteHeadStmt, err = db.PrepareContext(ctx, promoteHead); err != nil {
+		return nil, fmt.Errorf("error preparing query PromoteHead: %w", err)
+	}
+	if q.purgeCompletedStmt, err = db.PrepareContext(ctx, purgeCompleted); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeCompleted: %w", err)
+	}
+	if q.purgeMatchingStmt, err = db.PrepareContext(ctx, purgeMatching); err != nil {
+		return nil, fmt.Errorf("error preparing query PurgeMatching: %w", err)
+	}
+	if q.reclaimExpiredStmt, err = db.PrepareContext(ctx, reclaimExpired); err != nil {
+		return nil, fmt.Errorf("error preparing query ReclaimExpired: %w", err)
+	}
+	if q.recordMigrationStmt, err = db.PrepareContext(ctx, recordMigration); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordMigration: %w", err)
+	}
+	if q.releaseStmt, err = db.PrepareContext(ctx, release); err != nil {
+		return nil, fmt.Errorf("error preparing query Release: %w", err)
+	}
+	if q.repairCandidatesStmt, err = db.PrepareContext(ctx, repairCandidates); err != nil {
+		return nil, fmt.Errorf("error preparing query RepairCandidates: %w", err)
+	}
+	if q.requeueDeadStmt, err = db.PrepareContext(ctx, requeueDead); err != nil {
+		return nil, fmt.Errorf("error preparing query RequeueDead: %w", err)
+	}
+	if q.requeueFailedStmt, err = db.PrepareContext(ctx, requeueFailed); err != nil {
+		return nil, fmt.Errorf("error preparing query RequeueFailed: %w", err)
+	}
+	if q.requeueMatchingStmt, err = db.PrepareContext(ctx, requeueMatching); err != nil {
+		return nil, fmt.Errorf("error preparing query RequeueMatching: %w", err)
+	}
+	if q.resumeDeliveryStmt, err = db.PrepareContext(ctx, resumeDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query ResumeDelivery: %w", err)
+	}
+	if q.retryStmt, err = db.PrepareContext(ctx, retry); err != nil {
+		return nil, fmt.Errorf("error preparing query Retry: %w", err)
+	}
+	if q.setHeadStmt, err = db.PrepareContext(ctx, setHead); err != nil {
+		return nil, fmt.Errorf("error preparing query SetHead: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.appliedMigrationsStmt != nil {
+		if cerr := q.appliedMigrationsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing appliedMigrationsStmt: %w", cerr)
+		}
+	}
+	if q.claimDueStmt != nil {
+		if cerr := q.claimDueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimDueStmt: %w", cerr)
+		}
+	}
+	if q.claimInOrderStmt != nil {
+		if cerr := q.claimInOrderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimInOrderStmt: %w", cerr)
+		}
+	}
+	if q.completeStmt != nil {
+		if cerr := q.completeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completeStmt: %w", cerr)
+		}
+	}
+	if q.countCompletedStmt != nil {
+		if cerr := q.countCompletedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countCompletedStmt: %w", cerr)
+		}
+	}
+	if q.countDeadStmt != nil {
+		if cerr := q.countDeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countDeadStmt: %w", cerr)
+		}
+	}
+	if q.countExpiredLeasesStmt != nil {
+		if cerr := q.countExpiredLeasesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countExpiredLeasesStmt: %w", cerr)
+		}
+	}
+	if q.countFilteredStmt != nil {
+		if cerr := q.countFilteredStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countFilteredStmt: %w", cerr)
+		}
+	}
+	if q.countMatchingStmt != nil {
+		if cerr := q.countMatchingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countMatchingStmt: %w", cerr)
+		}
+	}
+	if q.countUnfinishedByUserStmt != nil {
+		if cerr := q.countUnfinishedByUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countUnfinishedByUserStmt: %w", cerr)
+		}
+	}
+	if q.countWaitingStmt != nil {
+		if cerr := q.countWaitingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countWaitingStmt: %w", cerr)
+		}
+	}
+	if q.decrementKeyStmt != nil {
+		if cerr := q.decrementKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing decrementKeyStmt: %w", cerr)
+		}
+	}
+	if q.deleteEventStmt != nil {
+		if cerr := q.deleteEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteEventStmt: %w", cerr)
+		}
+	}
+	if q.deleteEventsStmt != nil {
+		if cerr := q.deleteEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteEventsStmt: %w", cerr)
+		}
+	}
+	if q.deleteIdleKeyStmt != nil {
+		if cerr := q.deleteIdleKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteIdleKeyStmt: %w", cerr)
+		}
+	}
+	if q.deleteProcessorStmt != nil {
+		if cerr := q.deleteProcessorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteProcessorStmt: %w", cerr)
+		}
+	}
+	if q.deliveredPerMinuteStmt != nil {
+		if cerr := q.deliveredPerMinuteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveredPerMinuteStmt: %w", cerr)
+		}
+	}
+	if q.failedPerMinuteStmt != nil {
+		if cerr := q.failedPerMinuteStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing failedPerMinuteStmt: %w", cerr)
+		}
+	}
+	if q.forgetDeadProcessorsStmt != nil {
+		if cerr := q.forgetDeadProcessorsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing forgetDeadProcessorsStmt: %w", cerr)
+		}
+	}
+	if q.getEventStmt != nil {
+		if cerr := q.getEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getEventStmt: %w", cerr)
+		}
+	}
+	if q.heartbeatStmt != nil {
+		if cerr := q.heartbeatStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing heartbeatStmt: %w", cerr)
+		}
+	}
+	if q.incrementKeyStmt != nil {
+		if cerr := q.incrementKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing incrementKeyStmt: %w", cerr)
+		}
+	}
+	if q.insertEventStmt != nil {
+		if cerr := q.insertEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
+		}
+	}
+	if q.killStmt != nil {
+		if cerr := q.killStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing killStmt: %w", cerr)
+		}
+	}
+	if q.lastCompletedAtStmt != nil {
+		if cerr := q.lastCompletedAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastCompletedAtStmt: %w", cerr)
+		}
+	}
+	if q.listCompletedPageStmt != nil {
+		if cerr := q.listCompletedPageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listCompletedPageStmt: %w", cerr)
+		}
+	}
+	if q.listEventsStmt != nil {
+		if cerr := q.listEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listEventsStmt: %w", cerr)
+		}
+	}
+	if q.listFailedOrDeadPageStmt != nil {
+		if cerr := q.listFailedOrDeadPageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listFailedOrDeadPageStmt: %w", cerr)
+		}
+	}
+	if q.listPageStmt != nil {
+		if cerr := q.listPageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPageStmt: %w", cerr)
+		}
+	}
+	if q.listPausesStmt != nil {
+		if cerr := q.listPausesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listPausesStmt: %w", cerr)
+		}
+	}
+	if q.listProcessorsStmt != nil {
+		if cerr := q.listProcessorsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listProcessorsStmt: %w", cerr)
+		}
+	}
+	if q.nextDueStmt != nil {
+		if cerr := q.nextDueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing nextDueStmt: %w", cerr)
+		}
+	}
+	if q.pauseDeliveryStmt != nil {
+		if cerr := q.pauseDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pauseDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.promoteHeadStmt != nil {
+		if cerr := q.promoteHeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing promoteHeadStmt: %w", cerr)
+		}
+	}
+	if q.purgeCompletedStmt != nil {
+		if cerr := q.purgeCompletedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeCompletedStmt: %w", cerr)
+		}
+	}
+	if q.purgeMatchingStmt != nil {
+		if cerr := q.purgeMatchingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing purgeMatchingStmt: %w", cerr)
+		}
+	}
+	if q.reclaimExpiredStmt != nil {
+		if cerr := q.reclaimExpiredStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing reclaimExpiredStmt: %w", cerr)
+		}
+	}
+	if q.recordMigrationStmt != nil {
+		if cerr := q.recordMigrationStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordMigrationStmt: %w", cerr)
+		}
+	}
+	if q.releaseStmt != nil {
+		if cerr := q.releaseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseStmt: %w", cerr)
+		}
+	}
+	if q.repairCandidatesStmt != nil {
+		if cerr := q.repairCandidatesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing repairCandidatesStmt: %w", cerr)
+		}
+	}
+	if q.requeueDeadStmt != nil {
+		if cerr := q.requeueDeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing requeueDeadStmt: %w", cerr)
+		}
+	}
+	if q.requeueFailedStmt != nil {
+		if cerr := q.requeueFailedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing requeueFailedStmt: %w", cerr)
+		}
+	}
+	if q.requeueMatchingStmt != nil {
+		if cerr := q.requeueMatchingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing requeueMatchingStmt: %w", cerr)
+		}
+	}
+	if q.resumeDeliveryStmt != nil {
+		if cerr := q.resumeDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing resumeDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.retryStmt != nil {
+		if cerr := q.retryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryStmt: %w", cerr)
+		}
+	}
+	if q.setHeadStmt != nil {
+		if cerr := q.setHeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setHeadStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                        DBTX
+	tx                        *sql.Tx
+	appliedMigrationsStmt     *sql.Stmt
+	claimDueStmt              *sql.Stmt
+	claimInOrderStmt          *sql.Stmt
+	completeStmt              *sql.Stmt
+	countCompletedStmt        *sql.Stmt
+	countDeadStmt             *sql.Stmt
+	countExpiredLeasesStmt    *sql.Stmt
+	countFilteredStmt         *sql.Stmt
+	countMatchingStmt         *sql.Stmt
+	countUnfinishedByUserStmt *sql.Stmt
+	countWaitingStmt          *sql.Stmt
+	decrementKeyStmt          *sql.Stmt
+	deleteEventStmt           *sql.Stmt
+	deleteEventsStmt          *sql.Stmt
+	deleteIdleKeyStmt         *sql.Stmt
+	deleteProcessorStmt       *sql.Stmt
+	deliveredPerMinuteStmt    *sql.Stmt
+	failedPerMinuteStmt       *sql.Stmt
+	forgetDeadProcessorsStmt  *sql.Stmt
+	getEventStmt              *sql.Stmt
+	heartbeatStmt             *sql.Stmt
+	incrementKeyStmt          *sql.Stmt
+	insertEventStmt           *sql.Stmt
+	killStmt                  *sql.Stmt
+	lastCompletedAtStmt       *sql.Stmt
+	listCompletedPageStmt     *sql.Stmt
+	listEventsStmt            *sql.Stmt
+	listFailedOrDeadPageStmt  *sql.Stmt
+	listPageStmt              *sql.Stmt
+	listPausesStmt            *sql.Stmt
+	listProcessorsStmt        *sql.Stmt
+	nextDueStmt               *sql.Stmt
+	pauseDeliveryStmt         *sql.Stmt
+	promoteHeadStmt           *sql.Stmt
+	purgeCompletedStmt        *sql.Stmt
+	purgeMatchingStmt         *sql.Stmt
+	reclaimExpiredStmt        *sql.Stmt
+	recordMigrationStmt       *sql.Stmt
+	releaseStmt               *sql.Stmt
+	repairCandidatesStmt      *sql.Stmt
+	requeueDeadStmt           *sql.Stmt
+	requeueFailedStmt         *sql.Stmt
+	requeueMatchingStmt       *sql.Stmt
+	resumeDeliveryStmt        *sql.Stmt
+	retryStmt                 *sql.Stmt
+	setHeadStmt               *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                        tx,
+		tx:                        tx,
+		appliedMigrationsStmt:     q.appliedMigrationsStmt,
+		claimDueStmt:              q.claimDueStmt,
+		claimInOrderStmt:          q.claimInOrderStmt,
+		completeStmt:              q.completeStmt,
+		countCompletedStmt:        q.countCompletedStmt,
+		countDeadStmt:             q.countDeadStmt,
+		countExpiredLeasesStmt:    q.countExpiredLeasesStmt,
+		countFilteredStmt:         q.countFilteredStmt,
+		countMatchingStmt:         q.countMatchingStmt,
+		countUnfinishedByUserStmt: q.countUnfinishedByUserStmt,
+		countWaitingStmt:          q.countWaitingStmt,
+		decrementKeyStmt:          q.decrementKeyStmt,
+		deleteEventStmt:           q.deleteEventStmt,
+		deleteEventsStmt:          q.deleteEventsStmt,
+		deleteIdleKeyStmt:         q.deleteIdleKeyStmt,
+		deleteProcessorStmt:       q.deleteProcessorStmt,
+		deliveredPerMinuteStmt:    q.deliveredPerMinuteStmt,
+		failedPerMinuteStmt:       q.failedPerMinuteStmt,
+		forgetDeadProcessorsStmt:  q.forgetDeadProcessorsStmt,
+		getEventStmt:              q.getEventStmt,
+		heartbeatStmt:             q.heartbeatStmt,
+		incrementKeyStmt:          q.incrementKeyStmt,
+		insertEventStmt:           q.insertEventStmt,
+		killStmt:                  q.killStmt,
+		lastCompletedAtStmt:       q.lastCompletedAtStmt,
+		listCompletedPageStmt:     q.listCompletedPageStmt,
+		listEventsStmt:            q.listEventsStmt,
+		listFailedOrDeadPageStmt:  q.listFailedOrDeadPageStmt,
+		listPageStmt:              q.listPageStmt,
+		listPausesStmt:            q.listPausesStmt,
+		listProcessorsStmt:        q.listProcessorsStmt,
+		nextDueStmt:               q.nextDueStmt,
+		pauseDeliveryStmt:         q.pauseDeliveryStmt,
+		promoteHeadStmt:           q.promoteHeadStmt,
+		purgeCompletedStmt:        q.purgeCompletedStmt,
+		purgeMatchingStmt:         q.purgeMatchingStmt,
+		reclaimExpiredStmt:        q.reclaimExpiredStmt,
+		recordMigrationStmt:       q.recordMigrationStmt,
+		releaseStmt:               q.releaseStmt,
+		repairCandidatesStmt:      q.repairCandidatesStmt,
+		requeueDeadStmt:           q.requeueDeadStmt,
+		requeueFailedStmt:         q.requeueFailedStmt,
+		requeueMatchingStmt:       q.requeueMatchingStmt,
+		resumeDeliveryStmt:        q.resumeDeliveryStmt,
+		retryStmt:                 q.retryStmt,
+		setHeadStmt:               q.setHeadStmt,
 	}
 }

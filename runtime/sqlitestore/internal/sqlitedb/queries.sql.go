@@ -17,7 +17,7 @@ SELECT version FROM outboxgen_migrations WHERE component = ?1 ORDER BY version
 // every write transaction begins IMMEDIATE, so no statement here needs row
 // locks. Times are Unix microseconds chosen by the store's clock.
 func (q *Queries) AppliedMigrations(ctx context.Context, component string) ([]int64, error) {
-	rows, err := q.db.QueryContext(ctx, appliedMigrations, component)
+	rows, err := q.query(ctx, q.appliedMigrationsStmt, appliedMigrations, component)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ type ClaimDueParams struct {
 // costs what the due heads number, few in that case. Events whose type an
 // operator paused are skipped.
 func (q *Queries) ClaimDue(ctx context.Context, arg ClaimDueParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, claimDue,
+	rows, err := q.query(ctx, q.claimDueStmt, claimDue,
 		arg.Owner,
 		arg.Token,
 		arg.LeaseUntil,
@@ -173,7 +173,7 @@ type ClaimInOrderParams struct {
 // than it wants, every due head in the window is taken, and ClaimDue looks
 // beyond. Events whose type an operator paused are skipped.
 func (q *Queries) ClaimInOrder(ctx context.Context, arg ClaimInOrderParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, claimInOrder,
+	rows, err := q.query(ctx, q.claimInOrderStmt, claimInOrder,
 		arg.Owner,
 		arg.Token,
 		arg.LeaseUntil,
@@ -253,7 +253,7 @@ type CompleteParams struct {
 // Fenced: only a row still leased under the same token, lease unexpired. A
 // completed event keeps no last error; its attempt log keeps the failures.
 func (q *Queries) Complete(ctx context.Context, arg CompleteParams) (string, error) {
-	row := q.db.QueryRowContext(ctx, complete, arg.Now, arg.ID, arg.Token)
+	row := q.queryRow(ctx, q.completeStmt, complete, arg.Now, arg.ID, arg.Token)
 	var ordering_key string
 	err := row.Scan(&ordering_key)
 	return ordering_key, err
@@ -264,7 +264,7 @@ SELECT event_type, events FROM outbox_completed WHERE events > 0
 `
 
 func (q *Queries) CountCompleted(ctx context.Context) ([]OutboxCompleted, error) {
-	rows, err := q.db.QueryContext(ctx, countCompleted)
+	rows, err := q.query(ctx, q.countCompletedStmt, countCompleted)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ type CountDeadRow struct {
 // The first condition is the partial index's, which SQLite uses only when
 // the query names it.
 func (q *Queries) CountDead(ctx context.Context) ([]CountDeadRow, error) {
-	rows, err := q.db.QueryContext(ctx, countDead)
+	rows, err := q.query(ctx, q.countDeadStmt, countDead)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +327,7 @@ SELECT count(*) FROM outbox_events WHERE status = 'processing' AND lease_until <
 `
 
 func (q *Queries) CountExpiredLeases(ctx context.Context, now sql.NullInt64) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countExpiredLeases, now)
+	row := q.queryRow(ctx, q.countExpiredLeasesStmt, countExpiredLeases, now)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -349,7 +349,7 @@ type CountFilteredParams struct {
 }
 
 func (q *Queries) CountFiltered(ctx context.Context, arg CountFilteredParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countFiltered,
+	row := q.queryRow(ctx, q.countFilteredStmt, countFiltered,
 		arg.Status,
 		arg.EventType,
 		arg.UserID,
@@ -382,7 +382,7 @@ type CountMatchingParams struct {
 // statuses and ids are JSON arrays: sqlc.slice numbers the parameters after
 // it wrongly.
 func (q *Queries) CountMatching(ctx context.Context, arg CountMatchingParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countMatching,
+	row := q.queryRow(ctx, q.countMatchingStmt, countMatching,
 		arg.Statuses,
 		arg.EventType,
 		arg.UserID,
@@ -413,7 +413,7 @@ type CountUnfinishedByUserRow struct {
 // Completed events are left out: there are many and they need no one. Each
 // half reads a partial index.
 func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedByUserRow, error) {
-	rows, err := q.db.QueryContext(ctx, countUnfinishedByUser)
+	rows, err := q.query(ctx, q.countUnfinishedByUserStmt, countUnfinishedByUser)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +452,7 @@ type CountWaitingRow struct {
 // Stats reads the waiting and the dead events through their partial
 // indexes, and the completed ones from the counts triggers keep.
 func (q *Queries) CountWaiting(ctx context.Context) ([]CountWaitingRow, error) {
-	rows, err := q.db.QueryContext(ctx, countWaiting)
+	rows, err := q.query(ctx, q.countWaitingStmt, countWaiting)
 	if err != nil {
 		return nil, err
 	}
@@ -484,7 +484,7 @@ UPDATE outbox_keys SET unfinished = unfinished - 1 WHERE ordering_key = ?1
 `
 
 func (q *Queries) DecrementKey(ctx context.Context, orderingKey string) error {
-	_, err := q.db.ExecContext(ctx, decrementKey, orderingKey)
+	_, err := q.exec(ctx, q.decrementKeyStmt, decrementKey, orderingKey)
 	return err
 }
 
@@ -493,7 +493,7 @@ DELETE FROM outbox_events WHERE id = ?1
 `
 
 func (q *Queries) DeleteEvent(ctx context.Context, id string) error {
-	_, err := q.db.ExecContext(ctx, deleteEvent, id)
+	_, err := q.exec(ctx, q.deleteEventStmt, deleteEvent, id)
 	return err
 }
 
@@ -502,7 +502,7 @@ DELETE FROM outbox_events WHERE id IN (SELECT value FROM json_each(CAST(?1 AS TE
 `
 
 func (q *Queries) DeleteEvents(ctx context.Context, ids string) error {
-	_, err := q.db.ExecContext(ctx, deleteEvents, ids)
+	_, err := q.exec(ctx, q.deleteEventsStmt, deleteEvents, ids)
 	return err
 }
 
@@ -511,7 +511,7 @@ DELETE FROM outbox_keys WHERE ordering_key = ?1 AND unfinished = 0
 `
 
 func (q *Queries) DeleteIdleKey(ctx context.Context, orderingKey string) error {
-	_, err := q.db.ExecContext(ctx, deleteIdleKey, orderingKey)
+	_, err := q.exec(ctx, q.deleteIdleKeyStmt, deleteIdleKey, orderingKey)
 	return err
 }
 
@@ -520,7 +520,7 @@ DELETE FROM outbox_processors WHERE owner = ?1
 `
 
 func (q *Queries) DeleteProcessor(ctx context.Context, owner string) error {
-	_, err := q.db.ExecContext(ctx, deleteProcessor, owner)
+	_, err := q.exec(ctx, q.deleteProcessorStmt, deleteProcessor, owner)
 	return err
 }
 
@@ -537,7 +537,7 @@ type DeliveredPerMinuteRow struct {
 }
 
 func (q *Queries) DeliveredPerMinute(ctx context.Context, since sql.NullInt64) ([]DeliveredPerMinuteRow, error) {
-	rows, err := q.db.QueryContext(ctx, deliveredPerMinute, since)
+	rows, err := q.query(ctx, q.deliveredPerMinuteStmt, deliveredPerMinute, since)
 	if err != nil {
 		return nil, err
 	}
@@ -574,7 +574,7 @@ type FailedPerMinuteRow struct {
 // An event keeps only its latest failure (failed_at), so this counts the
 // events whose latest failure fell in each minute, whatever became of them.
 func (q *Queries) FailedPerMinute(ctx context.Context, since sql.NullInt64) ([]FailedPerMinuteRow, error) {
-	rows, err := q.db.QueryContext(ctx, failedPerMinute, since)
+	rows, err := q.query(ctx, q.failedPerMinuteStmt, failedPerMinute, since)
 	if err != nil {
 		return nil, err
 	}
@@ -603,7 +603,7 @@ DELETE FROM outbox_processors WHERE expires_at < ?1
 // Rows of processors that died are kept a day after their last heartbeat,
 // for operators to see, then forgotten.
 func (q *Queries) ForgetDeadProcessors(ctx context.Context, before int64) error {
-	_, err := q.db.ExecContext(ctx, forgetDeadProcessors, before)
+	_, err := q.exec(ctx, q.forgetDeadProcessorsStmt, forgetDeadProcessors, before)
 	return err
 }
 
@@ -612,7 +612,7 @@ SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_n
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) {
-	row := q.db.QueryRowContext(ctx, getEvent, id)
+	row := q.queryRow(ctx, q.getEventStmt, getEvent, id)
 	var i OutboxEvent
 	err := row.Scan(
 		&i.Seq,
@@ -674,7 +674,7 @@ type HeartbeatParams struct {
 }
 
 func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) error {
-	_, err := q.db.ExecContext(ctx, heartbeat,
+	_, err := q.exec(ctx, q.heartbeatStmt, heartbeat,
 		arg.Owner,
 		arg.Host,
 		arg.Pid,
@@ -696,7 +696,7 @@ RETURNING unfinished
 `
 
 func (q *Queries) IncrementKey(ctx context.Context, orderingKey string) (int64, error) {
-	row := q.db.QueryRowContext(ctx, incrementKey, orderingKey)
+	row := q.queryRow(ctx, q.incrementKeyStmt, incrementKey, orderingKey)
 	var unfinished int64
 	err := row.Scan(&unfinished)
 	return unfinished, err
@@ -735,7 +735,7 @@ type InsertEventParams struct {
 }
 
 func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error {
-	_, err := q.db.ExecContext(ctx, insertEvent,
+	_, err := q.exec(ctx, q.insertEventStmt, insertEvent,
 		arg.ID,
 		arg.EventType,
 		arg.Aggregate,
@@ -779,7 +779,7 @@ type KillParams struct {
 }
 
 func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
-	row := q.db.QueryRowContext(ctx, kill,
+	row := q.queryRow(ctx, q.killStmt, kill,
 		arg.LastError,
 		arg.Now,
 		arg.FailedClass,
@@ -800,7 +800,7 @@ SELECT CAST(coalesce(max(completed_at), 0) AS INTEGER) AS completed_at FROM outb
 // held against it only if another event was delivered after its previous
 // failure. One step down a partial index.
 func (q *Queries) LastCompletedAt(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, lastCompletedAt)
+	row := q.queryRow(ctx, q.lastCompletedAtStmt, lastCompletedAt)
 	var completed_at int64
 	err := row.Scan(&completed_at)
 	return completed_at, err
@@ -830,7 +830,7 @@ type ListCompletedPageParams struct {
 // index retention reads (outbox_events_completed) gives them in page order,
 // so a page costs the same at any depth.
 func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPageParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, listCompletedPage,
+	rows, err := q.query(ctx, q.listCompletedPageStmt, listCompletedPage,
 		arg.AfterCompletedAt,
 		arg.AfterID,
 		arg.EventType,
@@ -910,7 +910,7 @@ type ListEventsParams struct {
 }
 
 func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, listEvents,
+	rows, err := q.query(ctx, q.listEventsStmt, listEvents,
 		arg.Status,
 		arg.EventType,
 		arg.UserID,
@@ -995,7 +995,7 @@ type ListFailedOrDeadPageParams struct {
 // literal status IN list lets SQLite, which plans before it sees the
 // arguments, read the partial index of migration 0010 in page order.
 func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDeadPageParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, listFailedOrDeadPage,
+	rows, err := q.query(ctx, q.listFailedOrDeadPageStmt, listFailedOrDeadPage,
 		arg.Status,
 		arg.AfterCreatedAt,
 		arg.AfterID,
@@ -1083,7 +1083,7 @@ type ListPageParams struct {
 // counts of a filtered set, and recent activity per minute.
 // One status at a time, oldest first, after a (created_at, id) key.
 func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEvent, error) {
-	rows, err := q.db.QueryContext(ctx, listPage,
+	rows, err := q.query(ctx, q.listPageStmt, listPage,
 		arg.Status,
 		arg.AfterCreatedAt,
 		arg.AfterID,
@@ -1150,7 +1150,7 @@ SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY even
 `
 
 func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
-	rows, err := q.db.QueryContext(ctx, listPauses)
+	rows, err := q.query(ctx, q.listPausesStmt, listPauses)
 	if err != nil {
 		return nil, err
 	}
@@ -1183,7 +1183,7 @@ FROM outbox_processors ORDER BY started_at, owner
 `
 
 func (q *Queries) ListProcessors(ctx context.Context) ([]OutboxProcessor, error) {
-	rows, err := q.db.QueryContext(ctx, listProcessors)
+	rows, err := q.query(ctx, q.listProcessorsStmt, listProcessors)
 	if err != nil {
 		return nil, err
 	}
@@ -1228,7 +1228,7 @@ ORDER BY d.run_at LIMIT 1
 // Paused events are not due: a processor would otherwise wake for them and
 // claim nothing, again and again.
 func (q *Queries) NextDue(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, nextDue)
+	row := q.queryRow(ctx, q.nextDueStmt, nextDue)
 	var run_at int64
 	err := row.Scan(&run_at)
 	return run_at, err
@@ -1248,7 +1248,7 @@ type PauseDeliveryParams struct {
 }
 
 func (q *Queries) PauseDelivery(ctx context.Context, arg PauseDeliveryParams) error {
-	_, err := q.db.ExecContext(ctx, pauseDelivery,
+	_, err := q.exec(ctx, q.pauseDeliveryStmt, pauseDelivery,
 		arg.EventType,
 		arg.PausedBy,
 		arg.Reason,
@@ -1274,7 +1274,7 @@ WHERE seq = (
 
 // Makes the oldest unfinished event of the key the head, unless it has one.
 func (q *Queries) PromoteHead(ctx context.Context, orderingKey string) (int64, error) {
-	result, err := q.db.ExecContext(ctx, promoteHead, orderingKey)
+	result, err := q.exec(ctx, q.promoteHeadStmt, promoteHead, orderingKey)
 	if err != nil {
 		return 0, err
 	}
@@ -1296,7 +1296,7 @@ type PurgeCompletedParams struct {
 }
 
 func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, purgeCompleted, arg.Before, arg.MaxEvents)
+	result, err := q.exec(ctx, q.purgeCompletedStmt, purgeCompleted, arg.Before, arg.MaxEvents)
 	if err != nil {
 		return 0, err
 	}
@@ -1325,7 +1325,7 @@ type PurgeMatchingParams struct {
 }
 
 func (q *Queries) PurgeMatching(ctx context.Context, arg PurgeMatchingParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, purgeMatching,
+	result, err := q.exec(ctx, q.purgeMatchingStmt, purgeMatching,
 		arg.EventType,
 		arg.UserID,
 		arg.CreatedBefore,
@@ -1376,7 +1376,7 @@ type ReclaimExpiredRow struct {
 // as any failure is held against an event; an event whose counted expiries
 // reach the limit is what keeps killing its processors, and goes dead.
 func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]ReclaimExpiredRow, error) {
-	rows, err := q.db.QueryContext(ctx, reclaimExpired, arg.LastCompleted, arg.MaxExpiries, arg.Now)
+	rows, err := q.query(ctx, q.reclaimExpiredStmt, reclaimExpired, arg.LastCompleted, arg.MaxExpiries, arg.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -1411,7 +1411,7 @@ type RecordMigrationParams struct {
 }
 
 func (q *Queries) RecordMigration(ctx context.Context, arg RecordMigrationParams) error {
-	_, err := q.db.ExecContext(ctx, recordMigration,
+	_, err := q.exec(ctx, q.recordMigrationStmt, recordMigration,
 		arg.Component,
 		arg.Version,
 		arg.MigrationName,
@@ -1454,7 +1454,7 @@ type ReleaseParams struct {
 // seen (reached) is counted, and dates the failure unless it only said the
 // event was in progress (dated).
 func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, release,
+	result, err := q.exec(ctx, q.releaseStmt, release,
 		arg.Dated,
 		arg.Reached,
 		arg.Now,
@@ -1506,7 +1506,7 @@ type RepairCandidatesRow struct {
 // one (seq is the rowid, so each batch reads on from where the last ended).
 // Events being delivered (processing under a live lease) are left out.
 func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesParams) ([]RepairCandidatesRow, error) {
-	rows, err := q.db.QueryContext(ctx, repairCandidates,
+	rows, err := q.query(ctx, q.repairCandidatesStmt, repairCandidates,
 		arg.After,
 		arg.Statuses,
 		arg.EventType,
@@ -1557,7 +1557,7 @@ type RequeueDeadParams struct {
 }
 
 func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error {
-	_, err := q.db.ExecContext(ctx, requeueDead, arg.IsHead, arg.Now, arg.ID)
+	_, err := q.exec(ctx, q.requeueDeadStmt, requeueDead, arg.IsHead, arg.Now, arg.ID)
 	return err
 }
 
@@ -1574,7 +1574,7 @@ type RequeueFailedParams struct {
 // An operator's retry is a fresh start: attempts and the failure record are
 // cleared, so nothing from before is held against the event.
 func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) error {
-	_, err := q.db.ExecContext(ctx, requeueFailed, arg.Now, arg.ID)
+	_, err := q.exec(ctx, q.requeueFailedStmt, requeueFailed, arg.Now, arg.ID)
 	return err
 }
 
@@ -1596,7 +1596,7 @@ type RequeueMatchingParams struct {
 // and SetHead then makes the oldest revived event of a key that had no
 // unfinished event its head.
 func (q *Queries) RequeueMatching(ctx context.Context, arg RequeueMatchingParams) error {
-	_, err := q.db.ExecContext(ctx, requeueMatching, arg.Now, arg.Ids)
+	_, err := q.exec(ctx, q.requeueMatchingStmt, requeueMatching, arg.Now, arg.Ids)
 	return err
 }
 
@@ -1608,7 +1608,7 @@ RETURNING event_type, paused_by, reason, paused_at
 
 // An empty event type lifts every pause.
 func (q *Queries) ResumeDelivery(ctx context.Context, eventType string) ([]OutboxPause, error) {
-	rows, err := q.db.QueryContext(ctx, resumeDelivery, eventType)
+	rows, err := q.query(ctx, q.resumeDeliveryStmt, resumeDelivery, eventType)
 	if err != nil {
 		return nil, err
 	}
@@ -1661,7 +1661,7 @@ type RetryParams struct {
 // Each failed attempt is appended to the event's attempt log, whose oldest
 // entry goes once it holds 10 (see migration 0007).
 func (q *Queries) Retry(ctx context.Context, arg RetryParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, retry,
+	result, err := q.exec(ctx, q.retryStmt, retry,
 		arg.RunAt,
 		arg.LastError,
 		arg.Now,
@@ -1681,6 +1681,6 @@ UPDATE outbox_events SET is_head = 1 WHERE id = ?1
 `
 
 func (q *Queries) SetHead(ctx context.Context, id string) error {
-	_, err := q.db.ExecContext(ctx, setHead, id)
+	_, err := q.exec(ctx, q.setHeadStmt, setHead, id)
 	return err
 }
