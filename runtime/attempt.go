@@ -28,14 +28,16 @@ type claimed struct {
 	answered bool
 }
 
-// deliver makes one delivery attempt and hands its outcome to the completer.
-func (r *run) deliver(stop context.Context, c claimed, ev *Event) {
+// deliver makes one delivery attempt, once it has a send slot (held
+// already when the claim found one free), and hands its outcome to the
+// completer.
+func (r *run) deliver(stop context.Context, c claimed, held bool, ev *Event) {
 	defer r.sends.Done()
-	start := time.Now()
-	if !start.Before(c.deadline) {
-		r.results <- attempt{out: r.tooLate(ev, c)}
+	if unsent, ok := r.takeSlots(stop, c, held, ev); !ok {
+		r.results <- attempt{out: unsent}
 		return
 	}
+	start := time.Now()
 	// A send must end before its lease does, or the event could be claimed
 	// again and delivered twice at once.
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
@@ -43,7 +45,48 @@ func (r *run) deliver(stop context.Context, c claimed, ev *Event) {
 	c.answered = r.ping(ctx, ev)
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
-	r.results <- attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, err), err), took: took}
+	out := withStatus(r.outcome(stop, ctx, ev, c, receipt, err), err)
+	// The next send may start while this outcome is recorded, and knows
+	// of the pause this one may have begun.
+	r.slots.Release(1)
+	r.results <- attempt{out: out, took: took}
+}
+
+// takeSlots makes sure evs hold a send slot each: held says the claim took
+// them, as it does for the events there were free slots for; the others
+// were claimed ahead and wait for slots here. When the processor stops or
+// the send deadline passes first, or delivery paused while they waited
+// (and none of evs is the pause's probe), it returns the outcome of the
+// first event, released unsent with its attempt unspent, and no slot: ok
+// is false, and the caller gives the other events the same fate.
+func (r *run) takeSlots(stop context.Context, c claimed, held bool, evs ...*Event) (unsent Outcome, ok bool) {
+	n := int64(len(evs))
+	if held {
+		if !time.Now().Before(c.deadline) {
+			r.slots.Release(n)
+			return r.tooLate(evs[0], c), false
+		}
+		return Outcome{}, true
+	}
+	ctx, cancel := context.WithDeadline(stop, c.deadline)
+	defer cancel()
+	if err := r.slots.Acquire(ctx, n); err != nil {
+		if stop.Err() != nil {
+			r.pause.settled(evs[0])
+			return Outcome{Event: evs[0], Kind: Release, Error: "released unsent: the processor stopped before a send slot was free"}, false
+		}
+		return r.tooLate(evs[0], c), false
+	}
+	if !time.Now().Before(c.deadline) {
+		r.slots.Release(n)
+		return r.tooLate(evs[0], c), false
+	}
+	if wait := r.pause.heldBack(evs...); wait > 0 {
+		r.slots.Release(n)
+		r.dueAt(time.Now().Add(wait))
+		return Outcome{Event: evs[0], Kind: Release, Delay: wait, Error: "released unsent: delivery paused while it waited for a send slot"}, false
+	}
+	return Outcome{}, true
 }
 
 // ping asks a Pinger sender whether the backend answers, before sending
@@ -58,15 +101,17 @@ func (r *run) ping(ctx context.Context, ev *Event) bool {
 
 // deliverBatch makes one delivery attempt of several events in one call
 // and hands each event's outcome to the completer.
-func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, evs []*Event) {
+func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held bool, evs []*Event) {
 	defer r.sends.Done()
-	start := time.Now()
-	if !start.Before(c.deadline) {
+	if unsent, ok := r.takeSlots(stop, c, held, evs...); !ok {
 		for _, ev := range evs {
-			r.results <- attempt{out: r.tooLate(ev, c)}
+			out := unsent
+			out.Event = ev
+			r.results <- attempt{out: out}
 		}
 		return
 	}
+	start := time.Now()
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
 	results, err := bs.SendBatch(ctx, evs)
@@ -74,12 +119,17 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, evs 
 	if err == nil && len(results) != len(evs) {
 		err = TransientError(fmt.Errorf("outbox: the batch sender returned %d results for %d events", len(results), len(evs)), 0)
 	}
+	outs := make([]attempt, len(evs))
 	for i, ev := range evs {
 		receipt, sendErr := Receipt{}, err
 		if err == nil {
 			receipt, sendErr = results[i].Receipt, results[i].Err
 		}
-		r.results <- attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, sendErr), sendErr), took: took}
+		outs[i] = attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, sendErr), sendErr), took: took}
+	}
+	r.slots.Release(int64(len(evs)))
+	for _, a := range outs {
+		r.results <- a
 	}
 }
 

@@ -11,17 +11,20 @@ import (
 
 // Config tunes a Processor. The zero value gives the seed's defaults.
 type Config struct {
-	// Concurrency bounds the deliveries in flight at once. Default 16.
+	// Concurrency bounds the sends in flight at once. Default 16.
 	Concurrency int
-	// BatchSize bounds the events one claim takes. Default 100. For
-	// throughput keep it well below Concurrency: a slot frees only when
-	// its outcome is recorded, and smaller claims overlap with the
-	// recording of earlier outcomes instead of waiting for it.
+	// BatchSize bounds the events one claim takes. Default 100. Claims
+	// are not bounded by the free send slots: up to min(BatchSize,
+	// 4 × Concurrency) claimed events may wait for a slot (the prefetch),
+	// so that claiming, sending and recording outcomes overlap instead
+	// of waiting on each other. A waiting event whose lease leaves no time
+	// for its send is given back unsent, its attempt unspent.
 	BatchSize int
 	// SendBatch is how many claimed events are handed to the sender in one
 	// call when it is a BatchSender (one request to a batch endpoint, say).
-	// Each event still counts against Concurrency. Default 1: one Send per
-	// event, whatever the sender.
+	// Each event still counts against Concurrency, so a batch holds at most
+	// Concurrency events. Default 1: one Send per event, whatever the
+	// sender.
 	SendBatch int
 	// Lease is how long a claim lasts. An event whose lease expires (its
 	// processor died mid-send) is claimed again, so Lease must exceed the

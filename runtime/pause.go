@@ -84,6 +84,33 @@ func (p *pause) claimed(evs []*Event) {
 	p.probe = evs[0].ID
 }
 
+// heldBack decides, for events claimed before delivery paused that now
+// have a send slot, whether they may go: events wait the pause out unsent
+// rather than knock on a backend that takes nothing. It returns how long
+// they wait, or zero when they may go: delivery flows, one of them is the
+// probe, or the pause's wait is over and no probe is out (then the one
+// event becomes the probe).
+func (p *pause) heldBack(evs ...*Event) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.since.IsZero() {
+		return 0
+	}
+	for _, ev := range evs {
+		if ev.ID == p.probe {
+			return 0
+		}
+	}
+	if left := time.Until(p.until); left > 0 {
+		return left
+	}
+	if !p.probing && len(evs) == 1 {
+		p.probing, p.probe = true, evs[0].ID
+		return 0
+	}
+	return p.backoff.Delay(max(p.streak, 1))
+}
+
 // remaining is how long until events may be claimed again.
 func (p *pause) remaining(now time.Time) time.Duration {
 	p.mu.Lock()

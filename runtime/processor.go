@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Processor delivers an outbox's events: it claims due events under a lease,
@@ -133,7 +135,8 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	r := &run{
 		Processor: p,
-		results:   make(chan attempt, p.cfg.Concurrency),
+		slots:     semaphore.NewWeighted(int64(p.cfg.Concurrency)),
+		results:   make(chan attempt, p.capacity()),
 		freed:     make(chan struct{}, 1),
 		changed:   make(chan struct{}, 1),
 		evidence:  newEvidence(),
@@ -177,9 +180,22 @@ func (p *Processor) Run(ctx context.Context) error {
 	return nil
 }
 
+// prefetch is how many claimed events may wait for a send slot: claims are
+// sized for the database rather than for the slots free at the moment, and
+// a slot that frees has an event ready. Four rounds of sends at most, so
+// that a slow backend does not leave events waiting out their leases.
+func (p *Processor) prefetch() int { return min(p.cfg.BatchSize, 4*p.cfg.Concurrency) }
+
+// capacity is how many events may be claimed and not yet recorded: being
+// sent, waiting for a send slot, or waiting for their outcome's record.
+func (p *Processor) capacity() int { return p.cfg.Concurrency + p.prefetch() }
+
 // run is the state of one Run call.
 type run struct {
 	*Processor
+	// slots bounds the sends in flight (Concurrency); a batch takes one
+	// per event.
+	slots   *semaphore.Weighted
 	results chan attempt  // deliveries → completer
 	freed   chan struct{} // completer → loop: capacity or a key's next event may be free
 	changed chan struct{} // deliveries → heartbeat: delivery paused or resumed
@@ -283,10 +299,11 @@ var storeRetry = Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second, Jit
 const storeCallTimeout = 30 * time.Second
 
 // claim takes as many due events as there is capacity for (one, as a
-// probe, while delivery is paused) and starts their deliveries. It reports
-// how many it claimed out of how many it asked for.
+// probe, while delivery is paused) and starts their deliveries, which wait
+// for a send slot. It reports how many it claimed out of how many it asked
+// for.
 func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error) {
-	free := r.cfg.Concurrency - int(r.inflight.Load())
+	free := r.capacity() - int(r.inflight.Load())
 	limit = r.pause.limit(max(0, min(free, r.cfg.BatchSize)))
 	if limit == 0 {
 		return 0, 0, nil
@@ -310,20 +327,22 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 		for _, ev := range events {
 			if ev.FailedClass == Unanswered && !ev.FailedAt.IsZero() {
 				r.sends.Add(1)
-				go r.deliver(sendCtx, c, ev)
+				go r.deliver(sendCtx, c, r.slots.TryAcquire(1), ev)
 			} else {
 				batched = append(batched, ev)
 			}
 		}
-		for chunk := range slices.Chunk(batched, r.cfg.SendBatch) {
+		for chunk := range slices.Chunk(batched, min(r.cfg.SendBatch, r.cfg.Concurrency)) {
 			r.sends.Add(1)
-			go r.deliverBatch(sendCtx, bs, c, chunk)
+			go r.deliverBatch(sendCtx, bs, c, r.slots.TryAcquire(int64(len(chunk))), chunk)
 		}
 		return len(events), limit, nil
 	}
+	// The events there are free slots for go at once, as if nothing were
+	// claimed ahead; the others wait for slots (see takeSlots).
 	for _, ev := range events {
 		r.sends.Add(1)
-		go r.deliver(sendCtx, c, ev)
+		go r.deliver(sendCtx, c, r.slots.TryAcquire(1), ev)
 	}
 	return len(events), limit, nil
 }

@@ -11,7 +11,7 @@ import (
 // complete records outcomes as they arrive, batching whatever is waiting
 // into one store transaction.
 func (r *run) complete(ctx context.Context) {
-	batch := make([]attempt, 0, r.cfg.Concurrency)
+	batch := make([]attempt, 0, r.capacity())
 	for a := range r.results {
 		batch = append(batch[:0], a)
 	drain:
