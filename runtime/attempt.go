@@ -18,7 +18,9 @@ type claimed struct {
 	// at is the moment before the claim was asked for: the store stamped
 	// the lease after it, so the lease lasts at least until at + Lease.
 	at time.Time
-	// successes is how many deliveries had succeeded by then.
+	// successes is how many deliveries had succeeded by then; deliver
+	// sets it again when the send starts, which is what "nothing got
+	// through since" is measured from.
 	successes uint64
 	// deadline is when sends must end, with time left to record their
 	// outcomes while the lease still holds.
@@ -37,6 +39,10 @@ func (r *run) deliver(stop context.Context, c claimed, held bool, ev *Event) {
 		r.results <- attempt{out: unsent}
 		return
 	}
+	// Whether anything got through while this request was out is measured
+	// from its send, not from its claim: an event may have waited for a
+	// slot, or others of its claim been sent and answered first.
+	c.successes = r.evidence.successes.Load()
 	start := time.Now()
 	// A send must end before its lease does, or the event could be claimed
 	// again and delivered twice at once.
@@ -45,6 +51,7 @@ func (r *run) deliver(stop context.Context, c claimed, held bool, ev *Event) {
 	c.answered = r.ping(ctx, ev)
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
+	r.sent(took)
 	out := withStatus(r.outcome(stop, ctx, ev, c, receipt, err), err)
 	// The next send may start while this outcome is recorded, and knows
 	// of the pause this one may have begun.
@@ -70,14 +77,22 @@ func (r *run) takeSlots(stop context.Context, c claimed, held bool, evs ...*Even
 	}
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
+	defer context.AfterFunc(r.stopping, cancel)()
+	stopped := func() (Outcome, bool) {
+		r.pause.settled(evs[0])
+		return Outcome{Event: evs[0], Kind: Release, Error: "released unsent: the processor stopped before a send slot was free"}, false
+	}
 	if err := r.slots.Acquire(ctx, n); err != nil {
-		if stop.Err() != nil {
-			r.pause.settled(evs[0])
-			return Outcome{Event: evs[0], Kind: Release, Error: "released unsent: the processor stopped before a send slot was free"}, false
+		if stop.Err() != nil || r.stopping.Err() != nil {
+			return stopped()
 		}
 		return r.tooLate(evs[0], c), false
 	}
-	if !time.Now().Before(c.deadline) {
+	switch {
+	case r.stopping.Err() != nil:
+		r.slots.Release(n)
+		return stopped()
+	case time.Until(c.deadline) < r.minSendTime():
 		r.slots.Release(n)
 		return r.tooLate(evs[0], c), false
 	}
@@ -111,11 +126,13 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held
 		}
 		return
 	}
+	c.successes = r.evidence.successes.Load() // see deliver
 	start := time.Now()
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
 	results, err := bs.SendBatch(ctx, evs)
 	took := time.Since(start)
+	r.sent(took)
 	if err == nil && len(results) != len(evs) {
 		err = TransientError(fmt.Errorf("outbox: the batch sender returned %d results for %d events", len(results), len(evs)), 0)
 	}
@@ -140,14 +157,15 @@ func sendLimit(lease time.Duration) time.Duration {
 	return lease - max(lease/10, min(lease/2, 2*time.Second))
 }
 
-// tooLate is the outcome of an event whose send deadline passed before its
-// send could start (a slow claim, a long pause of this process): it is
-// released unsent, since sending it could outlive its lease.
+// tooLate is the outcome of an event whose lease left too little time for
+// its send when the send could start (a slow claim, a long pause of this
+// process, a wait for a send slot): it is released unsent, since sending
+// it could outlive its lease, or be cut off and count as unanswered.
 func (r *run) tooLate(ev *Event, c claimed) Outcome {
 	r.pause.settled(ev)
-	r.log.Warn("outbox event released unsent: its lease left no time to send it", "event_id", ev.ID, "event_type", ev.Type,
+	r.log.Warn("outbox event released unsent: its lease left too little time to send it", "event_id", ev.ID, "event_type", ev.Type,
 		"claimed_ago", time.Since(c.at).Round(time.Millisecond))
-	return Outcome{Event: ev, Kind: Release, Error: "released unsent: the claim took up the time its lease allows for a send"}
+	return Outcome{Event: ev, Kind: Release, Error: "released unsent: its lease left too little time for a send"}
 }
 
 // outcome decides what a send's result means for the event; see

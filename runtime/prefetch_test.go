@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -192,4 +193,115 @@ func (r *recorder) all() []outbox.Outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.outcomes)
+}
+
+// An event that waited for a send slot is sent only with the time a send
+// needs still ahead of it; one with less is given back unsent. A slow but
+// healthy backend then delivers everything, and no event is cut off by its
+// deadline, which would count as unanswered and, with deliveries between,
+// against it.
+func TestWaitingEventsAreNotCutOff(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for i := range 8 {
+			ev := event(fmt.Sprintf("k%d", i), 1)
+			ev.MaxAttempts = 2
+			s.enqueue(t, ev)
+		}
+		sender := outbox.SenderFunc(func(ctx context.Context, _ *outbox.Event) (outbox.Receipt, error) {
+			select {
+			case <-time.After(400 * time.Millisecond): // the backend's pace
+				return outbox.Receipt{}, nil
+			case <-ctx.Done():
+				return outbox.Receipt{}, ctx.Err()
+			}
+		})
+		cfg := fast(t)
+		cfg.Concurrency, cfg.BatchSize = 1, 4
+		cfg.Lease = 2 * time.Second // a second to send: two sends fit, a third waiter would have 200 ms
+		rec := start(t, s.Store, sender, cfg)
+		rec.waitFor(t, outbox.Delivered, 8, 30*time.Second)
+		for _, o := range rec.all() {
+			if o.Kind == outbox.Retry || o.Kind == outbox.Dead || o.Class == outbox.Unanswered {
+				t.Errorf("%s (%s): %s", o.Kind, o.Class, o.Error)
+			}
+		}
+	})
+}
+
+// When the backend dies after a delivery, an event that waited for a slot
+// behind it measures "nothing gets through" from its own send: its failure
+// pauses delivery, and the events still waiting wait the pause out.
+func TestOutageAfterADeliveryPausesWaitingEvents(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for i := range 4 {
+			s.enqueue(t, event(fmt.Sprintf("k%d", i), 1))
+		}
+		var sends atomic.Int64
+		sender := outbox.SenderFunc(func(context.Context, *outbox.Event) (outbox.Receipt, error) {
+			if sends.Add(1) == 1 {
+				return outbox.Receipt{}, nil
+			}
+			return outbox.Receipt{}, outbox.TransientError(errors.New("POST /v1/weight: 503"), 0)
+		})
+		cfg := fast(t)
+		cfg.Concurrency, cfg.BatchSize = 1, 4
+		cfg.UnavailableBackoff = outbox.Backoff{Base: time.Hour, Max: time.Hour} // no probe while the test runs
+		rec := start(t, s.Store, sender, cfg)
+		rec.waitFor(t, outbox.Release, 3, 10*time.Second) // the failure, given back, and two waiting
+		if n := sends.Load(); n != 2 {
+			t.Fatalf("%d sends, want the delivery and one failure; recorded %+v", n, rec.all())
+		}
+		if rec.pausedCount() != 1 {
+			t.Fatalf("paused %d times, want once", rec.pausedCount())
+		}
+	})
+}
+
+// A stop sends nothing more: events waiting for a slot are given back at
+// once, and only the send under way finishes.
+func TestStopSendsNoWaitingEvent(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for i := range 4 {
+			s.enqueue(t, event(fmt.Sprintf("k%d", i), 1))
+		}
+		var sends atomic.Int64
+		first, release := make(chan struct{}), make(chan struct{})
+		sender := outbox.SenderFunc(func(context.Context, *outbox.Event) (outbox.Receipt, error) {
+			if sends.Add(1) == 1 {
+				close(first)
+				<-release
+			}
+			return outbox.Receipt{}, nil
+		})
+		cfg := fast(t)
+		cfg.Concurrency, cfg.BatchSize, cfg.StopTimeout = 1, 4, time.Minute
+		rec := newRecorder()
+		cfg.Observer = rec
+		claims := newClaimCounter(s.Store)
+		p := newProcessor(t, claims, sender, cfg)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		<-first
+		claims.await(t, 4, true)
+		cancel()
+		rec.waitFor(t, outbox.Release, 3, 10*time.Second) // given back while the first send is under way
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := sends.Load(); n != 1 {
+			t.Fatalf("%d sends, want only the one under way at the stop", n)
+		}
+		if n := rec.count(outbox.Delivered); n != 1 {
+			t.Fatalf("%d delivered, want the one under way", n)
+		}
+	})
+}
+
+// pausedCount is how many times delivery paused.
+func (r *recorder) pausedCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.paused
 }

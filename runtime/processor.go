@@ -110,7 +110,8 @@ type State struct {
 	PauseClass  Class
 	PauseReason string
 	// InFlight counts the events claimed and not yet recorded: being
-	// delivered, or waiting for their outcome to be written.
+	// delivered, waiting for a send slot (see Config.BatchSize), or
+	// waiting for their outcome to be written.
 	InFlight int
 }
 
@@ -136,6 +137,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	r := &run{
 		Processor: p,
 		slots:     semaphore.NewWeighted(int64(p.cfg.Concurrency)),
+		stopping:  ctx,
 		results:   make(chan attempt, p.capacity()),
 		freed:     make(chan struct{}, 1),
 		changed:   make(chan struct{}, 1),
@@ -180,22 +182,59 @@ func (p *Processor) Run(ctx context.Context) error {
 	return nil
 }
 
-// prefetch is how many claimed events may wait for a send slot: claims are
-// sized for the database rather than for the slots free at the moment, and
-// a slot that frees has an event ready. Four rounds of sends at most, so
-// that a slow backend does not leave events waiting out their leases.
-func (p *Processor) prefetch() int { return min(p.cfg.BatchSize, 4*p.cfg.Concurrency) }
+// maxPrefetch is how many claimed events may wait for a send slot at most:
+// claims are sized for the database rather than for the slots free at the
+// moment, and a slot that frees has an event ready. Four rounds of sends.
+func (p *Processor) maxPrefetch() int { return min(p.cfg.BatchSize, 4*p.cfg.Concurrency) }
 
-// capacity is how many events may be claimed and not yet recorded: being
-// sent, waiting for a send slot, or waiting for their outcome's record.
-func (p *Processor) capacity() int { return p.cfg.Concurrency + p.prefetch() }
+// capacity is how many events may be claimed and not yet recorded at most:
+// being sent, waiting for a send slot, or waiting for their outcome's
+// record.
+func (p *Processor) capacity() int { return p.cfg.Concurrency + p.maxPrefetch() }
+
+// prefetch is how many claimed events may wait for a send slot now: no
+// more than the slots can start within half the send time a lease allows,
+// at the sends' recent pace, so that a slow backend does not leave events
+// waiting out their leases.
+func (r *run) prefetch() int {
+	avg := time.Duration(r.sendTime.Load())
+	if avg <= 0 {
+		return r.maxPrefetch()
+	}
+	rounds := int64(sendLimit(r.cfg.Lease) / 2 / avg)
+	return int(min(int64(r.maxPrefetch()), rounds*int64(r.cfg.Concurrency)))
+}
+
+// sent notes how long a send took, for prefetch: a moving average that
+// gives the latest send an eighth of its weight.
+func (r *run) sent(took time.Duration) {
+	old := r.sendTime.Load()
+	r.sendTime.Store(old + (int64(took)-old)/8)
+}
+
+// minSendTime is how much of its send time an event that waited for a slot
+// must have left to be sent: what the sender allows one request, or half
+// the send time a lease allows. One with less is given back unsent rather
+// than cut off by the deadline, which would count as no answer.
+func (r *run) minSendTime() time.Duration {
+	if ts, ok := r.sender.(TimeoutSender); ok && ts.SendTimeout() > 0 {
+		return min(ts.SendTimeout(), sendLimit(r.cfg.Lease))
+	}
+	return sendLimit(r.cfg.Lease) / 2
+}
 
 // run is the state of one Run call.
 type run struct {
 	*Processor
 	// slots bounds the sends in flight (Concurrency); a batch takes one
 	// per event.
-	slots   *semaphore.Weighted
+	slots *semaphore.Weighted
+	// stopping ends when Run's context does: events waiting for a slot
+	// are then released unsent rather than sent.
+	stopping context.Context
+	// sendTime is a moving average of how long sends take, in
+	// nanoseconds (see prefetch).
+	sendTime atomic.Int64
 	results chan attempt  // deliveries → completer
 	freed   chan struct{} // completer → loop: capacity or a key's next event may be free
 	changed chan struct{} // deliveries → heartbeat: delivery paused or resumed
@@ -303,7 +342,7 @@ const storeCallTimeout = 30 * time.Second
 // for a send slot. It reports how many it claimed out of how many it asked
 // for.
 func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error) {
-	free := r.capacity() - int(r.inflight.Load())
+	free := r.cfg.Concurrency + r.prefetch() - int(r.inflight.Load())
 	limit = r.pause.limit(max(0, min(free, r.cfg.BatchSize)))
 	if limit == 0 {
 		return 0, 0, nil

@@ -32,7 +32,7 @@ func newScrapeDescs() scrapeDescs {
 		operatorPaused: prometheus.NewDesc("outbox_operator_paused",
 			`1 for each event type whose delivery an operator paused (the pause command); event_type="*" when every type is.`, []string{"event_type"}, nil),
 		inFlight: prometheus.NewDesc("outbox_in_flight",
-			"Events this processor claimed and has not recorded an outcome for yet: being delivered, or their outcome being written.", nil, nil),
+			"Events this processor claimed and has not recorded an outcome for yet: being delivered, waiting for a send slot, or their outcome being written.", nil, nil),
 		buildInfo: prometheus.NewDesc("outbox_build_info",
 			"1, labelled with the outboxgen version, the VCS revision of the binary's build and the Go version.", []string{"version", "revision", "go_version"}, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
