@@ -235,10 +235,10 @@ type run struct {
 	// sendTime is a moving average of how long sends take, in
 	// nanoseconds (see prefetch).
 	sendTime atomic.Int64
-	results chan attempt  // deliveries → completer
-	freed   chan struct{} // completer → loop: capacity or a key's next event may be free
-	changed chan struct{} // deliveries → heartbeat: delivery paused or resumed
-	sends   sync.WaitGroup
+	results  chan attempt  // deliveries → completer
+	freed    chan struct{} // completer → loop: capacity or a key's next event may be free
+	changed  chan struct{} // deliveries → heartbeat: delivery paused or resumed
+	sends    sync.WaitGroup
 	// evidence counts deliveries and drops around failures.
 	evidence *evidence
 

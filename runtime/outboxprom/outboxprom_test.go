@@ -159,7 +159,7 @@ func TestScrapeReportsBacklogInFlightAndBuild(t *testing.T) {
 # HELP outbox_completed_events Completed events kept in the outbox until retention deletes them. Exact on SQLite; on PostgreSQL exact up to 10,000 and an estimate beyond (the statistics' count of live rows less the exact counts).
 # TYPE outbox_completed_events gauge
 outbox_completed_events 1
-# HELP outbox_in_flight Events this processor claimed and has not recorded an outcome for yet: being delivered, or their outcome being written.
+# HELP outbox_in_flight Events this processor claimed and has not recorded an outcome for yet: being delivered, waiting for a send slot, or their outcome being written.
 # TYPE outbox_in_flight gauge
 outbox_in_flight 7
 # HELP outbox_lease_expiries_total Events this processor reclaimed because their lease expired before an outcome was recorded: their processor died or stalled.
