@@ -15,10 +15,11 @@ type Config struct {
 	Concurrency int
 	// BatchSize bounds the events one claim takes. Default 100. Claims
 	// are not bounded by the free send slots: up to min(BatchSize,
-	// 4 × Concurrency) claimed events may wait for a slot (the prefetch),
-	// so that claiming, sending and recording outcomes overlap instead
-	// of waiting on each other. A waiting event whose lease leaves no time
-	// for its send is given back unsent, its attempt unspent.
+	// 4 × Concurrency) claimed events may wait for a slot (the prefetch;
+	// fewer when sends are slow), so that claiming, sending and recording
+	// outcomes overlap instead of waiting on each other. A waiting event
+	// whose lease leaves too little time for its send is given back
+	// unsent, its attempt unspent.
 	BatchSize int
 	// SendBatch is how many claimed events are handed to the sender in one
 	// call when it is a BatchSender (one request to a batch endpoint, say).
