@@ -39,19 +39,8 @@ func TestClaimsAheadOfFreeSlots(t *testing.T) {
 		})
 		cfg := fast(t)
 		cfg.Concurrency, cfg.BatchSize = 2, 8 // capacity: 2 sending + 8 waiting
-		rec := newRecorder()
-		cfg.Observer = rec
 		claims := newClaimCounter(s.Store)
-		p := newProcessor(t, claims, sender, cfg)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-		}()
+		rec := start(t, claims, sender, cfg)
 		claims.await(t, 10, false) // while no send has ended
 		if n := sending.Load(); n > 2 {
 			t.Fatalf("%d sends at once with Concurrency 2", n)
@@ -84,19 +73,8 @@ func TestPrefetchedEventsWaitOutAPause(t *testing.T) {
 		cfg := fast(t)
 		cfg.Concurrency, cfg.BatchSize = 1, 4
 		cfg.UnavailableBackoff = outbox.Backoff{Base: time.Hour, Max: time.Hour} // no probe while the test runs
-		rec := newRecorder()
-		cfg.Observer = rec
 		claims := newClaimCounter(s.Store)
-		p := newProcessor(t, claims, sender, cfg)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Error(err)
-			}
-		}()
+		rec := start(t, claims, sender, cfg)
 		<-first
 		claims.await(t, 4, true) // the three others wait for the slot
 		close(fail)
