@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,6 +78,9 @@ func loadQueries(path string) (map[string]namedQuery, error) {
 // explain runs EXPLAIN (ANALYZE, BUFFERS) of q with the named arguments in
 // a transaction it rolls back, and returns the plan.
 func explain(ctx context.Context, conn *pgx.Conn, q namedQuery, args map[string]any) (string, error) {
+	if q.Name == "" {
+		return "", errors.New("explain: no such query in runtime/pgstore/queries.sql (was it renamed?)")
+	}
 	vals := make([]any, len(q.Params))
 	for i, p := range q.Params {
 		v, ok := args[p]
@@ -373,7 +377,7 @@ func (b *bench) explainAll(ctx context.Context, template string, queries map[str
 			ids[i], tokens[i], keys[i] = ev.ID, ev.Lease.Token, ev.OrderingKey
 		}
 		args := map[string]any{"now": nil, "ids": ids, "tokens": tokens, "keys": keys}
-		for _, name := range []string{"Complete", "DecrementKeys", "DeleteIdleKeys", "PromoteHeads"} {
+		for _, name := range []string{"Complete", "ReleaseKeys", "PromoteHeads"} {
 			plan, err := explain(ctx, conn, queries[name], args)
 			if err != nil {
 				return err
