@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/outboxgen/outboxgen/generator/model"
 	"github.com/outboxgen/outboxgen/generator/spec"
@@ -21,11 +20,7 @@ func loadCatalog(path string) (*catalog.Catalog, error) {
 	if err != nil {
 		var errs spec.Errors
 		if errors.As(err, &errs) {
-			lines := make([]string, len(errs))
-			for i, e := range errs {
-				lines[i] = e.Error()
-			}
-			return nil, errors.New("the spec has errors:\n" + strings.Join(lines, "\n"))
+			return nil, fmt.Errorf("the spec has errors:\n%w", errs) // one per line, FILE:LINE:COL: message
 		}
 		return nil, err
 	}
@@ -79,12 +74,21 @@ func catalogCommand() cmdline.Command {
 				case *out == "":
 					return cmdline.Usagef("say where to write the catalog: -o outbox-catalog.json")
 				}
+				fail := func(err error) error {
+					if !*asJSON {
+						return err
+					}
+					if perr := printJSON(e.Stdout, &genReport{Spec: *specPath, Problems: problemsOf(err)}); perr != nil {
+						return perr
+					}
+					return cmdline.Exit(exitFail, nil) // said on stdout
+				}
 				c, err := loadCatalog(*specPath)
 				if err != nil {
-					return err
+					return fail(err)
 				}
 				if err := c.Write(*out); err != nil {
-					return fmt.Errorf("write the catalog: %w", err)
+					return fail(fmt.Errorf("write the catalog: %w", err))
 				}
 				if *asJSON {
 					return printJSON(e.Stdout, map[string]any{"wrote": *out, "spec": *specPath, "metrics": len(c.Metrics)})

@@ -37,10 +37,12 @@ func runInit(e *env, args []string) int {
 	}
 	if err := writeFile(*specPath, starter, mode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			fmt.Fprintf(stderr, "outboxgen: %s already exists; edit it, or pass -force to replace it with the starter\n", *specPath)
-		} else {
-			fmt.Fprintf(stderr, "outboxgen: %v\n", err)
+			err = fmt.Errorf("%s already exists; edit it, or pass -force to replace it with the starter", *specPath)
 		}
+		if *asJSON {
+			return e.printReport(&genReport{Spec: *specPath, Problems: problemsOf(err)}, exitFail)
+		}
+		fmt.Fprintf(stderr, "outboxgen: %v\n", err)
 		return exitFail
 	}
 	// The go:generate line runs the generator the way this init was run,

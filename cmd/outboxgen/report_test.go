@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +60,9 @@ func TestGeneratorVerbsPrintJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &ir); code != exitOK || err != nil || ir.Spec != starter || ir.Directive == "" || len(ir.Next) == 0 {
 		t.Fatalf("init -json: %d %v\n%s%s", code, err, out, errOut)
 	}
+	if code, r := report("init", "-spec", starter, "-json"); code != exitFail || len(r.Problems) != 1 || !strings.Contains(r.Problems[0].Message, "already exists") {
+		t.Fatalf("init -json over an existing spec: %d %+v", code, r)
+	}
 	catalog := filepath.Join(t.TempDir(), "catalog.json")
 	code, out, errOut = cli(t, "catalog", "-spec", starter, "-o", catalog, "-json")
 	var cr struct {
@@ -67,5 +71,8 @@ func TestGeneratorVerbsPrintJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &cr); code != exitOK || err != nil || cr.Wrote != catalog || cr.Metrics == 0 {
 		t.Fatalf("catalog -json: %d %v\n%s%s", code, err, out, errOut)
+	}
+	if code, r := report("catalog", "-spec", spec, "-o", catalog, "-json"); code != exitFail || len(r.Problems) == 0 || r.Problems[0].Line != 6 {
+		t.Fatalf("catalog -json of a bad spec: %d %+v", code, r)
 	}
 }
