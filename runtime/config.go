@@ -13,6 +13,10 @@ import (
 type Config struct {
 	// Concurrency bounds the sends in flight at once. Default 16.
 	Concurrency int
+	// FixedConcurrency keeps the limit of sends in flight at Concurrency
+	// instead of adapting it to the backend (see "Adaptive concurrency" in
+	// the Processor's documentation).
+	FixedConcurrency bool
 	// BatchSize bounds the events one claim takes. Default 100. Claims
 	// are not bounded by the free send slots: up to min(BatchSize,
 	// 4 × Concurrency) claimed events may wait for a slot (the prefetch;

@@ -113,13 +113,17 @@ type State struct {
 	// delivered, waiting for a send slot (see Config.BatchSize), or
 	// waiting for their outcome to be written.
 	InFlight int
+	// Limit is how many sends may be in flight at once now: Concurrency,
+	// or less while the adaptive limit holds back from a backend that
+	// shows it is at capacity.
+	Limit int
 }
 
 // State reports whether delivery is paused, since when and why, and how
 // many events are in flight.
 func (p *Processor) State() State {
 	since, class, reason := p.pause.state()
-	return State{Paused: !since.IsZero(), PausedSince: since, PauseClass: class, PauseReason: reason, InFlight: int(p.inflight.Load())}
+	return State{Paused: !since.IsZero(), PausedSince: since, PauseClass: class, PauseReason: reason, InFlight: int(p.inflight.Load()), Limit: p.cfg.Concurrency}
 }
 
 // Run delivers events until ctx ends, then stops gracefully: it claims
