@@ -26,6 +26,8 @@ type sizes struct {
 	HTTPBacklog        int           // events of the HTTP drain
 	DrainCap           time.Duration // a drain still running after this is stopped and rated on what it did
 	SlowCap            time.Duration // the cap of River at MaxWorkers 100, whose rate FetchCooldown bounds at 1,000/s
+	CapacityCap        time.Duration // the cap of the steady drains toward a backend of limited capacity (-only capacity)
+	Outage             time.Duration // how long that backend refuses everything before the drain after an outage
 	LatencyRate        int           // saves per second
 	LatencyWarm        time.Duration // not counted
 	LatencyDur         time.Duration // counted
@@ -40,6 +42,7 @@ type sizes struct {
 var fullSizes = sizes{
 	SaveWarm: 300 * time.Millisecond, SaveDur: 5 * time.Second,
 	Backlog: 100_000, HTTPBacklog: 50_000, DrainCap: 30 * time.Second, SlowCap: 5 * time.Second,
+	CapacityCap: 15 * time.Second, Outage: 3 * time.Second,
 	LatencyRate: 500, LatencyWarm: time.Second, LatencyDur: 10 * time.Second,
 	BigSpec: 200, ScrapeRows: []int{1_000_000, 10_000_000}, SQLiteBacklogs: []int{5_000, 50_000, 500_000},
 }
@@ -48,6 +51,7 @@ var fullSizes = sizes{
 var quickSizes = sizes{
 	SaveWarm: 200 * time.Millisecond, SaveDur: time.Second,
 	Backlog: 10_000, HTTPBacklog: 5_000, DrainCap: 15 * time.Second, SlowCap: 5 * time.Second,
+	CapacityCap: 8 * time.Second, Outage: 2 * time.Second,
 	LatencyRate: 500, LatencyWarm: 500 * time.Millisecond, LatencyDur: 3 * time.Second,
 	BigSpec: 200, ScrapeRows: []int{100_000, 1_000_000}, SQLiteBacklogs: []int{2_000, 10_000, 50_000},
 }
@@ -57,8 +61,8 @@ func (s sizes) String() string {
 	for i, n := range s.ScrapeRows {
 		scrapes[i] = thousands(int64(n))
 	}
-	return fmt.Sprintf("saves %s each after %s warm-up; no-op backlog %s events, HTTP backlog %s events, drains capped at %s (River at MaxWorkers 100: %s); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events",
-		s.SaveDur, s.SaveWarm, thousands(int64(s.Backlog)), thousands(int64(s.HTTPBacklog)), s.DrainCap, s.SlowCap, s.LatencyRate, s.LatencyDur, s.LatencyWarm, s.BigSpec,
+	return fmt.Sprintf("saves %s each after %s warm-up; no-op backlog %s events, HTTP backlog %s events, drains capped at %s (River at MaxWorkers 100: %s; steady drains toward a backend of limited capacity: %s; an outage of %s before the drain after it); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events",
+		s.SaveDur, s.SaveWarm, thousands(int64(s.Backlog)), thousands(int64(s.HTTPBacklog)), s.DrainCap, s.SlowCap, s.CapacityCap, s.Outage, s.LatencyRate, s.LatencyDur, s.LatencyWarm, s.BigSpec,
 		strings.Join(scrapes, " and "))
 }
 
@@ -98,6 +102,7 @@ func (b *bench) runAll(ctx context.Context, runs int) {
 		b.saves(ctx)
 		b.backlogs(ctx)
 		b.httpDeliveries(ctx)
+		b.capacities(ctx)
 		b.receivers(ctx)
 		b.latencies(ctx)
 		if !b.sizes.SkipSQLite {
@@ -134,7 +139,7 @@ func run() error {
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
 	consoleEvents := flag.Int("console", 0, consoleUsage)
-	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,receiver,latency,generate,sqlite,scrape (scrape runs only when named; with -diagnose: save,plans,drains,hooks,half)")
+	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,capacity,receiver,latency,generate,sqlite,scrape (scrape runs only when named; with -diagnose: save,plans,drains,hooks,half)")
 	flag.Parse()
 
 	sz := fullSizes
@@ -219,7 +224,7 @@ func run() error {
 // runOnly runs a subset of the measurements.
 func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 	steps := map[string]func(context.Context){
-		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "receiver": b.receivers, "latency": b.latencies, "generate": b.generation,
+		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "capacity": b.capacities, "receiver": b.receivers, "latency": b.latencies, "generate": b.generation,
 		"scrape": b.scrapes, "sqlite": b.sqlites,
 	}
 	for r := 1; r <= runs && ctx.Err() == nil; r++ {
@@ -228,7 +233,7 @@ func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 			if step, ok := steps[strings.TrimSpace(p)]; ok {
 				step(ctx)
 			} else {
-				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, receiver, latency, generate, sqlite or scrape", p))
+				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, capacity, receiver, latency, generate, sqlite or scrape", p))
 				return
 			}
 		}

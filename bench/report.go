@@ -206,6 +206,7 @@ func (r *results) targets() []target {
 	if batchOurs, _, okB := r.best(mHTTPOursBatch.Key, mHTTPOursB250.Key); okB && okHR {
 		ratio("HTTP delivery through the batch endpoint ≥ 5× River's best", batchOurs, httpRiver, func(v float64) bool { return v >= 5 })
 	}
+	ts = append(ts, r.capacityTargets()...)
 	if k, ok := r.sqliteKeys(); ok {
 		ratio("SQLite: the default drain ≥ 25 % of the raw loop at batch 100", k.defaultMid, k.raw100, func(v float64) bool { return v >= 0.25 })
 		ratio("SQLite: the default drain of the largest backlog within 20 % of the smallest's", k.defaultLargest, k.defaultSmallest, func(v float64) bool { return v >= 0.8 })
