@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -33,9 +34,10 @@ type claimed struct {
 // deliver makes one delivery attempt, once it has a send slot (held
 // already when the claim found one free), and hands its outcome to the
 // completer.
-func (r *run) deliver(stop context.Context, c claimed, held bool, ev *Event) {
+func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
 	defer r.sends.Done()
-	if unsent, ok := r.takeSlots(stop, c, held, ev); !ok {
+	s, unsent, ok := r.takeSlots(stop, c, held, ev)
+	if !ok {
 		r.results <- attempt{out: unsent}
 		return
 	}
@@ -55,53 +57,70 @@ func (r *run) deliver(stop context.Context, c claimed, held bool, ev *Event) {
 	out := withStatus(r.outcome(stop, ctx, ev, c, receipt, err), err)
 	// The next send may start while this outcome is recorded, and knows
 	// of the pause this one may have begun.
-	r.slots.Release(1)
+	r.slots.done(s, took, capacitySignal(stop, ctx, err))
 	r.results <- attempt{out: out, took: took}
 }
 
-// takeSlots makes sure evs hold a send slot each: held says the claim took
-// them, as it does for the events there were free slots for; the others
-// were claimed ahead and wait for slots here. When the processor stops or
-// the send deadline passes first, or delivery paused while they waited
-// (and none of evs is the pause's probe), it returns the outcome of the
-// first event, released unsent with its attempt unspent, and no slot: ok
-// is false, and the caller gives the other events the same fate.
-func (r *run) takeSlots(stop context.Context, c claimed, held bool, evs ...*Event) (unsent Outcome, ok bool) {
-	n := int64(len(evs))
-	if held {
+// takeSlots makes sure evs hold a send slot each: held is the slots the
+// claim took, as it does for the events there were free slots for; the
+// others were claimed ahead and wait for slots here. When the processor
+// stops or the send deadline passes first, or delivery paused while they
+// waited (and none of evs is the pause's probe), it returns the outcome
+// of the first event, released unsent with its attempt unspent, and no
+// slot: ok is false, and the caller gives the other events the same fate.
+func (r *run) takeSlots(stop context.Context, c claimed, held *slot, evs ...*Event) (s slot, unsent Outcome, ok bool) {
+	if held != nil {
 		if !time.Now().Before(c.deadline) {
-			r.slots.Release(n)
-			return r.tooLate(evs[0], c), false
+			r.slots.release(*held)
+			return slot{}, r.tooLate(evs[0], c), false
 		}
-		return Outcome{}, true
+		return *held, Outcome{}, true
 	}
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
 	defer context.AfterFunc(r.stopping, cancel)()
-	stopped := func() (Outcome, bool) {
+	stopped := func() (slot, Outcome, bool) {
 		r.pause.settled(evs[0])
-		return Outcome{Event: evs[0], Kind: Release, Error: "released unsent: the processor stopped before a send slot was free"}, false
+		return slot{}, Outcome{Event: evs[0], Kind: Release, Error: "released unsent: the processor stopped before a send slot was free"}, false
 	}
-	if err := r.slots.Acquire(ctx, n); err != nil {
+	s, err := r.slots.acquire(ctx, len(evs))
+	if err != nil {
 		if stop.Err() != nil || r.stopping.Err() != nil {
 			return stopped()
 		}
-		return r.tooLate(evs[0], c), false
+		return slot{}, r.tooLate(evs[0], c), false
 	}
 	switch {
 	case r.stopping.Err() != nil:
-		r.slots.Release(n)
+		r.slots.release(s)
 		return stopped()
 	case time.Until(c.deadline) < r.minSendTime():
-		r.slots.Release(n)
-		return r.tooLate(evs[0], c), false
+		r.slots.release(s)
+		return slot{}, r.tooLate(evs[0], c), false
 	}
 	if wait := r.pause.heldBack(evs...); wait > 0 {
-		r.slots.Release(n)
+		r.slots.release(s)
 		r.dueAt(time.Now().Add(wait))
-		return Outcome{Event: evs[0], Kind: Release, Delay: wait, Error: "released unsent: delivery paused while it waited for a send slot"}, false
+		return slot{}, Outcome{Event: evs[0], Kind: Release, Delay: wait, Error: "released unsent: delivery paused while it waited for a send slot"}, false
 	}
-	return Outcome{}, true
+	return s, Outcome{}, true
+}
+
+// capacitySignal is what a send's result says about the backend's
+// capacity, for the adaptive limit: err is the send's error, ctx its own
+// context (bounded by the send deadline), stop the processor's.
+func capacitySignal(stop, ctx context.Context, err error) signal {
+	switch code := StatusCode(err); {
+	case err == nil:
+		return answered
+	case stop.Err() != nil:
+		return neutral
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		return overloaded
+	case ctx.Err() != nil:
+		return overloaded // no answer before the deadline
+	}
+	return neutral
 }
 
 // ping asks a Pinger sender whether the backend answers, before sending
@@ -116,9 +135,10 @@ func (r *run) ping(ctx context.Context, ev *Event) bool {
 
 // deliverBatch makes one delivery attempt of several events in one call
 // and hands each event's outcome to the completer.
-func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held bool, evs []*Event) {
+func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held *slot, evs []*Event) {
 	defer r.sends.Done()
-	if unsent, ok := r.takeSlots(stop, c, held, evs...); !ok {
+	s, unsent, ok := r.takeSlots(stop, c, held, evs...)
+	if !ok {
 		for _, ev := range evs {
 			out := unsent
 			out.Event = ev
@@ -137,14 +157,16 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held
 		err = TransientError(fmt.Errorf("outbox: the batch sender returned %d results for %d events", len(results), len(evs)), 0)
 	}
 	outs := make([]attempt, len(evs))
+	sig := capacitySignal(stop, ctx, err)
 	for i, ev := range evs {
 		receipt, sendErr := Receipt{}, err
 		if err == nil {
 			receipt, sendErr = results[i].Receipt, results[i].Err
+			sig = max(sig, capacitySignal(stop, ctx, sendErr))
 		}
 		outs[i] = attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, sendErr), sendErr), took: took}
 	}
-	r.slots.Release(int64(len(evs)))
+	r.slots.done(s, took, sig)
 	for _, a := range outs {
 		r.results <- a
 	}
@@ -255,6 +277,7 @@ func (r *run) pauseUnlessDelivering(ev *Event, c claimed, class Class, err error
 	}
 	pausedFor, started := r.pause.trip(time.Now(), ev, class, err.Error(), retryAfter)
 	if started {
+		r.slots.restart()
 		log.Warn("outbox delivery paused: no delivery is getting through", "class", class, "err", err, "probe_in", pausedFor)
 		r.cfg.Observer.Paused(pausedFor, err)
 		r.stateChanged()

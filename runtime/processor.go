@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // Processor delivers an outbox's events: it claims due events under a lease,
@@ -63,6 +61,8 @@ type Processor struct {
 	pause   pause
 	// inflight counts the events claimed and not yet recorded.
 	inflight atomic.Int64
+	// slots is the running Run's, for State.
+	slots atomic.Pointer[limiter]
 }
 
 // NewProcessor returns a processor delivering store's events through
@@ -100,6 +100,22 @@ func leaseFor(d time.Duration) time.Duration {
 // Config returns the processor's configuration with defaults filled in.
 func (p *Processor) Config() Config { return p.cfg }
 
+// newLimiter makes the send slots of a run, which State reads.
+func (p *Processor) newLimiter() *limiter {
+	l := newLimiter(p.cfg.Concurrency, p.cfg.FixedConcurrency)
+	p.slots.Store(l)
+	return l
+}
+
+// limit is the running limit of sends in flight, or Concurrency when the
+// processor does not run.
+func (p *Processor) limit() int {
+	if l := p.slots.Load(); l != nil {
+		return l.current()
+	}
+	return p.cfg.Concurrency
+}
+
 // State is what a processor is doing, for health checks.
 type State struct {
 	// Paused is true while delivery is paused because nothing gets
@@ -123,7 +139,7 @@ type State struct {
 // many events are in flight.
 func (p *Processor) State() State {
 	since, class, reason := p.pause.state()
-	return State{Paused: !since.IsZero(), PausedSince: since, PauseClass: class, PauseReason: reason, InFlight: int(p.inflight.Load()), Limit: p.cfg.Concurrency}
+	return State{Paused: !since.IsZero(), PausedSince: since, PauseClass: class, PauseReason: reason, InFlight: int(p.inflight.Load()), Limit: p.limit()}
 }
 
 // Run delivers events until ctx ends, then stops gracefully: it claims
@@ -136,11 +152,12 @@ func (p *Processor) Run(ctx context.Context) error {
 		return errors.New("outbox: this processor is already running; create another one to add capacity")
 	}
 	defer p.running.Store(false)
+	defer p.slots.Store(nil)
 	p.pause.reset()
 
 	r := &run{
 		Processor: p,
-		slots:     semaphore.NewWeighted(int64(p.cfg.Concurrency)),
+		slots:     p.newLimiter(),
 		stopping:  ctx,
 		results:   make(chan attempt, p.capacity()),
 		freed:     make(chan struct{}, 1),
@@ -198,15 +215,15 @@ func (p *Processor) capacity() int { return p.cfg.Concurrency + p.maxPrefetch() 
 
 // prefetch is how many claimed events may wait for a send slot now: no
 // more than the slots can start within half the send time a lease allows,
-// at the sends' recent pace, so that a slow backend does not leave events
-// waiting out their leases.
+// at the sends' recent pace and the current limit, so that a slow backend
+// does not leave events waiting out their leases.
 func (r *run) prefetch() int {
 	avg := time.Duration(r.sendTime.Load())
 	if avg <= 0 {
 		return r.maxPrefetch()
 	}
 	rounds := int64(sendLimit(r.cfg.Lease) / 2 / avg)
-	return int(min(int64(r.maxPrefetch()), rounds*int64(r.cfg.Concurrency)))
+	return int(min(int64(r.maxPrefetch()), rounds*int64(r.slots.current())))
 }
 
 // sent notes how long a send took, for prefetch: a moving average that
@@ -230,9 +247,9 @@ func (r *run) minSendTime() time.Duration {
 // run is the state of one Run call.
 type run struct {
 	*Processor
-	// slots bounds the sends in flight (Concurrency); a batch takes one
-	// per event.
-	slots *semaphore.Weighted
+	// slots bounds the sends in flight (at most Concurrency, adapting to
+	// the backend); a batch takes one per event.
+	slots *limiter
 	// stopping ends when Run's context does: events waiting for a slot
 	// are then released unsent rather than sent.
 	stopping context.Context
@@ -346,7 +363,7 @@ const storeCallTimeout = 30 * time.Second
 // for a send slot. It reports how many it claimed out of how many it asked
 // for.
 func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error) {
-	free := r.cfg.Concurrency + r.prefetch() - int(r.inflight.Load())
+	free := r.slots.current() + r.prefetch() - int(r.inflight.Load())
 	limit = r.pause.limit(max(0, min(free, r.cfg.BatchSize)))
 	if limit == 0 {
 		return 0, 0, nil
@@ -370,14 +387,14 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 		for _, ev := range events {
 			if ev.FailedClass == Unanswered && !ev.FailedAt.IsZero() {
 				r.sends.Add(1)
-				go r.deliver(sendCtx, c, r.slots.TryAcquire(1), ev)
+				go r.deliver(sendCtx, c, r.held(1), ev)
 			} else {
 				batched = append(batched, ev)
 			}
 		}
 		for chunk := range slices.Chunk(batched, min(r.cfg.SendBatch, r.cfg.Concurrency)) {
 			r.sends.Add(1)
-			go r.deliverBatch(sendCtx, bs, c, r.slots.TryAcquire(int64(len(chunk))), chunk)
+			go r.deliverBatch(sendCtx, bs, c, r.held(len(chunk)), chunk)
 		}
 		return len(events), limit, nil
 	}
@@ -385,9 +402,18 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 	// claimed ahead; the others wait for slots (see takeSlots).
 	for _, ev := range events {
 		r.sends.Add(1)
-		go r.deliver(sendCtx, c, r.slots.TryAcquire(1), ev)
+		go r.deliver(sendCtx, c, r.held(1), ev)
 	}
 	return len(events), limit, nil
+}
+
+// held takes n send slots if they are free now, for the events of a claim
+// that go at once; nil if they are not.
+func (r *run) held(n int) *slot {
+	if s, ok := r.slots.tryAcquire(n); ok {
+		return &s
+	}
+	return nil
 }
 
 // claimedNow is the timing of a claim about to be asked for.
