@@ -9,7 +9,13 @@ import (
 	"github.com/google/uuid"
 )
 
-// Config tunes a Processor. The zero value gives the seed's defaults.
+// The defaults of Config's Concurrency and BatchSize.
+const (
+	DefaultConcurrency = 16
+	DefaultBatchSize   = 100
+)
+
+// Config tunes a Processor. The zero value gives the defaults.
 type Config struct {
 	// Concurrency bounds the sends in flight at once. Default 16.
 	Concurrency int
@@ -104,10 +110,10 @@ func (noObserver) Resumed()                        {}
 
 func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
-		c.Concurrency = 16
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 100
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.SendBatch <= 0 {
 		c.SendBatch = 1

@@ -15,8 +15,8 @@ func (r *run) heartbeat(ctx context.Context) {
 	host, _ := os.Hostname()
 	info := ProcessorInfo{
 		Owner: r.cfg.Owner, Host: host, PID: os.Getpid(), Version: Version(),
-		Config: fmt.Sprintf("concurrency=%d batch_size=%d send_batch=%d lease=%s poll=%s",
-			r.cfg.Concurrency, r.cfg.BatchSize, r.cfg.SendBatch, r.cfg.Lease, r.cfg.PollInterval),
+		Config: fmt.Sprintf("concurrency=%d fixed_concurrency=%t batch_size=%d send_batch=%d lease=%s poll=%s",
+			r.cfg.Concurrency, r.cfg.FixedConcurrency, r.cfg.BatchSize, r.cfg.SendBatch, r.cfg.Lease, r.cfg.PollInterval),
 	}
 	beat := func() {
 		info.State = r.State()

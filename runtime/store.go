@@ -113,7 +113,8 @@ type ProcessorInfo struct {
 	// database.
 	Alive bool
 	// State is its state at the latest heartbeat: whether delivery is
-	// paused, since when and why.
+	// paused, since when and why, its events in flight and its limit of
+	// sends now (both 0 when its release does not report them).
 	State
 }
 

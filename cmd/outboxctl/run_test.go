@@ -396,7 +396,9 @@ func TestKilledProcessorIsShownDead(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("no delivery began:\n%s", d.logs())
 		}
-		if r := ctl(t, o.with("processors")...); r.code != 0 || !strings.Contains(r.stdout, "delivering") {
+		// The adaptive limit starts at 16 sends, and the backend has not
+		// answered anything to move it.
+		if r := ctl(t, o.with("processors")...); r.code != 0 || !strings.Contains(r.stdout, "delivering:") || !strings.Contains(r.stdout, "up to 16 sends at once") {
 			t.Fatalf("processors while it delivers: %s", r)
 		}
 		if err := d.cmd.Process.Kill(); err != nil {

@@ -23,6 +23,11 @@ type processorRow struct {
 	PausedSince *time.Time `json:"paused_since,omitempty"`
 	PauseClass  string     `json:"pause_class,omitempty"`
 	PauseReason string     `json:"pause_reason,omitempty"`
+	// SendLimit is how many sends it may have in flight at once (its
+	// adaptive limit) and InFlight its events claimed and not recorded;
+	// both 0 when its release does not report them.
+	SendLimit int `json:"send_limit"`
+	InFlight  int `json:"in_flight"`
 }
 
 func processorRows(ps []outbox.ProcessorInfo) []processorRow {
@@ -31,6 +36,7 @@ func processorRows(ps []outbox.ProcessorInfo) []processorRow {
 		rows[i] = processorRow{
 			Owner: p.Owner, Host: p.Host, PID: p.PID, Version: p.Version, Config: p.Config,
 			StartedAt: p.StartedAt.UTC(), SeenAt: p.SeenAt.UTC(), Alive: p.Alive,
+			SendLimit: p.Limit, InFlight: p.InFlight,
 		}
 		if p.Paused {
 			since := p.PausedSince.UTC()
@@ -48,6 +54,8 @@ func (p processorRow) state(now time.Time) string {
 		return "dead: last seen " + age(now.Sub(p.SeenAt)) + " ago"
 	case p.PausedSince != nil:
 		return fmt.Sprintf("paused for %s: %s: %s", age(now.Sub(*p.PausedSince)), p.PauseClass, p.PauseReason)
+	case p.SendLimit > 0:
+		return fmt.Sprintf("delivering: %d in flight, up to %d sends at once", p.InFlight, p.SendLimit)
 	}
 	return "delivering"
 }

@@ -103,17 +103,18 @@ func run(e *env, t *target, c *runConfig, cats Catalogs) error {
 	registerHooks(cat, o)
 	metrics := outboxprom.New(o)
 	proc, err := outbox.NewProcessor(o, sender, outbox.Config{
-		Concurrency:  c.Concurrency,
-		BatchSize:    c.BatchSize,
-		SendBatch:    sendBatch,
-		Lease:        c.Lease,
-		PollInterval: c.Poll,
-		Heartbeat:    c.Heartbeat,
-		Backoffs:     cat.Backoffs(),
-		Retention:    c.Retention,
-		StopTimeout:  c.StopTimeout,
-		Logger:       logger,
-		Observer:     metrics,
+		Concurrency:      c.Concurrency,
+		FixedConcurrency: c.Fixed,
+		BatchSize:        c.BatchSize,
+		SendBatch:        sendBatch,
+		Lease:            c.Lease,
+		PollInterval:     c.Poll,
+		Heartbeat:        c.Heartbeat,
+		Backoffs:         cat.Backoffs(),
+		Retention:        c.Retention,
+		StopTimeout:      c.StopTimeout,
+		Logger:           logger,
+		Observer:         metrics,
 	})
 	if err != nil {
 		return err

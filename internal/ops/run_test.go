@@ -124,7 +124,8 @@ func testRunServesMetricsThatMove(t *testing.T, spec string, flags []string, enq
 		return string(b)
 	}
 	before := scrape()
-	if delivered.MatchString(before) || !strings.Contains(before, "outbox_completed_events 0") || !strings.Contains(before, `outbox_build_info{`) {
+	sendLimit := regexp.MustCompile(`(?m)^outbox_send_limit [1-9][0-9]*$`)
+	if delivered.MatchString(before) || !strings.Contains(before, "outbox_completed_events 0") || !strings.Contains(before, `outbox_build_info{`) || !sendLimit.MatchString(before) {
 		t.Fatalf("first scrape, deliveries held back:\n%s", grepOutbox(before))
 	}
 	waitFor(t, "the 5 held deliveries to show in flight", func() bool { return strings.Contains(scrape(), "outbox_in_flight 5") })
@@ -148,6 +149,12 @@ func testRunServesMetricsThatMove(t *testing.T, spec string, flags []string, enq
 	resp, err := http.Get(base + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	var health struct {
+		SendLimit int `json:"send_limit"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&health); err != nil || health.SendLimit < 1 {
+		t.Fatalf("healthz send_limit %d, %v; want the processor's limit of sends", health.SendLimit, err)
 	}
 	resp.Body.Close()
 

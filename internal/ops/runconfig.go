@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	outbox "github.com/outboxgen/outboxgen/runtime"
 )
 
 // runConfig is run's configuration. A YAML file (--config) may give any of
@@ -27,6 +29,7 @@ type runConfig struct {
 	Catalog     string        `yaml:"catalog"` // outboxctl a catalog; see Catalogs
 	Listen      string        `yaml:"listen"`
 	Concurrency int           `yaml:"concurrency"`
+	Fixed       bool          `yaml:"fixed_concurrency"`
 	BatchSize   int           `yaml:"batch_size"`
 	BatchRoute  string        `yaml:"batch_route"`
 	SendBatch   int           `yaml:"send_batch"`
@@ -45,8 +48,9 @@ type runConfig struct {
 func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Backend, "backend", "", "the backend's base URL, e.g. https://api.example.com")
 	fs.StringVar(&c.Listen, "listen", "", "serve /healthz and /metrics here, e.g. 127.0.0.1:9090")
-	fs.IntVar(&c.Concurrency, "concurrency", 16, "deliveries in flight at once (1 or more)")
-	fs.IntVar(&c.BatchSize, "batch-size", 100, "events claimed at once (1 or more)")
+	fs.IntVar(&c.Concurrency, "concurrency", outbox.DefaultConcurrency, "deliveries in flight at once at most (1 or more); below it, the limit adapts to the backend's capacity")
+	fs.BoolVar(&c.Fixed, "fixed-concurrency", false, "keep --concurrency deliveries in flight whenever events are due, instead of adapting the limit to the backend")
+	fs.IntVar(&c.BatchSize, "batch-size", outbox.DefaultBatchSize, "events claimed at once (1 or more)")
 	fs.StringVar(&c.BatchRoute, "batch-route", "", "the backend's batch endpoint, e.g. /v1/batch: events are posted --send-batch at a time (see go doc ./runtime/httpsender)")
 	fs.IntVar(&c.SendBatch, "send-batch", 100, "with --batch-route, events per batch request at most (a batch is also bounded by --concurrency and --batch-size)")
 	fs.DurationVar(&c.Poll, "poll", 30*time.Second, "the safety-net poll interval")

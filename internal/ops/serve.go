@@ -33,6 +33,10 @@ type health struct {
 	// InFlight counts the events the processor claimed and has not
 	// recorded an outcome for yet.
 	InFlight int `json:"in_flight"`
+	// SendLimit is how many sends the processor may have in flight at
+	// once now: its Concurrency, or less while its adaptive limit holds
+	// back from a backend at capacity.
+	SendLimit int `json:"send_limit"`
 	// OperatorPauses are the pauses operators put in force with the
 	// pause command, which every processor of the outbox honours.
 	OperatorPauses []pauseJSON `json:"operator_pauses,omitempty"`
@@ -47,7 +51,7 @@ func serveOps(ctx context.Context, addr string, o *Outbox, m *outboxprom.Metrics
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		st := state()
-		h := health{Status: "ok", InFlight: st.InFlight}
+		h := health{Status: "ok", InFlight: st.InFlight, SendLimit: st.Limit}
 		if st.Paused {
 			since := st.PausedSince.UTC()
 			h.Paused, h.PausedSince, h.PauseClass, h.PauseReason = true, &since, st.PauseClass.String(), st.PauseReason

@@ -13,8 +13,8 @@ import (
 
 // scrapeDescs are the metrics read at each scrape.
 type scrapeDescs struct {
-	events, completed, oldestWaiting, oldestByType, operatorPaused, inFlight, buildInfo *prometheus.Desc
-	errors                                                                              prometheus.Counter
+	events, completed, oldestWaiting, oldestByType, operatorPaused, inFlight, sendLimit, buildInfo *prometheus.Desc
+	errors                                                                                         prometheus.Counter
 }
 
 func newScrapeDescs() scrapeDescs {
@@ -33,6 +33,8 @@ func newScrapeDescs() scrapeDescs {
 			`1 for each event type whose delivery an operator paused (the pause command); event_type="*" when every type is.`, []string{"event_type"}, nil),
 		inFlight: prometheus.NewDesc("outbox_in_flight",
 			"Events this processor claimed and has not recorded an outcome for yet: being delivered, waiting for a send slot, or their outcome being written.", nil, nil),
+		sendLimit: prometheus.NewDesc("outbox_send_limit",
+			"Sends this processor may have in flight at once now: its Concurrency, or less while its adaptive limit holds back from a backend that refuses for capacity (429, 503) or slows down.", nil, nil),
 		buildInfo: prometheus.NewDesc("outbox_build_info",
 			"1, labelled with the outboxgen version, the VCS revision of the binary's build and the Go version.", []string{"version", "revision", "go_version"}, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -49,7 +51,7 @@ var waiting = []outbox.Status{outbox.StatusPending, outbox.StatusProcessing, out
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	d := m.scrape
-	for _, desc := range []*prometheus.Desc{d.events, d.completed, d.oldestWaiting, d.oldestByType, d.operatorPaused, d.inFlight, d.buildInfo} {
+	for _, desc := range []*prometheus.Desc{d.events, d.completed, d.oldestWaiting, d.oldestByType, d.operatorPaused, d.inFlight, d.sendLimit, d.buildInfo} {
 		ch <- desc
 	}
 	for _, c := range m.collectors() {
@@ -63,7 +65,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	d := m.scrape
 	ch <- prometheus.MustNewConstMetric(d.buildInfo, prometheus.GaugeValue, 1, build.version, build.revision, build.goVersion)
 	if state := m.tracked.Load(); state != nil {
-		ch <- prometheus.MustNewConstMetric(d.inFlight, prometheus.GaugeValue, float64((*state)().InFlight))
+		st := (*state)()
+		ch <- prometheus.MustNewConstMetric(d.inFlight, prometheus.GaugeValue, float64(st.InFlight))
+		ch <- prometheus.MustNewConstMetric(d.sendLimit, prometheus.GaugeValue, float64(st.Limit))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
 	defer cancel()

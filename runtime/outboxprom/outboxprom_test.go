@@ -150,7 +150,7 @@ func TestScrapeReportsBacklogInFlightAndBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := outboxprom.New(store)
-	m.Track(stateOf{InFlight: 7})
+	m.Track(stateOf{InFlight: 7, Limit: 12})
 	m.LeasesExpired(2)
 	m.LeasesExpired(1)
 	reg := prometheus.NewPedanticRegistry()
@@ -165,7 +165,10 @@ outbox_in_flight 7
 # HELP outbox_lease_expiries_total Events this processor reclaimed because their lease expired before an outcome was recorded: their processor died or stalled.
 # TYPE outbox_lease_expiries_total counter
 outbox_lease_expiries_total 3
-`), "outbox_completed_events", "outbox_in_flight", "outbox_lease_expiries_total"); err != nil {
+# HELP outbox_send_limit Sends this processor may have in flight at once now: its Concurrency, or less while its adaptive limit holds back from a backend that refuses for capacity (429, 503) or slows down.
+# TYPE outbox_send_limit gauge
+outbox_send_limit 12
+`), "outbox_completed_events", "outbox_in_flight", "outbox_lease_expiries_total", "outbox_send_limit"); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

@@ -13,7 +13,7 @@ import (
 func (s *Store) Heartbeat(ctx context.Context, p outbox.ProcessorInfo, ttl time.Duration) error {
 	params := pgdb.HeartbeatParams{
 		Owner: p.Owner, Host: p.Host, Pid: int32(p.PID), Version: p.Version, Config: p.Config,
-		Now: s.now(), TtlMs: ttl.Milliseconds(),
+		Now: s.now(), TtlMs: ttl.Milliseconds(), SendLimit: int32(p.Limit), InFlight: int32(p.InFlight),
 	}
 	if p.Paused {
 		class := p.PauseClass.String()
@@ -56,6 +56,9 @@ func (s *Store) Processors(ctx context.Context) ([]outbox.ProcessorInfo, error) 
 			if r.PauseReason != nil {
 				ps[i].PauseReason = *r.PauseReason
 			}
+		}
+		if r.SendLimit != nil && r.InFlight != nil {
+			ps[i].Limit, ps[i].InFlight = int(*r.SendLimit), int(*r.InFlight)
 		}
 	}
 	return ps, nil

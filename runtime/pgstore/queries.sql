@@ -312,14 +312,15 @@ WHERE id = sqlc.arg('id');
 DELETE FROM outbox_events WHERE id = sqlc.arg('id');
 
 -- name: Heartbeat :exec
-INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason)
+INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason, send_limit, in_flight)
 VALUES (sqlc.arg('owner'), sqlc.arg('host'), sqlc.arg('pid'), sqlc.arg('version'), sqlc.arg('config'),
     coalesce(sqlc.narg('now')::timestamptz, now()), coalesce(sqlc.narg('now')::timestamptz, now()),
     coalesce(sqlc.narg('now')::timestamptz, now()) + sqlc.arg('ttl_ms')::bigint * interval '1 millisecond',
-    sqlc.narg('paused_since'), sqlc.narg('pause_class'), sqlc.narg('pause_reason'))
+    sqlc.narg('paused_since'), sqlc.narg('pause_class'), sqlc.narg('pause_reason'), sqlc.arg('send_limit')::integer, sqlc.arg('in_flight')::integer)
 ON CONFLICT (owner) DO UPDATE
 SET config = excluded.config, seen_at = excluded.seen_at, expires_at = excluded.expires_at,
-    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason;
+    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason,
+    send_limit = excluded.send_limit, in_flight = excluded.in_flight;
 
 -- Rows of processors that died are kept a day after their last heartbeat,
 -- for operators to see, then forgotten.
@@ -330,7 +331,7 @@ DELETE FROM outbox_processors WHERE expires_at < coalesce(sqlc.narg('now')::time
 DELETE FROM outbox_processors WHERE owner = sqlc.arg('owner');
 
 -- name: ListProcessors :many
-SELECT owner, host, pid, version, config, started_at, seen_at, paused_since, pause_class, pause_reason,
+SELECT owner, host, pid, version, config, started_at, seen_at, paused_since, pause_class, pause_reason, send_limit, in_flight,
     (expires_at > coalesce(sqlc.narg('now')::timestamptz, now()))::boolean AS alive
 FROM outbox_processors ORDER BY started_at, owner;
 

@@ -18,6 +18,7 @@ func (s *Store) Heartbeat(ctx context.Context, p outbox.ProcessorInfo, ttl time.
 		params := sqlitedb.HeartbeatParams{
 			Owner: p.Owner, Host: p.Host, Pid: int64(p.PID), Version: p.Version, Config: p.Config,
 			Now: micros(now), ExpiresAt: micros(now.Add(ttl)),
+			SendLimit: nullInt(int64(p.Limit)), InFlight: nullInt(int64(p.InFlight)),
 		}
 		if p.Paused {
 			params.PausedSince = nullInt(micros(p.PausedSince))
@@ -61,6 +62,7 @@ func (s *Store) Processors(ctx context.Context) ([]outbox.ProcessorInfo, error) 
 				PauseClass: outbox.ParseClass(r.PauseClass.String), PauseReason: r.PauseReason.String,
 			}
 		}
+		ps[i].Limit, ps[i].InFlight = int(r.SendLimit.Int64), int(r.InFlight.Int64)
 	}
 	return ps, nil
 }

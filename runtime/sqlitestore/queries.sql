@@ -264,13 +264,14 @@ WHERE id = sqlc.arg('id');
 DELETE FROM outbox_events WHERE id = sqlc.arg('id');
 
 -- name: Heartbeat :exec
-INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason)
+INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason, send_limit, in_flight)
 VALUES (sqlc.arg('owner'), sqlc.arg('host'), sqlc.arg('pid'), sqlc.arg('version'), sqlc.arg('config'),
     sqlc.arg('now'), sqlc.arg('now'), sqlc.arg('expires_at'),
-    sqlc.narg('paused_since'), sqlc.narg('pause_class'), sqlc.narg('pause_reason'))
+    sqlc.narg('paused_since'), sqlc.narg('pause_class'), sqlc.narg('pause_reason'), sqlc.arg('send_limit'), sqlc.arg('in_flight'))
 ON CONFLICT (owner) DO UPDATE
 SET config = excluded.config, seen_at = excluded.seen_at, expires_at = excluded.expires_at,
-    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason;
+    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason,
+    send_limit = excluded.send_limit, in_flight = excluded.in_flight;
 
 -- name: ForgetDeadProcessors :exec
 -- Rows of processors that died are kept a day after their last heartbeat,
@@ -281,7 +282,7 @@ DELETE FROM outbox_processors WHERE expires_at < sqlc.arg('before');
 DELETE FROM outbox_processors WHERE owner = sqlc.arg('owner');
 
 -- name: ListProcessors :many
-SELECT owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason
+SELECT owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason, send_limit, in_flight
 FROM outbox_processors ORDER BY started_at, owner;
 
 -- name: CountExpiredLeases :one

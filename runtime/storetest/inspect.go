@@ -222,8 +222,8 @@ func testCountByUser(t *testing.T, e *env) {
 	}
 }
 
-// Heartbeats register processors, with their state, until they stop or
-// their heartbeat is overdue.
+// Heartbeats register processors, with their state (pause, events in
+// flight, limit of sends), until they stop or their heartbeat is overdue.
 func testProcessors(t *testing.T, e *env) {
 	p := outbox.ProcessorInfo{Owner: "host:1:abc", Host: "host", PID: 1, Version: "v1.2.3", Config: "concurrency=16"}
 	if err := e.store.Heartbeat(e.ctx, p, 30*time.Second); err != nil {
@@ -232,7 +232,8 @@ func testProcessors(t *testing.T, e *env) {
 	started := e.clock.Now()
 	e.clock.Advance(10 * time.Second)
 	paused := e.clock.Now().Add(-time.Second)
-	p.State = outbox.State{Paused: true, PausedSince: paused, PauseClass: outbox.Permanent, PauseReason: "POST /v1/weight: 400 Bad Request"}
+	p.State = outbox.State{Paused: true, PausedSince: paused, PauseClass: outbox.Permanent, PauseReason: "POST /v1/weight: 400 Bad Request",
+		InFlight: 3, Limit: 12}
 	if err := e.store.Heartbeat(e.ctx, p, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}

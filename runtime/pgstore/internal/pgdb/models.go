@@ -66,6 +66,8 @@ type OutboxProcessor struct {
 	PausedSince *time.Time
 	PauseClass  *string
 	PauseReason *string
+	SendLimit   *int32
+	InFlight    *int32
 }
 
 type OutboxgenMigration struct {

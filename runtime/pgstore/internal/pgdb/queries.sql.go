@@ -653,14 +653,15 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 }
 
 const heartbeat = `-- name: Heartbeat :exec
-INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason)
+INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason, send_limit, in_flight)
 VALUES ($1, $2, $3, $4, $5,
     coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now()),
     coalesce($6::timestamptz, now()) + $7::bigint * interval '1 millisecond',
-    $8, $9, $10)
+    $8, $9, $10, $11::integer, $12::integer)
 ON CONFLICT (owner) DO UPDATE
 SET config = excluded.config, seen_at = excluded.seen_at, expires_at = excluded.expires_at,
-    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason
+    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason,
+    send_limit = excluded.send_limit, in_flight = excluded.in_flight
 `
 
 type HeartbeatParams struct {
@@ -674,6 +675,8 @@ type HeartbeatParams struct {
 	PausedSince *time.Time
 	PauseClass  *string
 	PauseReason *string
+	SendLimit   int32
+	InFlight    int32
 }
 
 func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) error {
@@ -688,6 +691,8 @@ func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) error {
 		arg.PausedSince,
 		arg.PauseClass,
 		arg.PauseReason,
+		arg.SendLimit,
+		arg.InFlight,
 	)
 	return err
 }
@@ -1317,7 +1322,7 @@ func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
 }
 
 const listProcessors = `-- name: ListProcessors :many
-SELECT owner, host, pid, version, config, started_at, seen_at, paused_since, pause_class, pause_reason,
+SELECT owner, host, pid, version, config, started_at, seen_at, paused_since, pause_class, pause_reason, send_limit, in_flight,
     (expires_at > coalesce($1::timestamptz, now()))::boolean AS alive
 FROM outbox_processors ORDER BY started_at, owner
 `
@@ -1333,6 +1338,8 @@ type ListProcessorsRow struct {
 	PausedSince *time.Time
 	PauseClass  *string
 	PauseReason *string
+	SendLimit   *int32
+	InFlight    *int32
 	Alive       bool
 }
 
@@ -1356,6 +1363,8 @@ func (q *Queries) ListProcessors(ctx context.Context, now *time.Time) ([]ListPro
 			&i.PausedSince,
 			&i.PauseClass,
 			&i.PauseReason,
+			&i.SendLimit,
+			&i.InFlight,
 			&i.Alive,
 		); err != nil {
 			return nil, err

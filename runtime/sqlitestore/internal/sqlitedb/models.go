@@ -69,6 +69,8 @@ type OutboxProcessor struct {
 	PausedSince sql.NullInt64
 	PauseClass  sql.NullString
 	PauseReason sql.NullString
+	SendLimit   sql.NullInt64
+	InFlight    sql.NullInt64
 }
 
 type OutboxgenMigration struct {

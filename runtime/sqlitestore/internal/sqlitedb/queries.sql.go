@@ -651,13 +651,14 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 }
 
 const heartbeat = `-- name: Heartbeat :exec
-INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason)
+INSERT INTO outbox_processors (owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason, send_limit, in_flight)
 VALUES (?1, ?2, ?3, ?4, ?5,
     ?6, ?6, ?7,
-    ?8, ?9, ?10)
+    ?8, ?9, ?10, ?11, ?12)
 ON CONFLICT (owner) DO UPDATE
 SET config = excluded.config, seen_at = excluded.seen_at, expires_at = excluded.expires_at,
-    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason
+    paused_since = excluded.paused_since, pause_class = excluded.pause_class, pause_reason = excluded.pause_reason,
+    send_limit = excluded.send_limit, in_flight = excluded.in_flight
 `
 
 type HeartbeatParams struct {
@@ -671,6 +672,8 @@ type HeartbeatParams struct {
 	PausedSince sql.NullInt64
 	PauseClass  sql.NullString
 	PauseReason sql.NullString
+	SendLimit   sql.NullInt64
+	InFlight    sql.NullInt64
 }
 
 func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) error {
@@ -685,6 +688,8 @@ func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) error {
 		arg.PausedSince,
 		arg.PauseClass,
 		arg.PauseReason,
+		arg.SendLimit,
+		arg.InFlight,
 	)
 	return err
 }
@@ -1178,7 +1183,7 @@ func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
 }
 
 const listProcessors = `-- name: ListProcessors :many
-SELECT owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason
+SELECT owner, host, pid, version, config, started_at, seen_at, expires_at, paused_since, pause_class, pause_reason, send_limit, in_flight
 FROM outbox_processors ORDER BY started_at, owner
 `
 
@@ -1203,6 +1208,8 @@ func (q *Queries) ListProcessors(ctx context.Context) ([]OutboxProcessor, error)
 			&i.PausedSince,
 			&i.PauseClass,
 			&i.PauseReason,
+			&i.SendLimit,
+			&i.InFlight,
 		); err != nil {
 			return nil, err
 		}
