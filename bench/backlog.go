@@ -32,9 +32,12 @@ type oursConfig struct {
 	cfg   outbox.Config
 }
 
+// defaultLabel names the default Config in reports.
+var defaultLabel = fmt.Sprintf("default config (Concurrency %d, BatchSize %d)", outbox.DefaultConcurrency, outbox.DefaultBatchSize)
+
 // oursConfigs are the processor configurations of the no-op drain.
 var oursConfigs = []oursConfig{
-	{"default config (Concurrency 16, BatchSize 100)", "default", outbox.Config{}},
+	{defaultLabel, "default", outbox.Config{}},
 	{"Concurrency 256, BatchSize 256", "256", outbox.Config{Concurrency: 256, BatchSize: 256}},
 	{"Concurrency 1000, BatchSize 1000", "1000", outbox.Config{Concurrency: 1000, BatchSize: 1000}},
 	// Claims smaller than the capacity overlap with the recording of

@@ -33,18 +33,13 @@ type capConfig struct {
 var (
 	capAdaptive = capConfig{"adaptive", "adaptive, ceiling Concurrency 256, BatchSize 256", outbox.Config{Concurrency: 256, BatchSize: 256}}
 	capFixed    = capConfig{"fixed", "FixedConcurrency 256, BatchSize 256", outbox.Config{Concurrency: 256, BatchSize: 256, FixedConcurrency: true}}
-	capDefault  = capConfig{"default", "adaptive, default Config (ceiling 16, BatchSize 100)", outbox.Config{}}
+	capDefault  = capConfig{"default", "adaptive, " + defaultLabel, outbox.Config{}}
 )
 
 // capSteadyConfigs are the configurations of the steady drain at n slots:
-// the default one only where its ceiling is below the capacity, to show
-// what the ceiling costs.
-func capSteadyConfigs(n int) []capConfig {
-	if n == capSlots[0] {
-		return []capConfig{capAdaptive, capFixed, capDefault}
-	}
-	return []capConfig{capAdaptive, capFixed}
-}
+// the adaptive limit under a ceiling of 256, the same ceiling fixed, and
+// the default Config, whose ceiling is above every capacity tried.
+func capSteadyConfigs(int) []capConfig { return []capConfig{capAdaptive, capFixed, capDefault} }
 
 // The backend's own figures at n slots.
 func capBackendDef(n int) def {

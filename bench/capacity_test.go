@@ -64,9 +64,9 @@ func TestCapacity(t *testing.T) {
 			t.Errorf("%s: no positive value recorded (got %v, %v)", d.Name, v, ok)
 		}
 	}
-	// The default ceiling is below 64 slots: nothing may be refused.
-	def64 := capSteady(capDefault, 64)
-	for _, d := range []def{def64.refused, def64.dead} {
+	// The adaptive limits kill nothing.
+	for _, c := range []capConfig{capAdaptive, capDefault} {
+		d := capSteady(c, 16).dead
 		if v, ok := b.res.median(d.Key); !ok || v != 0 {
 			t.Errorf("%s: got %v, %v; want 0", d.Name, v, ok)
 		}

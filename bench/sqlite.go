@@ -50,7 +50,7 @@ var (
 		"1000":    {Concurrency: 1000, BatchSize: 1000},
 	}
 	sqliteConfigNames = map[string]string{
-		"default": "default config (Concurrency 16, BatchSize 100)",
+		"default": defaultLabel,
 		"1000":    "Concurrency 1000, BatchSize 1000",
 	}
 )

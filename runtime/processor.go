@@ -52,6 +52,24 @@ import (
 // claim (Lease less a margin for recording the outcome); an event whose
 // deadline has passed when its send would start is released unsent, so a
 // send never outlives its lease.
+//
+// # Adaptive concurrency
+//
+// Config.Concurrency is a ceiling. Below it, the processor finds how many
+// sends the backend takes at once, the way TCP finds a network's capacity:
+// the limit starts at 16 sends and doubles with each round of answered
+// sends until the backend first shows it is full, then grows by one send
+// per round while the sends it allows are all in use and answered about
+// as fast as usual. A 429 or a 503, or a send cut off by its deadline,
+// takes a fifth off the limit; answers twice as slow as usual (and slower
+// by more than a millisecond) take a tenth, at most once a round. Near
+// the limit where the backend last refused, it grows at a quarter of the
+// pace. When delivery pauses, the limit drops to one send (the probe);
+// after the pause it doubles again up to half of where the backend was
+// full, so that a backend recovering from an outage meets a few requests
+// and then more, not the whole backlog. [Processor.State] reports the
+// limit, and outboxprom exports it. Config.FixedConcurrency turns this
+// off.
 type Processor struct {
 	store   Store
 	sender  Sender

@@ -45,8 +45,8 @@ type config struct {
 // copies c and never follows redirects (a redirected POST may turn into a
 // GET without a body), so c's CheckRedirect is ignored; its Transport,
 // Jar and Timeout are used as they are. Without this option the sender has a
-// client of its own with a keep-alive Transport (up to 64 idle connections
-// per host) and bounded dial and TLS handshake times.
+// client of its own with a keep-alive Transport (as many idle connections
+// per host as outbox.DefaultConcurrency) and bounded dial and TLS handshake times.
 func WithClient(c *http.Client) Option {
 	return func(cfg *config) {
 		cfg.client, cfg.clientSet = c, true
