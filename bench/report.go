@@ -198,13 +198,23 @@ func (r *results) targets() []target {
 	if okO && okW {
 		ratio("No-op delivery ≥ 2× watermill-sql forwarder", oursBest, wmBest, func(v float64) bool { return v >= 2 })
 	}
+	if okO {
+		defaults := backlogDef(oursConfigs[0]).Key
+		ratio("No-op delivery with the default Config ≥ 60 % of the best configuration's", defaults, oursBest, func(v float64) bool { return v >= 0.6 })
+		if okR {
+			ratio("No-op delivery with the default Config ≥ 2× River's best", defaults, riverBest, func(v float64) bool { return v >= 2 })
+		}
+	}
 	httpOurs, _, okHO := r.best(mHTTPOurs64.Key, mHTTPOurs256.Key, mHTTPOurs1024.Key)
 	httpRiver, _, okHR := r.best(mHTTPRiver100.Key, mHTTPRiver1000.Key)
 	if okHO && okHR {
 		ratio("HTTP delivery ≥ 1.5× River's best", httpOurs, httpRiver, func(v float64) bool { return v >= 1.5 })
 	}
-	if batchOurs, _, okB := r.best(mHTTPOursBatch.Key, mHTTPOursB250.Key); okB && okHR {
-		ratio("HTTP delivery through the batch endpoint ≥ 5× River's best", batchOurs, httpRiver, func(v float64) bool { return v >= 5 })
+	if batchOurs, _, okB := r.best(mHTTPOursBatch.Key, mHTTPOursB250.Key); okB {
+		// The no-op drain of the same Concurrency and BatchSize: what the
+		// store allows that configuration, HTTP or not.
+		noop := map[string]string{mHTTPOursBatch.Key: "backlog.ours.1000", mHTTPOursB250.Key: "backlog.ours.1000x250"}[batchOurs]
+		ratio("HTTP delivery through the batch endpoint ≥ 90 % of the no-op drain at the same configuration", batchOurs, noop, func(v float64) bool { return v >= 0.9 })
 	}
 	ts = append(ts, r.capacityTargets()...)
 	if k, ok := r.sqliteKeys(); ok {
