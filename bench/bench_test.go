@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/outboxgen/outboxgen/runtime/pgstore"
 )
 
 // tinySizes exercise every measurement in seconds.
@@ -154,6 +159,66 @@ func TestScrape(t *testing.T) {
 					t.Errorf("%s: no positive value recorded (got %v, %v)", d.Name, v, ok)
 				}
 			}
+		}
+	}
+}
+
+// TestRawPGLoop drains a tiny backlog whose events share a few keys with
+// the raw loop, every claim checked against per-key FIFO, and checks that
+// every event was completed and every key row released.
+func TestRawPGLoop(t *testing.T) {
+	ctx, b := newTestBench(t)
+	dbURL, done, err := b.srv.fresh(ctx, "rawpg", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	const total, keys = 600, 7
+	store, err := pgstore.Open(ctx, dbURL, 2, pgstore.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = store.InTx(ctx, func(tx pgx.Tx) error {
+		for i := range total {
+			ev, err := benchEvent(i)
+			if err != nil {
+				return err
+			}
+			ev.OrderingKey = fmt.Sprintf("key-%d", i%keys)
+			if _, err := store.Enqueue(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{1, 5, 100} {
+		// Each run starts again from every event pending.
+		if err := execSQL(ctx, dbURL,
+			`UPDATE outbox_events SET status = 'pending', is_head = seq IN (SELECT min(seq) FROM outbox_events GROUP BY ordering_key), completed_at = NULL`,
+			`INSERT INTO outbox_keys SELECT ordering_key, count(*) FROM outbox_events GROUP BY ordering_key ON CONFLICT (ordering_key) DO UPDATE SET unfinished = excluded.unfinished`,
+		); err != nil {
+			t.Fatal(err)
+		}
+		res, err := rawPGLoop(ctx, dbURL, total, 3, batch, 30*time.Second, true)
+		if err != nil {
+			t.Fatalf("batch %d: %v", batch, err)
+		}
+		if res.Done != total || res.Capped {
+			t.Fatalf("batch %d: %d of %d events done, capped %v", batch, res.Done, total, res.Capped)
+		}
+		var completed, keyRows int
+		if err := store.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox_events WHERE status = 'completed'), (SELECT count(*) FROM outbox_keys)`).Scan(&completed, &keyRows); err != nil {
+			t.Fatal(err)
+		}
+		if completed != total || keyRows != 0 {
+			t.Errorf("batch %d: %d of %d events completed, %d key rows left", batch, completed, total, keyRows)
 		}
 	}
 }

@@ -198,6 +198,9 @@ func (r *results) targets() []target {
 	if okO && okW {
 		ratio("No-op delivery ≥ 2× watermill-sql forwarder", oursBest, wmBest, func(v float64) bool { return v >= 2 })
 	}
+	if rawBest, _, okRaw := r.best(rawPGKeys()...); okO && okRaw {
+		ratio("No-op delivery: our best configuration ≥ 75 % of the raw SQL claim-and-complete loop's best", oursBest, rawBest, func(v float64) bool { return v >= 0.75 })
+	}
 	httpOurs, _, okHO := r.best(mHTTPOurs64.Key, mHTTPOurs256.Key, mHTTPOurs1024.Key)
 	httpRiver, _, okHR := r.best(mHTTPRiver100.Key, mHTTPRiver1000.Key)
 	if okHO && okHR {
