@@ -20,6 +20,14 @@ var tinySizes = sizes{
 	Backlog: 300, HTTPBacklog: 200, DrainCap: 30 * time.Second, SlowCap: 30 * time.Second,
 	LatencyRate: 200, LatencyWarm: 100 * time.Millisecond, LatencyDur: 500 * time.Millisecond,
 	BigSpec: 5, ScrapeRows: []int{2_000, 12_000}, SQLiteBacklogs: []int{100, 300, 1_000},
+	MemoryBacklog: 500, MemoryCap: 30 * time.Second,
+}
+
+func TestMain(m *testing.M) {
+	if runChildIfAsked() {
+		return
+	}
+	os.Exit(m.Run())
 }
 
 // newTestBench returns a bench on the test server, or skips the test when
@@ -159,6 +167,21 @@ func TestScrape(t *testing.T) {
 					t.Errorf("%s: no positive value recorded (got %v, %v)", d.Name, v, ok)
 				}
 			}
+		}
+	}
+}
+
+// TestMemory runs the drain child on tiny backlogs of both stores.
+func TestMemory(t *testing.T) {
+	ctx, b := newTestBench(t)
+	b.memories(ctx)
+	for _, f := range b.res.failures {
+		t.Errorf("failed: %s", f)
+	}
+	for _, store := range []string{"PostgreSQL", "SQLite"} {
+		d := memoryDef(store, tinySizes.MemoryBacklog)
+		if v, ok := b.res.median(d.Key); !ok || v <= 0 || v >= 1000 {
+			t.Errorf("%s: got %v MB, %v; want a plausible positive size", d.Name, v, ok)
 		}
 	}
 }

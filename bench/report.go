@@ -228,6 +228,11 @@ func (r *results) targets() []target {
 	below("200-metric spec generates < 10 s (warm cache)", mGenBigWarm.Key, 10)
 	below("200-metric spec generates < 10 s (cold: OUTBOXGEN_NO_CACHE=1)", mGenBigCold.Key, 10)
 	below(`SQLite: no save fails with "database is locked" while the processor drains`, mSQLiteBusyLocked.Key, 0.5)
+	for _, m := range r.order {
+		if m.Group == groupMemory {
+			below(fmt.Sprintf("Memory: %s < %d MB", m.Name, memoryLimitMB), m.Key, memoryLimitMB)
+		}
+	}
 	return ts
 }
 
