@@ -80,6 +80,9 @@ func TestQuickPath(t *testing.T) {
 	for _, c := range oursConfigs {
 		want = append(want, backlogDef(c))
 	}
+	for _, batch := range rawPGBatches {
+		want = append(want, rawPGDef(batch))
+	}
 	for _, n := range tinySizes.SQLiteBacklogs {
 		want = append(want, sqliteDrainDef("default", n))
 	}
@@ -91,7 +94,7 @@ func TestQuickPath(t *testing.T) {
 	}
 	var text strings.Builder
 	b.res.writeText(&text, header{Machine: describeMachine(), Sizes: tinySizes})
-	if !strings.Contains(text.String(), "Targets") {
+	if !strings.Contains(text.String(), "Targets") || !strings.Contains(text.String(), "75 % of the raw SQL") {
 		t.Errorf("report without targets:\n%s", text.String())
 	}
 }
