@@ -168,13 +168,25 @@ func rawPGLoop(ctx context.Context, dbURL string, total, workers, batch int, lim
 	if res.Done == 0 {
 		return res, errors.New("no event was completed")
 	}
+	if !res.Capped {
+		// Checked after the clock stopped: the loop counted what it
+		// completed; the database must agree.
+		var unfinished, keys int
+		err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox_events WHERE status <> 'completed'), (SELECT count(*) FROM outbox_keys)`).Scan(&unfinished, &keys)
+		if err != nil {
+			return res, fmt.Errorf("count what is left: %w", err)
+		}
+		if unfinished > 0 || keys > 0 {
+			return res, fmt.Errorf("the drain ended with %d events not completed and %d key rows left", unfinished, keys)
+		}
+	}
 	return res, nil
 }
 
 // rawPGWorker claims and completes batches until the counter says the
-// backlog is drained, ctx ends, or a claim comes back empty while events
-// are still unfinished (they are heads claimed by other loops, or later
-// events of keys whose heads are: it waits for them).
+// backlog is drained or ctx ends. A claim that comes back empty before then
+// finds every unfinished event claimed by other loops, or behind a head
+// they hold: it waits for their completions to promote more.
 func rawPGWorker(ctx context.Context, conn *pgx.Conn, c *counter, batch int, check bool) error {
 	for ctx.Err() == nil && c.done.Load() < c.total {
 		ids, keys, err := rawClaimBatch(ctx, conn, batch)
