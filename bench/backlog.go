@@ -295,6 +295,13 @@ func (b *bench) backlogs(ctx context.Context) {
 			return drainOurs(ctx, dbURL, n, c.cfg, noop, b.sizes.DrainCap, b.profilePath("backlog-"+c.key))
 		})
 	}
+	if errO != nil {
+		for _, batch := range rawPGBatches {
+			b.res.fail(rawPGDef(batch).Name, errO)
+		}
+	} else {
+		b.rawBacklogs(ctx, ours[n])
+	}
 	if gen, err := b.templates(ctx, generatedFiller, n); err != nil {
 		b.res.fail(mBacklogHooks.Name, err)
 	} else {

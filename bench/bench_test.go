@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/outboxgen/outboxgen/runtime/pgstore"
 )
 
 // tinySizes exercise every measurement in seconds.
@@ -16,6 +21,14 @@ var tinySizes = sizes{
 	CapacityCap: 5 * time.Second, Outage: 500 * time.Millisecond,
 	LatencyRate: 200, LatencyWarm: 100 * time.Millisecond, LatencyDur: 500 * time.Millisecond,
 	BigSpec: 5, ScrapeRows: []int{2_000, 12_000}, SQLiteBacklogs: []int{100, 300, 1_000},
+	MemoryBacklog: 500, MemoryCap: 30 * time.Second,
+}
+
+func TestMain(m *testing.M) {
+	if runChildIfAsked() {
+		return
+	}
+	os.Exit(m.Run())
 }
 
 // newTestBench returns a bench on the test server, or skips the test when
@@ -68,6 +81,9 @@ func TestQuickPath(t *testing.T) {
 	for _, c := range oursConfigs {
 		want = append(want, backlogDef(c))
 	}
+	for _, batch := range rawPGBatches {
+		want = append(want, rawPGDef(batch))
+	}
 	for _, n := range tinySizes.SQLiteBacklogs {
 		want = append(want, sqliteDrainDef("default", n))
 	}
@@ -79,7 +95,7 @@ func TestQuickPath(t *testing.T) {
 	}
 	var text strings.Builder
 	b.res.writeText(&text, header{Machine: describeMachine(), Sizes: tinySizes})
-	if !strings.Contains(text.String(), "Targets") {
+	if !strings.Contains(text.String(), "Targets") || !strings.Contains(text.String(), "75 % of the raw SQL") {
 		t.Errorf("report without targets:\n%s", text.String())
 	}
 }
@@ -155,6 +171,81 @@ func TestScrape(t *testing.T) {
 					t.Errorf("%s: no positive value recorded (got %v, %v)", d.Name, v, ok)
 				}
 			}
+		}
+	}
+}
+
+// TestMemory runs the drain child on tiny backlogs of both stores.
+func TestMemory(t *testing.T) {
+	ctx, b := newTestBench(t)
+	b.memories(ctx)
+	for _, f := range b.res.failures {
+		t.Errorf("failed: %s", f)
+	}
+	for _, store := range []string{"PostgreSQL", "SQLite"} {
+		d := memoryDef(store, tinySizes.MemoryBacklog)
+		if v, ok := b.res.median(d.Key); !ok || v <= 0 || v >= 1000 {
+			t.Errorf("%s: got %v MB, %v; want a plausible positive size", d.Name, v, ok)
+		}
+	}
+}
+
+// TestRawPGLoop drains a tiny backlog whose events share a few keys with
+// the raw loop, every claim checked against per-key FIFO, and checks that
+// every event was completed and every key row released.
+func TestRawPGLoop(t *testing.T) {
+	ctx, b := newTestBench(t)
+	dbURL, done, err := b.srv.fresh(ctx, "rawpg", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	const total, keys = 600, 7
+	store, err := pgstore.Open(ctx, dbURL, 2, pgstore.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = store.InTx(ctx, func(tx pgx.Tx) error {
+		for i := range total {
+			ev, err := benchEvent(i)
+			if err != nil {
+				return err
+			}
+			ev.OrderingKey = fmt.Sprintf("key-%d", i%keys)
+			if _, err := store.Enqueue(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{1, 5, 100} {
+		// Each run starts again from every event pending.
+		if err := execSQL(ctx, dbURL,
+			`UPDATE outbox_events SET status = 'pending', is_head = seq IN (SELECT min(seq) FROM outbox_events GROUP BY ordering_key), completed_at = NULL`,
+			`INSERT INTO outbox_keys SELECT ordering_key, count(*) FROM outbox_events GROUP BY ordering_key ON CONFLICT (ordering_key) DO UPDATE SET unfinished = excluded.unfinished`,
+		); err != nil {
+			t.Fatal(err)
+		}
+		res, err := rawPGLoop(ctx, dbURL, total, 3, batch, 30*time.Second, true)
+		if err != nil {
+			t.Fatalf("batch %d: %v", batch, err)
+		}
+		if res.Done != total || res.Capped {
+			t.Fatalf("batch %d: %d of %d events done, capped %v", batch, res.Done, total, res.Capped)
+		}
+		var completed, keyRows int
+		if err := store.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox_events WHERE status = 'completed'), (SELECT count(*) FROM outbox_keys)`).Scan(&completed, &keyRows); err != nil {
+			t.Fatal(err)
+		}
+		if completed != total || keyRows != 0 {
+			t.Errorf("batch %d: %d of %d events completed, %d key rows left", batch, completed, total, keyRows)
 		}
 	}
 }

@@ -34,6 +34,8 @@ type sizes struct {
 	BigSpec            int           // metrics of the synthesized spec
 	ScrapeRows         []int         // completed events of the scraped outboxes (-only scrape)
 	SQLiteBacklogs     []int         // events of the SQLite drains, smallest first
+	MemoryBacklog      int           // events of the drains whose processor RSS is measured
+	MemoryCap          time.Duration // the cap of those drains
 	SkipGenerate       bool          // leave the generator out
 	SkipSQLite, Silent bool          // test knobs
 }
@@ -46,6 +48,7 @@ var fullSizes = sizes{
 	CapacityCap: 12 * time.Second, Outage: 3 * time.Second,
 	LatencyRate: 500, LatencyWarm: time.Second, LatencyDur: 10 * time.Second,
 	BigSpec: 200, ScrapeRows: []int{1_000_000, 10_000_000}, SQLiteBacklogs: []int{5_000, 50_000, 500_000},
+	MemoryBacklog: 1_000_000, MemoryCap: 15 * time.Minute, // the default Config drained 1M in 9 minutes under load
 }
 
 // quickSizes are a smoke run of about 3½ minutes (1½ of them the
@@ -56,6 +59,7 @@ var quickSizes = sizes{
 	CapacityCap: 8 * time.Second, Outage: 2 * time.Second,
 	LatencyRate: 500, LatencyWarm: 500 * time.Millisecond, LatencyDur: 3 * time.Second,
 	BigSpec: 200, ScrapeRows: []int{100_000, 1_000_000}, SQLiteBacklogs: []int{2_000, 10_000, 50_000},
+	MemoryBacklog: 100_000, MemoryCap: 3 * time.Minute,
 }
 
 func (s sizes) String() string {
@@ -63,9 +67,9 @@ func (s sizes) String() string {
 	for i, n := range s.ScrapeRows {
 		scrapes[i] = thousands(int64(n))
 	}
-	return fmt.Sprintf("saves %s each after %s warm-up; no-op backlog %s events, HTTP backlog %s events, drains capped at %s (River at MaxWorkers 100: %s; steady drains toward a backend of limited capacity: %s; an outage of %s before the drain after it); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events",
+	return fmt.Sprintf("saves %s each after %s warm-up; no-op backlog %s events, HTTP backlog %s events, drains capped at %s (River at MaxWorkers 100: %s; steady drains toward a backend of limited capacity: %s; an outage of %s before the drain after it); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events; processor RSS draining %s events (capped at %s)",
 		s.SaveDur, s.SaveWarm, thousands(int64(s.Backlog)), thousands(int64(s.HTTPBacklog)), s.DrainCap, s.SlowCap, s.CapacityCap, s.Outage, s.LatencyRate, s.LatencyDur, s.LatencyWarm, s.BigSpec,
-		strings.Join(scrapes, " and "))
+		strings.Join(scrapes, " and "), thousands(int64(s.MemoryBacklog)), s.MemoryCap)
 }
 
 // bench is one benchmark run: the server, the sizes, and what was measured.
@@ -113,6 +117,7 @@ func (b *bench) runAll(ctx context.Context, runs int) {
 		if !b.sizes.SkipGenerate {
 			b.generation(ctx)
 		}
+		b.memories(ctx) // run 1 only
 	}
 }
 
@@ -127,6 +132,9 @@ func (b *bench) close(ctx context.Context) {
 }
 
 func main() {
+	if runChildIfAsked() {
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -141,7 +149,7 @@ func run() error {
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
 	consoleEvents := flag.Int("console", 0, consoleUsage)
-	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,capacity,receiver,latency,generate,sqlite,scrape (scrape runs only when named; with -diagnose: save,plans,drains,hooks,half)")
+	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,capacity,receiver,latency,generate,sqlite,memory,scrape (memory runs in the first run only, scrape only when named; with -diagnose: save,plans,drains,hooks,half)")
 	flag.Parse()
 
 	sz := fullSizes
@@ -227,7 +235,7 @@ func run() error {
 func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 	steps := map[string]func(context.Context){
 		"save": b.saves, "backlog": b.backlogs, "http": b.httpDeliveries, "capacity": b.capacities, "receiver": b.receivers, "latency": b.latencies, "generate": b.generation,
-		"scrape": b.scrapes, "sqlite": b.sqlites,
+		"scrape": b.scrapes, "sqlite": b.sqlites, "memory": b.memories,
 	}
 	for r := 1; r <= runs && ctx.Err() == nil; r++ {
 		b.run = r
@@ -235,7 +243,7 @@ func (b *bench) runOnly(ctx context.Context, runs int, parts []string) {
 			if step, ok := steps[strings.TrimSpace(p)]; ok {
 				step(ctx)
 			} else {
-				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, capacity, receiver, latency, generate, sqlite or scrape", p))
+				b.res.fail("-only", fmt.Errorf("unknown part %q; use save, backlog, http, capacity, receiver, latency, generate, sqlite, memory or scrape", p))
 				return
 			}
 		}
