@@ -45,12 +45,12 @@ func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
 	// from its send, not from its claim: an event may have waited for a
 	// slot, or others of its claim been sent and answered first.
 	c.successes = r.evidence.successes.Load()
-	start := time.Now()
 	// A send must end before its lease does, or the event could be claimed
 	// again and delivered twice at once.
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
 	c.answered = r.ping(ctx, ev)
+	start := time.Now()
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
 	r.sent(took)
@@ -115,10 +115,13 @@ func capacitySignal(stop, ctx context.Context, err error) signal {
 		return answered
 	case stop.Err() != nil:
 		return neutral
-	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout:
 		return overloaded
 	case ctx.Err() != nil:
 		return overloaded // no answer before the deadline
+	}
+	if class, _ := Classify(err); class == Unanswered {
+		return overloaded // no answer before the sender's own timeout, or a dropped connection
 	}
 	return neutral
 }
@@ -157,12 +160,16 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held
 		err = TransientError(fmt.Errorf("outbox: the batch sender returned %d results for %d events", len(results), len(evs)), 0)
 	}
 	outs := make([]attempt, len(evs))
+	// The request was answered unless it failed as a whole; one event
+	// refused for capacity says the backend is full.
 	sig := capacitySignal(stop, ctx, err)
 	for i, ev := range evs {
 		receipt, sendErr := Receipt{}, err
 		if err == nil {
 			receipt, sendErr = results[i].Receipt, results[i].Err
-			sig = max(sig, capacitySignal(stop, ctx, sendErr))
+			if capacitySignal(stop, ctx, sendErr) == overloaded {
+				sig = overloaded
+			}
 		}
 		outs[i] = attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, sendErr), sendErr), took: took}
 	}

@@ -16,11 +16,13 @@ import (
 // network (additive increase, multiplicative decrease): it doubles each
 // round of sends until the backend first shows it is at capacity (slow
 // start, from 16), then grows by one per round while the sends it allows are in
-// use and answered as fast as usual; it shrinks by a fifth when the
-// backend refuses for capacity (429, 503) or cuts a send off, and by a
-// tenth when the recent answers take twice as long as usual. It shrinks at
-// most once per round: the refusals of sends started before it shrank say
-// nothing new. A round is as many sends as the limit.
+// use and answered as fast as usual (a quarter of that pace just past
+// where the backend last refused); it shrinks by a fifth when the backend
+// refuses for capacity (429, 503, 504) or does not answer in time, and by
+// a tenth when the recent answers to single sends take twice as long as
+// usual. It shrinks at most once per round: the refusals of sends started
+// before it shrank say nothing new. A round is as many sends as the
+// limit.
 type limiter struct {
 	ceiling float64
 	fixed   bool
@@ -86,6 +88,11 @@ const (
 	// moves a send's time by that much).
 	slowdown      = 2
 	slowdownFloor = time.Millisecond
+	// nearCapacity bounds, as a multiple of where the backend last refused,
+	// the band where the limit grows at a quarter of the pace: past it, the
+	// backend has grown (a deploy, an autoscale) and the limit goes on at
+	// the full pace.
+	nearCapacity = 1.25
 )
 
 // initialLimit is where the adaptive limit starts: the fixed default
@@ -205,23 +212,19 @@ func (l *limiter) adapt(s slot, took time.Duration, sig signal) {
 	case neutral:
 		return
 	}
-	if l.usual == 0 {
-		l.fast, l.usual = took, took
-	}
-	l.fast += (took - l.fast) / 8
-	l.usual += (took - l.usual) / 256
-	if l.fast > slowdown*l.usual && l.fast-l.usual > slowdownFloor {
+	inUse := l.fulls != s.fulls
+	if s.n == 1 && l.slowerThanUsual(took) && inUse {
 		l.shrink(s, slower, false)
 		return
 	}
-	if l.fulls == s.fulls {
+	if !inUse {
 		return
 	}
-	n := float64(s.n)
+	n := min(float64(s.n), l.limit) // a batch larger than the limit counts as a round
 	switch {
 	case l.limit < l.threshold:
 		l.limit = min(l.limit+n, l.threshold)
-	case l.limit+1 > l.atCapacity && l.atCapacity > 0:
+	case l.atCapacity > 0 && l.limit+1 > l.atCapacity && l.limit < nearCapacity*l.atCapacity:
 		l.limit += n / (4 * l.limit)
 	default:
 		l.limit += n / l.limit
@@ -229,10 +232,28 @@ func (l *limiter) adapt(s slot, took time.Duration, sig signal) {
 	l.limit = min(l.limit, l.ceiling)
 }
 
+// slowerThanUsual adds a send's time to the averages and reports whether
+// the latest answers take twice as long as usual. Only sends of one event
+// count (a batch takes longer for its size, not for the backend's load),
+// and no answer counts for more than four times the usual, so that one
+// slow answer of a healthy backend (or a pause of this process) cannot
+// shrink the limit by itself.
+func (l *limiter) slowerThanUsual(took time.Duration) bool {
+	if l.usual == 0 {
+		l.fast, l.usual = took, took
+	}
+	l.fast += (min(took, 4*l.usual) - l.fast) / 8
+	l.usual += (took - l.usual) / 256
+	return l.fast > slowdown*l.usual && l.fast-l.usual > slowdownFloor
+}
+
 // shrink keeps keep of the limit, once per round; full says the backend
-// refused for capacity, which ends slow start and marks where.
+// refused for capacity, which ends slow start and marks where. A limit of
+// one send has nothing to learn from: while delivery is paused, that send
+// is the probe, and its refusal says the backend is down, not how much it
+// takes.
 func (l *limiter) shrink(s slot, keep float64, full bool) {
-	if s.round != l.round {
+	if s.round != l.round || l.limit <= 1 {
 		return
 	}
 	if full {

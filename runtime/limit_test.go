@@ -159,6 +159,82 @@ func TestPauseRestartsTheLimitBelowWhereTheBackendWasFull(t *testing.T) {
 	}
 }
 
+func TestARefusedProbeKeepsWhatTheLimitLearned(t *testing.T) {
+	l := newLimiter(256, false)
+	for l.current() < 128 {
+		l.roundOf(t, time.Millisecond, answered)
+	}
+	l.roundOf(t, time.Millisecond, overloaded) // full at 128
+	l.restart()
+	// The pause's probes are refused while the backend is down.
+	for range 3 {
+		if got := l.roundOf(t, time.Millisecond, overloaded); got != 1 {
+			t.Fatalf("limit after a refused probe = %d, want 1", got)
+		}
+	}
+	var got []int
+	for range 6 {
+		got = append(got, l.roundOf(t, time.Millisecond, answered))
+	}
+	want := []int{2, 4, 8, 16, 32, 64}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("limits after the pause = %v, want %v: refused probes must not pass for the backend's capacity", got, want)
+		}
+	}
+}
+
+func TestLimitGrowsAtFullPacePastWhereTheBackendWasFull(t *testing.T) {
+	l := newLimiter(1000, false)
+	for l.current() < 64 {
+		l.roundOf(t, time.Millisecond, answered)
+	}
+	l.roundOf(t, time.Millisecond, overloaded) // full at 64: 51.2
+	rounds := 0
+	for l.current() < 100 {
+		l.roundOf(t, time.Millisecond, answered)
+		rounds++
+		if rounds > 200 {
+			t.Fatalf("limit %d after 200 rounds: past 1.25 × where the backend was full, it must grow a send per round", l.current())
+		}
+	}
+}
+
+func TestOneSlowAnswerDoesNotShrinkTheLimit(t *testing.T) {
+	l := newLimiter(64, false)
+	for range 40 {
+		l.roundOf(t, 10*time.Millisecond, answered)
+	}
+	// One answer of 200 ms in a round of 10 ms ones: a healthy backend's
+	// tail, or a pause of this process.
+	var held []slot
+	for {
+		s, ok := l.tryAcquire(1)
+		if !ok {
+			break
+		}
+		held = append(held, s)
+	}
+	l.done(held[0], 200*time.Millisecond, answered)
+	for _, s := range held[1:] {
+		l.done(s, 10*time.Millisecond, answered)
+	}
+	if got := l.current(); got != 64 {
+		t.Fatalf("limit after one slow answer = %d, want 64", got)
+	}
+	// Batches take longer for their size; they are not timed.
+	for range 20 {
+		s, err := l.acquire(context.Background(), 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.done(s, 500*time.Millisecond, answered)
+	}
+	if got := l.current(); got != 64 {
+		t.Fatalf("limit after slow batches = %d, want 64", got)
+	}
+}
+
 func TestSlotsGoFirstComeFirstServed(t *testing.T) {
 	l := newLimiter(2, true)
 	a, _ := l.tryAcquire(1)
@@ -211,8 +287,8 @@ func TestABatchLargerThanTheLimitGoesAlone(t *testing.T) {
 		t.Fatal("a send started beside a batch that exceeds the limit")
 	}
 	l.done(s, time.Millisecond, answered)
-	if got := l.current(); got != 11 {
-		t.Fatalf("limit after a batch of 10 answered = %d, want 11 (slow start grows by the events answered)", got)
+	if got := l.current(); got != 2 {
+		t.Fatalf("limit after a batch of 10 answered = %d, want 2: a batch larger than the limit is one round, and the limit doubles", got)
 	}
 }
 

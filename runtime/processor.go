@@ -60,11 +60,12 @@ import (
 // the limit starts at 16 sends and doubles with each round of answered
 // sends until the backend first shows it is full, then grows by one send
 // per round while the sends it allows are all in use and answered about
-// as fast as usual. A 429 or a 503, or a send cut off by its deadline,
-// takes a fifth off the limit; answers twice as slow as usual (and slower
-// by more than a millisecond) take a tenth, at most once a round. Near
-// the limit where the backend last refused, it grows at a quarter of the
-// pace. When delivery pauses, the limit drops to one send (the probe);
+// as fast as usual. A 429, 503 or 504, or a request left unanswered (the
+// sender's timeout, the send deadline, a dropped connection), takes a
+// fifth off the limit; answers to single sends twice as slow as usual
+// (and slower by more than a millisecond) take a tenth; at most one
+// decrease a round. Just past the limit where the backend last refused,
+// it grows at a quarter of the pace. When delivery pauses, the limit drops to one send (the probe);
 // after the pause it doubles again up to half of where the backend was
 // full, so that a backend recovering from an outage meets a few requests
 // and then more, not the whole backlog. [Processor.State] reports the
