@@ -160,6 +160,40 @@ func testFinishReportsRecorded(t *testing.T, e *env) {
 	}
 }
 
+// A batch of outcomes larger than a store's own transactions (SQLite
+// records 64 at a time) is recorded whole, and what was lost is reported
+// wherever in the batch it is.
+func testFinishLargeBatch(t *testing.T, e *env) {
+	const n = 150
+	in := make([]outbox.Event, n)
+	for i := range in {
+		in[i] = Event(fmt.Sprintf("k%03d", i), 1)
+	}
+	evs := e.enqueue(in...)
+	claimed := e.claim("tester", n, time.Minute)
+	if len(claimed) != n {
+		t.Fatalf("claimed %d, want %d", len(claimed), n)
+	}
+	outs := make([]outbox.Outcome, n)
+	for i, ev := range claimed {
+		outs[i] = delivered(ev)
+	}
+	stale := *claimed[100]
+	stale.Lease.Token = uuid.New()
+	outs[100] = delivered(&stale)
+	res := e.finish(outs...)
+	if len(res.Recorded) != n-1 || fmt.Sprint(res.Lost) != fmt.Sprint([]uuid.UUID{stale.ID}) {
+		t.Fatalf("recorded %d, lost %v; want %d recorded and %s lost", len(res.Recorded), res.Lost, n-1, stale.ID)
+	}
+	for _, ev := range evs {
+		want := outbox.StatusCompleted
+		if ev.ID == stale.ID {
+			want = outbox.StatusProcessing
+		}
+		e.wantStatus(ev, want)
+	}
+}
+
 func testMixedBatch(t *testing.T, e *env) {
 	evs := e.enqueue(Event("a", 1), Event("b", 1), Event("c", 1), Event("d", 1))
 	c := e.wantClaim("a", "b", "c", "d")

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReleaseReachedDatesFailure", testReleaseReachedDatesFailure},
 		{"OthersDelivered", testOthersDelivered},
 		{"FinishReportsRecorded", testFinishReportsRecorded},
+		{"FinishLargeBatch", testFinishLargeBatch},
 		{"MixedBatch", testMixedBatch},
 		{"HookRunsOnDelivery", testHookRunsOnDelivery},
 		{"HookFailureIsolated", testHookFailureIsolated},
