@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -51,22 +50,11 @@ func TestAdaptiveLimitFindsTheBackendsCapacity(t *testing.T) {
 		outboxtest.EnqueueSQLite(t, s, evs...)
 		backend := &capacityBackend{slots: capacity, work: 2 * time.Millisecond}
 		srv := httptest.NewServer(backend)
-		defer srv.Close()
+		t.Cleanup(srv.Close) // after the processor stops: cleanups run last first
 
 		cfg := fast(t)
 		cfg.Concurrency, cfg.BatchSize, cfg.FixedConcurrency = 64, 64, fixed
-		rec := newRecorder()
-		cfg.Observer = rec
-		p := newProcessor(t, s, timedSender(t, srv.URL, time.Second), cfg)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- p.Run(ctx) }()
-		defer func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("processor: %v", err)
-			}
-		}()
+		p, rec := startProcessor(t, s, timedSender(t, srv.URL, time.Second), cfg)
 		// A fixed limit's refused events spend attempts once others are
 		// delivered, and may go dead: a sixth of the drain tells enough.
 		want := events
@@ -79,8 +67,10 @@ func TestAdaptiveLimitFindsTheBackendsCapacity(t *testing.T) {
 		t.Logf("fixed %t: %d accepted, %d refused (%.1f %%), %d dead, limit %d", fixed, accepted, refusals, 100*refused, rec.count(outbox.Dead), p.State().Limit)
 		return refused, rec.count(outbox.Dead), p.State().Limit
 	}
-	fixedRefused, _, fixedLimit := drain(t, true)
-	refused, dead, limit := drain(t, false)
+	var fixedRefused, refused float64
+	var fixedLimit, dead, limit int
+	t.Run("fixed", func(t *testing.T) { fixedRefused, _, fixedLimit = drain(t, true) })
+	t.Run("adaptive", func(t *testing.T) { refused, dead, limit = drain(t, false) })
 	if fixedLimit != 64 {
 		t.Errorf("fixed limit = %d, want 64", fixedLimit)
 	}

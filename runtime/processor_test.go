@@ -94,6 +94,13 @@ func newProcessor(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox
 // stopped cleanly.
 func start(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config) *recorder {
 	t.Helper()
+	_, rec := startProcessor(t, s, sender, cfg)
+	return rec
+}
+
+// startProcessor is start, also returning the processor, for its State.
+func startProcessor(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config) (*outbox.Processor, *recorder) {
+	t.Helper()
 	rec := newRecorder()
 	cfg.Observer = rec
 	p := newProcessor(t, s, sender, cfg)
@@ -106,7 +113,7 @@ func start(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config
 			t.Errorf("processor: %v", err)
 		}
 	})
-	return rec
+	return p, rec
 }
 
 // recorder is an Observer that lets tests wait for outcomes.
