@@ -96,7 +96,8 @@ const (
 )
 
 // initialLimit is where the adaptive limit starts: the fixed default
-// Concurrency of earlier releases, which no backend has complained of.
+// Concurrency of earlier releases, so that a backend sees no more at
+// first than it did from them.
 const initialLimit = 16
 
 func newLimiter(ceiling int, fixed bool) *limiter {
