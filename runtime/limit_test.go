@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -28,22 +29,26 @@ func (l *limiter) roundOf(t *testing.T, took time.Duration, sig signal) int {
 	return l.current()
 }
 
+// wantRounds runs answered rounds and fails unless the limit after each
+// is the next of want.
+func (l *limiter) wantRounds(t *testing.T, when string, want ...int) {
+	t.Helper()
+	got := make([]int, len(want))
+	for i := range want {
+		got[i] = l.roundOf(t, time.Millisecond, answered)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("limits %s = %v, want %v", when, got, want)
+	}
+}
+
 func TestLimitDoublesEachRoundUntilTheCeiling(t *testing.T) {
 	l := newLimiter(64, false)
 	if got := l.current(); got != initialLimit {
 		t.Fatalf("limit at the start = %d, want %d", got, initialLimit)
 	}
 	l.restart() // from 1, as after a pause
-	var got []int
-	for range 8 {
-		got = append(got, l.roundOf(t, time.Millisecond, answered))
-	}
-	want := []int{2, 4, 8, 16, 32, 64, 64, 64}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("limits after each round = %v, want %v", got, want)
-		}
-	}
+	l.wantRounds(t, "after each round", 2, 4, 8, 16, 32, 64, 64, 64)
 }
 
 func TestFixedLimitStaysAtConcurrency(t *testing.T) {
@@ -145,18 +150,9 @@ func TestPauseRestartsTheLimitBelowWhereTheBackendWasFull(t *testing.T) {
 	if got := l.current(); got != 1 {
 		t.Fatalf("limit after a pause = %d, want 1", got)
 	}
-	var got []int
-	for range 8 {
-		got = append(got, l.roundOf(t, time.Millisecond, answered))
-	}
 	// Doubling up to half of 128, then a send per round (a little less:
 	// the limit grows while the round goes).
-	want := []int{2, 4, 8, 16, 32, 64, 64, 65}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("limits after a pause = %v, want %v", got, want)
-		}
-	}
+	l.wantRounds(t, "after a pause", 2, 4, 8, 16, 32, 64, 64, 65)
 }
 
 func TestARefusedProbeKeepsWhatTheLimitLearned(t *testing.T) {
@@ -172,16 +168,8 @@ func TestARefusedProbeKeepsWhatTheLimitLearned(t *testing.T) {
 			t.Fatalf("limit after a refused probe = %d, want 1", got)
 		}
 	}
-	var got []int
-	for range 6 {
-		got = append(got, l.roundOf(t, time.Millisecond, answered))
-	}
-	want := []int{2, 4, 8, 16, 32, 64}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("limits after the pause = %v, want %v: refused probes must not pass for the backend's capacity", got, want)
-		}
-	}
+	// Refused probes must not pass for the backend's capacity.
+	l.wantRounds(t, "after refused probes", 2, 4, 8, 16, 32, 64)
 }
 
 func TestLimitGrowsAtFullPacePastWhereTheBackendWasFull(t *testing.T) {
