@@ -98,10 +98,12 @@ func (r *run) takeSlots(stop context.Context, c claimed, held *slot, evs ...*Eve
 		r.slots.release(s)
 		return slot{}, r.tooLate(evs[0], c), false
 	}
-	if wait := r.pause.heldBack(evs...); wait > 0 {
+	if wait, reason := r.pause.heldBack(evs...); wait > 0 {
 		r.slots.release(s)
 		r.dueAt(time.Now().Add(wait))
-		return slot{}, Outcome{Event: evs[0], Kind: Release, Delay: wait, Error: "released unsent: delivery paused while it waited for a send slot"}, false
+		// The pause's failure stays the event's last error: it is why the
+		// event waits, and what an operator needs to fix.
+		return slot{}, Outcome{Event: evs[0], Kind: Release, Delay: wait, Error: "released unsent while delivery is paused: " + reason}, false
 	}
 	return s, Outcome{}, true
 }

@@ -89,26 +89,27 @@ func (p *pause) claimed(evs []*Event) {
 // rather than knock on a backend that takes nothing. It returns how long
 // they wait, or zero when they may go: delivery flows, one of them is the
 // probe, or the pause's wait is over and no probe is out (then the one
-// event becomes the probe).
-func (p *pause) heldBack(evs ...*Event) time.Duration {
+// event becomes the probe). With a wait comes the failure that began the
+// pause, which the held events record as the reason they wait.
+func (p *pause) heldBack(evs ...*Event) (wait time.Duration, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.since.IsZero() {
-		return 0
+		return 0, ""
 	}
 	for _, ev := range evs {
 		if ev.ID == p.probe {
-			return 0
+			return 0, ""
 		}
 	}
 	if left := time.Until(p.until); left > 0 {
-		return left
+		return left, p.reason
 	}
 	if !p.probing && len(evs) == 1 {
 		p.probing, p.probe = true, evs[0].ID
-		return 0
+		return 0, ""
 	}
-	return p.backoff.Delay(max(p.streak, 1))
+	return p.backoff.Delay(max(p.streak, 1)), p.reason
 }
 
 // remaining is how long until events may be claimed again.

@@ -81,7 +81,8 @@ func TestPrefetchedEventsWaitOutAPause(t *testing.T) {
 		heldBack := func() int {
 			n := 0
 			for _, o := range rec.all() {
-				if o.Kind == outbox.Release && strings.Contains(o.Error, "delivery paused while it waited") {
+				// Held back, with the refusal that paused delivery named.
+				if o.Kind == outbox.Release && strings.HasPrefix(o.Error, "released unsent while delivery is paused: ") && strings.Contains(o.Error, "connection refused") {
 					n++
 				}
 			}
