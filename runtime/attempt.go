@@ -23,6 +23,8 @@ type claimed struct {
 	// sets it again when the send starts, which is what "nothing got
 	// through since" is measured from.
 	successes uint64
+	// send is the number of the send, once it starts (see evidence).
+	send uint64
 	// deadline is when sends must end, with time left to record their
 	// outcomes while the lease still holds.
 	deadline time.Time
@@ -44,7 +46,7 @@ func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
 	// Whether anything got through while this request was out is measured
 	// from its send, not from its claim: an event may have waited for a
 	// slot, or others of its claim been sent and answered first.
-	c.successes = r.evidence.successes.Load()
+	c.successes, c.send = r.evidence.successes.Load(), r.evidence.sending()
 	// A send must end before its lease does, or the event could be claimed
 	// again and delivered twice at once.
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
@@ -151,7 +153,7 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held
 		}
 		return
 	}
-	c.successes = r.evidence.successes.Load() // see deliver
+	c.successes, c.send = r.evidence.successes.Load(), r.evidence.sending() // see deliver
 	start := time.Now()
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
@@ -205,7 +207,7 @@ func (r *run) tooLate(ev *Event, c claimed) Outcome {
 func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt Receipt, err error) Outcome {
 	log := r.log.With("event_id", ev.ID, "event_type", ev.Type, "attempt", ev.Attempts, "max_attempts", ev.MaxAttempts)
 	if err == nil {
-		return r.delivered(ev, receipt, log)
+		return r.delivered(ev, c, receipt, log)
 	}
 	if stop.Err() != nil {
 		r.pause.settled(ev)
@@ -252,8 +254,8 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 }
 
 // delivered is the outcome of a successful send; it ends a pause.
-func (r *run) delivered(ev *Event, receipt Receipt, log *slog.Logger) Outcome {
-	r.evidence.delivered(ev)
+func (r *run) delivered(ev *Event, c claimed, receipt Receipt, log *slog.Logger) Outcome {
+	r.evidence.delivered(ev, c.send)
 	if r.pause.reset() {
 		log.Info("outbox delivery resumed: the backend took an event again")
 		r.cfg.Observer.Resumed()

@@ -8,15 +8,25 @@ import (
 )
 
 // evidence is what a run knows for certain about what happened between two
-// failures of an event: how many deliveries succeeded, and which events
-// failed since the last success. It counts instead of reading clocks, so a
-// clock that steps, or two stores' timestamps, cannot fake it.
+// failures of an event: whether a delivery succeeded whose request went
+// out after the first failure, and which events failed since the last
+// success. It counts instead of reading clocks, so a clock that steps, or
+// two stores' timestamps, cannot fake it.
+//
+// Sends are numbered as they start. A success counts against an earlier
+// failure only when its send started after the failure was seen: outcomes
+// reach the run in whatever order their goroutines get there, so a
+// request answered just before an outage began can be recorded after a
+// failure in it, and must not make that failure look like the event's own.
 type evidence struct {
 	successes atomic.Uint64 // deliveries that succeeded
+	started   atomic.Uint64 // sends started; each send's number
 
 	mu sync.Mutex
+	// newest is the number of the latest-started send that succeeded.
+	newest uint64
 	// marks holds, for each event whose last failure this run saw, how
-	// many deliveries had succeeded by then.
+	// many sends had started by then.
 	marks map[uuid.UUID]uint64
 	// failing is the one event that failed since the last success, if
 	// only one did; several is set once another did too.
@@ -30,21 +40,26 @@ const maxRemembered = 100_000
 
 func newEvidence() *evidence { return &evidence{marks: make(map[uuid.UUID]uint64)} }
 
-// delivered counts a successful delivery of ev.
-func (e *evidence) delivered(ev *Event) {
+// sending numbers a send that starts.
+func (e *evidence) sending() uint64 { return e.started.Add(1) }
+
+// delivered counts a successful delivery of ev by the send numbered send.
+func (e *evidence) delivered(ev *Event, send uint64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.successes.Add(1)
+	e.newest = max(e.newest, send)
 	delete(e.marks, ev.ID)
 	e.failing, e.several = uuid.Nil, false
 }
 
-// deliveredSince reports whether a delivery succeeded after c's claim.
+// deliveredSince reports whether a delivery succeeded after c's send
+// started, whenever its own request went out: something gets through.
 func (e *evidence) deliveredSince(c claimed) bool { return e.successes.Load() > c.successes }
 
 // against reports whether ev's failure is evidence against it, and notes
 // the failure. It is, when the event failed before and another delivery
-// succeeded since; or when its request was dropped again right after the
+// sent since succeeded; or when its request was dropped again right after the
 // backend answered a ping, and it is the only event that failed since the
 // last delivery (a backend that drops every request is down, not
 // poisoned, and the failures of other events show it). For failures this
@@ -63,14 +78,15 @@ func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
 	var held bool
 	switch {
 	case ok:
-		held = e.successes.Load() > seen || (dropped && c.answered && !e.several)
+		held = e.newest > seen || (dropped && c.answered && !e.several)
 	default:
-		held = !ev.FailedAt.IsZero() && (ev.OthersDelivered || e.deliveredSince(c))
+		// The earlier failure came before this send started.
+		held = !ev.FailedAt.IsZero() && (ev.OthersDelivered || e.newest > c.send)
 	}
 	if len(e.marks) >= maxRemembered {
 		clear(e.marks)
 	}
-	e.marks[ev.ID] = e.successes.Load()
+	e.marks[ev.ID] = e.started.Load()
 	return held
 }
 

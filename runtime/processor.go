@@ -36,9 +36,10 @@ import (
 //     and counted in the event's Releases. Nothing yet tells the event's
 //     fault from the backend's.
 //   - A failure after other events were delivered since the event's last
-//     failure is held against it: the attempt counts (dead when they are
-//     used up), and a [Permanent] answer that repeats a counted permanent
-//     failure makes the event dead at once.
+//     failure (by requests that went out after it) is held against it:
+//     the attempt counts (dead when they are used up), and a [Permanent]
+//     answer that repeats a counted permanent failure makes the event
+//     dead at once.
 //   - [InProgress] (the backend still works on an earlier delivery of the
 //     event): tried again soon, without spending an attempt, up to
 //     MaxInProgress times.
