@@ -116,6 +116,15 @@ func (b *bench) sqlites(ctx context.Context) {
 			return rawSQLiteLoop(ctx, path, mid, batch, b.sizes.DrainCap)
 		})
 	}
+	// The raw loop on the smallest and largest backlogs too: how much of
+	// the default drain's slowing with the backlog's size is SQLite's own.
+	for _, n := range []int{sizes[0], sizes[len(sizes)-1]} {
+		if n != mid {
+			measure(sqliteRawDef(100, n), n, func(path string) (drainResult, error) {
+				return rawSQLiteLoop(ctx, path, n, 100, b.sizes.DrainCap)
+			})
+		}
+	}
 	if path, err := copyOf(mid); err != nil {
 		b.res.fail(mSQLiteBusySaves.Name, err)
 	} else if busy, err := drainWhileSaving(ctx, path, b.sizes.SaveWarm, b.sizes.SaveDur); err != nil {

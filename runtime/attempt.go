@@ -23,8 +23,13 @@ type claimed struct {
 	// sets it again when the send starts, which is what "nothing got
 	// through since" is measured from.
 	successes uint64
-	// send is the number of the send, once it starts (see evidence).
-	send uint64
+	// send is the number of the send, once it starts (see evidence), and
+	// sentAt when it started.
+	send   uint64
+	sentAt time.Time
+	// othersOut is set when, as the send's answer came, other sends were
+	// still out: any of them may yet show that deliveries get through.
+	othersOut bool
 	// deadline is when sends must end, with time left to record their
 	// outcomes while the lease still holds.
 	deadline time.Time
@@ -43,10 +48,7 @@ func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
 		r.results <- attempt{out: unsent}
 		return
 	}
-	// Whether anything got through while this request was out is measured
-	// from its send, not from its claim: an event may have waited for a
-	// slot, or others of its claim been sent and answered first.
-	c.successes, c.send = r.evidence.successes.Load(), r.evidence.sending()
+	c = r.evidence.sending(c)
 	// A send must end before its lease does, or the event could be claimed
 	// again and delivered twice at once.
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
@@ -56,6 +58,7 @@ func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
 	receipt, err := r.sender.Send(ctx, ev)
 	took := time.Since(start)
 	r.sent(took)
+	c.othersOut = r.slots.inUse() > s.n
 	out := withStatus(r.outcome(stop, ctx, ev, c, receipt, err), err)
 	// The next send may start while this outcome is recorded, and knows
 	// of the pause this one may have begun.
@@ -153,13 +156,14 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held
 		}
 		return
 	}
-	c.successes, c.send = r.evidence.successes.Load(), r.evidence.sending() // see deliver
+	c = r.evidence.sending(c)
 	start := time.Now()
 	ctx, cancel := context.WithDeadline(stop, c.deadline)
 	defer cancel()
 	results, err := bs.SendBatch(ctx, evs)
 	took := time.Since(start)
 	r.sent(took)
+	c.othersOut = r.slots.inUse() > s.n
 	if err == nil && len(results) != len(evs) {
 		err = TransientError(fmt.Errorf("outbox: the batch sender returned %d results for %d events", len(results), len(evs)), 0)
 	}
@@ -255,7 +259,7 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 
 // delivered is the outcome of a successful send; it ends a pause.
 func (r *run) delivered(ev *Event, c claimed, receipt Receipt, log *slog.Logger) Outcome {
-	r.evidence.delivered(ev, c.send)
+	r.evidence.delivered(ev, c)
 	if r.pause.reset() {
 		log.Info("outbox delivery resumed: the backend took an event again")
 		r.cfg.Observer.Resumed()
@@ -279,10 +283,13 @@ func (r *run) inProgress(ev *Event, err error, retryAfter time.Duration, log *sl
 }
 
 // pauseUnlessDelivering pauses delivery, or extends the pause, when a
-// failure comes and no delivery succeeded since the event's claim: nothing
-// gets through. It returns how long is left of the pause, or 0.
+// failure comes and no delivery succeeded while the event's request was
+// out: nothing gets through. When other sends are still out, a delivery
+// that succeeded lately counts too (see evidence.deliveredLately): a
+// refusal can come back before any of the sends the backend did take is
+// answered. It returns how long is left of the pause, or 0.
 func (r *run) pauseUnlessDelivering(ev *Event, c claimed, class Class, err error, retryAfter time.Duration, log *slog.Logger) time.Duration {
-	if r.evidence.deliveredSince(c) {
+	if r.evidence.deliveredSince(c) || (c.othersOut && r.evidence.deliveredLately()) {
 		r.pause.settled(ev)
 		return 0
 	}

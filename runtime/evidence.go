@@ -3,6 +3,7 @@ package outbox
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -21,6 +22,11 @@ import (
 type evidence struct {
 	successes atomic.Uint64 // deliveries that succeeded
 	started   atomic.Uint64 // sends started; each send's number
+	// base is when the run began; lastAt is when the latest success was
+	// recorded, as time since base, and usual how long a successful send
+	// usually takes (a moving average), both for deliveredLately.
+	base          time.Time
+	lastAt, usual atomic.Int64
 
 	mu sync.Mutex
 	// newest is the number of the latest-started send that succeeded.
@@ -38,17 +44,31 @@ type evidence struct {
 // them all and relies on the store's evidence alone.
 const maxRemembered = 100_000
 
-func newEvidence() *evidence { return &evidence{marks: make(map[uuid.UUID]uint64)} }
+func newEvidence() *evidence { return &evidence{base: time.Now(), marks: make(map[uuid.UUID]uint64)} }
 
-// sending numbers a send that starts.
-func (e *evidence) sending() uint64 { return e.started.Add(1) }
+// sending is c as a send that starts now has it: numbered, dated, and
+// knowing how many deliveries had succeeded before it. Whether anything got
+// through while its request was out is measured from here, not from the
+// claim: an event may have waited for a slot, or others of its claim been
+// sent and answered first.
+func (e *evidence) sending(c claimed) claimed {
+	c.successes, c.send, c.sentAt = e.successes.Load(), e.started.Add(1), time.Now()
+	return c
+}
 
-// delivered counts a successful delivery of ev by the send numbered send.
-func (e *evidence) delivered(ev *Event, send uint64) {
+// delivered counts a successful delivery of ev by the send c.
+func (e *evidence) delivered(ev *Event, c claimed) {
+	now := time.Since(e.base)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.successes.Add(1)
-	e.newest = max(e.newest, send)
+	e.newest = max(e.newest, c.send)
+	e.lastAt.Store(int64(now))
+	took, usual := int64(time.Since(c.sentAt)), e.usual.Load()
+	if usual == 0 {
+		usual = took
+	}
+	e.usual.Store(usual + (took-usual)/16)
 	delete(e.marks, ev.ID)
 	e.failing, e.several = uuid.Nil, false
 }
@@ -56,6 +76,16 @@ func (e *evidence) delivered(ev *Event, send uint64) {
 // deliveredSince reports whether a delivery succeeded after c's send
 // started, whenever its own request went out: something gets through.
 func (e *evidence) deliveredSince(c claimed) bool { return e.successes.Load() > c.successes }
+
+// deliveredLately reports whether a delivery succeeded within twice the
+// time a successful send usually takes. A refusal can come back far faster
+// than a delivery (a 503 from a backend at capacity, while the sends it
+// took are still being served): that nothing succeeded while such a
+// request was out says nothing of whether anything gets through.
+func (e *evidence) deliveredLately() bool {
+	last := e.lastAt.Load()
+	return last > 0 && time.Since(e.base)-time.Duration(last) < 2*time.Duration(e.usual.Load())
+}
 
 // against reports whether ev's failure is evidence against it, and notes
 // the failure. It is, when the event failed before and another delivery

@@ -116,6 +116,13 @@ func (l *limiter) current() int {
 	return int(l.limit)
 }
 
+// inUse is how many slots are held: sends out, and sends about to start.
+func (l *limiter) inUse() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.used
+}
+
 // fits reports whether n more slots may be taken now. A batch larger than
 // the limit goes alone.
 func (l *limiter) fits(n int) bool { return l.used+n <= int(l.limit) || l.used == 0 }

@@ -33,7 +33,7 @@ func TestPermanentKillsOnlyAfterACountedRefusal(t *testing.T) {
 	} {
 		r := newTestRun()
 		c := r.claimedNow()
-		r.evidence.delivered(&Event{ID: uuid.New()}, r.evidence.sending()) // another delivery since the claim
+		r.evidence.delivered(&Event{ID: uuid.New()}, r.evidence.sending(c)) // another delivery since the claim
 		ev := &Event{ID: uuid.New(), Type: "t", Attempts: 3, MaxAttempts: 5,
 			FailedAt: time.Now(), FailedClass: Permanent, CountedClass: tc.counted, OthersDelivered: true}
 		out := r.outcome(ctx, ctx, ev, c, Receipt{}, refused)
@@ -41,12 +41,6 @@ func TestPermanentKillsOnlyAfterACountedRefusal(t *testing.T) {
 			t.Errorf("a held 400 after a counted %s failure: %s, want %s", tc.counted, out.Kind, tc.want)
 		}
 	}
-}
-
-// sendingNow is c as a send that starts now sees it.
-func (r *run) sendingNow(c claimed) claimed {
-	c.successes, c.send = r.evidence.successes.Load(), r.evidence.sending()
-	return c
 }
 
 // A success whose request went out before an event failed is no evidence
@@ -61,7 +55,7 @@ func TestASuccessSentBeforeAFailureIsNoEvidence(t *testing.T) {
 		a := &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 1}
 		b := &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 1}
 		claim := r.claimedNow()
-		ca, cb := r.sendingNow(claim), r.sendingNow(claim) // both requests out at once
+		ca, cb := r.evidence.sending(claim), r.evidence.sending(claim) // both requests out at once
 		if successFirst {
 			r.outcome(ctx, ctx, a, ca, Receipt{}, nil)
 		}
@@ -74,14 +68,47 @@ func TestASuccessSentBeforeAFailureIsNoEvidence(t *testing.T) {
 		b.FailedAt, b.FailedClass = time.Now(), Transient
 		// The outage goes on: b is sent again and fails again, and no
 		// request sent after its first failure got through.
-		if out := r.outcome(ctx, ctx, b, r.sendingNow(r.claimedNow()), Receipt{}, unavailable); out.Kind != Release {
+		if out := r.outcome(ctx, ctx, b, r.evidence.sending(r.claimedNow()), Receipt{}, unavailable); out.Kind != Release {
 			t.Errorf("success recorded first %v: b's second failure in the outage: %s, want %s", successFirst, out.Kind, Release)
 		}
 		// Once a request sent after b's failure gets through, b's next
 		// failure is its own.
-		r.outcome(ctx, ctx, a, r.sendingNow(r.claimedNow()), Receipt{}, nil)
-		if out := r.outcome(ctx, ctx, b, r.sendingNow(r.claimedNow()), Receipt{}, unavailable); out.Kind != Dead {
+		r.outcome(ctx, ctx, a, r.evidence.sending(r.claimedNow()), Receipt{}, nil)
+		if out := r.outcome(ctx, ctx, b, r.evidence.sending(r.claimedNow()), Receipt{}, unavailable); out.Kind != Dead {
 			t.Errorf("success recorded first %v: b failing after a later delivery: %s, want %s", successFirst, out.Kind, Dead)
+		}
+	}
+}
+
+// A failure that comes back faster than deliveries take does not pause
+// delivery while deliveries succeed: a 503 from a backend at capacity is
+// answered at once, while the sends it took are still being served, and
+// nothing succeeding while that request was out says nothing. A failure of
+// the only send out does pause: nothing else could have got through.
+func TestAQuickRefusalAmongDeliveriesDoesNotPause(t *testing.T) {
+	ctx := context.Background()
+	full := TransientError(errors.New("503 Service Unavailable"), 0)
+	for _, tc := range []struct {
+		deliveredLately, othersOut, wantPaused bool
+	}{
+		{false, true, true},
+		{true, true, false},
+		{true, false, true},
+	} {
+		r := newTestRun()
+		if tc.deliveredLately {
+			// A delivery that took a while (its request went out an hour
+			// ago) was just recorded.
+			c := r.evidence.sending(r.claimedNow())
+			c.sentAt = c.sentAt.Add(-time.Hour)
+			r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, c, Receipt{}, nil)
+		}
+		ev := &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}
+		c := r.evidence.sending(r.claimedNow())
+		c.othersOut = tc.othersOut
+		r.outcome(ctx, ctx, ev, c, Receipt{}, full)
+		if paused := r.State().Paused; paused != tc.wantPaused {
+			t.Errorf("a refusal, a delivery just before %v, other sends out %v: paused %v, want %v", tc.deliveredLately, tc.othersOut, paused, tc.wantPaused)
 		}
 	}
 }

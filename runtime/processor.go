@@ -23,8 +23,10 @@ import (
 // event itself; an outage of any kind pauses delivery instead. A failed
 // delivery is weighed as follows:
 //
-//   - Nothing gets through: no delivery succeeded since the event was
-//     claimed. Delivery pauses, whatever the failure (a 5xx, a 400, a
+//   - Nothing gets through: no delivery succeeded while the event's
+//     request was out (nor lately, when other sends were still out: a 503
+//     from a backend at capacity comes back before the sends it took are
+//     answered). Delivery pauses, whatever the failure (a 5xx, a 400, a
 //     redirect, a timeout, a dropped connection, a refused one): the
 //     processor sends one event at a time, with a growing wait, until one
 //     is delivered. The pause is logged, told to the Observer and reported
