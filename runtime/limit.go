@@ -16,7 +16,7 @@ import (
 // network (additive increase, multiplicative decrease): it doubles each
 // round of sends until the backend first shows it is at capacity (slow
 // start, from 16), then grows by one per round while the sends it allows are in
-// use and answered as fast as usual (a quarter of that pace just past
+// use and answered as fast as usual (an eighth of that pace just past
 // where the backend last refused); it shrinks by a fifth when the backend
 // refuses for capacity (429, 503, 504) or does not answer in time, and by
 // a tenth when the recent answers to single sends take twice as long as
@@ -35,7 +35,7 @@ type limiter struct {
 	// the ceiling until the backend first shows its capacity.
 	threshold float64
 	// atCapacity is the limit the backend last showed it could not take;
-	// near it the limit grows at a quarter of the pace, so that it seldom
+	// near it the limit grows at an eighth of the pace, so that it seldom
 	// knocks on the same wall.
 	atCapacity float64
 	// round counts the limit's decreases; a send remembers the round it
@@ -89,7 +89,7 @@ const (
 	slowdown      = 2
 	slowdownFloor = time.Millisecond
 	// nearCapacity bounds, as a multiple of where the backend last refused,
-	// the band where the limit grows at a quarter of the pace: past it, the
+	// the band where the limit grows at an eighth of the pace: past it, the
 	// backend has grown (a deploy, an autoscale) and the limit goes on at
 	// the full pace.
 	nearCapacity = 1.25
@@ -233,7 +233,7 @@ func (l *limiter) adapt(s slot, took time.Duration, sig signal) {
 	case l.limit < l.threshold:
 		l.limit = min(l.limit+n, l.threshold)
 	case l.atCapacity > 0 && l.limit+1 > l.atCapacity && l.limit < nearCapacity*l.atCapacity:
-		l.limit += n / (4 * l.limit)
+		l.limit += n / (8 * l.limit)
 	default:
 		l.limit += n / l.limit
 	}

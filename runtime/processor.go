@@ -68,10 +68,10 @@ import (
 // fifth off the limit; answers to single sends twice as slow as usual
 // (and slower by more than a millisecond) take a tenth; at most one
 // decrease a round. Just past the limit where the backend last refused,
-// it grows at a quarter of the pace. When delivery pauses, the limit drops to one send (the probe);
-// after the pause it doubles again up to half of where the backend was
-// full, so that a backend recovering from an outage meets a few requests
-// and then more, not the whole backlog. [Processor.State] reports the
+// it grows at an eighth of the pace. When delivery pauses, the limit
+// drops to one send (the probe); after the pause it doubles again up to
+// half of where the backend was full, so that a backend recovering from
+// an outage meets a few requests and then more, not the whole backlog. [Processor.State] reports the
 // limit, and outboxprom exports it. Config.FixedConcurrency turns this
 // off.
 type Processor struct {
