@@ -11,8 +11,10 @@ import (
 // evidence is what a run knows for certain about what happened between two
 // failures of an event: whether a delivery succeeded whose request went
 // out after the first failure, and which events failed since the last
-// success. It counts instead of reading clocks, so a clock that steps, or
-// two stores' timestamps, cannot fake it.
+// success. What it holds against an event counts instead of reading
+// clocks, so a clock that steps, or two stores' timestamps, cannot fake
+// it; only deliveredLately, which can hold off a pause but never spends an
+// attempt, reads this process's monotonic clock.
 //
 // Sends are numbered as they start. A success counts against an earlier
 // failure only when its send started after the failure was seen: outcomes
@@ -64,11 +66,13 @@ func (e *evidence) delivered(ev *Event, c claimed) {
 	e.successes.Add(1)
 	e.newest = max(e.newest, c.send)
 	e.lastAt.Store(int64(now))
-	took, usual := int64(time.Since(c.sentAt)), e.usual.Load()
-	if usual == 0 {
-		usual = took
+	if !c.sentAt.IsZero() { // every send is dated by sending; guard the average anyway
+		took, usual := int64(time.Since(c.sentAt)), e.usual.Load()
+		if usual == 0 {
+			usual = took
+		}
+		e.usual.Store(usual + (took-usual)/16)
 	}
-	e.usual.Store(usual + (took-usual)/16)
 	delete(e.marks, ev.ID)
 	e.failing, e.several = uuid.Nil, false
 }

@@ -112,3 +112,22 @@ func TestAQuickRefusalAmongDeliveriesDoesNotPause(t *testing.T) {
 		}
 	}
 }
+
+// Once deliveries stop, a refusal pauses delivery even with other sends
+// out: "lately" lasts twice a usual delivery's time, not for ever.
+func TestARefusalLongAfterTheLastDeliveryPauses(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRun()
+	r.evidence.base = r.evidence.base.Add(-2 * time.Hour) // a run that began two hours ago
+	c := r.evidence.sending(r.claimedNow())
+	c.sentAt = c.sentAt.Add(-time.Millisecond) // a delivery that took 1 ms
+	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, c, Receipt{}, nil)
+	// recorded an hour ago
+	r.evidence.lastAt.Store(r.evidence.lastAt.Load() - int64(time.Hour))
+	c = r.evidence.sending(r.claimedNow())
+	c.othersOut = true
+	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, c, Receipt{}, TransientError(errors.New("503 Service Unavailable"), 0))
+	if !r.State().Paused {
+		t.Fatal("a refusal an hour after the last delivery, other sends out: not paused")
+	}
+}
