@@ -397,9 +397,20 @@ func TestKilledProcessorIsShownDead(t *testing.T) {
 			t.Fatalf("no delivery began:\n%s", d.logs())
 		}
 		// The adaptive limit starts at 16 sends, and the backend has not
-		// answered anything to move it.
-		if r := ctl(t, o.with("processors")...); r.code != 0 || !strings.Contains(r.stdout, "delivering:") || !strings.Contains(r.stdout, "up to 16 sends at once") {
-			t.Fatalf("processors while it delivers: %s", r)
+		// answered anything to move it. The delivery can begin before the
+		// first heartbeat that reports it is written: ask until one is.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			r := ctl(t, o.with("processors")...)
+			if r.code == 0 && strings.Contains(r.stdout, "delivering:") {
+				if !strings.Contains(r.stdout, "up to 16 sends at once") {
+					t.Fatalf("processors while it delivers: %s", r)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("processors while it delivers: %s", r)
+			}
+			time.Sleep(100 * time.Millisecond) // polling another process's database, as an operator would
 		}
 		if err := d.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
