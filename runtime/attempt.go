@@ -257,10 +257,11 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 	return r.failed(ev, class, err, retryAfter, log)
 }
 
-// delivered is the outcome of a successful send; it ends a pause.
+// delivered is the outcome of a successful send; it ends a pause, unless
+// its request went out before the pause began.
 func (r *run) delivered(ev *Event, c claimed, receipt Receipt, log *slog.Logger) Outcome {
 	r.evidence.delivered(ev, c)
-	if r.pause.reset() {
+	if r.pause.delivered(c.send) {
 		log.Info("outbox delivery resumed: the backend took an event again")
 		r.cfg.Observer.Resumed()
 		r.stateChanged()
@@ -293,7 +294,7 @@ func (r *run) pauseUnlessDelivering(ev *Event, c claimed, class Class, err error
 		r.pause.settled(ev)
 		return 0
 	}
-	pausedFor, started := r.pause.trip(time.Now(), ev, class, err.Error(), retryAfter)
+	pausedFor, started := r.pause.trip(time.Now(), ev, class, err.Error(), retryAfter, r.evidence.started.Load())
 	if started {
 		r.slots.restart()
 		log.Warn("outbox delivery paused: no delivery is getting through", "class", class, "err", err, "probe_in", pausedFor)

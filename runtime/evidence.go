@@ -37,9 +37,13 @@ type evidence struct {
 	// many sends had started by then.
 	marks map[uuid.UUID]uint64
 	// failing is the one event that failed since the last success, if
-	// only one did; several is set once another did too.
-	failing uuid.UUID
-	several bool
+	// only one did; several is set once another did too. A success counts
+	// here only when its send started after the latest failure
+	// (lastFailure, the number of sends started by then): one sent before
+	// it says nothing of whether the failures since were one event's.
+	failing     uuid.UUID
+	several     bool
+	lastFailure uint64
 }
 
 // maxRemembered bounds the failures a run remembers; past it, it forgets
@@ -74,7 +78,9 @@ func (e *evidence) delivered(ev *Event, c claimed) {
 		e.usual.Store(usual + (took-usual)/16)
 	}
 	delete(e.marks, ev.ID)
-	e.failing, e.several = uuid.Nil, false
+	if c.send > e.lastFailure {
+		e.failing, e.several = uuid.Nil, false
+	}
 }
 
 // deliveredSince reports whether a delivery succeeded after c's send
@@ -95,8 +101,9 @@ func (e *evidence) deliveredLately() bool {
 // the failure. It is, when the event failed before and another delivery
 // sent since succeeded; or when its request was dropped again right after the
 // backend answered a ping, and it is the only event that failed since the
-// last delivery (a backend that drops every request is down, not
-// poisoned, and the failures of other events show it). For failures this
+// last delivery sent after the failures, dead ones included (a backend
+// that drops every request is down, not poisoned, and the failures of
+// other events show it). For failures this
 // run saw it knows that exactly; for the others (seen by another
 // processor, or an earlier run) it asks the store's dates.
 func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
@@ -120,18 +127,19 @@ func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
 	if len(e.marks) >= maxRemembered {
 		clear(e.marks)
 	}
-	e.marks[ev.ID] = e.started.Load()
+	e.lastFailure = e.started.Load()
+	e.marks[ev.ID] = e.lastFailure
 	return held
 }
 
-// forget drops what the run remembers of ev's failures: it is dead. If it
-// was the one event failing, the next to fail (its key's next event, say)
-// is alone again.
+// forget drops what the run remembers of ev's failures: it is dead. It
+// stays the event that failed since the last success, so the next event to
+// fail before another delivery succeeds (its key's next event, say) is not
+// alone: when the next event's requests are dropped too, the backend may
+// drop every request, and the ping rule kills at most one event while
+// nothing is delivered.
 func (e *evidence) forget(ev *Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.marks, ev.ID)
-	if e.failing == ev.ID {
-		e.failing = uuid.Nil
-	}
 }

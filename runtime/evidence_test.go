@@ -294,9 +294,11 @@ func TestNewProcessorChecksTheLeaseAgainstTheSender(t *testing.T) {
 
 // An event whose request makes the backend drop the connection (it crashes
 // on it) ends dead even when nothing else is being delivered: the backend
-// answers a ping, and then drops the event's request again. So does its
-// entity's next event, poisoned too, once the first is dead; the one after
-// is delivered.
+// answers a ping, and then drops the event's request again. Its entity's
+// next event, poisoned too, is not killed the same way while nothing else
+// is delivered, since a backend that drops every request looks just the
+// same: it waits, paused, until another delivery succeeds, and then ends
+// dead too; the one after is delivered.
 func TestPoisonEndsDeadWithNoOtherTraffic(t *testing.T) {
 	eachStore(t, func(t *testing.T, s testStore) {
 		var evs []outbox.Event
@@ -324,20 +326,84 @@ func TestPoisonEndsDeadWithNoOtherTraffic(t *testing.T) {
 		}))
 		defer backend.Close()
 		rec := start(t, s, newSender(t, backend.URL), fast(t))
+		rec.waitFor(t, outbox.Dead, 1, 10*time.Second)
+		second := stored[1].ID
+		rec.waitUntil(t, 10*time.Second, func() bool { return rec.releasesOf(second) >= 4 || rec.count(outbox.Dead) > 1 })
+		if rec.count(outbox.Dead) != 1 || rec.count(outbox.Retry) != 1 {
+			t.Fatalf("%d dead, %d counted retries while the second poisoned event was dropped with nothing delivered; want only the first's",
+				rec.count(outbox.Dead), rec.count(outbox.Retry))
+		}
+		s.enqueue(t, event("q", 1)) // another entity's change is delivered
 		rec.waitFor(t, outbox.Dead, 2, 10*time.Second)
 		for _, poisoned := range stored[:2] {
 			got, err := s.Get(t.Context(), poisoned.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != outbox.StatusDead || got.Attempts != 2 || got.Releases != 1 || got.FailedClass != outbox.Unanswered {
-				t.Fatalf("poison %d: status %s, attempts %d, releases %d, class %s; want dead after one release and two counted attempts",
+			if got.Status != outbox.StatusDead || got.Attempts != 2 || got.Releases < 1 || got.FailedClass != outbox.Unanswered {
+				t.Fatalf("poison %d: status %s, attempts %d, releases %d, class %s; want dead after a release and two counted attempts",
 					poisoned.EntityVersion, got.Status, got.Attempts, got.Releases, got.FailedClass)
 			}
 		}
-		rec.waitFor(t, outbox.Delivered, 1, 10*time.Second)
+		rec.waitFor(t, outbox.Delivered, 2, 10*time.Second)
 	})
 }
+
+// A backend that drops every request while answering pings kills nothing,
+// even when one request sent before the others failed is answered after
+// them: that delivery says nothing of the failures since, and the events
+// dropped one at a time in the pause that follows are not singled out.
+func TestDroppingEveryRequestAfterALateSuccessKillsNothing(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		var evs []outbox.Event
+		for i := range 10 {
+			ev := event(fmt.Sprintf("d%d", i), 1)
+			ev.MaxAttempts = 1
+			evs = append(evs, ev)
+		}
+		s.enqueue(t, evs...)
+		sender := &droppingSender{slowFirst: make(chan struct{})}
+		sender.dropping.Store(true)
+		cfg := fast(t)
+		cfg.Concurrency = 16
+		rec := start(t, s, sender, cfg)
+		rec.waitFor(t, outbox.Release, 1, 10*time.Second)
+		close(sender.slowFirst) // the first request is answered once a failure is recorded
+		// Each dropped event sent three times, unless events die first.
+		rec.waitUntil(t, 20*time.Second, func() bool { return rec.count(outbox.Release) >= 9*3 || rec.count(outbox.Dead) > 0 })
+		if rec.count(outbox.Dead) != 0 || rec.count(outbox.Retry) != 0 || rec.count(outbox.Delivered) != 1 {
+			t.Fatalf("%d dead, %d counted retries, %d delivered while every request but the first was dropped; want 0, 0, 1",
+				rec.count(outbox.Dead), rec.count(outbox.Retry), rec.count(outbox.Delivered))
+		}
+		sender.dropping.Store(false)
+		rec.waitFor(t, outbox.Delivered, 10, 20*time.Second)
+	})
+}
+
+// droppingSender answers pings; its first request succeeds once slowFirst
+// is closed, and every other request is dropped while dropping is set.
+type droppingSender struct {
+	dropping  atomic.Bool
+	calls     atomic.Int64
+	slowFirst chan struct{}
+}
+
+func (d *droppingSender) Send(ctx context.Context, ev *outbox.Event) (outbox.Receipt, error) {
+	if d.calls.Add(1) == 1 {
+		select {
+		case <-d.slowFirst:
+		case <-ctx.Done():
+			return outbox.Receipt{}, ctx.Err()
+		}
+		return outbox.Receipt{}, nil
+	}
+	if d.dropping.Load() {
+		return outbox.Receipt{}, outbox.DroppedError(errors.New("connection reset by peer"))
+	}
+	return outbox.Receipt{}, nil
+}
+
+func (d *droppingSender) Ping(context.Context, *outbox.Event) error { return nil }
 
 // A backend that takes requests and never answers anything (a hung
 // application behind a proxy), for far longer than the retry schedule,

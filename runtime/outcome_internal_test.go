@@ -131,3 +131,78 @@ func TestARefusalLongAfterTheLastDeliveryPauses(t *testing.T) {
 		t.Fatal("a refusal an hour after the last delivery, other sends out: not paused")
 	}
 }
+
+// Dropped requests are held against an event by the ping rule only while it
+// is the one event failing since a delivery whose request went out after
+// the failures: a success sent before them, recorded after, makes none of
+// them alone, and an event dead by the rule keeps the next one from being
+// alone, so a backend that drops every request kills at most one event
+// while nothing gets through.
+func TestDroppedRequestsAreNotSingledOutByAnEarlierSuccess(t *testing.T) {
+	ctx := context.Background()
+	drop := DroppedError(errors.New("connection reset by peer"))
+	retryDropped := func(r *run, ev *Event) Outcome {
+		c := r.evidence.sending(r.claimedNow())
+		c.answered = true // the backend answered a ping just before
+		return r.outcome(ctx, ctx, ev, c, Receipt{}, drop)
+	}
+	fail := func(r *run, ev *Event, c claimed) {
+		r.outcome(ctx, ctx, ev, c, Receipt{}, drop)
+		ev.FailedAt, ev.FailedClass = time.Now(), Unanswered
+	}
+	newEvent := func() *Event { return &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 1} }
+
+	t.Run("a success sent before the failures", func(t *testing.T) {
+		r := newTestRun()
+		a, b, d := newEvent(), newEvent(), newEvent()
+		claim := r.claimedNow()
+		ca, cb, cd := r.evidence.sending(claim), r.evidence.sending(claim), r.evidence.sending(claim)
+		fail(r, b, cb)
+		fail(r, d, cd)
+		r.outcome(ctx, ctx, a, ca, Receipt{}, nil) // answered before the outage, recorded after
+		for _, ev := range []*Event{b, d} {
+			if out := retryDropped(r, ev); out.Kind != Release {
+				t.Errorf("dropped again, pings answered, no delivery sent since: %s, want %s", out.Kind, Release)
+			}
+		}
+	})
+	t.Run("one event dead by the rule", func(t *testing.T) {
+		r := newTestRun()
+		b, d := newEvent(), newEvent()
+		fail(r, b, r.evidence.sending(r.claimedNow()))
+		if out := retryDropped(r, b); out.Kind != Dead {
+			t.Fatalf("the one event failing, dropped again after a ping: %s, want %s", out.Kind, Dead)
+		}
+		fail(r, d, r.evidence.sending(r.claimedNow()))
+		if out := retryDropped(r, d); out.Kind != Release {
+			t.Errorf("the next event dropped twice, no delivery since the first died: %s, want %s", out.Kind, Release)
+		}
+		// Once a request sent after d's failures gets through, d's next
+		// drop is its own.
+		r.outcome(ctx, ctx, newEvent(), r.evidence.sending(r.claimedNow()), Receipt{}, nil)
+		if out := retryDropped(r, d); out.Kind != Dead {
+			t.Errorf("dropped after a later delivery: %s, want %s", out.Kind, Dead)
+		}
+	})
+}
+
+// A delivery whose request went out before delivery paused does not end
+// the pause: its answer may predate the outage. One sent after does.
+func TestASuccessSentBeforeAPauseDoesNotEndIt(t *testing.T) {
+	ctx := context.Background()
+	r := newTestRun()
+	claim := r.claimedNow()
+	before, failing := r.evidence.sending(claim), r.evidence.sending(claim)
+	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, failing, Receipt{}, TransientError(errors.New("503 Service Unavailable"), 0))
+	if !r.State().Paused {
+		t.Fatal("a refusal with nothing delivered: not paused")
+	}
+	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, before, Receipt{}, nil)
+	if !r.State().Paused {
+		t.Error("a success sent before the pause began ended it")
+	}
+	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, r.evidence.sending(r.claimedNow()), Receipt{}, nil)
+	if r.State().Paused {
+		t.Error("a success sent during the pause did not end it")
+	}
+}

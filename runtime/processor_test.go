@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
 	"github.com/outboxgen/outboxgen/internal/pgtest"
+
 	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/outboxtest"
 )
@@ -160,6 +162,19 @@ func (r *recorder) count(kind outbox.OutcomeKind) int {
 	n := 0
 	for _, o := range r.outcomes {
 		if o.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// releasesOf returns how many times the event id was released.
+func (r *recorder) releasesOf(id uuid.UUID) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, o := range r.outcomes {
+		if o.Kind == outbox.Release && o.Event.ID == id {
 			n++
 		}
 	}

@@ -297,7 +297,9 @@ type TimeoutSender interface {
 // again an event whose last request got no answer: if the backend answers
 // the ping and then again leaves the event's request unanswered, the event
 // is what it chokes on (it may crash the backend), and the failure is held
-// against it even when no other event is being delivered.
+// against it even when no other event is being delivered. Only while it is
+// the one event failing, though: a backend that drops every request is down,
+// so while nothing is delivered this kills at most one event.
 type Pinger interface {
 	Sender
 	// Ping asks the backend (where ev would be delivered) for any answer
