@@ -22,7 +22,7 @@ GRANT EXECUTE ON FUNCTION outbox_enqueue(uuid, text, text, text, text, text, boo
 GRANT SELECT, DELETE ON outbox_events TO outboxgen_processor;
 GRANT UPDATE (status, is_head, attempts, lease_owner, lease_token, lease_until, run_at, last_error,
     updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, counted_class, in_progress,
-    attempt_log) ON outbox_events TO outboxgen_processor;
+    attempt_log, claimed_at) ON outbox_events TO outboxgen_processor;
 GRANT SELECT, UPDATE, DELETE ON outbox_keys TO outboxgen_processor;
 GRANT SELECT, INSERT, UPDATE, DELETE ON outbox_processors TO outboxgen_processor;
 -- Every claim skips the event types an operator paused.

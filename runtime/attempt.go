@@ -171,15 +171,23 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held
 	// The request was answered unless it failed as a whole; one event
 	// refused for capacity says the backend is full.
 	sig := capacitySignal(stop, ctx, err)
-	for i, ev := range evs {
-		receipt, sendErr := Receipt{}, err
-		if err == nil {
-			receipt, sendErr = results[i].Receipt, results[i].Err
+	// The deliveries are weighed before the failures: the same request
+	// shows that the backend takes events, and a refusal weighed first
+	// would pause delivery for nothing.
+	for _, delivered := range []bool{true, false} {
+		for i, ev := range evs {
+			receipt, sendErr := Receipt{}, err
+			if err == nil {
+				receipt, sendErr = results[i].Receipt, results[i].Err
+			}
+			if (sendErr == nil) != delivered {
+				continue
+			}
 			if capacitySignal(stop, ctx, sendErr) == overloaded {
 				sig = overloaded
 			}
+			outs[i] = attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, sendErr), sendErr), took: took}
 		}
-		outs[i] = attempt{out: withStatus(r.outcome(stop, ctx, ev, c, receipt, sendErr), sendErr), took: took}
 	}
 	r.slots.done(s, took, sig)
 	for _, a := range outs {
@@ -257,11 +265,12 @@ func (r *run) outcome(stop, ctx context.Context, ev *Event, c claimed, receipt R
 	return r.failed(ev, class, err, retryAfter, log)
 }
 
-// delivered is the outcome of a successful send; it ends a pause, unless
-// its request went out before the pause began.
+// delivered is the outcome of a successful send; it ends a pause, whenever
+// its request went out: an answer that came after the pause began shows
+// the backend answers.
 func (r *run) delivered(ev *Event, c claimed, receipt Receipt, log *slog.Logger) Outcome {
 	r.evidence.delivered(ev, c)
-	if r.pause.delivered(c.send) {
+	if r.pause.reset() {
 		log.Info("outbox delivery resumed: the backend took an event again")
 		r.cfg.Observer.Resumed()
 		r.stateChanged()
@@ -294,7 +303,7 @@ func (r *run) pauseUnlessDelivering(ev *Event, c claimed, class Class, err error
 		r.pause.settled(ev)
 		return 0
 	}
-	pausedFor, started := r.pause.trip(time.Now(), ev, class, err.Error(), retryAfter, r.evidence.started.Load())
+	pausedFor, started := r.pause.trip(time.Now(), ev, class, err.Error(), retryAfter)
 	if started {
 		r.slots.restart()
 		log.Warn("outbox delivery paused: no delivery is getting through", "class", class, "err", err, "probe_in", pausedFor)

@@ -351,8 +351,9 @@ func TestPoisonEndsDeadWithNoOtherTraffic(t *testing.T) {
 
 // A backend that drops every request while answering pings kills nothing,
 // even when one request sent before the others failed is answered after
-// them: that delivery says nothing of the failures since, and the events
-// dropped one at a time in the pause that follows are not singled out.
+// them: that delivery says nothing of the failures since, to this processor
+// or to another that reads them from the store, and the events dropped one
+// at a time in the pause that follows are not singled out.
 func TestDroppingEveryRequestAfterALateSuccessKillsNothing(t *testing.T) {
 	eachStore(t, func(t *testing.T, s testStore) {
 		var evs []outbox.Event
@@ -374,6 +375,15 @@ func TestDroppingEveryRequestAfterALateSuccessKillsNothing(t *testing.T) {
 		if rec.count(outbox.Dead) != 0 || rec.count(outbox.Retry) != 0 || rec.count(outbox.Delivered) != 1 {
 			t.Fatalf("%d dead, %d counted retries, %d delivered while every request but the first was dropped; want 0, 0, 1",
 				rec.count(outbox.Dead), rec.count(outbox.Retry), rec.count(outbox.Delivered))
+		}
+		// A second processor (or this one restarted) knows the failures
+		// only from the store, which must not take the late delivery for
+		// one that followed them.
+		startObserved(t, s, sender, cfg, rec)
+		released := rec.count(outbox.Release)
+		rec.waitUntil(t, 20*time.Second, func() bool { return rec.count(outbox.Release) >= released+9*2 || rec.count(outbox.Dead) > 0 })
+		if rec.count(outbox.Dead) != 0 || rec.count(outbox.Retry) != 0 {
+			t.Fatalf("beside a second processor: %d dead, %d counted retries while every request was dropped", rec.count(outbox.Dead), rec.count(outbox.Retry))
 		}
 		sender.dropping.Store(false)
 		rec.waitFor(t, outbox.Delivered, 10, 20*time.Second)

@@ -185,24 +185,3 @@ func TestDroppedRequestsAreNotSingledOutByAnEarlierSuccess(t *testing.T) {
 		}
 	})
 }
-
-// A delivery whose request went out before delivery paused does not end
-// the pause: its answer may predate the outage. One sent after does.
-func TestASuccessSentBeforeAPauseDoesNotEndIt(t *testing.T) {
-	ctx := context.Background()
-	r := newTestRun()
-	claim := r.claimedNow()
-	before, failing := r.evidence.sending(claim), r.evidence.sending(claim)
-	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, failing, Receipt{}, TransientError(errors.New("503 Service Unavailable"), 0))
-	if !r.State().Paused {
-		t.Fatal("a refusal with nothing delivered: not paused")
-	}
-	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, before, Receipt{}, nil)
-	if !r.State().Paused {
-		t.Error("a success sent before the pause began ended it")
-	}
-	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, r.evidence.sending(r.claimedNow()), Receipt{}, nil)
-	if r.State().Paused {
-		t.Error("a success sent during the pause did not end it")
-	}
-}

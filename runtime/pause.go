@@ -9,10 +9,9 @@ import (
 
 // pause is the processor-wide stop on delivery while nothing gets
 // through: failures arrive and no delivery succeeded while their
-// requests were out (see run.pauseUnlessDelivering). While paused the
-// processor sends one event at a time (a probe), each after a wait that
-// grows with every failed probe; the first delivery that succeeds by a
-// request sent after the pause began ends it.
+// requests were out (see run.pauseUnlessDelivering). While paused the processor sends one event at a time (a probe),
+// each after a wait that grows with every failed probe; the first
+// delivery that succeeds ends the pause.
 type pause struct {
 	backoff Backoff
 	mu      sync.Mutex
@@ -23,17 +22,13 @@ type pause struct {
 	class   Class     // its class
 	probing bool      // a probe is claimed or in flight
 	probe   uuid.UUID // the probe's event, once claimed
-	// before is how many sends had started when the pause began (see
-	// evidence.sending): the answer to one of them may predate the outage.
-	before uint64
 }
 
 // trip records a failure while nothing gets through. It starts a pause
 // (started is true) or, when the pause's wait is over, extends it with
-// the next, longer wait; atLeast is the backend's Retry-After, if any, and
-// sends how many sends have started. It returns how long is left of the
-// pause.
-func (p *pause) trip(now time.Time, ev *Event, class Class, reason string, atLeast time.Duration, sends uint64) (left time.Duration, started bool) {
+// the next, longer wait; atLeast is the backend's Retry-After, if any. It
+// returns how long is left of the pause.
+func (p *pause) trip(now time.Time, ev *Event, class Class, reason string, atLeast time.Duration) (left time.Duration, started bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.settle(ev)
@@ -42,7 +37,7 @@ func (p *pause) trip(now time.Time, ev *Event, class Class, reason string, atLea
 	}
 	started = p.since.IsZero()
 	if started {
-		p.since, p.reason, p.class, p.before = now, reason, class, sends
+		p.since, p.reason, p.class = now, reason, class
 	}
 	p.streak++
 	d := max(p.backoff.Delay(p.streak), atLeast)
@@ -50,28 +45,14 @@ func (p *pause) trip(now time.Time, ev *Event, class Class, reason string, atLea
 	return d, started
 }
 
-// delivered ends the pause after a successful delivery by the send
-// numbered send, unless that send started before the pause began; it
-// reports whether it ended one.
-func (p *pause) delivered(send uint64) bool {
+// reset ends the pause after a successful delivery; it reports whether
+// there was one to end.
+func (p *pause) reset() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.since.IsZero() || send <= p.before {
-		return false
-	}
-	p.clear()
-	return true
-}
-
-// reset ends any pause: a run begins.
-func (p *pause) reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.clear()
-}
-
-func (p *pause) clear() {
-	p.until, p.streak, p.since, p.reason, p.class, p.probing, p.probe, p.before = time.Time{}, 0, time.Time{}, "", Transient, false, uuid.Nil, 0
+	was := !p.since.IsZero()
+	p.until, p.streak, p.since, p.reason, p.class, p.probing, p.probe = time.Time{}, 0, time.Time{}, "", Transient, false, uuid.Nil
+	return was
 }
 
 // settled notes that an outcome that neither trips nor resets the pause

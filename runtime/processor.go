@@ -49,7 +49,8 @@ import (
 // So an event that makes the backend drop the connection, or crash, ends
 // dead and frees its key's later events, while a backend that answers 503
 // or 400 to everything, for as long as it does, empties nothing into the
-// dead state.
+// dead state. With no other traffic, only a [Pinger] tells the two apart,
+// for one event: see its documentation.
 //
 // Each send must end before a deadline measured from the moment before its
 // claim (Lease less a margin for recording the outcome); an event whose

@@ -104,6 +104,13 @@ func start(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config
 func startProcessor(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config) (*outbox.Processor, *recorder) {
 	t.Helper()
 	rec := newRecorder()
+	return startObserved(t, s, sender, cfg, rec), rec
+}
+
+// startObserved is start with the recorder given, which processors may
+// share.
+func startObserved(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config, rec *recorder) *outbox.Processor {
+	t.Helper()
 	cfg.Observer = rec
 	p := newProcessor(t, s, sender, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -115,7 +122,7 @@ func startProcessor(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outb
 			t.Errorf("processor: %v", err)
 		}
 	})
-	return p, rec
+	return p
 }
 
 // recorder is an Observer that lets tests wait for outcomes.
@@ -500,6 +507,33 @@ func TestProcessorSendsInBatches(t *testing.T) {
 		// more.
 		if tries := sender.AttemptsOf(bad.ID); tries < 3 || sent != 15+n+tries || slices.Max(batches) != 5 {
 			t.Fatalf("batches %v, the rejected event sent %d times: want every send in batches of at most 5, the first claim's full ones of 5", batches, tries)
+		}
+	})
+}
+
+// One event refused in a batch whose other events are delivered does not
+// pause delivery: the same request shows that the backend takes events.
+func TestARefusalInABatchOfDeliveriesDoesNotPause(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		var evs []outbox.Event
+		for i := range 5 {
+			evs = append(evs, event(fmt.Sprintf("w%d", i), 1))
+		}
+		first := s.enqueue(t, evs...)[0] // first in the batch
+		sender := &outboxtest.Sender{}
+		var refused atomic.Bool
+		sender.FailWhen(func(ev *outbox.Event) error {
+			if ev.ID == first.ID && refused.CompareAndSwap(false, true) {
+				return outbox.TransientError(errors.New("503 Service Unavailable"), 0)
+			}
+			return nil
+		})
+		cfg := fast(t)
+		cfg.SendBatch = 5
+		rec := start(t, s, sender, cfg)
+		rec.waitFor(t, outbox.Delivered, 5, 10*time.Second)
+		if n := rec.pausedCount(); n != 0 || !slices.Equal(sender.Batches(), []int{5, 1}) {
+			t.Fatalf("%d pauses, batches %v; want none, and the refused event sent again alone", n, sender.Batches())
 		}
 	})
 }

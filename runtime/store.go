@@ -298,8 +298,11 @@ type TimeoutSender interface {
 // the ping and then again leaves the event's request unanswered, the event
 // is what it chokes on (it may crash the backend), and the failure is held
 // against it even when no other event is being delivered. Only while it is
-// the one event failing, though: a backend that drops every request is down,
-// so while nothing is delivered this kills at most one event.
+// the one event failing since the last delivery, though, dead ones
+// included: a backend that drops every request is down, so while nothing
+// is delivered this kills at most one event in a processor's run. The next
+// one waits, delivery paused, until another event's delivery shows the
+// backend takes requests.
 type Pinger interface {
 	Sender
 	// Ping asks the backend (where ev would be delivered) for any answer

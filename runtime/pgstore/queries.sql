@@ -20,8 +20,11 @@ SELECT outbox_enqueue(
     sqlc.narg('now')::timestamptz);
 
 -- others_delivered tells the processor whether another event was delivered
--- after the claimed event's last failure: only then is a new failure held
--- against it. The latest completion is one step down a partial index.
+-- by a request sent after the claimed event's last failure: only then is a
+-- new failure held against it. It compares the failure with the claim time
+-- of the latest completion (one step down a partial index): a delivery
+-- claimed before the failure may have been answered after it, and proves
+-- nothing.
 -- Events whose type an operator paused are skipped: a pause of every type
 -- is checked once per claim (an InitPlan), a type's pause per candidate (a
 -- hashed subplan over outbox_pauses).
@@ -42,6 +45,7 @@ SET status = 'processing',
     lease_owner = sqlc.arg('owner')::text,
     lease_token = sqlc.arg('token')::uuid,
     lease_until = coalesce(sqlc.narg('now')::timestamptz, now()) + sqlc.arg('lease_ms')::bigint * interval '1 millisecond',
+    claimed_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM due
 WHERE e.id = due.id
@@ -49,7 +53,7 @@ RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.o
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
     e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
     e.lease_expiries, e.releases, e.failed_at, e.failed_class, e.counted_class, e.in_progress,
-    coalesce(e.failed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::boolean AS others_delivered;
+    coalesce(e.failed_at < (SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), false)::boolean AS others_delivered;
 
 -- Fenced: only rows still leased under the same token, lease unexpired. A
 -- lease token is set only while an event is processing, so the status need
@@ -181,7 +185,8 @@ WHERE e.id = nxt.id AND NOT e.is_head
 -- name: ReclaimExpired :many
 -- The attempt is given back (the processor died, not necessarily the
 -- delivery) and the failure dated. The expiry is counted only if other
--- events were delivered after the event's previous failure, as any failure
+-- events were delivered by requests sent after the event's previous failure
+-- (see Claim's others_delivered), as any failure
 -- is held against an event; an event whose counted expiries reach the limit
 -- is what keeps killing its processors, and goes dead.
 UPDATE outbox_events e
@@ -199,7 +204,7 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= sqlc.arg('max_expiries'):
             'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM (
-    SELECT id, coalesce(failed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
+    SELECT id, coalesce(failed_at < (SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), false)::integer AS counted
     FROM outbox_events
     WHERE status = 'processing' AND lease_until <= coalesce(sqlc.narg('now')::timestamptz, now())
     FOR UPDATE SKIP LOCKED

@@ -19,7 +19,7 @@ import (
 // Claim implements outbox.Store.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
 	var rows []sqlitedb.OutboxEvent
-	var lastCompleted int64
+	var lastClaimed int64
 	// The clock is read once the write connection is ours: a claim that
 	// waited behind a long transaction must not hand out a lease that is
 	// already over.
@@ -44,7 +44,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 		if err != nil || !slices.ContainsFunc(rows, func(r sqlitedb.OutboxEvent) bool { return r.FailedAt.Valid }) {
 			return err
 		}
-		lastCompleted, err = q.LastCompletedAt(ctx)
+		lastClaimed, err = q.LastDeliveryClaimedAt(ctx)
 		return err
 	})
 	if err != nil {
@@ -57,7 +57,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 	evs, err := toEvents(rows)
 	for i, r := range rows {
 		if err == nil && r.FailedAt.Valid {
-			evs[i].OthersDelivered = r.FailedAt.Int64 < lastCompleted
+			evs[i].OthersDelivered = r.FailedAt.Int64 < lastClaimed
 		}
 	}
 	return evs, err
@@ -119,12 +119,12 @@ func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
 	n, promoted := 0, false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q := s.q.WithTx(tx)
-		lastCompleted, err := q.LastCompletedAt(ctx)
+		lastClaimed, err := q.LastDeliveryClaimedAt(ctx)
 		if err != nil {
 			return err
 		}
 		rows, err := q.ReclaimExpired(ctx, sqlitedb.ReclaimExpiredParams{
-			MaxExpiries: outbox.MaxLeaseExpiries, Now: nullInt(s.micros()), LastCompleted: nullInt(lastCompleted),
+			MaxExpiries: outbox.MaxLeaseExpiries, Now: nullInt(s.micros()), LastDeliveryClaimed: nullInt(lastClaimed),
 		})
 		if err != nil {
 			return err

@@ -40,7 +40,8 @@ SET status = 'processing',
     lease_owner = sqlc.arg('owner'),
     lease_token = sqlc.arg('token'),
     lease_until = sqlc.arg('lease_until'),
-    updated_at = sqlc.arg('now')
+    updated_at = sqlc.arg('now'),
+    claimed_at = sqlc.arg('now')
 WHERE seq IN (
     SELECT w.seq FROM (
         SELECT d.seq, d.priority, d.run_at FROM outbox_events AS d INDEXED BY outbox_events_claimable
@@ -69,7 +70,8 @@ SET status = 'processing',
     lease_owner = sqlc.arg('owner'),
     lease_token = sqlc.arg('token'),
     lease_until = sqlc.arg('lease_until'),
-    updated_at = sqlc.arg('now')
+    updated_at = sqlc.arg('now'),
+    claimed_at = sqlc.arg('now')
 WHERE seq IN (
     SELECT d.seq FROM outbox_events AS d INDEXED BY outbox_events_due
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= sqlc.arg('now')
@@ -80,11 +82,13 @@ WHERE seq IN (
 )
 RETURNING *;
 
--- name: LastCompletedAt :one
--- When the latest delivery was recorded, or 0: a claimed event's failure is
--- held against it only if another event was delivered after its previous
--- failure. One step down a partial index.
-SELECT CAST(coalesce(max(completed_at), 0) AS INTEGER) AS completed_at FROM outbox_events WHERE status = 'completed';
+-- name: LastDeliveryClaimedAt :one
+-- When the latest delivery's event was claimed, or 0: a claimed event's
+-- failure is held against it only if another event was delivered by a
+-- request sent after its previous failure, and a delivery claimed before
+-- the failure may have been answered after it. One step down a partial
+-- index.
+SELECT CAST(coalesce((SELECT claimed_at FROM outbox_events WHERE status = 'completed' ORDER BY completed_at DESC LIMIT 1), 0) AS INTEGER) AS claimed_at;
 
 -- name: Complete :one
 -- Fenced: only a row still leased under the same token, lease unexpired. A
@@ -168,16 +172,17 @@ WHERE seq = (
 -- name: ReclaimExpired :many
 -- The attempt is given back (the processor died, not necessarily the
 -- delivery) and the failure dated. The expiry is counted only if another
--- event was delivered after the event's previous failure (last_completed),
+-- event was delivered by a request sent after the event's previous failure
+-- (last_delivery_claimed, see LastDeliveryClaimedAt),
 -- as any failure is held against an event; an event whose counted expiries
 -- reach the limit is what keeps killing its processors, and goes dead.
 UPDATE outbox_events
 SET status = CASE
-        WHEN lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_completed')) >= sqlc.arg('max_expiries') THEN 'dead'
+        WHEN lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_delivery_claimed')) >= sqlc.arg('max_expiries') THEN 'dead'
         ELSE 'failed' END,
-    is_head = lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_completed')) < sqlc.arg('max_expiries'),
+    is_head = lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_delivery_claimed')) < sqlc.arg('max_expiries'),
     attempts = attempts - 1,
-    lease_expiries = lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_completed')),
+    lease_expiries = lease_expiries + (failed_at IS NOT NULL AND failed_at < sqlc.arg('last_delivery_claimed')),
     releases = releases + 1,
     failed_at = sqlc.arg('now'), failed_class = 'unanswered', in_progress = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL,

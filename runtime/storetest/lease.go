@@ -123,12 +123,13 @@ func testReclaimCountsExpiriesOnEvidence(t *testing.T, e *env) {
 	// counts, and the event dies; its key moves on.
 	ev := e.enqueue(Event("w1", 1), Event("w1", 2))[0]
 	for i := 0; i <= outbox.MaxLeaseExpiries; i++ {
+		e.clock.Advance(time.Second) // the other is claimed after w1's last failure
 		e.enqueue(Event(fmt.Sprintf("other-%d", i), 1))
 		c := e.wantClaim("w1", fmt.Sprintf("other-%d", i))
 		if c[0].ID != ev.ID {
 			t.Fatalf("expiry %d: claimed %s", i, c[0].ID)
 		}
-		e.clock.Advance(time.Second) // delivered after w1's last failure
+		e.clock.Advance(time.Second)
 		e.finish(delivered(c[1]))
 		e.clock.Advance(2 * time.Minute)
 		if _, err := e.store.ReclaimExpired(e.ctx); err != nil {

@@ -109,42 +109,56 @@ func testReleaseReachedDatesFailure(t *testing.T, e *env) {
 	}
 }
 
-// A claim tells whether other events were delivered after the claimed
-// event's last failure: the processor's evidence that a new failure is the
-// event's own.
+// A claim tells whether other events were delivered, by requests sent
+// after the claimed event's last failure: the processor's evidence that a
+// new failure is the event's own. A delivery of an event claimed before the
+// failure, or in the same instant, is none, however late it is recorded: its
+// request may have gone out before the failure and been answered after.
 func testOthersDelivered(t *testing.T, e *env) {
-	evs := e.enqueue(Event("w1", 1), Event("w2", 1))
+	e.enqueue(Event("w1", 1), Event("w2", 1))
 	c := e.wantClaim("w1", "w2")
 	if c[0].OthersDelivered || c[1].OthersDelivered {
 		t.Fatal("events that never failed are claimed with OthersDelivered")
 	}
-	fail := func(ev *outbox.Event) {
-		e.finish(outbox.Outcome{Event: ev, Kind: outbox.Release, Reached: true, Class: outbox.Transient, Error: "503"})
+	fail := func(ev *outbox.Event) outbox.Outcome {
+		return outbox.Outcome{Event: ev, Kind: outbox.Release, Reached: true, Class: outbox.Transient, Error: "503"}
 	}
-	fail(c[0])
+	unsent := func(ev *outbox.Event) outbox.Outcome { // neither counted nor dated
+		return outbox.Outcome{Event: ev, Kind: outbox.Release, Error: "backend unavailable"}
+	}
 	e.clock.Advance(time.Second)
-	e.finish(delivered(c[1])) // delivered after w1 failed
+	e.finish(fail(c[0]))
 	e.clock.Advance(time.Second)
-	again := e.wantClaim("w1")[0]
-	if !again.OthersDelivered || again.FailedAt.IsZero() {
-		t.Fatalf("claimed after another delivery: OthersDelivered %v, failed at %v; want true and a date", again.OthersDelivered, again.FailedAt)
+	e.finish(delivered(c[1])) // claimed with w1, recorded after its failure
+	e.clock.Advance(time.Second)
+	w1 := e.wantClaim("w1")[0]
+	if w1.OthersDelivered || w1.FailedAt.IsZero() {
+		t.Fatalf("claimed after a delivery claimed before its failure: OthersDelivered %v, failed at %v; want false and a date", w1.OthersDelivered, w1.FailedAt)
+	}
+	e.finish(unsent(w1))
+	e.enqueue(Event("w3", 1))
+	c = e.wantClaim("w1", "w3") // w3 claimed after w1's failure
+	e.clock.Advance(time.Second)
+	e.finish(delivered(c[1]), unsent(c[0]))
+	e.clock.Advance(time.Second)
+	w1 = e.wantClaim("w1")[0]
+	if !w1.OthersDelivered {
+		t.Fatal("claimed after a delivery claimed after its failure: OthersDelivered false")
 	}
 	// Failing again re-dates the failure: the earlier delivery no longer
 	// follows it.
-	fail(again)
+	e.finish(fail(w1))
 	e.clock.Advance(time.Second)
-	third := e.wantClaim("w1")[0]
-	if third.OthersDelivered {
+	w1 = e.wantClaim("w1")[0]
+	if w1.OthersDelivered {
 		t.Fatal("OthersDelivered after a failure that no delivery followed")
 	}
-	// A delivery recorded with the failure, in one batch, may have come
-	// before it: it is no evidence.
-	e.enqueue(Event("w3", 1))
-	w3 := e.wantClaim("w3")[0]
-	e.finish(outbox.Outcome{Event: third, Kind: outbox.Release, Reached: true, Class: outbox.Transient, Error: "503"}, delivered(w3))
+	e.enqueue(Event("w4", 1))
+	w4 := e.wantClaim("w4")[0]
+	e.finish(fail(w1), delivered(w4)) // claimed in the instant of the failure
 	e.clock.Advance(time.Second)
-	if fourth := e.wantClaim("w1")[0]; fourth.OthersDelivered || fourth.ID != evs[0].ID {
-		t.Fatal("a delivery recorded with the failure is counted as following it")
+	if w1 = e.wantClaim("w1")[0]; w1.OthersDelivered {
+		t.Fatal("a delivery claimed in the instant of the failure is counted as following it")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -185,7 +186,7 @@ func (h *harness) run() {
 	wrote := time.Since(start)
 
 	// The poison entry's events end dead; the others are delivered.
-	h.waitForDrain(ctx)
+	h.waitForThePoisonToDie(ctx)
 	h.operatorRetriesThePoison(ctx)
 	h.waitForDrain(ctx)
 	_ = proc.Process.Signal(syscall.SIGTERM)
@@ -423,6 +424,48 @@ func (h *harness) gatewayOutage(ctx context.Context) {
 	h.refusing = time.Since(start) - h.outage
 	h.faults["400 to everything"]++
 	close(h.outaged)
+}
+
+// waitForThePoisonToDie waits until the outbox holds nothing unfinished.
+// Whenever what is left is the poison entry's alone, it saves another
+// entry, as the app would sooner or later: a poison event dies only on
+// evidence against it, and once the writes are over, a backend that drops
+// the poison's requests, with nothing else delivered, looks just like one
+// that drops every request. Each delivery after its failures is that
+// evidence.
+func (h *harness) waitForThePoisonToDie(ctx context.Context) {
+	deadline := time.Now().Add(5 * time.Minute)
+	day := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for nudge := 0; ; {
+		left, err := h.unfinished(ctx)
+		switch {
+		case err == nil && len(left) == 0:
+			return
+		case time.Now().After(deadline):
+			h.t.Fatalf("the poison entry's events did not end dead in 5 minutes: %d unfinished events left, %v", len(left), err)
+		case err == nil && !slices.ContainsFunc(left, func(ev *outbox.Event) bool { return ev.AggregateID != h.poison }):
+			saved, err := h.store.Metrics.Weight.Save(ctx, metrics.WeightInput{UserID: "nudge", RecordedAt: day.AddDate(0, 0, nudge), Kg: 70})
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			h.record(saved)
+			nudge++
+		}
+		pause(ctx, 200*time.Millisecond)
+	}
+}
+
+// unfinished lists the events not yet delivered, dead or discarded.
+func (h *harness) unfinished(ctx context.Context) ([]*outbox.Event, error) {
+	var all []*outbox.Event
+	for _, status := range []outbox.Status{outbox.StatusPending, outbox.StatusProcessing, outbox.StatusFailed} {
+		evs, err := h.store.Outbox.List(ctx, outbox.Filter{Status: status, Limit: 1 << 20})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, evs...)
+	}
+	return all, nil
 }
 
 func (h *harness) waitForDrain(ctx context.Context) {

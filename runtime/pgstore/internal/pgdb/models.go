@@ -40,6 +40,7 @@ type OutboxEvent struct {
 	AttemptLog    []byte
 	CountedClass  *string
 	InProgress    int32
+	ClaimedAt     *time.Time
 }
 
 type OutboxKey struct {

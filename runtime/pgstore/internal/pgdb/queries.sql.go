@@ -56,6 +56,7 @@ SET status = 'processing',
     lease_owner = $1::text,
     lease_token = $2::uuid,
     lease_until = coalesce($3::timestamptz, now()) + $4::bigint * interval '1 millisecond',
+    claimed_at = coalesce($3::timestamptz, now()),
     updated_at = coalesce($3::timestamptz, now())
 FROM due
 WHERE e.id = due.id
@@ -63,7 +64,7 @@ RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.o
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
     e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
     e.lease_expiries, e.releases, e.failed_at, e.failed_class, e.counted_class, e.in_progress,
-    coalesce(e.failed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::boolean AS others_delivered
+    coalesce(e.failed_at < (SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), false)::boolean AS others_delivered
 `
 
 type ClaimParams struct {
@@ -109,8 +110,11 @@ type ClaimRow struct {
 }
 
 // others_delivered tells the processor whether another event was delivered
-// after the claimed event's last failure: only then is a new failure held
-// against it. The latest completion is one step down a partial index.
+// by a request sent after the claimed event's last failure: only then is a
+// new failure held against it. It compares the failure with the claim time
+// of the latest completion (one step down a partial index): a delivery
+// claimed before the failure may have been answered after it, and proves
+// nothing.
 // Events whose type an operator paused are skipped: a pause of every type
 // is checked once per claim (an InitPlan), a type's pause per candidate (a
 // hashed subplan over outbox_pauses).
@@ -610,7 +614,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, now *time.Time) erro
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events WHERE id = $1
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events WHERE id = $1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, error) {
@@ -648,6 +652,7 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 		&i.AttemptLog,
 		&i.CountedClass,
 		&i.InProgress,
+		&i.ClaimedAt,
 	)
 	return i, err
 }
@@ -804,7 +809,7 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 }
 
 const listCompletedPage = `-- name: ListCompletedPage :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE status = 'completed'
   AND (completed_at, id) > ($1::timestamptz, $2::uuid)
   AND ($3::text IS NULL OR event_type = $3::text)
@@ -873,6 +878,7 @@ func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPagePa
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -885,7 +891,7 @@ func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPagePa
 }
 
 const listCompletedPageOfUser = `-- name: ListCompletedPageOfUser :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE user_id = $1::text AND status = 'completed'
   AND (completed_at, id) > ($2::timestamptz, $3::uuid)
   AND ($4::text IS NULL OR event_type = $4::text)
@@ -956,6 +962,7 @@ func (q *Queries) ListCompletedPageOfUser(ctx context.Context, arg ListCompleted
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -968,7 +975,7 @@ func (q *Queries) ListCompletedPageOfUser(ctx context.Context, arg ListCompleted
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE ($1::text IS NULL OR status = $1::text)
   AND ($2::text IS NULL OR event_type = $2::text)
   AND ($3::text IS NULL OR user_id = $3::text)
@@ -1032,6 +1039,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -1044,7 +1052,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 }
 
 const listFailedOrDeadPage = `-- name: ListFailedOrDeadPage :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE status IN ('failed', 'dead') AND status = $1::text
   AND (created_at, id) > ($2::timestamptz, $3::uuid)
   AND ($4::text IS NULL OR event_type = $4::text)
@@ -1114,6 +1122,7 @@ func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDead
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -1127,7 +1136,7 @@ func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDead
 
 const listPage = `-- name: ListPage :many
 
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE status = $1::text
   AND (created_at, id) > ($2::timestamptz, $3::uuid)
   AND ($4::text IS NULL OR event_type = $4::text)
@@ -1197,6 +1206,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -1209,7 +1219,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 }
 
 const listPageOfUser = `-- name: ListPageOfUser :many
-SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE user_id = $1::text AND status = $2::text
   AND (created_at, id) > ($3::timestamptz, $4::uuid)
   AND ($5::text IS NULL OR event_type = $5::text)
@@ -1281,6 +1291,7 @@ func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) 
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -1661,7 +1672,7 @@ SET status = CASE WHEN e.lease_expiries + x.counted >= $1::integer THEN 'dead' E
             'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery'),
     updated_at = coalesce($2::timestamptz, now())
 FROM (
-    SELECT id, coalesce(failed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed'), false)::integer AS counted
+    SELECT id, coalesce(failed_at < (SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), false)::integer AS counted
     FROM outbox_events
     WHERE status = 'processing' AND lease_until <= coalesce($2::timestamptz, now())
     FOR UPDATE SKIP LOCKED
@@ -1683,7 +1694,8 @@ type ReclaimExpiredRow struct {
 
 // The attempt is given back (the processor died, not necessarily the
 // delivery) and the failure dated. The expiry is counted only if other
-// events were delivered after the event's previous failure, as any failure
+// events were delivered by requests sent after the event's previous failure
+// (see Claim's others_delivered), as any failure
 // is held against an event; an event whose counted expiries reach the limit
 // is what keeps killing its processors, and goes dead.
 func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]ReclaimExpiredRow, error) {

@@ -94,8 +94,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.killStmt, err = db.PrepareContext(ctx, kill); err != nil {
 		return nil, fmt.Errorf("error preparing query Kill: %w", err)
 	}
-	if q.lastCompletedAtStmt, err = db.PrepareContext(ctx, lastCompletedAt); err != nil {
-		return nil, fmt.Errorf("error preparing query LastCompletedAt: %w", err)
+	if q.lastDeliveryClaimedAtStmt, err = db.PrepareContext(ctx, lastDeliveryClaimedAt); err != nil {
+		return nil, fmt.Errorf("error preparing query LastDeliveryClaimedAt: %w", err)
 	}
 	if q.listCompletedPageStmt, err = db.PrepareContext(ctx, listCompletedPage); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCompletedPage: %w", err)
@@ -285,9 +285,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing killStmt: %w", cerr)
 		}
 	}
-	if q.lastCompletedAtStmt != nil {
-		if cerr := q.lastCompletedAtStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing lastCompletedAtStmt: %w", cerr)
+	if q.lastDeliveryClaimedAtStmt != nil {
+		if cerr := q.lastDeliveryClaimedAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastDeliveryClaimedAtStmt: %w", cerr)
 		}
 	}
 	if q.listCompletedPageStmt != nil {
@@ -458,7 +458,7 @@ type Queries struct {
 	incrementKeyStmt          *sql.Stmt
 	insertEventStmt           *sql.Stmt
 	killStmt                  *sql.Stmt
-	lastCompletedAtStmt       *sql.Stmt
+	lastDeliveryClaimedAtStmt *sql.Stmt
 	listCompletedPageStmt     *sql.Stmt
 	listEventsStmt            *sql.Stmt
 	listFailedOrDeadPageStmt  *sql.Stmt
@@ -510,7 +510,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		incrementKeyStmt:          q.incrementKeyStmt,
 		insertEventStmt:           q.insertEventStmt,
 		killStmt:                  q.killStmt,
-		lastCompletedAtStmt:       q.lastCompletedAtStmt,
+		lastDeliveryClaimedAtStmt: q.lastDeliveryClaimedAtStmt,
 		listCompletedPageStmt:     q.listCompletedPageStmt,
 		listEventsStmt:            q.listEventsStmt,
 		listFailedOrDeadPageStmt:  q.listFailedOrDeadPageStmt,

@@ -43,6 +43,7 @@ type OutboxEvent struct {
 	AttemptLog    string
 	CountedClass  sql.NullString
 	InProgress    int64
+	ClaimedAt     sql.NullInt64
 }
 
 type OutboxKey struct {

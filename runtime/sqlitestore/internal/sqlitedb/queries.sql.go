@@ -46,7 +46,8 @@ SET status = 'processing',
     lease_owner = ?1,
     lease_token = ?2,
     lease_until = ?3,
-    updated_at = ?4
+    updated_at = ?4,
+    claimed_at = ?4
 WHERE seq IN (
     SELECT d.seq FROM outbox_events AS d INDEXED BY outbox_events_due
     WHERE d.is_head AND d.status IN ('pending', 'failed') AND d.run_at <= ?4
@@ -55,7 +56,7 @@ WHERE seq IN (
     ORDER BY d.priority DESC, d.seq
     LIMIT ?5
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at
 `
 
 type ClaimDueParams struct {
@@ -118,6 +119,7 @@ func (q *Queries) ClaimDue(ctx context.Context, arg ClaimDueParams) ([]OutboxEve
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -139,7 +141,8 @@ SET status = 'processing',
     lease_owner = ?1,
     lease_token = ?2,
     lease_until = ?3,
-    updated_at = ?4
+    updated_at = ?4,
+    claimed_at = ?4
 WHERE seq IN (
     SELECT w.seq FROM (
         SELECT d.seq, d.priority, d.run_at FROM outbox_events AS d INDEXED BY outbox_events_claimable
@@ -154,7 +157,7 @@ WHERE seq IN (
     ORDER BY w.priority DESC, w.seq
     LIMIT ?6
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at
 `
 
 type ClaimInOrderParams struct {
@@ -220,6 +223,7 @@ func (q *Queries) ClaimInOrder(ctx context.Context, arg ClaimInOrderParams) ([]O
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -608,7 +612,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, before int64) error 
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events WHERE id = ?1
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events WHERE id = ?1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) {
@@ -646,6 +650,7 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 		&i.AttemptLog,
 		&i.CountedClass,
 		&i.InProgress,
+		&i.ClaimedAt,
 	)
 	return i, err
 }
@@ -797,22 +802,24 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
 	return ordering_key, err
 }
 
-const lastCompletedAt = `-- name: LastCompletedAt :one
-SELECT CAST(coalesce(max(completed_at), 0) AS INTEGER) AS completed_at FROM outbox_events WHERE status = 'completed'
+const lastDeliveryClaimedAt = `-- name: LastDeliveryClaimedAt :one
+SELECT CAST(coalesce((SELECT claimed_at FROM outbox_events WHERE status = 'completed' ORDER BY completed_at DESC LIMIT 1), 0) AS INTEGER) AS claimed_at
 `
 
-// When the latest delivery was recorded, or 0: a claimed event's failure is
-// held against it only if another event was delivered after its previous
-// failure. One step down a partial index.
-func (q *Queries) LastCompletedAt(ctx context.Context) (int64, error) {
-	row := q.queryRow(ctx, q.lastCompletedAtStmt, lastCompletedAt)
-	var completed_at int64
-	err := row.Scan(&completed_at)
-	return completed_at, err
+// When the latest delivery's event was claimed, or 0: a claimed event's
+// failure is held against it only if another event was delivered by a
+// request sent after its previous failure, and a delivery claimed before
+// the failure may have been answered after it. One step down a partial
+// index.
+func (q *Queries) LastDeliveryClaimedAt(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.lastDeliveryClaimedAtStmt, lastDeliveryClaimedAt)
+	var claimed_at int64
+	err := row.Scan(&claimed_at)
+	return claimed_at, err
 }
 
 const listCompletedPage = `-- name: ListCompletedPage :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE status = 'completed'
   AND (completed_at > ?1 OR (completed_at = ?1 AND id > ?2))
   AND (?3 IS NULL OR event_type = ?3)
@@ -882,6 +889,7 @@ func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPagePa
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -897,7 +905,7 @@ func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPagePa
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
   AND (?3 IS NULL OR user_id = ?3)
@@ -961,6 +969,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -976,7 +985,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 }
 
 const listFailedOrDeadPage = `-- name: ListFailedOrDeadPage :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE status IN ('failed', 'dead') AND status = ?1
   AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
   AND (?4 IS NULL OR event_type = ?4)
@@ -1048,6 +1057,7 @@ func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDead
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -1064,7 +1074,7 @@ func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDead
 
 const listPage = `-- name: ListPage :many
 
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
 WHERE status = ?1
   AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
   AND (?4 IS NULL OR event_type = ?4)
@@ -1136,6 +1146,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 			&i.AttemptLog,
 			&i.CountedClass,
 			&i.InProgress,
+			&i.ClaimedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -1366,9 +1377,9 @@ RETURNING id, ordering_key, status
 `
 
 type ReclaimExpiredParams struct {
-	LastCompleted sql.NullInt64
-	MaxExpiries   int64
-	Now           sql.NullInt64
+	LastDeliveryClaimed sql.NullInt64
+	MaxExpiries         int64
+	Now                 sql.NullInt64
 }
 
 type ReclaimExpiredRow struct {
@@ -1379,11 +1390,12 @@ type ReclaimExpiredRow struct {
 
 // The attempt is given back (the processor died, not necessarily the
 // delivery) and the failure dated. The expiry is counted only if another
-// event was delivered after the event's previous failure (last_completed),
+// event was delivered by a request sent after the event's previous failure
+// (last_delivery_claimed, see LastDeliveryClaimedAt),
 // as any failure is held against an event; an event whose counted expiries
 // reach the limit is what keeps killing its processors, and goes dead.
 func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]ReclaimExpiredRow, error) {
-	rows, err := q.query(ctx, q.reclaimExpiredStmt, reclaimExpired, arg.LastCompleted, arg.MaxExpiries, arg.Now)
+	rows, err := q.query(ctx, q.reclaimExpiredStmt, reclaimExpired, arg.LastDeliveryClaimed, arg.MaxExpiries, arg.Now)
 	if err != nil {
 		return nil, err
 	}
