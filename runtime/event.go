@@ -129,9 +129,15 @@ type Event struct {
 	// (409) since it last failed; MaxInProgress bounds them.
 	InProgress int
 	// OthersDelivered is set by Claim: other events were delivered after
-	// FailedAt, so the backend was working after the event's last failure.
-	// A new failure of the event is then held against it.
+	// FailedAt, by requests sent after it (their events were claimed after
+	// it), so the backend was working after the event's last failure. A new
+	// failure of the event is then held against it.
 	OthersDelivered bool
+	// OthersDied is set by Claim: another event went dead since the latest
+	// delivery's event was claimed. While nothing is delivered, a dropped
+	// request after an answered ping is then not held against this one (see
+	// [Pinger]), in any processor or run.
+	OthersDied bool
 	// RunAt is when the event is next due. Zero at enqueue means now.
 	RunAt time.Time
 	// LastError describes the last failed attempt of an event that is not
@@ -209,7 +215,8 @@ func Prepare(ev Event, maxPayload int) (Event, error) {
 	ev.Status = StatusPending
 	ev.Attempts = 0
 	ev.LeaseExpiries, ev.Releases = 0, 0
-	ev.FailedAt, ev.FailedClass, ev.CountedClass, ev.InProgress, ev.OthersDelivered = time.Time{}, Transient, Transient, 0, false
+	ev.FailedAt, ev.FailedClass, ev.CountedClass, ev.InProgress = time.Time{}, Transient, Transient, 0
+	ev.OthersDelivered, ev.OthersDied = false, false
 	ev.LastError, ev.History = "", nil
 	ev.Lease = Lease{}
 	return ev, nil

@@ -101,9 +101,10 @@ func (e *evidence) deliveredLately() bool {
 // the failure. It is, when the event failed before and another delivery
 // sent since succeeded; or when its request was dropped again right after the
 // backend answered a ping, and it is the only event that failed since the
-// last delivery sent after the failures, dead ones included (a backend
-// that drops every request is down, not poisoned, and the failures of
-// other events show it). For failures this
+// last delivery sent after the failures, dead ones included, here or, as
+// the claim tells (Event.OthersDied), in another processor or run (a
+// backend that drops every request is down, not poisoned, and the failures
+// of other events show it). For failures this
 // run saw it knows that exactly; for the others (seen by another
 // processor, or an earlier run) it asks the store's dates.
 func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
@@ -119,7 +120,7 @@ func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
 	var held bool
 	switch {
 	case ok:
-		held = e.newest > seen || (dropped && c.answered && !e.several)
+		held = e.newest > seen || (dropped && c.answered && !e.several && !ev.OthersDied)
 	default:
 		// The earlier failure came before this send started.
 		held = !ev.FailedAt.IsZero() && (ev.OthersDelivered || e.newest > c.send)

@@ -390,6 +390,41 @@ func TestDroppingEveryRequestAfterALateSuccessKillsNothing(t *testing.T) {
 	})
 }
 
+// A backend that drops every request while answering pings kills at most
+// one event while nothing is delivered, however often the processor
+// restarts: the next run learns from the store that an event died since the
+// last delivery. Here one key's events are all that is due, so each is
+// alone in its turn.
+func TestDroppingEveryRequestKillsOneEventAcrossRestarts(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		var evs []outbox.Event
+		for v := 1; v <= 4; v++ {
+			ev := event("k", v)
+			ev.MaxAttempts = 2
+			evs = append(evs, ev)
+		}
+		stored := s.enqueue(t, evs...)
+		sender := &droppingSender{slowFirst: make(chan struct{})}
+		close(sender.slowFirst)
+		sender.calls.Store(1) // no request is answered
+		sender.dropping.Store(true)
+		rec := newRecorder()
+		_, stop := startObserved(t, s, sender, fast(t), rec)
+		rec.waitFor(t, outbox.Dead, 1, 10*time.Second) // the first, alone, on the ping's word
+		for run := 2; run <= 3; run++ {
+			stop()
+			released := rec.releasesOf(stored[1].ID)
+			_, stop = startObserved(t, s, sender, fast(t), rec)
+			rec.waitUntil(t, 10*time.Second, func() bool { return rec.releasesOf(stored[1].ID) >= released+4 || rec.count(outbox.Dead) > 1 })
+			if n := rec.count(outbox.Dead); n != 1 {
+				t.Fatalf("run %d: %d events dead while every request was dropped; want the first only", run, n)
+			}
+		}
+		sender.dropping.Store(false)
+		rec.waitFor(t, outbox.Delivered, 3, 10*time.Second)
+	})
+}
+
 // droppingSender answers pings; its first request succeeds once slowFirst
 // is closed, and every other request is dropped while dropping is set.
 type droppingSender struct {

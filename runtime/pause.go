@@ -9,9 +9,10 @@ import (
 
 // pause is the processor-wide stop on delivery while nothing gets
 // through: failures arrive and no delivery succeeded while their
-// requests were out (see run.pauseUnlessDelivering). While paused the processor sends one event at a time (a probe),
-// each after a wait that grows with every failed probe; the first
-// delivery that succeeds ends the pause.
+// requests were out (see run.pauseUnlessDelivering). While paused the
+// processor sends one event at a time (a probe), each after a wait that
+// grows with every failed probe; the first delivery that succeeds ends
+// the pause.
 type pause struct {
 	backoff Backoff
 	mu      sync.Mutex

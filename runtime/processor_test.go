@@ -104,25 +104,28 @@ func start(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config
 func startProcessor(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config) (*outbox.Processor, *recorder) {
 	t.Helper()
 	rec := newRecorder()
-	return startObserved(t, s, sender, cfg, rec), rec
+	p, _ := startObserved(t, s, sender, cfg, rec)
+	return p, rec
 }
 
 // startObserved is start with the recorder given, which processors may
-// share.
-func startObserved(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config, rec *recorder) *outbox.Processor {
+// share. stop stops the processor and waits for it, as a restart does; the
+// test's end does too, if it has not.
+func startObserved(t *testing.T, s outbox.Store, sender outbox.Sender, cfg outbox.Config, rec *recorder) (p *outbox.Processor, stop func()) {
 	t.Helper()
 	cfg.Observer = rec
-	p := newProcessor(t, s, sender, cfg)
+	p = newProcessor(t, s, sender, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("processor: %v", err)
 		}
 	})
-	return p
+	t.Cleanup(stop)
+	return p, stop
 }
 
 // recorder is an Observer that lets tests wait for outcomes.

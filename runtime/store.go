@@ -300,7 +300,8 @@ type TimeoutSender interface {
 // against it even when no other event is being delivered. Only while it is
 // the one event failing since the last delivery, though, dead ones
 // included: a backend that drops every request is down, so while nothing
-// is delivered this kills at most one event in a processor's run. The next
+// is delivered this kills at most one event, across restarts (see
+// Event.OthersDied), or one per processor running at that moment. The next
 // one waits, delivery paused, until another event's delivery shows the
 // backend takes requests.
 type Pinger interface {

@@ -42,7 +42,9 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 			UpdatedAt: r.UpdatedAt, CompletedAt: r.CompletedAt, LeaseExpiries: r.LeaseExpiries,
 			Releases: r.Releases, FailedAt: r.FailedAt, FailedClass: r.FailedClass, CountedClass: r.CountedClass, InProgress: r.InProgress,
 		})
-		evs[i].OthersDelivered = r.OthersDelivered
+		// Both are evidence about an earlier failure, and set only for an
+		// event that has one, as SQLite's are.
+		evs[i].OthersDelivered, evs[i].OthersDied = r.OthersDelivered, r.OthersDied && r.FailedAt != nil
 	}
 	return evs, nil
 }

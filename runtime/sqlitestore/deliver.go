@@ -19,7 +19,7 @@ import (
 // Claim implements outbox.Store.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
 	var rows []sqlitedb.OutboxEvent
-	var lastClaimed int64
+	var lastClaimed, lastDeath int64
 	// The clock is read once the write connection is ours: a claim that
 	// waited behind a long transaction must not hand out a lease that is
 	// already over.
@@ -44,7 +44,10 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 		if err != nil || !slices.ContainsFunc(rows, func(r sqlitedb.OutboxEvent) bool { return r.FailedAt.Valid }) {
 			return err
 		}
-		lastClaimed, err = q.LastDeliveryClaimedAt(ctx)
+		if lastClaimed, err = q.LastDeliveryClaimedAt(ctx); err != nil {
+			return err
+		}
+		lastDeath, err = q.LastDeathAt(ctx)
 		return err
 	})
 	if err != nil {
@@ -58,6 +61,7 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 	for i, r := range rows {
 		if err == nil && r.FailedAt.Valid {
 			evs[i].OthersDelivered = r.FailedAt.Int64 < lastClaimed
+			evs[i].OthersDied = lastDeath != 0 && lastDeath >= lastClaimed
 		}
 	}
 	return evs, err

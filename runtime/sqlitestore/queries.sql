@@ -90,6 +90,12 @@ RETURNING *;
 -- index.
 SELECT CAST(coalesce((SELECT claimed_at FROM outbox_events WHERE status = 'completed' ORDER BY completed_at DESC LIMIT 1), 0) AS INTEGER) AS claimed_at;
 
+-- name: LastDeathAt :one
+-- When the latest event to go dead failed, or 0: with no delivery claimed
+-- since, a dropped request after an answered ping is not held against a
+-- claimed event (see outbox.Pinger). One step down a partial index.
+SELECT CAST(coalesce(max(failed_at), 0) AS INTEGER) AS failed_at FROM outbox_events WHERE status = 'dead';
+
 -- name: Complete :one
 -- Fenced: only a row still leased under the same token, lease unexpired. A
 -- completed event keeps no last error; its attempt log keeps the failures.

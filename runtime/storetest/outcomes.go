@@ -162,6 +162,38 @@ func testOthersDelivered(t *testing.T, e *env) {
 	}
 }
 
+// A claim tells whether another event went dead since the latest delivery
+// was claimed: while nothing is delivered, a ping's word alone must not
+// kill a second event, in any processor or run.
+func testOthersDied(t *testing.T, e *env) {
+	e.enqueue(Event("w1", 1), Event("w2", 1))
+	c := e.wantClaim("w1", "w2")
+	e.clock.Advance(time.Second)
+	e.finish(outbox.Outcome{Event: c[0], Kind: outbox.Release, Reached: true, Class: outbox.Unanswered, Error: "connection reset"},
+		outbox.Outcome{Event: c[1], Kind: outbox.Release, Reached: true, Class: outbox.Unanswered, Error: "connection reset"})
+	e.clock.Advance(time.Second)
+	c = e.wantClaim("w1", "w2")
+	if c[0].OthersDied || c[1].OthersDied {
+		t.Fatal("OthersDied with no event dead")
+	}
+	e.finish(outbox.Outcome{Event: c[0], Kind: outbox.Dead, Class: outbox.Unanswered, Error: "connection reset"},
+		outbox.Outcome{Event: c[1], Kind: outbox.Release, Reached: true, Class: outbox.Unanswered, Error: "connection reset"})
+	e.clock.Advance(time.Second)
+	w2 := e.wantClaim("w2")[0]
+	if !w2.OthersDied {
+		t.Fatal("claimed after another event died, with no delivery since: OthersDied false")
+	}
+	e.finish(outbox.Outcome{Event: w2, Kind: outbox.Release, Error: "backend unavailable"})
+	e.enqueue(Event("w3", 1))
+	c = e.wantClaim("w2", "w3") // w3 claimed after the death
+	e.clock.Advance(time.Second)
+	e.finish(delivered(c[1]), outbox.Outcome{Event: c[0], Kind: outbox.Release, Error: "backend unavailable"})
+	e.clock.Advance(time.Second)
+	if w2 = e.wantClaim("w2")[0]; w2.OthersDied {
+		t.Fatal("claimed after a delivery claimed after the death: OthersDied true")
+	}
+}
+
 // Finish reports exactly the outcomes it recorded.
 func testFinishReportsRecorded(t *testing.T, e *env) {
 	evs := e.enqueue(Event("a", 1), Event("b", 1), Event("c", 1))

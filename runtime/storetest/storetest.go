@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ReleaseRefundsAttempt", testReleaseRefundsAttempt},
 		{"ReleaseReachedDatesFailure", testReleaseReachedDatesFailure},
 		{"OthersDelivered", testOthersDelivered},
+		{"OthersDied", testOthersDied},
 		{"FinishReportsRecorded", testFinishReportsRecorded},
 		{"FinishLargeBatch", testFinishLargeBatch},
 		{"MixedBatch", testMixedBatch},

@@ -64,7 +64,9 @@ RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.o
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
     e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
     e.lease_expiries, e.releases, e.failed_at, e.failed_class, e.counted_class, e.in_progress,
-    coalesce(e.failed_at < (SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), false)::boolean AS others_delivered
+    coalesce(e.failed_at < (SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), false)::boolean AS others_delivered,
+    coalesce((SELECT max(d.failed_at) FROM outbox_events d WHERE d.status = 'dead')
+        >= coalesce((SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), '-infinity'), false)::boolean AS others_died
 `
 
 type ClaimParams struct {
@@ -107,6 +109,7 @@ type ClaimRow struct {
 	CountedClass    *string
 	InProgress      int32
 	OthersDelivered bool
+	OthersDied      bool
 }
 
 // others_delivered tells the processor whether another event was delivered
@@ -115,6 +118,10 @@ type ClaimRow struct {
 // of the latest completion (one step down a partial index): a delivery
 // claimed before the failure may have been answered after it, and proves
 // nothing.
+// others_died tells it whether another event went dead since the latest
+// delivery was claimed (or ever, with no delivery): then a dropped request
+// after an answered ping is not held against the event (see
+// outbox.Pinger). The latest death is one step down a partial index.
 // Events whose type an operator paused are skipped: a pause of every type
 // is checked once per claim (an InitPlan), a type's pause per candidate (a
 // hashed subplan over outbox_pauses).
@@ -165,6 +172,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.CountedClass,
 			&i.InProgress,
 			&i.OthersDelivered,
+			&i.OthersDied,
 		); err != nil {
 			return nil, err
 		}

@@ -94,6 +94,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.killStmt, err = db.PrepareContext(ctx, kill); err != nil {
 		return nil, fmt.Errorf("error preparing query Kill: %w", err)
 	}
+	if q.lastDeathAtStmt, err = db.PrepareContext(ctx, lastDeathAt); err != nil {
+		return nil, fmt.Errorf("error preparing query LastDeathAt: %w", err)
+	}
 	if q.lastDeliveryClaimedAtStmt, err = db.PrepareContext(ctx, lastDeliveryClaimedAt); err != nil {
 		return nil, fmt.Errorf("error preparing query LastDeliveryClaimedAt: %w", err)
 	}
@@ -285,6 +288,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing killStmt: %w", cerr)
 		}
 	}
+	if q.lastDeathAtStmt != nil {
+		if cerr := q.lastDeathAtStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lastDeathAtStmt: %w", cerr)
+		}
+	}
 	if q.lastDeliveryClaimedAtStmt != nil {
 		if cerr := q.lastDeliveryClaimedAtStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lastDeliveryClaimedAtStmt: %w", cerr)
@@ -458,6 +466,7 @@ type Queries struct {
 	incrementKeyStmt          *sql.Stmt
 	insertEventStmt           *sql.Stmt
 	killStmt                  *sql.Stmt
+	lastDeathAtStmt           *sql.Stmt
 	lastDeliveryClaimedAtStmt *sql.Stmt
 	listCompletedPageStmt     *sql.Stmt
 	listEventsStmt            *sql.Stmt
@@ -510,6 +519,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		incrementKeyStmt:          q.incrementKeyStmt,
 		insertEventStmt:           q.insertEventStmt,
 		killStmt:                  q.killStmt,
+		lastDeathAtStmt:           q.lastDeathAtStmt,
 		lastDeliveryClaimedAtStmt: q.lastDeliveryClaimedAtStmt,
 		listCompletedPageStmt:     q.listCompletedPageStmt,
 		listEventsStmt:            q.listEventsStmt,

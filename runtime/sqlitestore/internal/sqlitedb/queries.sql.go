@@ -802,6 +802,20 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
 	return ordering_key, err
 }
 
+const lastDeathAt = `-- name: LastDeathAt :one
+SELECT CAST(coalesce(max(failed_at), 0) AS INTEGER) AS failed_at FROM outbox_events WHERE status = 'dead'
+`
+
+// When the latest event to go dead failed, or 0: with no delivery claimed
+// since, a dropped request after an answered ping is not held against a
+// claimed event (see outbox.Pinger). One step down a partial index.
+func (q *Queries) LastDeathAt(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.lastDeathAtStmt, lastDeathAt)
+	var failed_at int64
+	err := row.Scan(&failed_at)
+	return failed_at, err
+}
+
 const lastDeliveryClaimedAt = `-- name: LastDeliveryClaimedAt :one
 SELECT CAST(coalesce((SELECT claimed_at FROM outbox_events WHERE status = 'completed' ORDER BY completed_at DESC LIMIT 1), 0) AS INTEGER) AS claimed_at
 `
