@@ -33,9 +33,9 @@ type evidence struct {
 	mu sync.Mutex
 	// newest is the number of the latest-started send that succeeded.
 	newest uint64
-	// marks holds, for each event whose last failure this run saw, how
-	// many sends had started by then.
-	marks map[uuid.UUID]uint64
+	// marks holds what the run knows of each event whose last failure it
+	// saw.
+	marks map[uuid.UUID]mark
 	// failing is the one event that failed since the last success, if
 	// only one did; several is set once another did too. A success counts
 	// here only when its send started after the latest failure
@@ -46,11 +46,22 @@ type evidence struct {
 	lastFailure uint64
 }
 
+// mark is a failure this run saw: how many sends had started by then, and
+// the event's attempts and releases as claimed for the failed send. When
+// the event is claimed again, one attempt more than that says the failure
+// is still its last; anything else (another processor's failure in
+// between, an operator's retry, a 409) and the run relies on the store's
+// evidence instead.
+type mark struct {
+	sends uint64
+	tries int
+}
+
 // maxRemembered bounds the failures a run remembers; past it, it forgets
 // them all and relies on the store's evidence alone.
 const maxRemembered = 100_000
 
-func newEvidence() *evidence { return &evidence{base: time.Now(), marks: make(map[uuid.UUID]uint64)} }
+func newEvidence() *evidence { return &evidence{base: time.Now(), marks: make(map[uuid.UUID]mark)} }
 
 // sending is c as a send that starts now has it: numbered, dated, and
 // knowing how many deliveries had succeeded before it. Whether anything got
@@ -116,11 +127,12 @@ func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
 	case e.failing != ev.ID:
 		e.several = true
 	}
-	seen, ok := e.marks[ev.ID]
+	m, ok := e.marks[ev.ID]
+	ok = ok && !ev.FailedAt.IsZero() && ev.Attempts+ev.Releases == m.tries+1
 	var held bool
 	switch {
 	case ok:
-		held = e.newest > seen || (dropped && c.answered && !e.several && !ev.OthersDied)
+		held = e.newest > m.sends || (dropped && c.answered && !e.several && !ev.OthersDied)
 	default:
 		// The earlier failure came before this send started.
 		held = !ev.FailedAt.IsZero() && (ev.OthersDelivered || e.newest > c.send)
@@ -129,7 +141,7 @@ func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
 		clear(e.marks)
 	}
 	e.lastFailure = e.started.Load()
-	e.marks[ev.ID] = e.lastFailure
+	e.marks[ev.ID] = mark{sends: e.lastFailure, tries: ev.Attempts + ev.Releases}
 	return held
 }
 

@@ -59,18 +59,20 @@ func TestASuccessSentBeforeAFailureIsNoEvidence(t *testing.T) {
 		if successFirst {
 			r.outcome(ctx, ctx, a, ca, Receipt{}, nil)
 		}
-		if out := r.outcome(ctx, ctx, b, cb, Receipt{}, unavailable); out.Kind != Release {
+		out := r.outcome(ctx, ctx, b, cb, Receipt{}, unavailable)
+		if out.Kind != Release {
 			t.Fatalf("success recorded first %v: b's first failure: %s, want %s", successFirst, out.Kind, Release)
 		}
 		if !successFirst {
 			r.outcome(ctx, ctx, a, ca, Receipt{}, nil)
 		}
-		b.FailedAt, b.FailedClass = time.Now(), Transient
+		reclaim(b, out)
 		// The outage goes on: b is sent again and fails again, and no
 		// request sent after its first failure got through.
-		if out := r.outcome(ctx, ctx, b, r.evidence.sending(r.claimedNow()), Receipt{}, unavailable); out.Kind != Release {
+		if out = r.outcome(ctx, ctx, b, r.evidence.sending(r.claimedNow()), Receipt{}, unavailable); out.Kind != Release {
 			t.Errorf("success recorded first %v: b's second failure in the outage: %s, want %s", successFirst, out.Kind, Release)
 		}
+		reclaim(b, out)
 		// Once a request sent after b's failure gets through, b's next
 		// failure is its own.
 		r.outcome(ctx, ctx, a, r.evidence.sending(r.claimedNow()), Receipt{}, nil)
@@ -144,11 +146,12 @@ func TestDroppedRequestsAreNotSingledOutByAnEarlierSuccess(t *testing.T) {
 	retryDropped := func(r *run, ev *Event) Outcome {
 		c := r.evidence.sending(r.claimedNow())
 		c.answered = true // the backend answered a ping just before
-		return r.outcome(ctx, ctx, ev, c, Receipt{}, drop)
+		out := r.outcome(ctx, ctx, ev, c, Receipt{}, drop)
+		reclaim(ev, out)
+		return out
 	}
 	fail := func(r *run, ev *Event, c claimed) {
-		r.outcome(ctx, ctx, ev, c, Receipt{}, drop)
-		ev.FailedAt, ev.FailedClass = time.Now(), Unanswered
+		reclaim(ev, r.outcome(ctx, ctx, ev, c, Receipt{}, drop))
 	}
 	newEvent := func() *Event { return &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 1} }
 
@@ -184,4 +187,38 @@ func TestDroppedRequestsAreNotSingledOutByAnEarlierSuccess(t *testing.T) {
 			t.Errorf("dropped after a later delivery: %s, want %s", out.Kind, Dead)
 		}
 	})
+}
+
+// reclaim gives ev what the store would after out and the event's next
+// claim: a release the backend may have seen is counted and dates the
+// failure, a retry dates it and spends the attempt, and the claim adds one.
+func reclaim(ev *Event, out Outcome) {
+	switch {
+	case out.Kind == Release && out.Reached:
+		ev.Releases++
+		ev.FailedAt, ev.FailedClass = time.Now(), out.Class
+	case out.Kind == Retry:
+		ev.Attempts++
+		ev.FailedAt, ev.FailedClass = time.Now(), out.Class
+	}
+}
+
+// A failure this run saw stops counting as the event's last once the event
+// comes back with another failure in between, seen by another processor:
+// the store's evidence decides then, and the outage it failed in spends no
+// attempt.
+func TestAFailureSeenElsewhereSupersedesThisRunsMark(t *testing.T) {
+	ctx := context.Background()
+	refused := TransientError(errors.New("503 Service Unavailable"), 0)
+	r := newTestRun()
+	ev := &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}
+	reclaim(ev, r.outcome(ctx, ctx, ev, r.evidence.sending(r.claimedNow()), Receipt{}, refused))
+	r.outcome(ctx, ctx, &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 5}, r.evidence.sending(r.claimedNow()), Receipt{}, nil)
+	// Another processor claims it in an outage and gives it back: one
+	// release more, re-dated, and no delivery claimed since.
+	ev.Releases++
+	ev.FailedAt, ev.OthersDelivered = time.Now(), false
+	if out := r.outcome(ctx, ctx, ev, r.evidence.sending(r.claimedNow()), Receipt{}, refused); out.Kind != Release {
+		t.Fatalf("refused after another processor's failure, nothing delivered since: %s, want %s", out.Kind, Release)
+	}
 }

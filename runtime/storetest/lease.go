@@ -119,6 +119,26 @@ func testReclaimCountsExpiriesOnEvidence(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 
+	// A delivery whose event was claimed before the expiry, recorded after
+	// it, is no evidence: its request may have gone out before.
+	e.enqueue(Event("x", 1), Event("early", 1))
+	x := e.claim("tester", 1, time.Minute)[0]
+	early := e.claim("tester", 1, 10*time.Minute)[0]
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.store.ReclaimExpired(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	e.finish(delivered(early))
+	e.clock.Advance(time.Second)
+	expire("x")
+	if got := e.wantStatus(*x, outbox.StatusFailed); got.LeaseExpiries != 0 {
+		t.Fatalf("an expiry after a delivery claimed before the previous one: %d counted, want 0", got.LeaseExpiries)
+	}
+	if err := e.store.Discard(e.ctx, x.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	// Others are delivered between the expiries: each one after the first
 	// counts, and the event dies; its key moves on.
 	ev := e.enqueue(Event("w1", 1), Event("w1", 2))[0]
