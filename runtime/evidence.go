@@ -47,11 +47,13 @@ type evidence struct {
 }
 
 // mark is a failure this run saw: how many sends had started by then, and
-// the event's attempts and releases as claimed for the failed send. When
-// the event is claimed again, one attempt more than that says the failure
-// is still its last; anything else (another processor's failure in
-// between, an operator's retry, a 409) and the run relies on the store's
-// evidence instead.
+// the event's attempts and releases as claimed for the failed send. Until
+// the event fails again, its attempts and releases, less its 409s
+// (InProgress), come back one above that at each claim: a counted failure
+// keeps its attempt or adds a release, and a release unsent gives back the
+// claim's. Anything else means a failure came between that this run did
+// not see (another processor's, or an operator's fresh start), and the
+// store's evidence decides instead.
 type mark struct {
 	sends uint64
 	tries int
@@ -128,7 +130,7 @@ func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
 		e.several = true
 	}
 	m, ok := e.marks[ev.ID]
-	ok = ok && !ev.FailedAt.IsZero() && ev.Attempts+ev.Releases == m.tries+1
+	ok = ok && !ev.FailedAt.IsZero() && ev.Attempts+ev.Releases-ev.InProgress == m.tries+1
 	var held bool
 	switch {
 	case ok:

@@ -194,13 +194,42 @@ func TestDroppedRequestsAreNotSingledOutByAnEarlierSuccess(t *testing.T) {
 // failure, a retry dates it and spends the attempt, and the claim adds one.
 func reclaim(ev *Event, out Outcome) {
 	switch {
+	case out.Kind == Release && out.Reached && out.Class == InProgress:
+		ev.Releases++
+		ev.InProgress++
 	case out.Kind == Release && out.Reached:
 		ev.Releases++
-		ev.FailedAt, ev.FailedClass = time.Now(), out.Class
+		ev.FailedAt, ev.FailedClass, ev.InProgress = time.Now(), out.Class, 0
 	case out.Kind == Retry:
 		ev.Attempts++
-		ev.FailedAt, ev.FailedClass = time.Now(), out.Class
+		ev.FailedAt, ev.FailedClass, ev.InProgress = time.Now(), out.Class, 0
 	}
+}
+
+// A poison whose crash leaves the backend answering 409 (its earlier
+// request still "in progress") to the next try still ends dead in a quiet
+// outbox: the 409s between its dropped requests do not make the run forget
+// its failures.
+func TestAPoisonAnsweredInProgressBetweenDropsEndsDead(t *testing.T) {
+	ctx := context.Background()
+	drop := DroppedError(errors.New("connection reset by peer"))
+	busy := InProgressError(errors.New("409 Conflict"), 0)
+	r := newTestRun()
+	ev := &Event{ID: uuid.New(), Type: "t", Attempts: 1, MaxAttempts: 2}
+	for i := range 10 {
+		c := r.evidence.sending(r.claimedNow())
+		err := drop
+		if i%2 == 1 {
+			err = busy
+		}
+		c.answered = err == drop && !ev.FailedAt.IsZero() // a ping answered before a retry of a dropped request
+		out := r.outcome(ctx, ctx, ev, c, Receipt{}, err)
+		if out.Kind == Dead {
+			return
+		}
+		reclaim(ev, out)
+	}
+	t.Fatalf("a lone poison dropped and answered 409 in turn, pings answered: not dead after 10 sends (releases %d, attempts %d)", ev.Releases, ev.Attempts)
 }
 
 // A failure this run saw stops counting as the event's last once the event
