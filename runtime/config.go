@@ -73,9 +73,7 @@ type Config struct {
 	// delivery is paused. Default 1 s doubling to 30 s, ±20%.
 	UnavailableBackoff Backoff
 	// Retention is how long completed events are kept before they are
-	// deleted. Default 24 h; negative keeps them until purged by hand. The
-	// latest completions are kept whatever their age: they are the evidence
-	// that deliveries went on after an event failed or died.
+	// deleted. Default 24 h; negative keeps them until purged by hand.
 	Retention time.Duration
 	// StopTimeout is how long Run waits for deliveries in flight when its
 	// context ends before it cancels them. Default 10 s.

@@ -134,10 +134,11 @@ type Event struct {
 	// failure of the event is then held against it.
 	OthersDelivered bool
 	// OthersDied is set by Claim: another event went dead since the latest
-	// delivery's event was claimed, or at all if no event was ever
-	// delivered. While nothing is delivered, a dropped request after an
-	// answered ping is then not held against this one (see [Pinger]), in
-	// any processor or run.
+	// delivery's event was claimed, or at all when no completed event is
+	// left (none was delivered, or retention or an operator purged them).
+	// While nothing is delivered, a dropped request after an answered ping
+	// is then not held against this one (see [Pinger]), in any processor or
+	// run.
 	OthersDied bool
 	// RunAt is when the event is next due. Zero at enqueue means now.
 	RunAt time.Time

@@ -60,9 +60,7 @@ type Inspector interface {
 	// Discard deletes an event that is not being delivered right now.
 	Discard(ctx context.Context, id uuid.UUID) error
 	// PurgeCompleted deletes completed events finished before the given time
-	// and returns how many it deleted. It keeps the latest completions (those
-	// recorded at the latest instant), whatever their age: the evidence that
-	// deliveries went on after an event failed or died reads them.
+	// and returns how many it deleted.
 	PurgeCompleted(ctx context.Context, before time.Time) (int64, error)
 	// CountByUser counts the events of each user that are not completed,
 	// by status, for the limit users with the most of them.

@@ -230,15 +230,10 @@ WHERE is_head AND status IN ('pending', 'failed')
 ORDER BY run_at LIMIT 1;
 
 -- name: PurgeCompleted :execrows
--- The latest completions are kept, whatever their age: the evidence of
--- deliveries reads the claim time of the latest (see Claim), and without
--- it a quiet outbox would forget that anything was delivered since an
--- event died.
 DELETE FROM outbox_events
 WHERE id IN (
     SELECT id FROM outbox_events
     WHERE status = 'completed' AND completed_at < sqlc.arg('before')::timestamptz
-      AND completed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed')
     LIMIT sqlc.arg('max_events')
 );
 

@@ -210,15 +210,10 @@ WHERE d.is_head AND d.status IN ('pending', 'failed')
 ORDER BY d.run_at LIMIT 1;
 
 -- name: PurgeCompleted :execrows
--- The latest completions are kept, whatever their age: the evidence of
--- deliveries reads the claim time of the latest (see
--- LastDeliveryClaimedAt), and without it a quiet outbox would forget that
--- anything was delivered since an event died.
 DELETE FROM outbox_events
 WHERE seq IN (
     SELECT c.seq FROM outbox_events AS c
     WHERE c.status = 'completed' AND c.completed_at < sqlc.arg('before')
-      AND c.completed_at < (SELECT max(l.completed_at) FROM outbox_events AS l WHERE l.status = 'completed')
     LIMIT sqlc.arg('max_events')
 );
 

@@ -1610,7 +1610,6 @@ DELETE FROM outbox_events
 WHERE id IN (
     SELECT id FROM outbox_events
     WHERE status = 'completed' AND completed_at < $1::timestamptz
-      AND completed_at < (SELECT max(c.completed_at) FROM outbox_events c WHERE c.status = 'completed')
     LIMIT $2
 )
 `
@@ -1620,10 +1619,6 @@ type PurgeCompletedParams struct {
 	MaxEvents int32
 }
 
-// The latest completions are kept, whatever their age: the evidence of
-// deliveries reads the claim time of the latest (see Claim), and without
-// it a quiet outbox would forget that anything was delivered since an
-// event died.
 func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) (int64, error) {
 	result, err := q.db.Exec(ctx, purgeCompleted, arg.Before, arg.MaxEvents)
 	if err != nil {

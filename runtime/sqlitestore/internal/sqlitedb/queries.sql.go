@@ -1318,7 +1318,6 @@ DELETE FROM outbox_events
 WHERE seq IN (
     SELECT c.seq FROM outbox_events AS c
     WHERE c.status = 'completed' AND c.completed_at < ?1
-      AND c.completed_at < (SELECT max(l.completed_at) FROM outbox_events AS l WHERE l.status = 'completed')
     LIMIT ?2
 )
 `
@@ -1328,10 +1327,6 @@ type PurgeCompletedParams struct {
 	MaxEvents int64
 }
 
-// The latest completions are kept, whatever their age: the evidence of
-// deliveries reads the claim time of the latest (see
-// LastDeliveryClaimedAt), and without it a quiet outbox would forget that
-// anything was delivered since an event died.
 func (q *Queries) PurgeCompleted(ctx context.Context, arg PurgeCompletedParams) (int64, error) {
 	result, err := q.exec(ctx, q.purgeCompletedStmt, purgeCompleted, arg.Before, arg.MaxEvents)
 	if err != nil {
