@@ -112,14 +112,14 @@ func (e *evidence) deliveredLately() bool {
 
 // against reports whether ev's failure is evidence against it, and notes
 // the failure. It is, when the event failed before and another delivery
-// sent since succeeded; or when its request was dropped again right after the
-// backend answered a ping, and it is the only event that failed since the
-// last delivery sent after the failures, dead ones included, here or, as
-// the claim tells (Event.OthersDied), in another processor or run (a
-// backend that drops every request is down, not poisoned, and the failures
-// of other events show it). For failures this
-// run saw it knows that exactly; for the others (seen by another
-// processor, or an earlier run) it asks the store's dates.
+// sent since succeeded; or when its request was dropped again right after
+// the backend answered a ping, and it is the only event that failed since
+// the last delivery sent after the failures, dead ones included, here or,
+// as the claim tells (Event.OthersDied), in another processor or run (a
+// backend that drops every request is down, not poisoned, and the
+// failures of other events show it). For failures this run saw it knows
+// that exactly (see mark); for the others (seen by another processor, or
+// an earlier run) it asks the store's dates.
 func (e *evidence) against(ev *Event, c claimed, dropped bool) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
