@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/outboxgen/outboxgen/runtime/pgstore"
+	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
 )
 
 // tinySizes exercise every measurement in seconds.
@@ -247,5 +249,51 @@ func TestRawPGLoop(t *testing.T) {
 		if completed != total || keyRows != 0 {
 			t.Errorf("batch %d: %d of %d events completed, %d key rows left", batch, completed, total, keyRows)
 		}
+	}
+}
+
+// TestRawSQLiteLoop drains a tiny backlog whose events share a few keys
+// with the raw SQLite loop, which claims only heads: every event must end
+// completed, so each key's next event was made its head in turn.
+func TestRawSQLiteLoop(t *testing.T) {
+	ctx := t.Context()
+	const total, keys = 600, 7
+	for _, batch := range []int{1, 5, 100} {
+		path := filepath.Join(t.TempDir(), "outbox.db")
+		store, err := sqlitestore.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err = store.InTx(ctx, func(tx *sql.Tx) error {
+			for i := range total {
+				ev, err := benchEvent(i)
+				if err != nil {
+					return err
+				}
+				ev.OrderingKey = fmt.Sprintf("key-%d", i%keys)
+				if _, err := store.Enqueue(ctx, tx, ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := rawSQLiteLoop(ctx, path, total, batch, 30*time.Second)
+		if err != nil {
+			t.Fatalf("batch %d: %v", batch, err)
+		}
+		var completed int
+		if err := store.DB().QueryRowContext(ctx, `SELECT count(*) FROM outbox_events WHERE status = 'completed'`).Scan(&completed); err != nil {
+			t.Fatal(err)
+		}
+		if res.Done != total || res.Capped || completed != total {
+			t.Errorf("batch %d: %d of %d events done (capped %v), %d completed", batch, res.Done, total, res.Capped, completed)
+		}
+		store.Close()
 	}
 }

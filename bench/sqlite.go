@@ -222,9 +222,10 @@ func drainSQLite(ctx context.Context, path string, total int, cfg outbox.Config,
 // rawSQLiteLoop is the physical limit the processor is measured against:
 // one goroutine that claims a batch in one statement, as the store's claim
 // does (its index, in claim order), and records it delivered in a second
-// transaction of three set-based statements: the events completed, their
-// keys' counts of unfinished events, and the keys' next heads. It sends
-// nothing, keeps no lease token and no attempt log.
+// transaction of two set-based statements: the events completed, and the
+// row after each in its key made the key's head (the store's promotion,
+// without revived events). It sends nothing, keeps no lease token and no
+// attempt log.
 func rawSQLiteLoop(ctx context.Context, path string, total, batch int, limit time.Duration) (drainResult, error) {
 	s, err := sqlitestore.Open(ctx, path)
 	if err != nil {
@@ -241,23 +242,21 @@ func rawSQLiteLoop(ctx context.Context, path string, total, batch int, limit tim
 		}
 		now := time.Now().UnixMicro()
 		var seqs []int64
-		var keys []string
 		err := inTx(ctx, db, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, `UPDATE outbox_events SET status = 'processing', attempts = attempts + 1, lease_until = ?1 + 60000000, updated_at = ?1
 				WHERE seq IN (SELECT seq FROM outbox_events INDEXED BY outbox_events_claimable
 					WHERE is_head AND status IN ('pending', 'failed') AND run_at <= ?1 ORDER BY priority DESC, seq LIMIT ?2)
-				RETURNING seq, ordering_key`, now, batch)
+				RETURNING seq`, now, batch)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			for rows.Next() {
 				var seq int64
-				var key string
-				if err := rows.Scan(&seq, &key); err != nil {
+				if err := rows.Scan(&seq); err != nil {
 					return err
 				}
-				seqs, keys = append(seqs, seq), append(keys, key)
+				seqs = append(seqs, seq)
 			}
 			return rows.Err()
 		})
@@ -268,18 +267,16 @@ func rawSQLiteLoop(ctx context.Context, path string, total, batch int, limit tim
 			return res, errors.New("the raw loop found nothing to claim before the backlog was drained")
 		}
 		seqJSON, _ := json.Marshal(seqs)
-		keyJSON, _ := json.Marshal(keys)
 		err = inTx(ctx, db, func(tx *sql.Tx) error {
 			for _, st := range []string{
 				`UPDATE outbox_events SET status = 'completed', is_head = 0, lease_until = NULL, completed_at = ?2, updated_at = ?2
 					WHERE seq IN (SELECT value FROM json_each(?1))`,
-				`UPDATE outbox_keys SET unfinished = unfinished - 1 WHERE ordering_key IN (SELECT value FROM json_each(?3))`,
-				`DELETE FROM outbox_keys WHERE ordering_key IN (SELECT value FROM json_each(?3)) AND unfinished = 0`,
 				`UPDATE outbox_events SET is_head = 1 WHERE seq IN (
-					SELECT min(seq) FROM outbox_events WHERE ordering_key IN (SELECT value FROM json_each(?3))
-						AND status IN ('pending', 'processing', 'failed') GROUP BY ordering_key)`,
+					SELECT (SELECT n.seq FROM outbox_events AS n INDEXED BY outbox_events_key
+						WHERE n.ordering_key = f.ordering_key AND n.seq > f.seq ORDER BY n.seq LIMIT 1)
+					FROM outbox_events AS f WHERE f.seq IN (SELECT value FROM json_each(?1)))`,
 			} {
-				if _, err := tx.ExecContext(ctx, st, string(seqJSON), time.Now().UnixMicro(), string(keyJSON)); err != nil {
+				if _, err := tx.ExecContext(ctx, st, string(seqJSON), time.Now().UnixMicro()); err != nil {
 					return err
 				}
 			}

@@ -92,12 +92,16 @@ var (
 // columns of a metric table; sqlc makes Go names of them too.
 var sqlcParams = []string{"now", "recorded_from", "recorded_to", "max_rows", "ids", "versions", "backend_ids", "entries"}
 
-// runtimeRelations are the tables and indexes the outbox stores create in
-// the same database (runtime/*/migrations); metric tables and their
-// indexes must not take their names.
+// runtimeRelations are the tables, indexes and triggers the outbox stores
+// and the receiver create in the same database (runtime/*/migrations);
+// metric tables and their indexes must not take their names.
+// TestRuntimeRelationsAreReserved checks that none is missing.
 var runtimeRelations = []string{
 	"outbox_events", "outbox_keys", "outboxgen_migrations", "outbox_events_claimable",
 	"outbox_events_leased", "outbox_events_unfinished_key", "outbox_events_completed", "outbox_events_due",
+	"outbox_events_failed_or_dead", "outbox_events_failed_or_dead_created", "outbox_events_failed_at",
+	"outbox_events_dead_failed_at", "outbox_events_key", "outbox_events_revived", "outbox_events_unfinished",
+	"outbox_processors", "outbox_pauses", "outbox_completed", "outbox_completed_add", "outbox_completed_remove",
 	// The receiving end's (runtime/inbox).
 	"inbox_keys", "inbox_keys_pkey", "inbox_keys_received", "inbox_entities", "inbox_entities_pkey",
 }

@@ -115,7 +115,7 @@ func (s *Store) beginFinish(ctx context.Context) (storekit.FinishTx, func(contex
 	}
 	commit := func(context.Context) error { return tx.Commit() }
 	rollback := func(context.Context) { _ = tx.Rollback() }
-	return &finishTx{s: s, tx: tx, q: s.delivery().WithTx(tx), now: s.clock()}, commit, rollback, nil
+	return &finishTx{s: s, tx: tx, q: s.delivery().WithTx(tx), now: s.clock(), finished: map[string]int64{}}, commit, rollback, nil
 }
 
 // ReclaimExpired implements outbox.Store.
@@ -134,13 +134,13 @@ func (s *Store) ReclaimExpired(ctx context.Context) (int, error) {
 			return err
 		}
 		n = len(rows)
-		var keys []string
+		var heads []finishedHead
 		for _, r := range rows {
 			if outbox.Status(r.Status) == outbox.StatusDead {
-				keys = append(keys, r.OrderingKey)
+				heads = append(heads, finishedHead{key: r.OrderingKey, seq: r.Seq})
 			}
 		}
-		promoted, err = finishKeys(ctx, q, keys)
+		promoted, err = promoteNext(ctx, q, heads)
 		return err
 	})
 	if err != nil {
@@ -176,12 +176,15 @@ type finishTx struct {
 	tx  *sql.Tx
 	q   *sqlitedb.Queries
 	now time.Time
+	// finished holds, by key, the seq of the head that Complete or Kill
+	// finished: FinishKeys promotes the event after it.
+	finished map[string]int64
 }
 
 func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
 	done := make(map[uuid.UUID]string, len(outs))
 	for _, o := range outs {
-		key, err := f.q.Complete(ctx, sqlitedb.CompleteParams{
+		row, err := f.q.Complete(ctx, sqlitedb.CompleteParams{
 			Now: nullInt(micros(f.now)), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
 		})
 		if errors.Is(err, sql.ErrNoRows) {
@@ -190,7 +193,8 @@ func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uui
 		if err != nil {
 			return nil, err
 		}
-		done[o.Event.ID] = key
+		done[o.Event.ID] = row.OrderingKey
+		f.finished[row.OrderingKey] = row.Seq
 	}
 	return done, nil
 }
@@ -198,7 +202,7 @@ func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uui
 func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
 	killed := make(map[uuid.UUID]string, len(outs))
 	for _, o := range outs {
-		key, err := f.q.Kill(ctx, sqlitedb.KillParams{
+		row, err := f.q.Kill(ctx, sqlitedb.KillParams{
 			LastError: nullString(o.Error), Now: nullInt(micros(f.now)), FailedClass: nullString(storekit.Class(o)),
 			StatusCode: int64(o.StatusCode), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
 		})
@@ -208,7 +212,8 @@ func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UU
 		if err != nil {
 			return nil, err
 		}
-		killed[o.Event.ID] = key
+		killed[o.Event.ID] = row.OrderingKey
+		f.finished[row.OrderingKey] = row.Seq
 	}
 	return killed, nil
 }
@@ -249,7 +254,11 @@ func (f *finishTx) each(outs []outbox.Outcome, update func(outbox.Outcome) (int6
 }
 
 func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) {
-	return finishKeys(ctx, f.q, keys)
+	heads := make([]finishedHead, len(keys))
+	for i, key := range keys {
+		heads[i] = finishedHead{key: key, seq: f.finished[key]}
+	}
+	return promoteNext(ctx, f.q, heads)
 }
 
 // Hooks runs each delivery's hook in turn: a statement costs SQLite no
@@ -269,20 +278,21 @@ func (f *finishTx) Hooks(ctx context.Context, ds []outbox.Delivery, _ bool) erro
 	return nil
 }
 
-// finishKeys records that one event per listed key left the unfinished set
-// and promotes each key's next event. It reports whether any was promoted.
-func finishKeys(ctx context.Context, q *sqlitedb.Queries, keys []string) (bool, error) {
+// finishedHead is a key's head that was delivered, went dead or was
+// discarded: its key needs a new head.
+type finishedHead struct {
+	key string
+	seq int64
+}
+
+// promoteNext gives each key whose head finished its next event as head,
+// if it has one (see PromoteNext). It reports whether any was promoted.
+func promoteNext(ctx context.Context, q *sqlitedb.Queries, heads []finishedHead) (bool, error) {
 	promoted := false
-	for _, key := range keys {
-		if err := q.DecrementKey(ctx, key); err != nil {
-			return false, fmt.Errorf("decrement key: %w", err)
-		}
-		if err := q.DeleteIdleKey(ctx, key); err != nil {
-			return false, fmt.Errorf("delete idle key: %w", err)
-		}
-		n, err := q.PromoteHead(ctx, key)
+	for _, h := range heads {
+		n, err := q.PromoteNext(ctx, sqlitedb.PromoteNextParams{OrderingKey: h.key, After: h.seq})
 		if err != nil {
-			return false, fmt.Errorf("promote head: %w", err)
+			return false, fmt.Errorf("promote the next event of key %q: %w", h.key, err)
 		}
 		promoted = promoted || n > 0
 	}

@@ -74,11 +74,11 @@ func (s *Store) Retry(ctx context.Context, id uuid.UUID) error {
 		case outbox.StatusDead:
 			// The event rejoins its key's queue; it is the head only if
 			// the key has nothing else unfinished.
-			n, err := q.IncrementKey(ctx, ev.OrderingKey)
+			busy, err := q.KeyHasUnfinished(ctx, ev.OrderingKey)
 			if err != nil {
 				return err
 			}
-			return q.RequeueDead(ctx, sqlitedb.RequeueDeadParams{IsHead: n == 1, Now: now, ID: ev.ID})
+			return q.RequeueDead(ctx, sqlitedb.RequeueDeadParams{IsHead: busy == 0, Now: now, ID: ev.ID})
 		}
 		return fmt.Errorf("event %s is %s: %w", id, ev.Status, outbox.ErrNotRetryable)
 	})
@@ -102,11 +102,11 @@ func (s *Store) Discard(ctx context.Context, id uuid.UUID) error {
 		if err := q.DeleteEvent(ctx, ev.ID); err != nil {
 			return err
 		}
-		if status.Finished() {
-			return nil
+		if !ev.IsHead {
+			return nil // finished, or waiting behind its key's head
 		}
 		var err error
-		promoted, err = finishKeys(ctx, q, []string{ev.OrderingKey})
+		promoted, err = promoteNext(ctx, q, []finishedHead{{key: ev.OrderingKey, seq: ev.Seq}})
 		return err
 	})
 	if err != nil {

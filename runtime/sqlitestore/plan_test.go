@@ -152,9 +152,6 @@ func seedHeads(t *testing.T, db *sql.DB, n int) {
 		SELECT i, printf('00000000-0000-4000-8000-%012d', i), 'weight.created', 'weight', 'a' || i, 'u' || (i % 50), 'e/' || i, 1, 1, '{}', 5, 'pending', 1, 0, 5, 1000, 1000, 1000 FROM n`, n); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ExecContext(t.Context(), `INSERT INTO outbox_keys (ordering_key, unfinished) SELECT ordering_key, 1 FROM outbox_events`); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // A claim whose window holds fewer due heads than it wants takes every due

@@ -9,12 +9,11 @@ SELECT version FROM outboxgen_migrations WHERE component = sqlc.arg('component')
 INSERT INTO outboxgen_migrations (component, version, name, applied_at)
 VALUES (sqlc.arg('component'), sqlc.arg('version'), sqlc.arg('migration_name'), sqlc.arg('now'));
 
--- name: IncrementKey :one
-INSERT INTO outbox_keys (ordering_key, unfinished) VALUES (sqlc.arg('ordering_key'), 1)
-ON CONFLICT (ordering_key) DO UPDATE SET unfinished = unfinished + 1
-RETURNING unfinished;
-
 -- name: InsertEvent :exec
+-- The event is its key's head when the key has no unfinished event (see
+-- KeyHasUnfinished, which this repeats: deciding it in the INSERT keeps the
+-- decision under the write lock even in a transaction the caller began
+-- DEFERRED, whose reads would otherwise come first).
 INSERT INTO outbox_events (
     id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record,
     entity_version, payload, metadata, priority, status, is_head, attempts,
@@ -23,9 +22,26 @@ INSERT INTO outbox_events (
     sqlc.arg('id'), sqlc.arg('event_type'), sqlc.arg('aggregate'), sqlc.arg('aggregate_id'),
     sqlc.arg('user_id'), sqlc.arg('ordering_key'), sqlc.arg('is_new_record'),
     sqlc.arg('entity_version'), sqlc.arg('payload'), sqlc.narg('metadata'), sqlc.arg('priority'),
-    'pending', sqlc.arg('is_head'), 0, sqlc.arg('max_attempts'), sqlc.arg('run_at'),
-    sqlc.arg('now'), sqlc.arg('now')
+    'pending',
+    NOT (
+        coalesce((SELECT l.status IN ('pending', 'processing', 'failed') FROM outbox_events AS l INDEXED BY outbox_events_key
+                  WHERE l.ordering_key = sqlc.arg('ordering_key') ORDER BY l.seq DESC LIMIT 1), 0)
+        OR EXISTS (SELECT 1 FROM outbox_events AS r INDEXED BY outbox_events_revived
+                   WHERE r.ordering_key = sqlc.arg('ordering_key') AND r.revived AND r.status IN ('pending', 'processing', 'failed'))
+    ),
+    0, sqlc.arg('max_attempts'), sqlc.arg('run_at'), sqlc.arg('now'), sqlc.arg('now')
 );
+
+-- name: KeyHasUnfinished :one
+-- Whether a key has an unfinished event, in two index steps: its last row
+-- is unfinished, or it has an unfinished event an operator revived (see
+-- migration 0015: a key's other unfinished events are its last rows).
+SELECT CAST(
+    coalesce((SELECT l.status IN ('pending', 'processing', 'failed') FROM outbox_events AS l INDEXED BY outbox_events_key
+              WHERE l.ordering_key = sqlc.arg('ordering_key') ORDER BY l.seq DESC LIMIT 1), 0)
+    OR EXISTS (SELECT 1 FROM outbox_events AS r INDEXED BY outbox_events_revived
+               WHERE r.ordering_key = sqlc.arg('ordering_key') AND r.revived AND r.status IN ('pending', 'processing', 'failed'))
+AS INTEGER) AS busy;
 
 -- name: ClaimInOrder :many
 -- A claim's first try, which costs the same on any backlog: the first due
@@ -105,7 +121,7 @@ SET status = 'completed', is_head = 0,
     completed_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
-RETURNING ordering_key;
+RETURNING ordering_key, seq;
 
 -- name: Retry :execrows
 -- Each failed attempt is appended to the event's attempt log, whose oldest
@@ -152,28 +168,32 @@ SET status = 'dead', is_head = 0,
     updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
   AND lease_until > sqlc.arg('now')
-RETURNING ordering_key;
+RETURNING ordering_key, seq;
 
--- name: DecrementKey :exec
-UPDATE outbox_keys SET unfinished = unfinished - 1 WHERE ordering_key = sqlc.arg('ordering_key');
-
--- name: DeleteIdleKey :exec
-DELETE FROM outbox_keys WHERE ordering_key = sqlc.arg('ordering_key') AND unfinished = 0;
-
--- name: PromoteHead :execrows
--- Makes the oldest unfinished event of the key the head, unless it has one.
+-- name: PromoteNext :execrows
+-- Gives a key whose head (sqlc.arg('after'), its seq) finished or was
+-- discarded its next head: the key's first unfinished row after it, or its
+-- oldest revived unfinished event, whichever is older. The first row after
+-- a head is unfinished (see migration 0015) unless the head was revived;
+-- then the rows delivered since it are stepped over, once.
 UPDATE outbox_events
 SET is_head = 1
 WHERE seq = (
-    SELECT min(n.seq) FROM outbox_events AS n
-    WHERE n.ordering_key = sqlc.arg('ordering_key') AND n.status IN ('pending', 'processing', 'failed')
+    SELECT min(c.seq) FROM (
+        SELECT * FROM (
+            SELECT n.seq FROM outbox_events AS n INDEXED BY outbox_events_key
+            WHERE n.ordering_key = sqlc.arg('ordering_key') AND n.seq > sqlc.arg('after')
+              AND n.status IN ('pending', 'processing', 'failed')
+            ORDER BY n.seq LIMIT 1)
+        UNION ALL
+        SELECT * FROM (
+            SELECT r.seq FROM outbox_events AS r INDEXED BY outbox_events_revived
+            WHERE r.ordering_key = sqlc.arg('ordering_key') AND r.revived
+              AND r.status IN ('pending', 'processing', 'failed')
+            ORDER BY r.seq LIMIT 1)
+    ) AS c
 )
-  AND NOT is_head
-  AND NOT EXISTS (
-      SELECT 1 FROM outbox_events AS h
-      WHERE h.ordering_key = sqlc.arg('ordering_key') AND h.is_head
-        AND h.status IN ('pending', 'processing', 'failed')
-  );
+  AND NOT is_head;
 
 -- name: ReclaimExpired :many
 -- The attempt is given back (the processor died, not necessarily the
@@ -198,7 +218,7 @@ SET status = CASE
         json_object('t', sqlc.arg('now'), 'n', attempts, 'o', 'expired', 'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery')),
     updated_at = sqlc.arg('now')
 WHERE status = 'processing' AND lease_until <= sqlc.arg('now')
-RETURNING id, ordering_key, status;
+RETURNING id, ordering_key, status, seq;
 
 -- name: NextDue :one
 -- Paused events are not due: a processor would otherwise wake for them and
@@ -265,9 +285,11 @@ UPDATE outbox_events SET status = 'pending', attempts = 0, lease_expiries = 0, r
 WHERE id = sqlc.arg('id');
 
 -- name: RequeueDead :exec
+-- A revived event is flagged: it rejoins its key where it was, behind
+-- finished events (see migration 0015).
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
-    is_head = sqlc.arg('is_head'),
+    is_head = sqlc.arg('is_head'), revived = 1,
     run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id = sqlc.arg('id');
 
@@ -390,7 +412,7 @@ WHERE status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT))
 -- The next batch of a bulk retry or discard, oldest first, after the last
 -- one (seq is the rowid, so each batch reads on from where the last ended).
 -- Events being delivered (processing under a live lease) are left out.
-SELECT id, ordering_key, status, seq FROM outbox_events
+SELECT id, ordering_key, status, seq, is_head FROM outbox_events
 WHERE seq > sqlc.arg('after')
   AND status IN (SELECT value FROM json_each(CAST(sqlc.arg('statuses') AS TEXT)))
   AND (sqlc.narg('event_type') IS NULL OR event_type = sqlc.narg('event_type'))
@@ -403,12 +425,12 @@ LIMIT sqlc.arg('max_events');
 
 -- name: RequeueMatching :exec
 -- An operator's retry of many events, a fresh start for each as in
--- RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
--- and SetHead then makes the oldest revived event of a key that had no
--- unfinished event its head.
+-- RequeueFailed and RequeueDead; dead events rejoin their keys revived and
+-- not as heads, and SetHead then makes the oldest revived event of a key
+-- that had no unfinished event its head.
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
-    is_head = is_head AND status <> 'dead',
+    is_head = is_head AND status <> 'dead', revived = revived OR status = 'dead',
     run_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
 WHERE id IN (SELECT value FROM json_each(CAST(sqlc.arg('ids') AS TEXT)));
 

@@ -49,24 +49,28 @@ func (s *Store) RetryMatching(ctx context.Context, sel outbox.Selection, progres
 // oldest of them becomes the head, as Retry decides for one event.
 func requeue(ctx context.Context, q *sqlitedb.Queries, evs []sqlitedb.RepairCandidatesRow, now int64) error {
 	ids := make([]string, len(evs))
+	var heads []string // per idle key, its oldest revived event
+	seen := map[string]bool{}
 	for i, ev := range evs {
 		ids[i] = ev.ID
+		if outbox.Status(ev.Status) != outbox.StatusDead || seen[ev.OrderingKey] {
+			continue
+		}
+		seen[ev.OrderingKey] = true
+		busy, err := q.KeyHasUnfinished(ctx, ev.OrderingKey)
+		if err != nil {
+			return fmt.Errorf("requeue: %w", err)
+		}
+		if busy == 0 {
+			heads = append(heads, ev.ID)
+		}
 	}
 	if err := q.RequeueMatching(ctx, sqlitedb.RequeueMatchingParams{Ids: jsonList(ids), Now: now}); err != nil {
 		return fmt.Errorf("requeue: %w", err)
 	}
-	for _, ev := range evs {
-		if outbox.Status(ev.Status) != outbox.StatusDead {
-			continue
-		}
-		n, err := q.IncrementKey(ctx, ev.OrderingKey)
-		if err != nil {
-			return fmt.Errorf("count a revived event in its key: %w", err)
-		}
-		if n == 1 {
-			if err := q.SetHead(ctx, ev.ID); err != nil {
-				return fmt.Errorf("make a revived event its key's head: %w", err)
-			}
+	for _, id := range heads {
+		if err := q.SetHead(ctx, id); err != nil {
+			return fmt.Errorf("make a revived event its key's head: %w", err)
 		}
 	}
 	return nil
@@ -98,21 +102,21 @@ func (s *Store) DiscardMatching(ctx context.Context, sel outbox.Selection, progr
 	return res, nil
 }
 
-// deleteEvents deletes events; the unfinished ones leave their keys, whose
-// next events move up.
+// deleteEvents deletes events; the keys whose heads they include get their
+// next events as heads.
 func deleteEvents(ctx context.Context, q *sqlitedb.Queries, evs []sqlitedb.RepairCandidatesRow, _ int64) error {
 	ids := make([]string, len(evs))
-	var keys []string
+	var heads []finishedHead
 	for i, ev := range evs {
 		ids[i] = ev.ID
-		if !outbox.Status(ev.Status).Finished() {
-			keys = append(keys, ev.OrderingKey)
+		if ev.IsHead {
+			heads = append(heads, finishedHead{key: ev.OrderingKey, seq: ev.Seq})
 		}
 	}
 	if err := q.DeleteEvents(ctx, jsonList(ids)); err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
-	_, err := finishKeys(ctx, q, keys)
+	_, err := promoteNext(ctx, q, heads)
 	return err
 }
 

@@ -298,12 +298,7 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, ev outbox.Event) (outbo
 		ev.RunAt = now
 	}
 	ev.CreatedAt, ev.UpdatedAt = now, now
-	q := s.q.WithTx(tx)
-	n, err := q.IncrementKey(ctx, ev.OrderingKey)
-	if err != nil {
-		return outbox.Event{}, fmt.Errorf("enqueue %s: %w", ev.Type, err)
-	}
-	err = q.InsertEvent(ctx, sqlitedb.InsertEventParams{
+	err = s.q.WithTx(tx).InsertEvent(ctx, sqlitedb.InsertEventParams{
 		ID:            ev.ID.String(),
 		EventType:     ev.Type,
 		Aggregate:     ev.Aggregate,
@@ -315,7 +310,6 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, ev outbox.Event) (outbo
 		Payload:       ev.Payload,
 		Metadata:      sql.NullString{String: string(meta), Valid: meta != nil},
 		Priority:      int64(ev.Priority),
-		IsHead:        n == 1,
 		MaxAttempts:   int64(ev.MaxAttempts),
 		RunAt:         micros(ev.RunAt),
 		Now:           micros(now),

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ListAndGet", testListAndGet},
 		{"CountByUser", testCountByUser},
 		{"RetryDead", testRetryDead},
+		{"RevivedEventsRejoinTheirKeys", testRevivedEventsRejoinTheirKeys},
 		{"RetryFailed", testRetryFailed},
 		{"Discard", testDiscard},
 		{"PurgeCompleted", testPurgeCompleted},

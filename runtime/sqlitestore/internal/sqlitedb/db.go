@@ -55,17 +55,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countWaitingStmt, err = db.PrepareContext(ctx, countWaiting); err != nil {
 		return nil, fmt.Errorf("error preparing query CountWaiting: %w", err)
 	}
-	if q.decrementKeyStmt, err = db.PrepareContext(ctx, decrementKey); err != nil {
-		return nil, fmt.Errorf("error preparing query DecrementKey: %w", err)
-	}
 	if q.deleteEventStmt, err = db.PrepareContext(ctx, deleteEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteEvent: %w", err)
 	}
 	if q.deleteEventsStmt, err = db.PrepareContext(ctx, deleteEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteEvents: %w", err)
-	}
-	if q.deleteIdleKeyStmt, err = db.PrepareContext(ctx, deleteIdleKey); err != nil {
-		return nil, fmt.Errorf("error preparing query DeleteIdleKey: %w", err)
 	}
 	if q.deleteProcessorStmt, err = db.PrepareContext(ctx, deleteProcessor); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteProcessor: %w", err)
@@ -85,11 +79,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.heartbeatStmt, err = db.PrepareContext(ctx, heartbeat); err != nil {
 		return nil, fmt.Errorf("error preparing query Heartbeat: %w", err)
 	}
-	if q.incrementKeyStmt, err = db.PrepareContext(ctx, incrementKey); err != nil {
-		return nil, fmt.Errorf("error preparing query IncrementKey: %w", err)
-	}
 	if q.insertEventStmt, err = db.PrepareContext(ctx, insertEvent); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertEvent: %w", err)
+	}
+	if q.keyHasUnfinishedStmt, err = db.PrepareContext(ctx, keyHasUnfinished); err != nil {
+		return nil, fmt.Errorf("error preparing query KeyHasUnfinished: %w", err)
 	}
 	if q.killStmt, err = db.PrepareContext(ctx, kill); err != nil {
 		return nil, fmt.Errorf("error preparing query Kill: %w", err)
@@ -124,8 +118,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pauseDeliveryStmt, err = db.PrepareContext(ctx, pauseDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query PauseDelivery: %w", err)
 	}
-	if q.promoteHeadStmt, err = db.PrepareContext(ctx, promoteHead); err != nil {
-		return nil, fmt.Errorf("error preparing query PromoteHead: %w", err)
+	if q.promoteNextStmt, err = db.PrepareContext(ctx, promoteNext); err != nil {
+		return nil, fmt.Errorf("error preparing query PromoteNext: %w", err)
 	}
 	if q.purgeCompletedStmt, err = db.PrepareContext(ctx, purgeCompleted); err != nil {
 		return nil, fmt.Errorf("error preparing query PurgeCompleted: %w", err)
@@ -223,11 +217,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countWaitingStmt: %w", cerr)
 		}
 	}
-	if q.decrementKeyStmt != nil {
-		if cerr := q.decrementKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing decrementKeyStmt: %w", cerr)
-		}
-	}
 	if q.deleteEventStmt != nil {
 		if cerr := q.deleteEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteEventStmt: %w", cerr)
@@ -236,11 +225,6 @@ func (q *Queries) Close() error {
 	if q.deleteEventsStmt != nil {
 		if cerr := q.deleteEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteEventsStmt: %w", cerr)
-		}
-	}
-	if q.deleteIdleKeyStmt != nil {
-		if cerr := q.deleteIdleKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing deleteIdleKeyStmt: %w", cerr)
 		}
 	}
 	if q.deleteProcessorStmt != nil {
@@ -273,14 +257,14 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing heartbeatStmt: %w", cerr)
 		}
 	}
-	if q.incrementKeyStmt != nil {
-		if cerr := q.incrementKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing incrementKeyStmt: %w", cerr)
-		}
-	}
 	if q.insertEventStmt != nil {
 		if cerr := q.insertEventStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertEventStmt: %w", cerr)
+		}
+	}
+	if q.keyHasUnfinishedStmt != nil {
+		if cerr := q.keyHasUnfinishedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing keyHasUnfinishedStmt: %w", cerr)
 		}
 	}
 	if q.killStmt != nil {
@@ -338,9 +322,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pauseDeliveryStmt: %w", cerr)
 		}
 	}
-	if q.promoteHeadStmt != nil {
-		if cerr := q.promoteHeadStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing promoteHeadStmt: %w", cerr)
+	if q.promoteNextStmt != nil {
+		if cerr := q.promoteNextStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing promoteNextStmt: %w", cerr)
 		}
 	}
 	if q.purgeCompletedStmt != nil {
@@ -453,18 +437,16 @@ type Queries struct {
 	countMatchingStmt         *sql.Stmt
 	countUnfinishedByUserStmt *sql.Stmt
 	countWaitingStmt          *sql.Stmt
-	decrementKeyStmt          *sql.Stmt
 	deleteEventStmt           *sql.Stmt
 	deleteEventsStmt          *sql.Stmt
-	deleteIdleKeyStmt         *sql.Stmt
 	deleteProcessorStmt       *sql.Stmt
 	deliveredPerMinuteStmt    *sql.Stmt
 	failedPerMinuteStmt       *sql.Stmt
 	forgetDeadProcessorsStmt  *sql.Stmt
 	getEventStmt              *sql.Stmt
 	heartbeatStmt             *sql.Stmt
-	incrementKeyStmt          *sql.Stmt
 	insertEventStmt           *sql.Stmt
+	keyHasUnfinishedStmt      *sql.Stmt
 	killStmt                  *sql.Stmt
 	lastDeathAtStmt           *sql.Stmt
 	lastDeliveryClaimedAtStmt *sql.Stmt
@@ -476,7 +458,7 @@ type Queries struct {
 	listProcessorsStmt        *sql.Stmt
 	nextDueStmt               *sql.Stmt
 	pauseDeliveryStmt         *sql.Stmt
-	promoteHeadStmt           *sql.Stmt
+	promoteNextStmt           *sql.Stmt
 	purgeCompletedStmt        *sql.Stmt
 	purgeMatchingStmt         *sql.Stmt
 	reclaimExpiredStmt        *sql.Stmt
@@ -506,18 +488,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countMatchingStmt:         q.countMatchingStmt,
 		countUnfinishedByUserStmt: q.countUnfinishedByUserStmt,
 		countWaitingStmt:          q.countWaitingStmt,
-		decrementKeyStmt:          q.decrementKeyStmt,
 		deleteEventStmt:           q.deleteEventStmt,
 		deleteEventsStmt:          q.deleteEventsStmt,
-		deleteIdleKeyStmt:         q.deleteIdleKeyStmt,
 		deleteProcessorStmt:       q.deleteProcessorStmt,
 		deliveredPerMinuteStmt:    q.deliveredPerMinuteStmt,
 		failedPerMinuteStmt:       q.failedPerMinuteStmt,
 		forgetDeadProcessorsStmt:  q.forgetDeadProcessorsStmt,
 		getEventStmt:              q.getEventStmt,
 		heartbeatStmt:             q.heartbeatStmt,
-		incrementKeyStmt:          q.incrementKeyStmt,
 		insertEventStmt:           q.insertEventStmt,
+		keyHasUnfinishedStmt:      q.keyHasUnfinishedStmt,
 		killStmt:                  q.killStmt,
 		lastDeathAtStmt:           q.lastDeathAtStmt,
 		lastDeliveryClaimedAtStmt: q.lastDeliveryClaimedAtStmt,
@@ -529,7 +509,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listProcessorsStmt:        q.listProcessorsStmt,
 		nextDueStmt:               q.nextDueStmt,
 		pauseDeliveryStmt:         q.pauseDeliveryStmt,
-		promoteHeadStmt:           q.promoteHeadStmt,
+		promoteNextStmt:           q.promoteNextStmt,
 		purgeCompletedStmt:        q.purgeCompletedStmt,
 		purgeMatchingStmt:         q.purgeMatchingStmt,
 		reclaimExpiredStmt:        q.reclaimExpiredStmt,

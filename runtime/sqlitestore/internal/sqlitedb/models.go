@@ -44,11 +44,7 @@ type OutboxEvent struct {
 	CountedClass  sql.NullString
 	InProgress    int64
 	ClaimedAt     sql.NullInt64
-}
-
-type OutboxKey struct {
-	OrderingKey string
-	Unfinished  int64
+	Revived       bool
 }
 
 type OutboxPause struct {

@@ -56,7 +56,7 @@ WHERE seq IN (
     ORDER BY d.priority DESC, d.seq
     LIMIT ?5
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at, revived
 `
 
 type ClaimDueParams struct {
@@ -120,6 +120,7 @@ func (q *Queries) ClaimDue(ctx context.Context, arg ClaimDueParams) ([]OutboxEve
 			&i.CountedClass,
 			&i.InProgress,
 			&i.ClaimedAt,
+			&i.Revived,
 		); err != nil {
 			return nil, err
 		}
@@ -157,7 +158,7 @@ WHERE seq IN (
     ORDER BY w.priority DESC, w.seq
     LIMIT ?6
 )
-RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at
+RETURNING seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at, revived
 `
 
 type ClaimInOrderParams struct {
@@ -224,6 +225,7 @@ func (q *Queries) ClaimInOrder(ctx context.Context, arg ClaimInOrderParams) ([]O
 			&i.CountedClass,
 			&i.InProgress,
 			&i.ClaimedAt,
+			&i.Revived,
 		); err != nil {
 			return nil, err
 		}
@@ -245,7 +247,7 @@ SET status = 'completed', is_head = 0,
     completed_at = ?1, updated_at = ?1
 WHERE id = ?2 AND lease_token = ?3 AND status = 'processing'
   AND lease_until > ?1
-RETURNING ordering_key
+RETURNING ordering_key, seq
 `
 
 type CompleteParams struct {
@@ -254,13 +256,18 @@ type CompleteParams struct {
 	Token sql.NullString
 }
 
+type CompleteRow struct {
+	OrderingKey string
+	Seq         int64
+}
+
 // Fenced: only a row still leased under the same token, lease unexpired. A
 // completed event keeps no last error; its attempt log keeps the failures.
-func (q *Queries) Complete(ctx context.Context, arg CompleteParams) (string, error) {
+func (q *Queries) Complete(ctx context.Context, arg CompleteParams) (CompleteRow, error) {
 	row := q.queryRow(ctx, q.completeStmt, complete, arg.Now, arg.ID, arg.Token)
-	var ordering_key string
-	err := row.Scan(&ordering_key)
-	return ordering_key, err
+	var i CompleteRow
+	err := row.Scan(&i.OrderingKey, &i.Seq)
+	return i, err
 }
 
 const countCompleted = `-- name: CountCompleted :many
@@ -483,15 +490,6 @@ func (q *Queries) CountWaiting(ctx context.Context) ([]CountWaitingRow, error) {
 	return items, nil
 }
 
-const decrementKey = `-- name: DecrementKey :exec
-UPDATE outbox_keys SET unfinished = unfinished - 1 WHERE ordering_key = ?1
-`
-
-func (q *Queries) DecrementKey(ctx context.Context, orderingKey string) error {
-	_, err := q.exec(ctx, q.decrementKeyStmt, decrementKey, orderingKey)
-	return err
-}
-
 const deleteEvent = `-- name: DeleteEvent :exec
 DELETE FROM outbox_events WHERE id = ?1
 `
@@ -507,15 +505,6 @@ DELETE FROM outbox_events WHERE id IN (SELECT value FROM json_each(CAST(?1 AS TE
 
 func (q *Queries) DeleteEvents(ctx context.Context, ids string) error {
 	_, err := q.exec(ctx, q.deleteEventsStmt, deleteEvents, ids)
-	return err
-}
-
-const deleteIdleKey = `-- name: DeleteIdleKey :exec
-DELETE FROM outbox_keys WHERE ordering_key = ?1 AND unfinished = 0
-`
-
-func (q *Queries) DeleteIdleKey(ctx context.Context, orderingKey string) error {
-	_, err := q.exec(ctx, q.deleteIdleKeyStmt, deleteIdleKey, orderingKey)
 	return err
 }
 
@@ -612,7 +601,7 @@ func (q *Queries) ForgetDeadProcessors(ctx context.Context, before int64) error 
 }
 
 const getEvent = `-- name: GetEvent :one
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events WHERE id = ?1
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at, revived FROM outbox_events WHERE id = ?1
 `
 
 func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) {
@@ -651,6 +640,7 @@ func (q *Queries) GetEvent(ctx context.Context, id string) (OutboxEvent, error) 
 		&i.CountedClass,
 		&i.InProgress,
 		&i.ClaimedAt,
+		&i.Revived,
 	)
 	return i, err
 }
@@ -699,19 +689,6 @@ func (q *Queries) Heartbeat(ctx context.Context, arg HeartbeatParams) error {
 	return err
 }
 
-const incrementKey = `-- name: IncrementKey :one
-INSERT INTO outbox_keys (ordering_key, unfinished) VALUES (?1, 1)
-ON CONFLICT (ordering_key) DO UPDATE SET unfinished = unfinished + 1
-RETURNING unfinished
-`
-
-func (q *Queries) IncrementKey(ctx context.Context, orderingKey string) (int64, error) {
-	row := q.queryRow(ctx, q.incrementKeyStmt, incrementKey, orderingKey)
-	var unfinished int64
-	err := row.Scan(&unfinished)
-	return unfinished, err
-}
-
 const insertEvent = `-- name: InsertEvent :exec
 INSERT INTO outbox_events (
     id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record,
@@ -721,8 +698,14 @@ INSERT INTO outbox_events (
     ?1, ?2, ?3, ?4,
     ?5, ?6, ?7,
     ?8, ?9, ?10, ?11,
-    'pending', ?12, 0, ?13, ?14,
-    ?15, ?15
+    'pending',
+    NOT (
+        coalesce((SELECT l.status IN ('pending', 'processing', 'failed') FROM outbox_events AS l INDEXED BY outbox_events_key
+                  WHERE l.ordering_key = ?6 ORDER BY l.seq DESC LIMIT 1), 0)
+        OR EXISTS (SELECT 1 FROM outbox_events AS r INDEXED BY outbox_events_revived
+                   WHERE r.ordering_key = ?6 AND r.revived AND r.status IN ('pending', 'processing', 'failed'))
+    ),
+    0, ?12, ?13, ?14, ?14
 )
 `
 
@@ -738,12 +721,15 @@ type InsertEventParams struct {
 	Payload       []byte
 	Metadata      sql.NullString
 	Priority      int64
-	IsHead        bool
 	MaxAttempts   int64
 	RunAt         int64
 	Now           int64
 }
 
+// The event is its key's head when the key has no unfinished event (see
+// KeyHasUnfinished, which this repeats: deciding it in the INSERT keeps the
+// decision under the write lock even in a transaction the caller began
+// DEFERRED, whose reads would otherwise come first).
 func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error {
 	_, err := q.exec(ctx, q.insertEventStmt, insertEvent,
 		arg.ID,
@@ -757,12 +743,30 @@ func (q *Queries) InsertEvent(ctx context.Context, arg InsertEventParams) error 
 		arg.Payload,
 		arg.Metadata,
 		arg.Priority,
-		arg.IsHead,
 		arg.MaxAttempts,
 		arg.RunAt,
 		arg.Now,
 	)
 	return err
+}
+
+const keyHasUnfinished = `-- name: KeyHasUnfinished :one
+SELECT CAST(
+    coalesce((SELECT l.status IN ('pending', 'processing', 'failed') FROM outbox_events AS l INDEXED BY outbox_events_key
+              WHERE l.ordering_key = ?1 ORDER BY l.seq DESC LIMIT 1), 0)
+    OR EXISTS (SELECT 1 FROM outbox_events AS r INDEXED BY outbox_events_revived
+               WHERE r.ordering_key = ?1 AND r.revived AND r.status IN ('pending', 'processing', 'failed'))
+AS INTEGER) AS busy
+`
+
+// Whether a key has an unfinished event, in two index steps: its last row
+// is unfinished, or it has an unfinished event an operator revived (see
+// migration 0015: a key's other unfinished events are its last rows).
+func (q *Queries) KeyHasUnfinished(ctx context.Context, orderingKey string) (int64, error) {
+	row := q.queryRow(ctx, q.keyHasUnfinishedStmt, keyHasUnfinished, orderingKey)
+	var busy int64
+	err := row.Scan(&busy)
+	return busy, err
 }
 
 const kill = `-- name: Kill :one
@@ -776,7 +780,7 @@ SET status = 'dead', is_head = 0,
     updated_at = ?2
 WHERE id = ?5 AND lease_token = ?6 AND status = 'processing'
   AND lease_until > ?2
-RETURNING ordering_key
+RETURNING ordering_key, seq
 `
 
 type KillParams struct {
@@ -788,7 +792,12 @@ type KillParams struct {
 	Token       sql.NullString
 }
 
-func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
+type KillRow struct {
+	OrderingKey string
+	Seq         int64
+}
+
+func (q *Queries) Kill(ctx context.Context, arg KillParams) (KillRow, error) {
 	row := q.queryRow(ctx, q.killStmt, kill,
 		arg.LastError,
 		arg.Now,
@@ -797,9 +806,9 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) (string, error) {
 		arg.ID,
 		arg.Token,
 	)
-	var ordering_key string
-	err := row.Scan(&ordering_key)
-	return ordering_key, err
+	var i KillRow
+	err := row.Scan(&i.OrderingKey, &i.Seq)
+	return i, err
 }
 
 const lastDeathAt = `-- name: LastDeathAt :one
@@ -833,7 +842,7 @@ func (q *Queries) LastDeliveryClaimedAt(ctx context.Context) (int64, error) {
 }
 
 const listCompletedPage = `-- name: ListCompletedPage :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at, revived FROM outbox_events
 WHERE status = 'completed'
   AND (completed_at > ?1 OR (completed_at = ?1 AND id > ?2))
   AND (?3 IS NULL OR event_type = ?3)
@@ -904,6 +913,7 @@ func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPagePa
 			&i.CountedClass,
 			&i.InProgress,
 			&i.ClaimedAt,
+			&i.Revived,
 		); err != nil {
 			return nil, err
 		}
@@ -919,7 +929,7 @@ func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPagePa
 }
 
 const listEvents = `-- name: ListEvents :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at, revived FROM outbox_events
 WHERE (?1 IS NULL OR status = ?1)
   AND (?2 IS NULL OR event_type = ?2)
   AND (?3 IS NULL OR user_id = ?3)
@@ -984,6 +994,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 			&i.CountedClass,
 			&i.InProgress,
 			&i.ClaimedAt,
+			&i.Revived,
 		); err != nil {
 			return nil, err
 		}
@@ -999,7 +1010,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 }
 
 const listFailedOrDeadPage = `-- name: ListFailedOrDeadPage :many
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at, revived FROM outbox_events
 WHERE status IN ('failed', 'dead') AND status = ?1
   AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
   AND (?4 IS NULL OR event_type = ?4)
@@ -1072,6 +1083,7 @@ func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDead
 			&i.CountedClass,
 			&i.InProgress,
 			&i.ClaimedAt,
+			&i.Revived,
 		); err != nil {
 			return nil, err
 		}
@@ -1088,7 +1100,7 @@ func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDead
 
 const listPage = `-- name: ListPage :many
 
-SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events
+SELECT seq, id, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at, revived FROM outbox_events
 WHERE status = ?1
   AND (created_at > ?2 OR (created_at = ?2 AND id > ?3))
   AND (?4 IS NULL OR event_type = ?4)
@@ -1161,6 +1173,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 			&i.CountedClass,
 			&i.InProgress,
 			&i.ClaimedAt,
+			&i.Revived,
 		); err != nil {
 			return nil, err
 		}
@@ -1289,24 +1302,39 @@ func (q *Queries) PauseDelivery(ctx context.Context, arg PauseDeliveryParams) er
 	return err
 }
 
-const promoteHead = `-- name: PromoteHead :execrows
+const promoteNext = `-- name: PromoteNext :execrows
 UPDATE outbox_events
 SET is_head = 1
 WHERE seq = (
-    SELECT min(n.seq) FROM outbox_events AS n
-    WHERE n.ordering_key = ?1 AND n.status IN ('pending', 'processing', 'failed')
+    SELECT min(c.seq) FROM (
+        SELECT seq FROM (
+            SELECT n.seq FROM outbox_events AS n INDEXED BY outbox_events_key
+            WHERE n.ordering_key = ?1 AND n.seq > ?2
+              AND n.status IN ('pending', 'processing', 'failed')
+            ORDER BY n.seq LIMIT 1)
+        UNION ALL
+        SELECT seq FROM (
+            SELECT r.seq FROM outbox_events AS r INDEXED BY outbox_events_revived
+            WHERE r.ordering_key = ?1 AND r.revived
+              AND r.status IN ('pending', 'processing', 'failed')
+            ORDER BY r.seq LIMIT 1)
+    ) AS c
 )
   AND NOT is_head
-  AND NOT EXISTS (
-      SELECT 1 FROM outbox_events AS h
-      WHERE h.ordering_key = ?1 AND h.is_head
-        AND h.status IN ('pending', 'processing', 'failed')
-  )
 `
 
-// Makes the oldest unfinished event of the key the head, unless it has one.
-func (q *Queries) PromoteHead(ctx context.Context, orderingKey string) (int64, error) {
-	result, err := q.exec(ctx, q.promoteHeadStmt, promoteHead, orderingKey)
+type PromoteNextParams struct {
+	OrderingKey string
+	After       int64
+}
+
+// Gives a key whose head (sqlc.arg('after'), its seq) finished or was
+// discarded its next head: the key's first unfinished row after it, or its
+// oldest revived unfinished event, whichever is older. The first row after
+// a head is unfinished (see migration 0015) unless the head was revived;
+// then the rows delivered since it are stepped over, once.
+func (q *Queries) PromoteNext(ctx context.Context, arg PromoteNextParams) (int64, error) {
+	result, err := q.exec(ctx, q.promoteNextStmt, promoteNext, arg.OrderingKey, arg.After)
 	if err != nil {
 		return 0, err
 	}
@@ -1387,7 +1415,7 @@ SET status = CASE
         json_object('t', ?3, 'n', attempts, 'o', 'expired', 'c', 'unanswered', 's', NULL, 'r', 'lease expired: the processor stopped or stalled during delivery')),
     updated_at = ?3
 WHERE status = 'processing' AND lease_until <= ?3
-RETURNING id, ordering_key, status
+RETURNING id, ordering_key, status, seq
 `
 
 type ReclaimExpiredParams struct {
@@ -1400,6 +1428,7 @@ type ReclaimExpiredRow struct {
 	ID          string
 	OrderingKey string
 	Status      string
+	Seq         int64
 }
 
 // The attempt is given back (the processor died, not necessarily the
@@ -1417,7 +1446,12 @@ func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) 
 	var items []ReclaimExpiredRow
 	for rows.Next() {
 		var i ReclaimExpiredRow
-		if err := rows.Scan(&i.ID, &i.OrderingKey, &i.Status); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.OrderingKey,
+			&i.Status,
+			&i.Seq,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -1505,7 +1539,7 @@ func (q *Queries) Release(ctx context.Context, arg ReleaseParams) (int64, error)
 }
 
 const repairCandidates = `-- name: RepairCandidates :many
-SELECT id, ordering_key, status, seq FROM outbox_events
+SELECT id, ordering_key, status, seq, is_head FROM outbox_events
 WHERE seq > ?1
   AND status IN (SELECT value FROM json_each(CAST(?2 AS TEXT)))
   AND (?3 IS NULL OR event_type = ?3)
@@ -1533,6 +1567,7 @@ type RepairCandidatesRow struct {
 	OrderingKey string
 	Status      string
 	Seq         int64
+	IsHead      bool
 }
 
 // The next batch of a bulk retry or discard, oldest first, after the last
@@ -1561,6 +1596,7 @@ func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesPara
 			&i.OrderingKey,
 			&i.Status,
 			&i.Seq,
+			&i.IsHead,
 		); err != nil {
 			return nil, err
 		}
@@ -1578,7 +1614,7 @@ func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesPara
 const requeueDead = `-- name: RequeueDead :exec
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
-    is_head = ?1,
+    is_head = ?1, revived = 1,
     run_at = ?2, updated_at = ?2
 WHERE id = ?3
 `
@@ -1589,6 +1625,8 @@ type RequeueDeadParams struct {
 	ID     string
 }
 
+// A revived event is flagged: it rejoins its key where it was, behind
+// finished events (see migration 0015).
 func (q *Queries) RequeueDead(ctx context.Context, arg RequeueDeadParams) error {
 	_, err := q.exec(ctx, q.requeueDeadStmt, requeueDead, arg.IsHead, arg.Now, arg.ID)
 	return err
@@ -1614,7 +1652,7 @@ func (q *Queries) RequeueFailed(ctx context.Context, arg RequeueFailedParams) er
 const requeueMatching = `-- name: RequeueMatching :exec
 UPDATE outbox_events
 SET status = 'pending', attempts = 0, lease_expiries = 0, releases = 0, failed_at = NULL, failed_class = NULL, counted_class = NULL, in_progress = 0,
-    is_head = is_head AND status <> 'dead',
+    is_head = is_head AND status <> 'dead', revived = revived OR status = 'dead',
     run_at = ?1, updated_at = ?1
 WHERE id IN (SELECT value FROM json_each(CAST(?2 AS TEXT)))
 `
@@ -1625,9 +1663,9 @@ type RequeueMatchingParams struct {
 }
 
 // An operator's retry of many events, a fresh start for each as in
-// RequeueFailed and RequeueDead; dead events rejoin their keys not as heads,
-// and SetHead then makes the oldest revived event of a key that had no
-// unfinished event its head.
+// RequeueFailed and RequeueDead; dead events rejoin their keys revived and
+// not as heads, and SetHead then makes the oldest revived event of a key
+// that had no unfinished event its head.
 func (q *Queries) RequeueMatching(ctx context.Context, arg RequeueMatchingParams) error {
 	_, err := q.exec(ctx, q.requeueMatchingStmt, requeueMatching, arg.Now, arg.Ids)
 	return err
