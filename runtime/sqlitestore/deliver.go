@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -182,19 +183,26 @@ type finishTx struct {
 }
 
 func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
-	done := make(map[uuid.UUID]string, len(outs))
+	leases := make(map[string]string, len(outs))
 	for _, o := range outs {
-		row, err := f.q.Complete(ctx, sqlitedb.CompleteParams{
-			Now: nullInt(micros(f.now)), ID: o.Event.ID.String(), Token: nullString(o.Event.Lease.Token.String()),
-		})
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // the lease is gone
-		}
+		leases[o.Event.ID.String()] = o.Event.Lease.Token.String()
+	}
+	text, err := json.Marshal(leases)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := f.q.Complete(ctx, sqlitedb.CompleteParams{Now: nullInt(micros(f.now)), Leases: string(text)})
+	if err != nil {
+		return nil, err
+	}
+	done := make(map[uuid.UUID]string, len(rows)) // events whose lease is gone are left out
+	for _, r := range rows {
+		id, err := uuid.Parse(r.ID)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("event id %q: %w", r.ID, err)
 		}
-		done[o.Event.ID] = row.OrderingKey
-		f.finished[row.OrderingKey] = row.Seq
+		done[id] = r.OrderingKey
+		f.finished[r.OrderingKey] = r.Seq
 	}
 	return done, nil
 }
@@ -286,17 +294,25 @@ type finishedHead struct {
 }
 
 // promoteNext gives each key whose head finished its next event as head,
-// if it has one (see PromoteNext). It reports whether any was promoted.
+// if it has one (see PromoteNext), in one statement. It reports whether any
+// was promoted.
 func promoteNext(ctx context.Context, q *sqlitedb.Queries, heads []finishedHead) (bool, error) {
-	promoted := false
-	for _, h := range heads {
-		n, err := q.PromoteNext(ctx, sqlitedb.PromoteNextParams{OrderingKey: h.key, After: h.seq})
-		if err != nil {
-			return false, fmt.Errorf("promote the next event of key %q: %w", h.key, err)
-		}
-		promoted = promoted || n > 0
+	if len(heads) == 0 {
+		return false, nil
 	}
-	return promoted, nil
+	list := make([][2]any, len(heads))
+	for i, h := range heads {
+		list[i] = [2]any{h.key, h.seq}
+	}
+	text, err := json.Marshal(list)
+	if err != nil {
+		return false, err
+	}
+	n, err := q.PromoteNext(ctx, string(text))
+	if err != nil {
+		return false, fmt.Errorf("promote the next events of %d keys: %w", len(heads), err)
+	}
+	return n > 0, nil
 }
 
 func toEvents(rows []sqlitedb.OutboxEvent) ([]*outbox.Event, error) {

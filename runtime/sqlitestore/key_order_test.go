@@ -36,7 +36,12 @@ func TestKeyOrderCostsIndexSteps(t *testing.T) {
 			}},
 		{"PromoteNext", []string{"SEARCH n USING INDEX outbox_events_key (ordering_key=? AND seq>?)", "SEARCH r USING INDEX outbox_events_revived (ordering_key=?)"},
 			func(q *sqlitedb.Queries) error {
-				_, err := q.PromoteNext(ctx, sqlitedb.PromoteNextParams{OrderingKey: "weight/1", After: 1})
+				_, err := q.PromoteNext(ctx, `[["weight/1", 1], ["weight/2", 2]]`)
+				return err
+			}},
+		{"Complete", []string{"SEARCH e USING INDEX sqlite_autoindex_outbox_events_1 (id=?)"},
+			func(q *sqlitedb.Queries) error {
+				_, err := q.Complete(ctx, sqlitedb.CompleteParams{Leases: `{"a": "b"}`})
 				return err
 			}},
 		{"CountWaiting", []string{"SCAN outbox_events USING INDEX outbox_events_unfinished"},

@@ -112,16 +112,24 @@ SELECT CAST(coalesce((SELECT claimed_at FROM outbox_events WHERE status = 'compl
 -- claimed event (see outbox.Pinger). One step down a partial index.
 SELECT CAST(coalesce(max(failed_at), 0) AS INTEGER) AS failed_at FROM outbox_events WHERE status = 'dead';
 
--- name: Complete :one
--- Fenced: only a row still leased under the same token, lease unexpired. A
--- completed event keeps no last error; its attempt log keeps the failures.
+-- name: Complete :many
+-- Records the deliveries of sqlc.arg('leases'), a JSON object of lease
+-- tokens by event id, in one statement (one per event cost more than the
+-- claim). Each event is looked up by id: CROSS JOIN keeps the leases the
+-- outer loop and the unary + keeps SQLite off outbox_events_leased, or it
+-- may read every leased event for each lease. Fenced: only a row still leased under the same token, lease
+-- unexpired. A completed event keeps no last error; its attempt log keeps
+-- the failures.
 UPDATE outbox_events
 SET status = 'completed', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = sqlc.arg('now'), updated_at = sqlc.arg('now')
-WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'processing'
-  AND lease_until > sqlc.arg('now')
-RETURNING ordering_key, seq;
+WHERE seq IN (
+    SELECT e.seq FROM json_each(CAST(sqlc.arg('leases') AS TEXT)) AS l
+    CROSS JOIN outbox_events AS e ON e.id = l.key
+    WHERE e.lease_token = l.value AND e.status = 'processing' AND +e.lease_until > sqlc.arg('now')
+)
+RETURNING id, ordering_key, seq;
 
 -- name: Retry :execrows
 -- Each failed attempt is appended to the event's attempt log, whose oldest
@@ -171,27 +179,28 @@ WHERE id = sqlc.arg('id') AND lease_token = sqlc.arg('token') AND status = 'proc
 RETURNING ordering_key, seq;
 
 -- name: PromoteNext :execrows
--- Gives a key whose head (sqlc.arg('after'), its seq) finished or was
--- discarded its next head: the key's first unfinished row after it, or its
+-- Gives each key whose head finished or was discarded its next head;
+-- sqlc.arg('heads') lists them as a JSON array of [key, seq of the head].
+-- The next head is the key's first unfinished row after the old one, or its
 -- oldest revived unfinished event, whichever is older. The first row after
 -- a head is unfinished (see migration 0015) unless the head was revived;
 -- then the rows delivered since it are stepped over, once.
 UPDATE outbox_events
 SET is_head = 1
-WHERE seq = (
-    SELECT min(c.seq) FROM (
-        SELECT * FROM (
-            SELECT n.seq FROM outbox_events AS n INDEXED BY outbox_events_key
-            WHERE n.ordering_key = sqlc.arg('ordering_key') AND n.seq > sqlc.arg('after')
-              AND n.status IN ('pending', 'processing', 'failed')
-            ORDER BY n.seq LIMIT 1)
-        UNION ALL
-        SELECT * FROM (
-            SELECT r.seq FROM outbox_events AS r INDEXED BY outbox_events_revived
-            WHERE r.ordering_key = sqlc.arg('ordering_key') AND r.revived
-              AND r.status IN ('pending', 'processing', 'failed')
-            ORDER BY r.seq LIMIT 1)
-    ) AS c
+WHERE seq IN (
+    SELECT min(coalesce(f.next_seq, f.revived_seq), coalesce(f.revived_seq, f.next_seq)) FROM (
+        SELECT
+            (SELECT n.seq FROM outbox_events AS n INDEXED BY outbox_events_key
+             WHERE n.ordering_key = h.ordering_key AND n.seq > h.seq
+               AND n.status IN ('pending', 'processing', 'failed')
+             ORDER BY n.seq LIMIT 1) AS next_seq,
+            (SELECT r.seq FROM outbox_events AS r INDEXED BY outbox_events_revived
+             WHERE r.ordering_key = h.ordering_key AND r.revived
+               AND r.status IN ('pending', 'processing', 'failed')
+             ORDER BY r.seq LIMIT 1) AS revived_seq
+        FROM (SELECT json_extract(value, '$[0]') AS ordering_key, json_extract(value, '$[1]') AS seq
+              FROM json_each(CAST(sqlc.arg('heads') AS TEXT))) AS h
+    ) AS f
 )
   AND NOT is_head;
 

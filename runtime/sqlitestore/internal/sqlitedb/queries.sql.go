@@ -240,34 +240,58 @@ func (q *Queries) ClaimInOrder(ctx context.Context, arg ClaimInOrderParams) ([]O
 	return items, nil
 }
 
-const complete = `-- name: Complete :one
+const complete = `-- name: Complete :many
 UPDATE outbox_events
 SET status = 'completed', is_head = 0,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = ?1, updated_at = ?1
-WHERE id = ?2 AND lease_token = ?3 AND status = 'processing'
-  AND lease_until > ?1
-RETURNING ordering_key, seq
+WHERE seq IN (
+    SELECT e.seq FROM json_each(CAST(?2 AS TEXT)) AS l
+    CROSS JOIN outbox_events AS e ON e.id = l.key
+    WHERE e.lease_token = l.value AND e.status = 'processing' AND +e.lease_until > ?1
+)
+RETURNING id, ordering_key, seq
 `
 
 type CompleteParams struct {
-	Now   sql.NullInt64
-	ID    string
-	Token sql.NullString
+	Now    sql.NullInt64
+	Leases string
 }
 
 type CompleteRow struct {
+	ID          string
 	OrderingKey string
 	Seq         int64
 }
 
-// Fenced: only a row still leased under the same token, lease unexpired. A
-// completed event keeps no last error; its attempt log keeps the failures.
-func (q *Queries) Complete(ctx context.Context, arg CompleteParams) (CompleteRow, error) {
-	row := q.queryRow(ctx, q.completeStmt, complete, arg.Now, arg.ID, arg.Token)
-	var i CompleteRow
-	err := row.Scan(&i.OrderingKey, &i.Seq)
-	return i, err
+// Records the deliveries of sqlc.arg('leases'), a JSON object of lease
+// tokens by event id, in one statement (one per event cost more than the
+// claim). Each event is looked up by id: CROSS JOIN keeps the leases the
+// outer loop and the unary + keeps SQLite off outbox_events_leased, or it
+// may read every leased event for each lease. Fenced: only a row still leased under the same token, lease
+// unexpired. A completed event keeps no last error; its attempt log keeps
+// the failures.
+func (q *Queries) Complete(ctx context.Context, arg CompleteParams) ([]CompleteRow, error) {
+	rows, err := q.query(ctx, q.completeStmt, complete, arg.Now, arg.Leases)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CompleteRow
+	for rows.Next() {
+		var i CompleteRow
+		if err := rows.Scan(&i.ID, &i.OrderingKey, &i.Seq); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const countCompleted = `-- name: CountCompleted :many
@@ -1305,36 +1329,32 @@ func (q *Queries) PauseDelivery(ctx context.Context, arg PauseDeliveryParams) er
 const promoteNext = `-- name: PromoteNext :execrows
 UPDATE outbox_events
 SET is_head = 1
-WHERE seq = (
-    SELECT min(c.seq) FROM (
-        SELECT seq FROM (
-            SELECT n.seq FROM outbox_events AS n INDEXED BY outbox_events_key
-            WHERE n.ordering_key = ?1 AND n.seq > ?2
-              AND n.status IN ('pending', 'processing', 'failed')
-            ORDER BY n.seq LIMIT 1)
-        UNION ALL
-        SELECT seq FROM (
-            SELECT r.seq FROM outbox_events AS r INDEXED BY outbox_events_revived
-            WHERE r.ordering_key = ?1 AND r.revived
-              AND r.status IN ('pending', 'processing', 'failed')
-            ORDER BY r.seq LIMIT 1)
-    ) AS c
+WHERE seq IN (
+    SELECT min(coalesce(f.next_seq, f.revived_seq), coalesce(f.revived_seq, f.next_seq)) FROM (
+        SELECT
+            (SELECT n.seq FROM outbox_events AS n INDEXED BY outbox_events_key
+             WHERE n.ordering_key = h.ordering_key AND n.seq > h.seq
+               AND n.status IN ('pending', 'processing', 'failed')
+             ORDER BY n.seq LIMIT 1) AS next_seq,
+            (SELECT r.seq FROM outbox_events AS r INDEXED BY outbox_events_revived
+             WHERE r.ordering_key = h.ordering_key AND r.revived
+               AND r.status IN ('pending', 'processing', 'failed')
+             ORDER BY r.seq LIMIT 1) AS revived_seq
+        FROM (SELECT json_extract(value, '$[0]') AS ordering_key, json_extract(value, '$[1]') AS seq
+              FROM json_each(CAST(?1 AS TEXT))) AS h
+    ) AS f
 )
   AND NOT is_head
 `
 
-type PromoteNextParams struct {
-	OrderingKey string
-	After       int64
-}
-
-// Gives a key whose head (sqlc.arg('after'), its seq) finished or was
-// discarded its next head: the key's first unfinished row after it, or its
+// Gives each key whose head finished or was discarded its next head;
+// sqlc.arg('heads') lists them as a JSON array of [key, seq of the head].
+// The next head is the key's first unfinished row after the old one, or its
 // oldest revived unfinished event, whichever is older. The first row after
 // a head is unfinished (see migration 0015) unless the head was revived;
 // then the rows delivered since it are stepped over, once.
-func (q *Queries) PromoteNext(ctx context.Context, arg PromoteNextParams) (int64, error) {
-	result, err := q.exec(ctx, q.promoteNextStmt, promoteNext, arg.OrderingKey, arg.After)
+func (q *Queries) PromoteNext(ctx context.Context, heads string) (int64, error) {
+	result, err := q.exec(ctx, q.promoteNextStmt, promoteNext, heads)
 	if err != nil {
 		return 0, err
 	}
