@@ -244,7 +244,7 @@ func rawSQLiteLoop(ctx context.Context, path string, total, batch int, limit tim
 		var seqs []int64
 		err := inTx(ctx, db, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, `UPDATE outbox_events SET status = 'processing', attempts = attempts + 1, lease_until = ?1 + 60000000, updated_at = ?1
-				WHERE seq IN (SELECT seq FROM outbox_events INDEXED BY outbox_events_claimable
+				WHERE seq IN (SELECT seq FROM outbox_events INDEXED BY outbox_events_claim_order
 					WHERE is_head AND status IN ('pending', 'failed') AND run_at <= ?1 ORDER BY priority DESC, seq LIMIT ?2)
 				RETURNING seq`, now, batch)
 			if err != nil {

@@ -97,7 +97,7 @@ var sqlcParams = []string{"now", "recorded_from", "recorded_to", "max_rows", "id
 // metric tables and their indexes must not take their names.
 // TestRuntimeRelationsAreReserved checks that none is missing.
 var runtimeRelations = []string{
-	"outbox_events", "outbox_keys", "outboxgen_migrations", "outbox_events_claimable",
+	"outbox_events", "outbox_keys", "outboxgen_migrations", "outbox_events_claimable", "outbox_events_claim_order",
 	"outbox_events_leased", "outbox_events_unfinished_key", "outbox_events_completed", "outbox_events_due",
 	"outbox_events_failed_or_dead", "outbox_events_failed_or_dead_created", "outbox_events_failed_at",
 	"outbox_events_dead_failed_at", "outbox_events_key", "outbox_events_revived", "outbox_events_unfinished",

@@ -183,26 +183,37 @@ type finishTx struct {
 }
 
 func (f *finishTx) Complete(ctx context.Context, outs []outbox.Outcome) (map[uuid.UUID]string, error) {
-	leases := make(map[string]string, len(outs))
-	for _, o := range outs {
-		leases[o.Event.ID.String()] = o.Event.Lease.Token.String()
-	}
-	text, err := json.Marshal(leases)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := f.q.Complete(ctx, sqlitedb.CompleteParams{Now: nullInt(micros(f.now)), Leases: string(text)})
-	if err != nil {
-		return nil, err
-	}
-	done := make(map[uuid.UUID]string, len(rows)) // events whose lease is gone are left out
-	for _, r := range rows {
-		id, err := uuid.Parse(r.ID)
-		if err != nil {
-			return nil, fmt.Errorf("event id %q: %w", r.ID, err)
+	done := make(map[uuid.UUID]string, len(outs)) // events whose lease is gone are left out
+	for len(outs) > 0 {
+		// One statement per round, each event at most once in it: an event
+		// whose lease expired may come back under a new lease and have
+		// both outcomes in one batch, of which only the live one completes.
+		leases := make(map[string]string, len(outs))
+		var again []outbox.Outcome
+		for _, o := range outs {
+			if _, ok := leases[o.Event.ID.String()]; ok {
+				again = append(again, o)
+				continue
+			}
+			leases[o.Event.ID.String()] = o.Event.Lease.Token.String()
 		}
-		done[id] = r.OrderingKey
-		f.finished[r.OrderingKey] = r.Seq
+		text, err := json.Marshal(leases)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := f.q.Complete(ctx, sqlitedb.CompleteParams{Now: nullInt(micros(f.now)), Leases: string(text)})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			id, err := uuid.Parse(r.ID)
+			if err != nil {
+				return nil, fmt.Errorf("event id %q: %w", r.ID, err)
+			}
+			done[id] = r.OrderingKey
+			f.finish(r.OrderingKey, r.Seq)
+		}
+		outs = again
 	}
 	return done, nil
 }
@@ -221,7 +232,7 @@ func (f *finishTx) Kill(ctx context.Context, outs []outbox.Outcome) (map[uuid.UU
 			return nil, err
 		}
 		killed[o.Event.ID] = row.OrderingKey
-		f.finished[row.OrderingKey] = row.Seq
+		f.finish(row.OrderingKey, row.Seq)
 	}
 	return killed, nil
 }
@@ -259,6 +270,13 @@ func (f *finishTx) each(outs []outbox.Outcome, update func(outbox.Outcome) (int6
 		}
 	}
 	return ids, nil
+}
+
+// finish notes that key's head at seq finished. One head per key is ever
+// claimed; should two events of a key finish in one transaction, the key's
+// next head comes after the later.
+func (f *finishTx) finish(key string, seq int64) {
+	f.finished[key] = max(f.finished[key], seq)
 }
 
 func (f *finishTx) FinishKeys(ctx context.Context, keys []string) (bool, error) {

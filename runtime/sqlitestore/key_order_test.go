@@ -142,3 +142,19 @@ func TestMigrationFindsRevivedEvents(t *testing.T) {
 		t.Fatalf("delivered %s, want %s", got, want)
 	}
 }
+
+// A process of an earlier release open on a file migrated to 0015 cannot
+// claim (its claims name the claim index by its old name), so it sends
+// nothing whose outcome it could not record, and its saves fail without
+// being made (outbox_keys is gone).
+func TestEarlierReleasesCannotClaimOrSave(t *testing.T) {
+	db := open(t).DB()
+	for _, st := range []string{
+		`SELECT seq FROM outbox_events INDEXED BY outbox_events_claimable WHERE is_head AND status IN ('pending', 'failed') LIMIT 1`,
+		`INSERT INTO outbox_keys (ordering_key, unfinished) VALUES ('weight/1', 1)`,
+	} {
+		if _, err := db.ExecContext(t.Context(), st); err == nil {
+			t.Errorf("a statement of the earlier release ran: %s", st)
+		}
+	}
+}

@@ -112,7 +112,7 @@ func queryPlan(t *testing.T, db *sql.DB, run func(q *sqlitedb.Queries) error) st
 
 // TestClaimReadsItsIndexInOrder checks that a claim's cost does not grow
 // with the backlog, on statistics of 20,000 due events and again once
-// almost none is due: its first try reads outbox_events_claimable in claim
+// almost none is due: its first try reads outbox_events_claim_order in claim
 // order for a bounded window of heads, never gathering every due event to
 // sort them (which made a claim of one take 25 ms on 50,000 events); its
 // second, for when heads waiting for a retry fill the window, reads the
@@ -133,8 +133,8 @@ func TestClaimReadsItsIndexInOrder(t *testing.T) {
 		if _, err := db.ExecContext(ctx, setup); err != nil {
 			t.Fatal(err)
 		}
-		if plan := queryPlan(t, db, inOrder); !strings.Contains(plan, "SCAN d USING INDEX outbox_events_claimable") && !strings.Contains(plan, "SCAN d USING COVERING INDEX outbox_events_claimable") {
-			t.Errorf("after %q, the claim's first try does not read outbox_events_claimable in order:\n%s", setup, plan)
+		if plan := queryPlan(t, db, inOrder); !strings.Contains(plan, "SCAN d USING INDEX outbox_events_claim_order") && !strings.Contains(plan, "SCAN d USING COVERING INDEX outbox_events_claim_order") {
+			t.Errorf("after %q, the claim's first try does not read outbox_events_claim_order in order:\n%s", setup, plan)
 		}
 		if plan := queryPlan(t, db, due); !strings.Contains(plan, "USING INDEX outbox_events_due (run_at<?)") {
 			t.Errorf("after %q, the claim's second try does not search outbox_events_due:\n%s", setup, plan)

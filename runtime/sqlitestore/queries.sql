@@ -33,9 +33,10 @@ INSERT INTO outbox_events (
 );
 
 -- name: KeyHasUnfinished :one
--- Whether a key has an unfinished event, in two index steps: its last row
--- is unfinished, or it has an unfinished event an operator revived (see
--- migration 0015: a key's other unfinished events are its last rows).
+-- Whether a key has an unfinished event: its last row is unfinished, or it
+-- has an unfinished event an operator revived (see migration 0015: a key's
+-- other unfinished events are its last rows). Two index searches and one
+-- row.
 SELECT CAST(
     coalesce((SELECT l.status IN ('pending', 'processing', 'failed') FROM outbox_events AS l INDEXED BY outbox_events_key
               WHERE l.ordering_key = sqlc.arg('ordering_key') ORDER BY l.seq DESC LIMIT 1), 0)
@@ -46,7 +47,7 @@ AS INTEGER) AS busy;
 -- name: ClaimInOrder :many
 -- A claim's first try, which costs the same on any backlog: the first due
 -- heads among the first sqlc.arg('window') heads in claim order, read from
--- outbox_events_claimable in that order (run_at is in the index; event
+-- outbox_events_claim_order in that order (run_at is in the index; event
 -- types, for the pauses, are read for due heads only). When it finds fewer
 -- than it wants, every due head in the window is taken, and ClaimDue looks
 -- beyond. Events whose type an operator paused are skipped.
@@ -60,7 +61,7 @@ SET status = 'processing',
     claimed_at = sqlc.arg('now')
 WHERE seq IN (
     SELECT w.seq FROM (
-        SELECT d.seq, d.priority, d.run_at FROM outbox_events AS d INDEXED BY outbox_events_claimable
+        SELECT d.seq, d.priority, d.run_at FROM outbox_events AS d INDEXED BY outbox_events_claim_order
         WHERE d.is_head AND d.status IN ('pending', 'failed')
         ORDER BY d.priority DESC, d.seq
         LIMIT sqlc.arg('window')

@@ -164,3 +164,28 @@ func testReclaimCountsExpiriesOnEvidence(t *testing.T, e *env) {
 		t.Fatalf("claimed version %d, want 2", next[0].EntityVersion)
 	}
 }
+
+// A batch may hold an event twice: its lease expired, and the event came
+// back to the same processor under a new lease before the old attempt's
+// outcome was recorded. Only the live lease's outcome counts, in either
+// order.
+func testStaleAndLiveOutcomesInOneBatch(t *testing.T, e *env) {
+	for _, staleLast := range []bool{false, true} {
+		key := fmt.Sprintf("both-stale-last-%v", staleLast)
+		ev := e.enqueue(Event(key, 1))[0]
+		stale := e.wantClaim(key)[0]
+		e.clock.Advance(2 * time.Minute)
+		if n, err := e.store.ReclaimExpired(e.ctx); err != nil || n != 1 {
+			t.Fatalf("%s: reclaim = %d, %v; want 1 event", key, n, err)
+		}
+		fresh := e.wantClaim(key)[0]
+		outs := []outbox.Outcome{delivered(fresh), delivered(stale)}
+		if staleLast {
+			outs[0], outs[1] = outs[1], outs[0]
+		}
+		e.finish(outs...)
+		if got := e.wantStatus(ev, outbox.StatusCompleted); got.Attempts != 1 {
+			t.Errorf("%s: completed with attempts %d, want the live lease's 1", key, got.Attempts)
+		}
+	}
+}

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"FIFOSurvivesDeadHead", testFIFOSurvivesDeadHead},
 		{"FencingAfterExpiry", testFencingAfterExpiry},
 		{"FencingAfterReclaim", testFencingAfterReclaim},
+		{"StaleAndLiveOutcomesInOneBatch", testStaleAndLiveOutcomesInOneBatch},
 		{"ReclaimCountsExpiriesOnEvidence", testReclaimCountsExpiriesOnEvidence},
 		{"RetrySchedules", testRetrySchedules},
 		{"RetryOnLastAttemptKills", testRetryOnLastAttemptKills},

@@ -10,14 +10,16 @@
 -- last of its rows, in seq order, except events an operator revived from
 -- the dead, which are flagged (revived) and kept in an index of their own.
 -- Events finish only as their key's head (delivered, dead, or discarded),
--- and a head is the oldest unfinished event of its key, so nothing else
--- leaves an unfinished event behind a finished one. Then:
+-- and an event never revived is made head only once every older such
+-- event of its key has finished, so nothing else leaves an unfinished event
+-- behind a finished one. Then:
 --   - a key has unfinished events when its last row is unfinished or it has
---     a revived unfinished event: the enqueue reads two index entries;
+--     a revived unfinished event: the enqueue reads the key's last row and
+--     one entry of the small index;
 --   - when a head finishes, the next head is the key's row after it or its
 --     oldest revived unfinished event, whichever comes first.
 -- A completion changes no column of outbox_events_key, so its entry stays
--- where it is.
+-- where it is until retention deletes the event, many at a time.
 ALTER TABLE outbox_events ADD COLUMN revived BOOLEAN NOT NULL DEFAULT 0;
 
 CREATE INDEX outbox_events_key ON outbox_events (ordering_key, seq);
@@ -47,3 +49,13 @@ CREATE INDEX outbox_events_unfinished ON outbox_events (seq)
 
 DROP INDEX outbox_events_unfinished_key;
 DROP TABLE outbox_keys;
+
+-- A process of an earlier release still open on the file would keep
+-- outbox_keys and find it gone: its saves fail, which loses nothing (the
+-- save is not made), but its processor would send events whose outcome it
+-- then cannot record, again after every lease. Its claims name the claim
+-- index, so the index takes a new name and those claims fail before
+-- anything is sent.
+DROP INDEX outbox_events_claimable;
+CREATE INDEX outbox_events_claim_order ON outbox_events (priority DESC, seq, run_at)
+    WHERE is_head AND status IN ('pending', 'failed');
