@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,8 +171,9 @@ func (s *Store) nextRunAt(ctx context.Context) (time.Time, bool, error) {
 	return fromMicros(at), true, nil
 }
 
-// finishTx is storekit.FinishTx on one SQLite transaction. SQLite runs in
-// process, so one statement per event costs microseconds, not round trips.
+// finishTx is storekit.FinishTx on one SQLite transaction. Deliveries, the
+// common outcome, are recorded in one statement per batch; the others in
+// one per event, which SQLite, in process, runs in microseconds.
 type finishTx struct {
 	s   *Store
 	tx  *sql.Tx
@@ -320,7 +322,7 @@ func promoteNext(ctx context.Context, q *sqlitedb.Queries, heads []finishedHead)
 	}
 	list := make([][2]any, len(heads))
 	for i, h := range heads {
-		list[i] = [2]any{h.key, h.seq}
+		list[i] = [2]any{hex.EncodeToString([]byte(h.key)), h.seq}
 	}
 	text, err := json.Marshal(list)
 	if err != nil {

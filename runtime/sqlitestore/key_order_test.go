@@ -158,3 +158,36 @@ func TestEarlierReleasesCannotClaimOrSave(t *testing.T) {
 		}
 	}
 }
+
+// A key need not be valid UTF-8 (SQLite keeps the bytes it is given): its
+// events are delivered in turn all the same, though promotions pass keys
+// through JSON, which must be valid UTF-8.
+func TestKeysThatAreNotUTF8(t *testing.T) {
+	ctx := t.Context()
+	s := open(t)
+	if err := s.InTx(ctx, func(tx *sql.Tx) error {
+		for v := range 3 {
+			ev := outbox.Event{Type: "weight.updated", Aggregate: "weight", AggregateID: "bad\xffkey", UserID: "u", EntityVersion: int64(v + 1), Payload: []byte(`{}`)}
+			if _, err := s.Enqueue(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var versions []int64
+	for range 3 {
+		evs, err := s.Claim(ctx, "test", 10, time.Minute)
+		if err != nil || len(evs) != 1 {
+			t.Fatalf("claimed %d events (%v) after versions %v, want the key's next", len(evs), err, versions)
+		}
+		versions = append(versions, evs[0].EntityVersion)
+		if _, err := s.Finish(ctx, []outbox.Outcome{{Event: evs[0], Kind: outbox.Delivered}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(versions) != "[1 2 3]" {
+		t.Fatalf("delivered versions %v, want [1 2 3]", versions)
+	}
+}

@@ -181,15 +181,18 @@ RETURNING ordering_key, seq;
 
 -- name: PromoteNext :execrows
 -- Gives each key whose head finished or was discarded its next head;
--- sqlc.arg('heads') lists them as a JSON array of [key, seq of the head].
--- The next head is the key's first unfinished row after the old one, or its
--- oldest revived unfinished event, whichever is older. The first row after
--- a head is unfinished (see migration 0015) unless the head was revived;
--- then the rows delivered since it are stepped over, once.
+-- sqlc.arg('heads') lists them as a JSON array of [key, seq of the head],
+-- each key in hexadecimal: JSON text must be valid UTF-8, and a key need
+-- not be. The next head is the key's first unfinished row after the old
+-- one, or its oldest revived unfinished event, whichever is older. The
+-- first row after a head is unfinished (see migration 0015) unless the head
+-- was revived; then the rows delivered since it are stepped over, once. The
+-- CASE reads the key index once per head: revived events are rare, and
+-- their index small.
 UPDATE outbox_events
 SET is_head = 1
 WHERE seq IN (
-    SELECT min(coalesce(f.next_seq, f.revived_seq), coalesce(f.revived_seq, f.next_seq)) FROM (
+    SELECT CASE WHEN f.revived_seq IS NULL THEN f.next_seq ELSE min(coalesce(f.next_seq, f.revived_seq), f.revived_seq) END FROM (
         SELECT
             (SELECT n.seq FROM outbox_events AS n INDEXED BY outbox_events_key
              WHERE n.ordering_key = h.ordering_key AND n.seq > h.seq
@@ -199,7 +202,7 @@ WHERE seq IN (
              WHERE r.ordering_key = h.ordering_key AND r.revived
                AND r.status IN ('pending', 'processing', 'failed')
              ORDER BY r.seq LIMIT 1) AS revived_seq
-        FROM (SELECT json_extract(value, '$[0]') AS ordering_key, json_extract(value, '$[1]') AS seq
+        FROM (SELECT CAST(unhex(json_extract(value, '$[0]')) AS TEXT) AS ordering_key, json_extract(value, '$[1]') AS seq
               FROM json_each(CAST(sqlc.arg('heads') AS TEXT))) AS h
     ) AS f
 )
