@@ -11,11 +11,18 @@ import (
 // complete records outcomes as they arrive, batching whatever is waiting
 // into one store transaction.
 func (r *run) complete(ctx context.Context) {
-	batch := make([]attempt, 0, r.capacity())
-	for a := range r.results {
-		batch = append(batch[:0], a)
+	var held []attempt
+	for {
+		batch := held
+		if len(batch) == 0 {
+			a, ok := <-r.results
+			if !ok {
+				return
+			}
+			batch = append(batch, a)
+		}
 	drain:
-		for len(batch) < cap(batch) {
+		for len(batch) < r.capacity() {
 			select {
 			case a, ok := <-r.results:
 				if !ok {
@@ -26,6 +33,7 @@ func (r *run) complete(ctx context.Context) {
 				break drain
 			}
 		}
+		batch, held = oncePerEvent(batch)
 		outs := make([]Outcome, len(batch))
 		took := make(map[uuid.UUID]time.Duration, len(batch))
 		for i, a := range batch {
@@ -41,6 +49,25 @@ func (r *run) complete(ctx context.Context) {
 		default:
 		}
 	}
+}
+
+// oncePerEvent splits a batch into the first outcome of each event and the
+// rest, held for the next batch. An event has two outcomes when its lease
+// expired during a send and it came back under a new lease: a store tells
+// what it recorded by event id, so the two must go in separate calls, and
+// the stale one then fails its fencing alone.
+func oncePerEvent(batch []attempt) (first, held []attempt) {
+	seen := make(map[uuid.UUID]bool, len(batch))
+	first = make([]attempt, 0, len(batch))
+	for _, a := range batch {
+		if seen[a.out.Event.ID] {
+			held = append(held, a)
+			continue
+		}
+		seen[a.out.Event.ID] = true
+		first = append(first, a)
+	}
+	return first, held
 }
 
 // Limits on recording a batch that keeps failing: after isolateAfter

@@ -20,7 +20,10 @@ type Store interface {
 	// Finish records outcomes of claimed events in one transaction, running
 	// delivered hooks in it. Outcomes whose lease no longer holds are skipped
 	// and reported as Lost; a failing hook leaves its event claimed and is
-	// reported in HookErrors while the other outcomes still commit.
+	// reported in HookErrors while the other outcomes still commit. The
+	// result names events, so outcomes holds each event at most once (the
+	// processor sends a stale lease's outcome and a live one in separate
+	// calls).
 	Finish(ctx context.Context, outcomes []Outcome) (FinishResult, error)
 	// ReclaimExpired ends leases that expired (a processor died or stalled
 	// mid-send): such events become due again, or dead when their attempts

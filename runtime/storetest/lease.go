@@ -165,10 +165,12 @@ func testReclaimCountsExpiriesOnEvidence(t *testing.T, e *env) {
 	}
 }
 
-// A batch may hold an event twice: its lease expired, and the event came
-// back to the same processor under a new lease before the old attempt's
-// outcome was recorded. Only the live lease's outcome counts, in either
-// order.
+// An event may have two outcomes waiting: its lease expired, and the event
+// came back to the same processor under a new lease before the old
+// attempt's outcome was recorded. The processor gives them to Finish in
+// separate calls (FinishResult names events, not outcomes); given both in
+// one, a store must still complete the event only under its live lease, in
+// either order.
 func testStaleAndLiveOutcomesInOneBatch(t *testing.T, e *env) {
 	for _, staleLast := range []bool{false, true} {
 		key := fmt.Sprintf("both-stale-last-%v", staleLast)
