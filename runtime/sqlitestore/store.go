@@ -61,6 +61,10 @@ type Store struct {
 	sync       string
 
 	local wake.Hub
+	// appTx counts the application's transactions (InTx) running or
+	// waiting for the write connection: Finish records in smaller
+	// transactions while there are any.
+	appTx atomic.Int64
 
 	hooksMu sync.RWMutex
 	hooks   map[string]DeliveredHook
@@ -323,7 +327,10 @@ func (s *Store) Enqueue(ctx context.Context, tx *sql.Tx, ev outbox.Event) (outbo
 // InTx runs fn in a write transaction, commits it when fn returns nil, and
 // then wakes processors. It is how generated repositories write.
 func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if err := s.inTx(ctx, fn); err != nil {
+	s.appTx.Add(1)
+	err := s.inTx(ctx, fn)
+	s.appTx.Add(-1)
+	if err != nil {
 		return err
 	}
 	s.Notify()

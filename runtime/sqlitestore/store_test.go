@@ -194,3 +194,25 @@ func TestStateMachinePrograms(t *testing.T) {
 		}
 	}
 }
+
+// Finish records large transactions while the application is not writing,
+// and small ones while a save runs or waits, so that saves get in between.
+func TestFinishChunksGiveWayToSaves(t *testing.T) {
+	s := open(t)
+	if n := s.FinishChunk(); n != 1000 {
+		t.Fatalf("with no save waiting, chunks of %d, want 1000", n)
+	}
+	var during int
+	if err := s.InTx(t.Context(), func(*sql.Tx) error {
+		during = s.FinishChunk()
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if during != 64 {
+		t.Fatalf("while a save runs, chunks of %d, want 64", during)
+	}
+	if n := s.FinishChunk(); n != 1000 {
+		t.Fatalf("after the save, chunks of %d, want 1000", n)
+	}
+}
