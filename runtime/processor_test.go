@@ -400,7 +400,10 @@ func TestProcessorStopReleasesInFlight(t *testing.T) {
 			return outbox.Receipt{}, ctx.Err()
 		})
 		cfg := fast(t)
-		cfg.StopTimeout = 50 * time.Millisecond
+		// The send is cut off after StopTimeout and its release then has
+		// as long to be recorded: 50 ms was too little for a PostgreSQL
+		// transaction on a loaded CI machine.
+		cfg.StopTimeout = 500 * time.Millisecond
 		p := newProcessor(t, s, sender, cfg)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
