@@ -40,13 +40,16 @@ func (r *run) complete(ctx context.Context) {
 			outs[i] = a.out
 			took[a.out.Event.ID] = a.took
 		}
-		for _, o := range r.finish(ctx, outs) {
-			r.cfg.Observer.Recorded(o, took[o.Event.ID])
-		}
+		recorded := r.finish(ctx, outs)
+		// No longer in flight before the Observer hears of it: State read
+		// from an Observer's callback, or after it, counts the batch gone.
 		r.inflight.Add(-int64(len(batch)))
 		select {
 		case r.freed <- struct{}{}:
 		default:
+		}
+		for _, o := range recorded {
+			r.cfg.Observer.Recorded(o, took[o.Event.ID])
 		}
 	}
 }
