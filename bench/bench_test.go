@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	outbox "github.com/outboxgen/outboxgen/runtime"
 	"github.com/outboxgen/outboxgen/runtime/pgstore"
 	"github.com/outboxgen/outboxgen/runtime/sqlitestore"
 )
@@ -212,17 +213,10 @@ func TestRawPGLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = store.InTx(ctx, func(tx pgx.Tx) error {
-		for i := range total {
-			ev, err := benchEvent(i)
-			if err != nil {
-				return err
-			}
-			ev.OrderingKey = fmt.Sprintf("key-%d", i%keys)
-			if _, err := store.Enqueue(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		return nil
+		return eachSharedKeyEvent(total, keys, func(ev outbox.Event) error {
+			_, err := store.Enqueue(ctx, tx, ev)
+			return err
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -268,17 +262,10 @@ func TestRawSQLiteLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = store.InTx(ctx, func(tx *sql.Tx) error {
-			for i := range total {
-				ev, err := benchEvent(i)
-				if err != nil {
-					return err
-				}
-				ev.OrderingKey = fmt.Sprintf("key-%d", i%keys)
-				if _, err := store.Enqueue(ctx, tx, ev); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachSharedKeyEvent(total, keys, func(ev outbox.Event) error {
+				_, err := store.Enqueue(ctx, tx, ev)
+				return err
+			})
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -296,4 +283,20 @@ func TestRawSQLiteLoop(t *testing.T) {
 		}
 		store.Close()
 	}
+}
+
+// eachSharedKeyEvent calls enqueue with n benchmark events spread over
+// keys ordering keys, so that each key holds a queue of them.
+func eachSharedKeyEvent(n, keys int, enqueue func(outbox.Event) error) error {
+	for i := range n {
+		ev, err := benchEvent(i)
+		if err != nil {
+			return err
+		}
+		ev.OrderingKey = fmt.Sprintf("key-%d", i%keys)
+		if err := enqueue(ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
