@@ -64,8 +64,8 @@ type Store struct {
 	// appTx counts the application's transactions (InTx) running or
 	// waiting for the write connection: Finish records in smaller
 	// transactions while there are any. A transaction begun elsewhere on
-	// the file is not counted, and may wait behind a larger one (about
-	// 30 ms at most on the benchmark machine).
+	// the file is not counted, and may wait behind a larger one (tens of
+	// milliseconds on the benchmark machine).
 	appTx atomic.Int64
 
 	hooksMu sync.RWMutex
