@@ -45,7 +45,7 @@ func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
 	defer r.sends.Done()
 	s, unsent, ok := r.takeSlots(stop, c, held, ev)
 	if !ok {
-		r.results <- attempt{out: unsent}
+		r.handOver(attempt{out: unsent})
 		return
 	}
 	c = r.evidence.sending(c)
@@ -63,7 +63,7 @@ func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
 	// The next send may start while this outcome is recorded, and knows
 	// of the pause this one may have begun.
 	r.slots.done(s, took, capacitySignal(stop, ctx, err))
-	r.results <- attempt{out: out, took: took}
+	r.handOver(attempt{out: out, took: took})
 }
 
 // takeSlots makes sure evs hold a send slot each: held is the slots the
@@ -152,7 +152,7 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held
 		for _, ev := range evs {
 			out := unsent
 			out.Event = ev
-			r.results <- attempt{out: out}
+			r.handOver(attempt{out: out})
 		}
 		return
 	}
@@ -191,7 +191,7 @@ func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held
 	}
 	r.slots.done(s, took, sig)
 	for _, a := range outs {
-		r.results <- a
+		r.handOver(a)
 	}
 }
 

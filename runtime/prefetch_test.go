@@ -53,6 +53,58 @@ func TestClaimsAheadOfFreeSlots(t *testing.T) {
 	})
 }
 
+// Outcomes waiting for their record do not hold back the next claim, so
+// that claiming and recording overlap: while the store records slowly,
+// the processor claims on, up to twice its capacity (Concurrency + the
+// prefetch) claimed and not yet recorded, and no further.
+func TestClaimsGoOnWhileOutcomesAreRecorded(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for i := range 30 {
+			s.enqueue(t, event(fmt.Sprintf("k%d", i), 1))
+		}
+		cfg := fast(t)
+		cfg.Concurrency, cfg.BatchSize = 2, 4 // capacity: 2 sending + 4 waiting
+		slow := &slowFinisher{claimCounter: newClaimCounter(s.Store), recording: make(chan struct{})}
+		rec := start(t, slow, outbox.SenderFunc(func(context.Context, *outbox.Event) (outbox.Receipt, error) {
+			return outbox.Receipt{}, nil
+		}), cfg)
+		slow.await(t, 12, false) // while the first record is held
+		close(slow.recording)
+		rec.waitFor(t, outbox.Delivered, 30, 10*time.Second)
+		if n := slow.most.Load(); n != 12 {
+			t.Fatalf("at most %d events claimed and not recorded, want 12 (twice the capacity of 6)", n)
+		}
+	})
+}
+
+// slowFinisher is a claimCounter whose Finish waits until recording is
+// closed. most is how many events were claimed and not yet recorded at
+// most.
+type slowFinisher struct {
+	*claimCounter
+	recording         chan struct{}
+	outstanding, most atomic.Int64
+}
+
+func (s *slowFinisher) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
+	evs, err := s.claimCounter.Claim(ctx, owner, limit, lease)
+	n := s.outstanding.Add(int64(len(evs)))
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	return evs, err
+}
+
+func (s *slowFinisher) Finish(ctx context.Context, outs []outbox.Outcome) (outbox.FinishResult, error) {
+	select {
+	case <-s.recording:
+	case <-ctx.Done():
+		return outbox.FinishResult{}, ctx.Err()
+	}
+	res, err := s.claimCounter.Finish(ctx, outs)
+	s.outstanding.Add(-int64(len(res.Recorded)))
+	return res, err
+}
+
 // Events claimed ahead that wait for a send slot while delivery pauses
 // wait the pause out unsent, their attempts unspent, rather than knock on
 // a backend that takes nothing.

@@ -182,7 +182,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		Processor: p,
 		slots:     p.newLimiter(),
 		stopping:  ctx,
-		results:   make(chan attempt, p.capacity()),
+		results:   make(chan attempt, p.maxInFlight()),
 		freed:     make(chan struct{}, 1),
 		changed:   make(chan struct{}, 1),
 		evidence:  newEvidence(),
@@ -236,6 +236,14 @@ func (p *Processor) maxPrefetch() int { return min(p.cfg.BatchSize, 4*p.cfg.Conc
 // record.
 func (p *Processor) capacity() int { return p.cfg.Concurrency + p.maxPrefetch() }
 
+// maxInFlight is how many events may be claimed and not yet recorded at
+// most: capacity() being sent or waiting for a slot, and as many again
+// whose outcomes wait for their record. Outcomes waiting for the store do
+// not hold back the next claim, so that claiming and recording overlap
+// instead of taking turns; they are bounded all the same, so that a store
+// slower to record than to claim holds the claims back.
+func (p *Processor) maxInFlight() int { return 2 * p.capacity() }
+
 // prefetch is how many claimed events may wait for a send slot now: no
 // more than the slots can start within half the send time a lease allows,
 // at the sends' recent pace and the current limit, so that a slow backend
@@ -279,10 +287,13 @@ type run struct {
 	// sendTime is a moving average of how long sends take, in
 	// nanoseconds (see prefetch).
 	sendTime atomic.Int64
-	results  chan attempt  // deliveries → completer
-	freed    chan struct{} // completer → loop: capacity or a key's next event may be free
-	changed  chan struct{} // deliveries → heartbeat: delivery paused or resumed
-	sends    sync.WaitGroup
+	results  chan attempt // deliveries → completer
+	// recording counts the outcomes handed to the completer and not yet
+	// recorded (see maxInFlight).
+	recording atomic.Int64
+	freed     chan struct{} // completer → loop: capacity or a key's next event may be free
+	changed   chan struct{} // deliveries → heartbeat: delivery paused or resumed
+	sends     sync.WaitGroup
 	// evidence counts deliveries and drops around failures.
 	evidence *evidence
 
@@ -386,7 +397,9 @@ const storeCallTimeout = 30 * time.Second
 // for a send slot. It reports how many it claimed out of how many it asked
 // for.
 func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error) {
-	free := r.slots.current() + r.prefetch() - int(r.inflight.Load())
+	inflight := int(r.inflight.Load())
+	sending := inflight - int(r.recording.Load())
+	free := min(r.slots.current()+r.prefetch()-sending, r.maxInFlight()-inflight)
 	limit = r.pause.limit(max(0, min(free, r.cfg.BatchSize)))
 	if limit == 0 {
 		return 0, 0, nil

@@ -43,6 +43,7 @@ func (r *run) complete(ctx context.Context) {
 		recorded := r.finish(ctx, outs)
 		// No longer in flight before the Observer hears of it: State read
 		// from an Observer's callback, or after it, counts the batch gone.
+		r.recording.Add(-int64(len(batch)))
 		r.inflight.Add(-int64(len(batch)))
 		select {
 		case r.freed <- struct{}{}:
@@ -52,6 +53,12 @@ func (r *run) complete(ctx context.Context) {
 			r.cfg.Observer.Recorded(o, took[o.Event.ID])
 		}
 	}
+}
+
+// handOver gives an outcome to the completer.
+func (r *run) handOver(a attempt) {
+	r.recording.Add(1)
+	r.results <- a
 }
 
 // oncePerEvent splits a batch into the first outcome of each event and the

@@ -190,9 +190,9 @@ SET status = 'completed', is_head = false,
     lease_owner = NULL, lease_token = NULL, lease_until = NULL, last_error = NULL,
     completed_at = coalesce($1::timestamptz, now()),
     updated_at = coalesce($1::timestamptz, now())
-FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token) AS f
-WHERE e.id = f.id AND e.lease_token = f.token
-  AND e.lease_until > coalesce($1::timestamptz, now())
+FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
+        coalesce($1::timestamptz, now()) AS at) AS f
+WHERE e.id = f.id AND e.lease_token = f.token AND e.lease_until > f.at
 RETURNING e.id, e.ordering_key
 `
 
@@ -211,6 +211,14 @@ type CompleteRow struct {
 // lease token is set only while an event is processing, so the status need
 // not be tested; testing it would make the planner consider the leased index
 // and, in a generic plan, a nested loop over the whole batch.
+// The lease is compared with f.at, a column of the batch, not with now():
+// as a condition on the table alone it would be estimated from statistics
+// in which leases are rare (most events are pending or completed), and a
+// table estimated to yield a row or two makes the planner scan it once and
+// compare every row it yields with every outcome of the batch (a batch of
+// 1,000 took 267 ms on 100,000 events, 1.3 s at 2,000). As a join condition
+// it leaves the id to find each row, through the primary key or a hash
+// join. Retry, Release and Kill are fenced the same way (TestRecordingPlans).
 // A completed event keeps no last error; its attempt log keeps the failures.
 func (q *Queries) Complete(ctx context.Context, arg CompleteParams) ([]CompleteRow, error) {
 	rows, err := q.db.Query(ctx, complete, arg.Now, arg.Ids, arg.Tokens)
@@ -768,10 +776,10 @@ SET status = 'dead', is_head = false,
     updated_at = coalesce($1::timestamptz, now())
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token, unnest($4::text[]) AS error,
-        unnest($5::text[]) AS class, unnest($6::integer[]) AS status
+        unnest($5::text[]) AS class, unnest($6::integer[]) AS status,
+        coalesce($1::timestamptz, now()) AS at
 ) AS f
-WHERE e.id = f.id AND e.lease_token = f.token
-  AND e.lease_until > coalesce($1::timestamptz, now())
+WHERE e.id = f.id AND e.lease_token = f.token AND e.lease_until > f.at
 RETURNING e.id, e.ordering_key
 `
 
@@ -1760,10 +1768,10 @@ FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
         unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error,
         unnest($6::boolean[]) AS reached, unnest($7::boolean[]) AS dated,
-        unnest($8::text[]) AS class, unnest($9::integer[]) AS status
+        unnest($8::text[]) AS class, unnest($9::integer[]) AS status,
+        coalesce($1::timestamptz, now()) AS at
 ) AS f
-WHERE e.id = f.id AND e.lease_token = f.token
-  AND e.lease_until > coalesce($1::timestamptz, now())
+WHERE e.id = f.id AND e.lease_token = f.token AND e.lease_until > f.at
 RETURNING e.id
 `
 
@@ -2023,10 +2031,10 @@ SET status = 'failed',
 FROM (
     SELECT unnest($2::uuid[]) AS id, unnest($3::uuid[]) AS token,
         unnest($4::bigint[]) AS delay_ms, unnest($5::text[]) AS error,
-        unnest($6::text[]) AS class, unnest($7::integer[]) AS status
+        unnest($6::text[]) AS class, unnest($7::integer[]) AS status,
+        coalesce($1::timestamptz, now()) AS at
 ) AS f
-WHERE e.id = f.id AND e.lease_token = f.token
-  AND e.lease_until > coalesce($1::timestamptz, now())
+WHERE e.id = f.id AND e.lease_token = f.token AND e.lease_until > f.at
 RETURNING e.id
 `
 
