@@ -52,8 +52,8 @@ type Config struct {
 	// outcomes overlap instead of waiting on each other. A waiting event
 	// whose lease leaves too little time for its send is given back
 	// unsent, its attempt unspent. Outcomes waiting for their record do
-	// not hold back the next claim; in all, at most twice Concurrency plus
-	// that prefetch are claimed and not yet recorded.
+	// not hold back the next claim; in all, at most twice (Concurrency
+	// plus that prefetch) events are claimed and not yet recorded.
 	BatchSize int
 	// SendBatch is how many claimed events are handed to the sender in one
 	// call when it is a BatchSender (one request to a batch endpoint, say).

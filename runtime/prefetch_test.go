@@ -77,6 +77,40 @@ func TestClaimsGoOnWhileOutcomesAreRecorded(t *testing.T) {
 	})
 }
 
+// A send that ends makes room for the next claim at once, even while the
+// store has not recorded an outcome yet: the processor does not wait for
+// the record, a commit or its poll to claim again.
+func TestEndedSendsMakeRoomBeforeTheirRecord(t *testing.T) {
+	eachStore(t, func(t *testing.T, s testStore) {
+		for i := range 12 {
+			s.enqueue(t, event(fmt.Sprintf("k%d", i), 1))
+		}
+		cfg := fast(t)
+		cfg.Concurrency, cfg.BatchSize = 2, 4 // room: 2 sending + 4 waiting
+		cfg.PollInterval, cfg.Lease = time.Hour, time.Minute
+		slow := &slowFinisher{claimCounter: newClaimCounter(s.Store), recording: make(chan struct{}), quiet: true}
+		release := make(chan struct{})
+		rec := start(t, slow, outbox.SenderFunc(func(ctx context.Context, _ *outbox.Event) (outbox.Receipt, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return outbox.Receipt{}, nil
+		}), cfg)
+		slow.await(t, 6, false)
+		// One send ends, then another; their outcomes wait for the store.
+		// (The processor's first housekeeping, at its start, wakes it once
+		// too: twice shows that the ended sends do.)
+		for want := 7; want <= 8; want++ {
+			release <- struct{}{}
+			slow.await(t, want, false)
+		}
+		close(release)
+		close(slow.recording)
+		rec.waitFor(t, outbox.Delivered, 12, 10*time.Second)
+	})
+}
+
 // slowFinisher is a claimCounter whose Finish waits until recording is
 // closed. most is how many events were claimed and not yet recorded at
 // most.
@@ -84,6 +118,16 @@ type slowFinisher struct {
 	*claimCounter
 	recording         chan struct{}
 	outstanding, most atomic.Int64
+	// quiet hides the store's commits from the processor: it learns of
+	// nothing but what it does itself.
+	quiet bool
+}
+
+func (s *slowFinisher) Subscribe() (<-chan struct{}, func()) {
+	if s.quiet {
+		return make(chan struct{}), func() {}
+	}
+	return s.claimCounter.Subscribe()
 }
 
 func (s *slowFinisher) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {

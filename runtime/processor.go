@@ -231,18 +231,23 @@ func (p *Processor) Run(ctx context.Context) error {
 // moment, and a slot that frees has an event ready. Four rounds of sends.
 func (p *Processor) maxPrefetch() int { return min(p.cfg.BatchSize, 4*p.cfg.Concurrency) }
 
-// capacity is how many events may be claimed and not yet recorded at most:
-// being sent, waiting for a send slot, or waiting for their outcome's
-// record.
+// capacity is how many claimed events may be being sent or waiting for a
+// send slot at most, and how many outcomes the completer records in one
+// transaction at most.
 func (p *Processor) capacity() int { return p.cfg.Concurrency + p.maxPrefetch() }
 
 // maxInFlight is how many events may be claimed and not yet recorded at
-// most: capacity() being sent or waiting for a slot, and as many again
-// whose outcomes wait for their record. Outcomes waiting for the store do
+// most: twice the capacity, whether being sent, waiting for a slot or
+// waiting for their outcome's record. Outcomes waiting for the store do
 // not hold back the next claim, so that claiming and recording overlap
 // instead of taking turns; they are bounded all the same, so that a store
 // slower to record than to claim holds the claims back.
 func (p *Processor) maxInFlight() int { return 2 * p.capacity() }
+
+// wakeRoom is how much room for sending the loop waits for once every
+// slot and the prefetch are taken: a quarter of a full claim, so that
+// outcomes that trickle in do not each cost a claim of one event.
+func (p *Processor) wakeRoom() int { return max(1, p.maxPrefetch()/4) }
 
 // prefetch is how many claimed events may wait for a send slot now: no
 // more than the slots can start within half the send time a lease allows,
@@ -291,9 +296,14 @@ type run struct {
 	// recording counts the outcomes handed to the completer and not yet
 	// recorded (see maxInFlight).
 	recording atomic.Int64
-	freed     chan struct{} // completer → loop: capacity or a key's next event may be free
-	changed   chan struct{} // deliveries → heartbeat: delivery paused or resumed
-	sends     sync.WaitGroup
+	// wakeAt, while wakeWanted is set, is how few events being sent or
+	// waiting for a slot let the loop claim again: it waits on sends, and
+	// handOver wakes it (see wakeOnSends).
+	wakeAt     atomic.Int64
+	wakeWanted atomic.Bool
+	freed      chan struct{} // completer, handOver → loop: room to claim, or a key's next event, may be free
+	changed    chan struct{} // deliveries → heartbeat: delivery paused or resumed
+	sends      sync.WaitGroup
 	// evidence counts deliveries and drops around failures.
 	evidence *evidence
 
@@ -306,7 +316,7 @@ type wakeReason int
 
 const (
 	wokeByStore   wakeReason = iota // a commit may have made work claimable
-	wokeByFreed                     // outcomes were recorded
+	wokeByFreed                     // outcomes were recorded, or sends ended
 	wokeByTimer                     // a due time (or the poll) came
 	wokeAtStartup                   // first pass
 )
@@ -399,9 +409,13 @@ const storeCallTimeout = 30 * time.Second
 func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error) {
 	inflight := int(r.inflight.Load())
 	sending := inflight - int(r.recording.Load())
-	free := min(r.slots.current()+r.prefetch()-sending, r.maxInFlight()-inflight)
+	room := r.slots.current() + r.prefetch()
+	free := min(room-sending, r.maxInFlight()-inflight)
 	limit = r.pause.limit(max(0, min(free, r.cfg.BatchSize)))
 	if limit == 0 {
+		if sending >= room {
+			r.wakeOnSends(room - r.wakeRoom())
+		}
 		return 0, 0, nil
 	}
 	c := r.claimedNow()

@@ -45,20 +45,46 @@ func (r *run) complete(ctx context.Context) {
 		// from an Observer's callback, or after it, counts the batch gone.
 		r.recording.Add(-int64(len(batch)))
 		r.inflight.Add(-int64(len(batch)))
-		select {
-		case r.freed <- struct{}{}:
-		default:
-		}
+		r.wake()
 		for _, o := range recorded {
 			r.cfg.Observer.Recorded(o, took[o.Event.ID])
 		}
 	}
 }
 
-// handOver gives an outcome to the completer.
+// handOver gives an outcome to the completer. The event no longer holds
+// room for sending: if the loop waits for that room, it may claim again.
 func (r *run) handOver(a attempt) {
 	r.recording.Add(1)
 	r.results <- a
+	if r.wakeWanted.Load() && r.sendingNow() <= r.wakeAt.Load() && r.wakeWanted.CompareAndSwap(true, false) {
+		r.wake()
+	}
+}
+
+// wakeOnSends asks handOver to wake the loop once no more than at events
+// are being sent or waiting for a slot: the loop found no room to claim,
+// and a record, which wakes it too, may not come soon (the completer may
+// be waiting for the store). If the sends are already down to at, it
+// wakes the loop at once.
+func (r *run) wakeOnSends(at int) {
+	r.wakeAt.Store(int64(at))
+	r.wakeWanted.Store(true)
+	if r.sendingNow() <= int64(at) && r.wakeWanted.CompareAndSwap(true, false) {
+		r.wake()
+	}
+}
+
+// sendingNow is how many claimed events are being sent or waiting for a
+// slot.
+func (r *run) sendingNow() int64 { return r.inflight.Load() - r.recording.Load() }
+
+// wake tells the loop that it may have room to claim.
+func (r *run) wake() {
+	select {
+	case r.freed <- struct{}{}:
+	default:
+	}
 }
 
 // oncePerEvent splits a batch into the first outcome of each event and the
