@@ -77,7 +77,7 @@ func TestQuickPath(t *testing.T) {
 		t.Errorf("failed: %s", f)
 	}
 	want := []def{mSavePlain, mSaveOurs, mSaveRole, mSaveRiver, mSaveSQLite, mBacklogRiver100, mBacklogWatermill100,
-		mHTTPOurs64, mHTTPRiver100, mLatencyOursP50, mLatencyRiverP99}
+		mHTTPOursDef, mHTTPOurs64, mHTTPRiver100, mLatencyOursP50, mLatencyRiverP99}
 	for _, l := range receiverLoads {
 		want = append(want, l.events)
 	}

@@ -26,6 +26,7 @@ const (
 
 // The HTTP delivery measurements.
 var (
+	mHTTPOursDef   = def{"http.ours.default", groupHTTP, "outboxgen processor + httpsender, " + defaultLabel + " (sender's own client)", "events/s", true}
 	mHTTPOurs64    = def{"http.ours.64", groupHTTP, "outboxgen processor + httpsender, Concurrency 64, BatchSize 64 (sender's own client)", "events/s", true}
 	mHTTPOurs256   = def{"http.ours.256", groupHTTP, "outboxgen processor + httpsender, Concurrency 256, BatchSize 256 (client with 256 idle conns)", "events/s", true}
 	mHTTPOurs1024  = def{"http.ours.1024", groupHTTP, "outboxgen processor + httpsender, Concurrency 1024, BatchSize 128 (client with 1024 idle conns)", "events/s", true}
@@ -178,6 +179,7 @@ func (b *bench) httpDeliveries(ctx context.Context) {
 		cfg  outbox.Config
 		opts []httpsender.Option
 	}{
+		{mHTTPOursDef, outbox.Config{}, nil},
 		{mHTTPOurs64, outbox.Config{Concurrency: 64, BatchSize: 64}, nil},
 		{mHTTPOurs256, outbox.Config{Concurrency: 256, BatchSize: 256}, []httpsender.Option{httpsender.WithClient(keepAliveClient(256))}},
 		// Claims smaller than the capacity overlap with the recording of
@@ -187,6 +189,9 @@ func (b *bench) httpDeliveries(ctx context.Context) {
 		{mHTTPOursB250, outbox.Config{Concurrency: 1000, BatchSize: 250, SendBatch: 250}, []httpsender.Option{httpsender.WithBatchRoute(benchBatchRoute)}},
 	} {
 		name := fmt.Sprintf("outboxgen, Concurrency %d, BatchSize %d", oc.cfg.Concurrency, oc.cfg.BatchSize)
+		if oc.d == mHTTPOursDef {
+			name = "outboxgen, " + defaultLabel
+		}
 		if oc.cfg.SendBatch > 1 {
 			name += fmt.Sprintf(", SendBatch %d", oc.cfg.SendBatch)
 		}

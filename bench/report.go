@@ -207,7 +207,7 @@ func (r *results) targets() []target {
 	if rawBest, _, okRaw := r.best(rawPGKeys()...); okO && okRaw {
 		ratio("No-op delivery: our best configuration ≥ 75 % of the raw SQL claim-and-complete loop's best", oursBest, rawBest, func(v float64) bool { return v >= 0.75 })
 	}
-	httpOurs, _, okHO := r.best(mHTTPOurs64.Key, mHTTPOurs256.Key, mHTTPOurs1024.Key)
+	httpOurs, _, okHO := r.best(mHTTPOursDef.Key, mHTTPOurs64.Key, mHTTPOurs256.Key, mHTTPOurs1024.Key)
 	httpRiver, _, okHR := r.best(mHTTPRiver100.Key, mHTTPRiver1000.Key)
 	if okHO && okHR {
 		ratio("HTTP delivery ≥ 1.5× River's best", httpOurs, httpRiver, func(v float64) bool { return v >= 1.5 })
