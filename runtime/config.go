@@ -53,7 +53,8 @@ type Config struct {
 	// whose lease leaves too little time for its send is given back
 	// unsent, its attempt unspent. Outcomes waiting for their record do
 	// not hold back the next claim; in all, at most twice (Concurrency
-	// plus that prefetch) events are claimed and not yet recorded.
+	// plus min(BatchSize, 4 × Concurrency)) events are claimed and not yet
+	// recorded.
 	BatchSize int
 	// SendBatch is how many claimed events are handed to the sender in one
 	// call when it is a BatchSender (one request to a batch endpoint, say).

@@ -77,9 +77,10 @@ func TestClaimsGoOnWhileOutcomesAreRecorded(t *testing.T) {
 	})
 }
 
-// A send that ends makes room for the next claim at once, even while the
-// store has not recorded an outcome yet: the processor does not wait for
-// the record, a commit or its poll to claim again.
+// Sends that end make room for the next claims while the store has not
+// recorded an outcome yet, with no commit announced and no poll. (The wake
+// itself is TestEndedSendsWakeTheLoop's: here the loop's own next claim,
+// or its first housekeeping, may find the room first.)
 func TestEndedSendsMakeRoomBeforeTheirRecord(t *testing.T) {
 	eachStore(t, func(t *testing.T, s testStore) {
 		for i := range 12 {
@@ -99,8 +100,6 @@ func TestEndedSendsMakeRoomBeforeTheirRecord(t *testing.T) {
 		}), cfg)
 		slow.await(t, 6, false)
 		// One send ends, then another; their outcomes wait for the store.
-		// (The processor's first housekeeping, at its start, wakes it once
-		// too: twice shows that the ended sends do.)
 		for want := 7; want <= 8; want++ {
 			release <- struct{}{}
 			slow.await(t, want, false)

@@ -244,10 +244,11 @@ func (p *Processor) capacity() int { return p.cfg.Concurrency + p.maxPrefetch() 
 // slower to record than to claim holds the claims back.
 func (p *Processor) maxInFlight() int { return 2 * p.capacity() }
 
-// wakeRoom is how much room for sending the loop waits for once every
-// slot and the prefetch are taken: a quarter of a full claim, so that
-// outcomes that trickle in do not each cost a claim of one event.
-func (p *Processor) wakeRoom() int { return max(1, p.maxPrefetch()/4) }
+// wakeStep is how much room for sending the loop waits for once it has
+// none, room being what the slots and the prefetch allow now: a quarter of
+// the claim it would make, so that outcomes that trickle in do not each
+// cost a claim of one event.
+func (p *Processor) wakeStep(room int) int { return max(1, min(room, p.cfg.BatchSize)/4) }
 
 // prefetch is how many claimed events may wait for a send slot now: no
 // more than the slots can start within half the send time a lease allows,
@@ -351,9 +352,10 @@ func (r *run) loop(ctx, sendCtx context.Context) {
 				wait = storeRetry.Delay(storeFailures)
 				r.log.Error("outbox claim failed", "err", err, "retry_in", wait)
 			case err == nil && limit == 0:
-				// Every slot is busy: the completer wakes us when one
-				// frees. Asking the store when work is due would cost a
-				// query per wake-up and tell us nothing we can act on yet.
+				// No room to claim: sends that end (see wakeOnSends) or
+				// a record wake us when there is. Asking the store when
+				// work is due would cost a query per wake-up and tell us
+				// nothing we can act on yet.
 				storeFailures = 0
 				stale = stale || reason != wokeByFreed
 				wait = r.cfg.PollInterval
@@ -407,6 +409,7 @@ const storeCallTimeout = 30 * time.Second
 // for a send slot. It reports how many it claimed out of how many it asked
 // for.
 func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error) {
+	r.wakeWanted.Store(false) // awake now; asked for again below if need be
 	inflight := int(r.inflight.Load())
 	sending := inflight - int(r.recording.Load())
 	room := r.slots.current() + r.prefetch()
@@ -414,7 +417,7 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 	limit = r.pause.limit(max(0, min(free, r.cfg.BatchSize)))
 	if limit == 0 {
 		if sending >= room {
-			r.wakeOnSends(room - r.wakeRoom())
+			r.wakeOnSends(room - r.wakeStep(room))
 		}
 		return 0, 0, nil
 	}
