@@ -222,16 +222,7 @@ func explain(t *testing.T, pool *pgxpool.Pool, st sentStatement, set string) str
 func TestClaimReadsItsIndexInOrder(t *testing.T) {
 	ctx := t.Context()
 	s, pool, sent := tracedStore(t)
-	if _, err := pool.Exec(ctx, `INSERT INTO outbox_events (id, event_type, aggregate, aggregate_id, user_id, ordering_key,
-			is_new_record, entity_version, payload, priority, status, is_head, attempts, max_attempts, run_at, created_at, updated_at)
-		SELECT gen_random_uuid(), 'weight.created', 'weight', i::text, 'u' || i % 50, 'e/' || i, true, 1, '{}', 5,
-			'pending', true, 0, 5, now() - interval '1 minute', now(), now()
-		FROM generate_series(1, 20000) AS i`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pool.Exec(ctx, "ANALYZE outbox_events"); err != nil {
-		t.Fatal(err)
-	}
+	insertDueEvents(t, pool, 20000)
 	if _, err := s.Claim(ctx, "plan", 1, time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -252,15 +243,7 @@ func TestClaimReadsItsIndexInOrder(t *testing.T) {
 func TestRecordingPlans(t *testing.T) {
 	ctx := t.Context()
 	s, pool, sent := tracedStore(t)
-	if _, err := pool.Exec(ctx, `INSERT INTO outbox_events (id, event_type, aggregate, aggregate_id, user_id, ordering_key,
-			is_new_record, entity_version, payload, priority, status, is_head, attempts, max_attempts, run_at, created_at, updated_at)
-		SELECT gen_random_uuid(), 'weight.created', 'weight', i::text, 'u' || i % 50, 'e/' || i, true, 1, '{}', 5,
-			'pending', true, 0, 5, now() - interval '1 minute', now(), now()
-		FROM generate_series(1, 100000) AS i;
-		INSERT INTO outbox_keys (ordering_key, unfinished) SELECT 'e/' || i, 1 FROM generate_series(1, 100000) AS i;
-		ANALYZE outbox_events`); err != nil {
-		t.Fatal(err)
-	}
+	insertDueEvents(t, pool, 100000)
 	for _, c := range []struct {
 		kind      outbox.OutcomeKind
 		statement string
@@ -285,5 +268,26 @@ func TestRecordingPlans(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// insertDueEvents adds n due events, each the head of its own key, as
+// enqueues would leave them (their key rows too), and analyzes the table
+// with none of them leased.
+func insertDueEvents(t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), `INSERT INTO outbox_events (id, event_type, aggregate, aggregate_id, user_id, ordering_key,
+			is_new_record, entity_version, payload, priority, status, is_head, attempts, max_attempts, run_at, created_at, updated_at)
+		SELECT gen_random_uuid(), 'weight.created', 'weight', i::text, 'u' || i % 50, 'e/' || i, true, 1, '{}', 5,
+			'pending', true, 0, 5, now() - interval '1 minute', now(), now()
+		FROM generate_series(1, $1::integer) AS i`, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), `INSERT INTO outbox_keys (ordering_key, unfinished)
+		SELECT 'e/' || i, 1 FROM generate_series(1, $1::integer) AS i`, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), "ANALYZE outbox_events"); err != nil {
+		t.Fatal(err)
 	}
 }
