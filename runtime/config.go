@@ -16,7 +16,7 @@ import (
 //     whatever their size, so larger claims cost less per event. On the
 //     no-op PostgreSQL drain (three rounds each, one hour) 128/250 ran at
 //     16,850 events/s, 128/500 at 18,800 and 128/1000 at 19,000; on SQLite
-//     500 drained 13-30 % faster than 250, and the application's saves
+//     500 drained 13-32 % faster than 250, and the application's saves
 //     beside the drain were not slowed. Larger claims gain little more, and
 //     on SQLite they hold the one write lock longer. A claim never leaves
 //     more than 4 × Concurrency events waiting for a send slot, and fewer
