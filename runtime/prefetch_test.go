@@ -27,10 +27,8 @@ func TestClaimsAheadOfFreeSlots(t *testing.T) {
 		var sending, most atomic.Int64
 		release := make(chan struct{})
 		sender := outbox.SenderFunc(func(ctx context.Context, _ *outbox.Event) (outbox.Receipt, error) {
-			n := sending.Add(1)
+			raiseTo(&most, sending.Add(1))
 			defer sending.Add(-1)
-			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-			}
 			select {
 			case <-release:
 			case <-ctx.Done():
@@ -77,39 +75,6 @@ func TestClaimsGoOnWhileOutcomesAreRecorded(t *testing.T) {
 	})
 }
 
-// Sends that end make room for the next claims while the store has not
-// recorded an outcome yet, with no commit announced and no poll. (The wake
-// itself is TestEndedSendsWakeTheLoop's: here the loop's own next claim,
-// or its first housekeeping, may find the room first.)
-func TestEndedSendsMakeRoomBeforeTheirRecord(t *testing.T) {
-	eachStore(t, func(t *testing.T, s testStore) {
-		for i := range 12 {
-			s.enqueue(t, event(fmt.Sprintf("k%d", i), 1))
-		}
-		cfg := fast(t)
-		cfg.Concurrency, cfg.BatchSize = 2, 4 // room: 2 sending + 4 waiting
-		cfg.PollInterval, cfg.Lease = time.Hour, time.Minute
-		slow := &slowFinisher{claimCounter: newClaimCounter(s.Store), recording: make(chan struct{}), quiet: true}
-		release := make(chan struct{})
-		rec := start(t, slow, outbox.SenderFunc(func(ctx context.Context, _ *outbox.Event) (outbox.Receipt, error) {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return outbox.Receipt{}, nil
-		}), cfg)
-		slow.await(t, 6, false)
-		// One send ends, then another; their outcomes wait for the store.
-		for want := 7; want <= 8; want++ {
-			release <- struct{}{}
-			slow.await(t, want, false)
-		}
-		close(release)
-		close(slow.recording)
-		rec.waitFor(t, outbox.Delivered, 12, 10*time.Second)
-	})
-}
-
 // slowFinisher is a claimCounter whose Finish waits until recording is
 // closed. most is how many events were claimed and not yet recorded at
 // most.
@@ -117,23 +82,11 @@ type slowFinisher struct {
 	*claimCounter
 	recording         chan struct{}
 	outstanding, most atomic.Int64
-	// quiet hides the store's commits from the processor: it learns of
-	// nothing but what it does itself.
-	quiet bool
-}
-
-func (s *slowFinisher) Subscribe() (<-chan struct{}, func()) {
-	if s.quiet {
-		return make(chan struct{}), func() {}
-	}
-	return s.claimCounter.Subscribe()
 }
 
 func (s *slowFinisher) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
 	evs, err := s.claimCounter.Claim(ctx, owner, limit, lease)
-	n := s.outstanding.Add(int64(len(evs)))
-	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
-	}
+	raiseTo(&s.most, s.outstanding.Add(int64(len(evs))))
 	return evs, err
 }
 
@@ -378,4 +331,10 @@ func (r *recorder) pausedCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.paused
+}
+
+// raiseTo makes most at least n.
+func raiseTo(most *atomic.Int64, n int64) {
+	for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+	}
 }
