@@ -431,7 +431,12 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 	if err != nil {
 		return 0, limit, fmt.Errorf("claim: %w", err)
 	}
+	if len(events) == 0 {
+		return 0, limit, nil
+	}
 	r.inflight.Add(int64(len(events)))
+	c.ctxs = r.newSendContexts(sendCtx, c.deadline)
+	defer c.ctxs.release()
 	if bs, ok := r.sender.(BatchSender); ok && r.cfg.SendBatch > 1 {
 		// An event whose last request went unanswered goes alone: if a
 		// batch holding it went unanswered, which event choked the
@@ -440,6 +445,7 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 		for _, ev := range events {
 			if ev.FailedClass == Unanswered && !ev.FailedAt.IsZero() {
 				r.sends.Add(1)
+				c.ctxs.hold()
 				go r.deliver(sendCtx, c, r.held(1), ev)
 			} else {
 				batched = append(batched, ev)
@@ -447,6 +453,7 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 		}
 		for chunk := range slices.Chunk(batched, min(r.cfg.SendBatch, r.cfg.Concurrency)) {
 			r.sends.Add(1)
+			c.ctxs.hold()
 			go r.deliverBatch(sendCtx, bs, c, r.held(len(chunk)), chunk)
 		}
 		return len(events), limit, nil
@@ -455,6 +462,7 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 	// claimed ahead; the others wait for slots (see takeSlots).
 	for _, ev := range events {
 		r.sends.Add(1)
+		c.ctxs.hold()
 		go r.deliver(sendCtx, c, r.held(1), ev)
 	}
 	return len(events), limit, nil
