@@ -17,7 +17,7 @@ import (
 
 // Claim implements outbox.Store.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
-	rows, err := pgdb.New(claimTx{s.pool}).Claim(ctx, pgdb.ClaimParams{
+	rows, err := pgdb.New(statementTx{s.pool}).Claim(ctx, pgdb.ClaimParams{
 		Owner:     owner,
 		Token:     uuid.New(),
 		Now:       s.now(),

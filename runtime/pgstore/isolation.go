@@ -30,66 +30,46 @@ var readCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 // batch holds and may join them by a nested loop over the whole batch.
 var processorTx = pgx.TxOptions{BeginQuery: beginReadCommitted + "; SET LOCAL lock_timeout = '500ms'; SET LOCAL plan_cache_mode = force_custom_plan"}
 
-// claimTx is a pgdb.DBTX that runs a claim in a transaction of its own at
-// READ COMMITTED: BEGIN, the claim and COMMIT travel in one round trip. If
-// the claim fails, the server skips the COMMIT, and the pool closes the
-// connection it gets back mid-transaction.
-//
-// The claim commits without waiting for its WAL to reach the disk
-// (synchronous_commit off). That wait stood between a save's commit and
-// its send: at 500 saves/s on this machine, p50 2 ms and p99 8-18 ms with
-// it, 0.6 ms and 4-7 ms without. Losing a claim to a crash of the database
-// loses no event and breaks no fence: its events are due again, as if
-// their leases had expired, and the outcomes the processor then records
-// under the lost lease are refused, so an event it had sent is sent again
-// (a duplicate, which at-least-once delivery allows and the
-// Idempotency-Key lets a receiver recognise). Its attempt goes uncounted,
-// which makes no event dead. An outcome cannot outlive its claim: the WAL
-// reaches the disk in order, and Finish, saves and everything else still
-// wait for theirs.
-type claimTx struct{ pool *pgxpool.Pool }
+// statementTx is a pgdb.DBTX that runs one statement returning rows (a
+// claim) in a transaction of its own at READ COMMITTED: BEGIN, the
+// statement and COMMIT travel in one round trip. If the statement fails,
+// the server skips the COMMIT, and the pool closes the connection it gets
+// back mid-transaction.
+type statementTx struct{ pool *pgxpool.Pool }
 
-// claimPreamble is what claimTx runs before the claim.
-var claimPreamble = []string{beginReadCommitted, "SET LOCAL synchronous_commit = off"}
-
-func (s claimTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+func (s statementTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var b pgx.Batch
-	for _, q := range claimPreamble {
-		b.Queue(q)
-	}
+	b.Queue(beginReadCommitted)
 	b.Queue(sql, args...)
 	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, &b)
-	fail := func(err error) (pgx.Rows, error) {
+	if _, err := br.Exec(); err != nil {
 		_ = br.Close()
 		conn.Release()
 		return nil, err
 	}
-	for range claimPreamble {
-		if _, err := br.Exec(); err != nil {
-			return fail(err)
-		}
-	}
 	rows, err := br.Query()
 	if err != nil {
-		return fail(err)
+		_ = br.Close()
+		conn.Release()
+		return nil, err
 	}
 	return &committedRows{Rows: rows, br: br, conn: conn}, nil
 }
 
-var errOneQuery = errors.New("pgstore: claimTx runs only queries that return rows")
+var errOneQuery = errors.New("pgstore: statementTx runs only queries that return rows")
 
-func (claimTx) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
+func (statementTx) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
 	return pgconn.CommandTag{}, errOneQuery
 }
 
-func (claimTx) QueryRow(context.Context, string, ...any) pgx.Row { return errRow{errOneQuery} }
+func (statementTx) QueryRow(context.Context, string, ...any) pgx.Row { return errRow{errOneQuery} }
 
-// committedRows are a claimTx's rows. Once the last row is read, or
+// committedRows are a statementTx's rows. Once the last row is read, or
 // when they are closed, they read the COMMIT's result, so that Err reports
 // a claim that did not commit (sqlc's code checks Err before it closes the
 // rows), and give the connection back.
