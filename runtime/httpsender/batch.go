@@ -212,14 +212,17 @@ func (s *Sender) parseResults(rep reply) (map[uuid.UUID]map[string]json.RawMessa
 	if !rep.complete {
 		return nil, fmt.Errorf("%s, but the response body is larger than %d KiB%s", prefix, maxBatchBodyBytes>>10, retried)
 	}
-	objs, ok := resultObjects(rep.body)
-	if !ok {
+	var doc struct {
+		Results []json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(rep.body, &doc); err != nil || doc.Results == nil {
 		return nil, fmt.Errorf(`%s, but the response body is not {"results":[...]}%s`, prefix, retried)
 	}
-	byID := make(map[uuid.UUID]map[string]json.RawMessage, len(objs))
-	for _, obj := range objs {
+	byID := make(map[uuid.UUID]map[string]json.RawMessage, len(doc.Results))
+	for _, raw := range doc.Results {
+		var obj map[string]json.RawMessage
 		var idText string
-		if json.Unmarshal(obj["id"], &idText) != nil {
+		if json.Unmarshal(raw, &obj) != nil || json.Unmarshal(obj["id"], &idText) != nil {
 			continue
 		}
 		id, err := uuid.Parse(idText)
@@ -231,34 +234,6 @@ func (s *Sender) parseResults(rep reply) (map[uuid.UUID]map[string]json.RawMessa
 		}
 	}
 	return byID, nil
-}
-
-// resultObjects returns the results of a batch response that are objects,
-// and false if the body is not {"results":[...]}. When every result is an
-// object, as it is from a receiver that follows the format, the body is
-// read once: reading the results as raw JSON first and then each as an
-// object took 1.1 ms for 500 results against 0.68.
-func resultObjects(body []byte) ([]map[string]json.RawMessage, bool) {
-	var objs struct {
-		Results []map[string]json.RawMessage `json:"results"`
-	}
-	if json.Unmarshal(body, &objs) == nil && objs.Results != nil {
-		return objs.Results, true
-	}
-	var raws struct {
-		Results []json.RawMessage `json:"results"`
-	}
-	if json.Unmarshal(body, &raws) != nil || raws.Results == nil {
-		return nil, false
-	}
-	kept := make([]map[string]json.RawMessage, 0, len(raws.Results))
-	for _, raw := range raws.Results {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(raw, &obj) == nil {
-			kept = append(kept, obj)
-		}
-	}
-	return kept, true
 }
 
 // classifyResult turns one event's result in a batch response (answered
