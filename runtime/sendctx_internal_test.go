@@ -23,7 +23,7 @@ func TestSendContextsEndWithTheirLastSend(t *testing.T) {
 		t.Fatalf("a send still holds the contexts, and they ended: send %v, wait %v", sc.send.Err(), sc.wait.Err())
 	}
 	beginStop()
-	<-sc.wait.Done()
+	waitDone(t, sc.wait, "the wait, once the processor began to stop")
 	if sc.send.Err() != nil {
 		t.Fatalf("the processor began to stop and the send context ended: %v", sc.send.Err())
 	}
@@ -40,12 +40,22 @@ func TestSendContextsEndAtTheDeadline(t *testing.T) {
 	deadline := time.Now().Add(time.Millisecond)
 	sc := r.newSendContexts(context.Background(), deadline)
 	defer sc.release()
-	<-sc.send.Done()
-	<-sc.wait.Done()
+	waitDone(t, sc.send, "the send context, at its deadline")
+	waitDone(t, sc.wait, "the wait, at the deadline")
 	if sc.send.Err() != context.DeadlineExceeded {
 		t.Fatalf("send context ended with %v, want the deadline", sc.send.Err())
 	}
 	if d, ok := sc.send.Deadline(); !ok || !d.Equal(deadline) {
 		t.Fatalf("send context's deadline %v (%v), want %v", d, ok, deadline)
+	}
+}
+
+// waitDone fails the test unless ctx ends within a few seconds.
+func waitDone(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s did not end", what)
 	}
 }

@@ -270,6 +270,11 @@ func TestBatchUnreadableResults(t *testing.T) {
 		{"status out of range", func(items []batchItemSeen) string {
 			return results(items, func(it batchItemSeen) string { return fmt.Sprintf(`{"id":%q,"status":2010}`, it.ID) })
 		}, nil, "no valid status"},
+		// A decoder that filled the first array's objects in place with the
+		// second's would give the second event the first's status.
+		{"results named twice", func(items []batchItemSeen) string {
+			return fmt.Sprintf(`{"results":[{"id":%q,"status":201}],"Results":[{"id":%q}]}`, items[0].ID, items[1].ID)
+		}, []bool{false, false}, ""},
 		{"first result wins", func(items []batchItemSeen) string {
 			return `{"results":[` + strings.Join([]string{
 				fmt.Sprintf(`{"id":%q,"status":201}`, items[0].ID), fmt.Sprintf(`{"id":%q,"status":500}`, items[0].ID),
