@@ -7,9 +7,9 @@ import (
 )
 
 // The contexts a claim's sends share end with the last reference to them,
-// not before (a send would read its own deadline into a cancellation),
-// and the wait ends when the processor begins to stop while the sends go
-// on.
+// not before: a send whose context ended early would take it for its
+// deadline, and count as unanswered. The wait ends when the processor
+// begins to stop, while the sends go on.
 func TestSendContextsEndWithTheirLastSend(t *testing.T) {
 	stopping, beginStop := context.WithCancel(context.Background())
 	defer beginStop()
