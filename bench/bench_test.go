@@ -20,7 +20,7 @@ import (
 // tinySizes exercise every measurement in seconds.
 var tinySizes = sizes{
 	SaveWarm: 50 * time.Millisecond, SaveDur: 200 * time.Millisecond,
-	Backlog: 300, HTTPBacklog: 200, DrainCap: 30 * time.Second, SlowCap: 30 * time.Second,
+	Backlog: 300, SmallBacklog: 200, DrainCap: 30 * time.Second, SlowCap: 30 * time.Second,
 	CapacityCap: 5 * time.Second, Outage: 500 * time.Millisecond,
 	LatencyRate: 200, LatencyWarm: 100 * time.Millisecond, LatencyDur: 500 * time.Millisecond,
 	BigSpec: 5, ScrapeRows: []int{2_000, 12_000}, SQLiteBacklogs: []int{100, 300, 1_000},

@@ -88,7 +88,7 @@ func capOutage(c capConfig, n int) capOutageDefs {
 // once: at each capacity, the backend alone, then steady drains; then a
 // drain after an outage.
 func (b *bench) capacities(ctx context.Context) {
-	steadyN, outageN := b.sizes.HTTPBacklog, b.sizes.Backlog
+	steadyN, outageN := b.sizes.SmallBacklog, b.sizes.Backlog
 	tmpl, tmplErr := b.templates(ctx, oursFiller, steadyN, outageN)
 	capacity := map[int]float64{}
 	for _, n := range capSlots {

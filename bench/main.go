@@ -23,7 +23,7 @@ var quiet = slog.New(slog.DiscardHandler)
 type sizes struct {
 	SaveWarm, SaveDur  time.Duration // per save measurement
 	Backlog            int           // events of the no-op drain
-	HTTPBacklog        int           // events of the HTTP drain
+	SmallBacklog       int           // events of the steady drains toward a backend of limited capacity, and of the receiver's measurement
 	DrainCap           time.Duration // a drain still running after this is stopped and rated on what it did
 	SlowCap            time.Duration // the cap of River at MaxWorkers 100, whose rate FetchCooldown bounds at 1,000/s
 	CapacityCap        time.Duration // the cap of the steady drains toward a backend of limited capacity (-only capacity)
@@ -44,7 +44,7 @@ type sizes struct {
 // and about 2½ more a run for the capacity measurements.
 var fullSizes = sizes{
 	SaveWarm: 300 * time.Millisecond, SaveDur: 5 * time.Second,
-	Backlog: 100_000, HTTPBacklog: 50_000, DrainCap: 30 * time.Second, SlowCap: 5 * time.Second,
+	Backlog: 100_000, SmallBacklog: 50_000, DrainCap: 30 * time.Second, SlowCap: 5 * time.Second,
 	CapacityCap: 12 * time.Second, Outage: 3 * time.Second,
 	LatencyRate: 500, LatencyWarm: time.Second, LatencyDur: 10 * time.Second,
 	BigSpec: 200, ScrapeRows: []int{1_000_000, 10_000_000}, SQLiteBacklogs: []int{5_000, 50_000, 500_000},
@@ -55,7 +55,7 @@ var fullSizes = sizes{
 // capacity measurements, whose caps and outage are real time).
 var quickSizes = sizes{
 	SaveWarm: 200 * time.Millisecond, SaveDur: time.Second,
-	Backlog: 10_000, HTTPBacklog: 5_000, DrainCap: 15 * time.Second, SlowCap: 5 * time.Second,
+	Backlog: 10_000, SmallBacklog: 5_000, DrainCap: 15 * time.Second, SlowCap: 5 * time.Second,
 	CapacityCap: 8 * time.Second, Outage: 2 * time.Second,
 	LatencyRate: 500, LatencyWarm: 500 * time.Millisecond, LatencyDur: 3 * time.Second,
 	BigSpec: 200, ScrapeRows: []int{100_000, 1_000_000}, SQLiteBacklogs: []int{2_000, 10_000, 50_000},
@@ -67,8 +67,8 @@ func (s sizes) String() string {
 	for i, n := range s.ScrapeRows {
 		scrapes[i] = thousands(int64(n))
 	}
-	return fmt.Sprintf("saves %s each after %s warm-up; no-op backlog %s events, HTTP backlog %s events, drains capped at %s (River at MaxWorkers 100: %s; steady drains toward a backend of limited capacity: %s; an outage of %s before the drain after it); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events; processor RSS draining %s events (capped at %s)",
-		s.SaveDur, s.SaveWarm, thousands(int64(s.Backlog)), thousands(int64(s.HTTPBacklog)), s.DrainCap, s.SlowCap, s.CapacityCap, s.Outage, s.LatencyRate, s.LatencyDur, s.LatencyWarm, s.BigSpec,
+	return fmt.Sprintf("saves %s each after %s warm-up; no-op and HTTP backlogs %s events, capacity and receiver %s events, drains capped at %s (River at MaxWorkers 100: %s; steady drains toward a backend of limited capacity: %s; an outage of %s before the drain after it); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events; processor RSS draining %s events (capped at %s)",
+		s.SaveDur, s.SaveWarm, thousands(int64(s.Backlog)), thousands(int64(s.SmallBacklog)), s.DrainCap, s.SlowCap, s.CapacityCap, s.Outage, s.LatencyRate, s.LatencyDur, s.LatencyWarm, s.BigSpec,
 		strings.Join(scrapes, " and "), thousands(int64(s.MemoryBacklog)), s.MemoryCap)
 }
 

@@ -114,7 +114,7 @@ func (b *bench) receive(ctx context.Context, l receiverLoad) (drainResult, error
 		<-served
 	}()
 
-	reqs, err := receiverRequests(b.sizes.HTTPBacklog, l.perRequest)
+	reqs, err := receiverRequests(b.sizes.SmallBacklog, l.perRequest)
 	if err != nil {
 		return drainResult{}, err
 	}
@@ -147,7 +147,7 @@ func (b *bench) receive(ctx context.Context, l receiverLoad) (drainResult, error
 		})
 	}
 	wg.Wait()
-	res := drainResult{Done: b.sizes.HTTPBacklog, Elapsed: time.Since(start), CPU: takeCPU().since(before)}
+	res := drainResult{Done: b.sizes.SmallBacklog, Elapsed: time.Since(start), CPU: takeCPU().since(before)}
 	close(errs)
 	if err := errors.Join(<-errs, ctx.Err()); err != nil {
 		return drainResult{}, err
