@@ -107,7 +107,7 @@ func (s *Sender) postBatch(ctx context.Context, evs []*outbox.Event, idx []int, 
 	byID, err := s.parseResults(rep)
 	for _, i := range idx {
 		ev := evs[i]
-		switch obj, ok := byID[ev.ID]; {
+		switch res, ok := byID[ev.ID]; {
 		case err != nil:
 			results[i].Err = outbox.TransientError(err, 0)
 		case !ok:
@@ -115,7 +115,7 @@ func (s *Sender) postBatch(ctx context.Context, evs []*outbox.Event, idx []int, 
 				"POST %s: %s, but the response has no result for this event; it will be retried under the same idempotency key",
 				s.batch.path, statusText(rep.StatusCode)), 0)
 		default:
-			results[i].Receipt, results[i].Err = s.classifyResult(s.routes[ev.Type].path, rep.StatusCode, obj)
+			results[i].Receipt, results[i].Err = s.classifyResult(s.routes[ev.Type].path, rep.StatusCode, res)
 		}
 	}
 	return nil
@@ -206,7 +206,7 @@ func (s *Sender) batchStatusError(rep reply, now time.Time) error {
 // parseResults returns the results of a 2xx batch response by event id, or
 // an error saying why the body holds none. Results that are not objects
 // with a UUID "id" are skipped, and only the first result for an id counts.
-func (s *Sender) parseResults(rep reply) (map[uuid.UUID]map[string]json.RawMessage, error) {
+func (s *Sender) parseResults(rep reply) (map[uuid.UUID]batchResult, error) {
 	prefix := "POST " + s.batch.path + ": " + statusText(rep.StatusCode)
 	const retried = "; its events will be retried under the same idempotency keys"
 	if !rep.complete {
@@ -218,22 +218,30 @@ func (s *Sender) parseResults(rep reply) (map[uuid.UUID]map[string]json.RawMessa
 	if err := json.Unmarshal(rep.body, &doc); err != nil || doc.Results == nil {
 		return nil, fmt.Errorf(`%s, but the response body is not {"results":[...]}%s`, prefix, retried)
 	}
-	byID := make(map[uuid.UUID]map[string]json.RawMessage, len(doc.Results))
+	byID := make(map[uuid.UUID]batchResult, len(doc.Results))
 	for _, raw := range doc.Results {
-		var obj map[string]json.RawMessage
-		var idText string
-		if json.Unmarshal(raw, &obj) != nil || json.Unmarshal(obj["id"], &idText) != nil {
+		res, ok := readBatchResult(raw, s.batchRemoteIDField())
+		if !ok {
 			continue
 		}
-		id, err := uuid.Parse(idText)
-		if err != nil {
+		id, ok := res.eventID()
+		if !ok {
 			continue
 		}
 		if _, seen := byID[id]; !seen {
-			byID[id] = obj
+			byID[id] = res
 		}
 	}
 	return byID, nil
+}
+
+// batchRemoteIDField is the member of a batch result that holds the remote
+// id: in a batch result, "id" names the event.
+func (s *Sender) batchRemoteIDField() string {
+	if s.remoteIDField == "id" {
+		return batchRemoteIDField
+	}
+	return s.remoteIDField
 }
 
 // classifyResult turns one event's result in a batch response (answered
@@ -242,31 +250,27 @@ func (s *Sender) parseResults(rep reply) (map[uuid.UUID]map[string]json.RawMessa
 // alone (see Sender.verdict), but a result carries no Retry-After. Of a
 // failed result's other fields only a problem document's "type" and
 // "title" are kept: an "error" text may echo the payload.
-func (s *Sender) classifyResult(eventPath string, code int, obj map[string]json.RawMessage) (outbox.Receipt, error) {
+func (s *Sender) classifyResult(eventPath string, code int, res batchResult) (outbox.Receipt, error) {
 	label := s.batch.path + " (event for " + eventPath + ")"
-	var status int
-	if json.Unmarshal(obj["status"], &status) != nil || status < 100 || status > 599 {
+	status, ok := res.statusCode()
+	if !ok || status < 100 || status > 599 {
 		return outbox.Receipt{}, outbox.TransientError(fmt.Errorf(
 			"POST %s: %s, but the result for this event has no valid status (an HTTP status code such as 201); it will be retried under the same idempotency key",
 			s.batch.path, statusText(code)), 0)
 	}
 	failure := func() error {
-		return &responseError{code: status, msg: "POST " + label + ": " + statusText(status) + problemFields(obj)}
+		return &responseError{code: status, msg: "POST " + label + ": " + statusText(status) + problemFields(res.problem())}
 	}
 	switch s.verdict(status) {
 	case delivered:
-		field := s.remoteIDField
-		if field == "id" {
-			field = batchRemoteIDField
-		}
-		return outbox.Receipt{RemoteID: remoteIDOf(obj, field)}, nil
+		return outbox.Receipt{RemoteID: remoteIDIn(res.remoteID)}, nil
 	case inProgress:
 		return outbox.Receipt{}, outbox.InProgressError(failure(), 0)
 	case retryable:
 		return outbox.Receipt{}, outbox.TransientError(failure(), 0)
 	case unauthorized:
 		return outbox.Receipt{}, outbox.UnavailableError(&responseError{code: status, msg: "POST " + label + ": " + statusText(status) +
-			": the backend refuses our credentials for this event; check the token source or the backend's access rules" + problemFields(obj)})
+			": the backend refuses our credentials for this event; check the token source or the backend's access rules" + problemFields(res.problem())})
 	default: // redirected (a result cannot redirect) and rejected
 		return outbox.Receipt{}, outbox.PermanentError(failure())
 	}

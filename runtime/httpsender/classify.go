@@ -196,15 +196,14 @@ func remoteID(body []byte, field string) string {
 	if json.Unmarshal(body, &obj) != nil {
 		return ""
 	}
-	return remoteIDOf(obj, field)
+	return remoteIDIn(obj[field])
 }
 
-// remoteIDOf returns the string or number in field of obj, and ""
-// otherwise.
-func remoteIDOf(obj map[string]json.RawMessage, field string) string {
-	raw, ok := obj[field]
-	if !ok {
-		return ""
+// remoteIDIn returns the string or number raw holds, and "" otherwise (nil
+// included: no such member).
+func remoteIDIn(raw json.RawMessage) string {
+	if s, ok := plainString(raw); ok {
+		return string(s)
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {

@@ -1,0 +1,102 @@
+package httpsender
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// resultSeeds are results a backend may send, and a few no backend should.
+var resultSeeds = []string{
+	`{"id":"0193a3c0-0000-7000-8000-000000000001","status":201,"remote_id":"r1"}`,
+	` { "status" : 200 , "id" : "0193a3c0-0000-7000-8000-000000000001" } `,
+	`{"id":"0193a3c0-0000-7000-8000-000000000001","status":201,"status":409}`,
+	`{"\u0069d":"0193a3c0-0000-7000-8000-000000000001","st\u0061tus":201}`,
+	`{"id":"\u00301 93a3c0","status":"201"}`,
+	`{"id":"{0193a3c0-0000-7000-8000-000000000001}","status":201.0}`,
+	`{"id":"0193a3c000007000800000000000000 1","status":2e2}`,
+	`{"ID":"0193a3c0-0000-7000-8000-000000000001","Status":201}`,
+	`{"id":null,"status":null,"remote_id":null,"type":null}`,
+	`{"nested":{"id":"x","status":500,"a":[1,{"b":"}"}]},"id":"0193a3c0-0000-7000-8000-000000000001","status":422,"type":"https://example.com/bad","title":"Bad \"kg\""}`,
+	`{"remote_id":12345678901234567890,"status":201,"id":"0193a3c0-0000-7000-8000-000000000001"}`,
+	`{"remote_id":"caf\u00e9 \ud83d\ude00","status":201}`,
+	"{\"remote_id\":\"caf\xc3\xa9\",\"t\xc3\xa9\":1,\"status\":201}",
+	`{"status":-201}`, `{"status":0201}`, `{"status":2010}`, `{"status":true}`,
+	`{}`, `[]`, `"id"`, `201`, `null`, `[{"id":"0193a3c0-0000-7000-8000-000000000001","status":201}]`,
+}
+
+// TestReadBatchResultDecodesAsAMapWould holds readBatchResult to what
+// decoding the result into a map[string]json.RawMessage (which it
+// replaced) gives: the same members, the same event id, status and remote
+// id, on every seed.
+func TestReadBatchResultDecodesAsAMapWould(t *testing.T) {
+	for _, seed := range resultSeeds {
+		for _, field := range []string{"remote_id", "status", "té"} {
+			checkLikeAMap(t, []byte(seed), field)
+		}
+	}
+}
+
+func FuzzReadBatchResult(f *testing.F) {
+	for _, seed := range resultSeeds {
+		f.Add([]byte(seed), "remote_id")
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, field string) {
+		if field == "id" {
+			field = batchRemoteIDField // as Sender.batchRemoteIDField maps it
+		}
+		checkLikeAMap(t, raw, field)
+	})
+}
+
+// checkLikeAMap fails t when readBatchResult reads raw, with field as the
+// remote id member, otherwise than encoding/json's map decoding does.
+// Only valid JSON is compared: readBatchResult is given elements of a
+// results array that encoding/json has already decoded.
+func checkLikeAMap(t *testing.T, raw []byte, field string) {
+	t.Helper()
+	if !json.Valid(raw) {
+		return
+	}
+	var obj map[string]json.RawMessage
+	mapErr := json.Unmarshal(raw, &obj)
+	res, ok := readBatchResult(raw, field)
+	isObject := mapErr == nil && obj != nil
+	if ok != isObject {
+		t.Fatalf("%s: read as an object %v, encoding/json: %v (err %v)", raw, ok, isObject, mapErr)
+	}
+	if !ok {
+		return
+	}
+	for name, got := range map[string]json.RawMessage{"id": res.id, "status": res.status, field: res.remoteID, "type": res.problemType, "title": res.problemTitle} {
+		if want := obj[name]; !bytes.Equal(bytes.TrimSpace(got), want) {
+			t.Errorf("%s: member %q read as %q, encoding/json: %q", raw, name, got, want)
+		}
+	}
+
+	var idText string
+	var wantID uuid.UUID
+	wantErr := json.Unmarshal(obj["id"], &idText)
+	if wantErr == nil {
+		wantID, wantErr = uuid.Parse(idText)
+	}
+	if id, ok := res.eventID(); ok != (wantErr == nil) || id != wantID {
+		t.Errorf("%s: event id %s (%v), encoding/json and uuid.Parse: %s (%v)", raw, id, ok, wantID, wantErr)
+	}
+
+	var wantStatus int
+	wantOK := json.Unmarshal(obj["status"], &wantStatus) == nil
+	if status, ok := res.statusCode(); ok != wantOK || (ok && status != wantStatus) {
+		t.Errorf("%s: status %d (%v), encoding/json: %d (%v)", raw, status, ok, wantStatus, wantOK)
+	}
+	var want string
+	var n json.Number
+	if json.Unmarshal(obj[field], &want) != nil && json.Unmarshal(obj[field], &n) == nil {
+		want = n.String()
+	}
+	if got := remoteIDIn(res.remoteID); got != want {
+		t.Errorf("%s: remote id %q, encoding/json: %q", raw, got, want)
+	}
+}
