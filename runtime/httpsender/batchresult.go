@@ -25,7 +25,8 @@ type batchResult struct {
 // readBatchResult reads raw, one element of a response's "results" array,
 // which encoding/json has already found to be valid JSON. remoteIDField is
 // the member that holds the remote id. ok is false when raw is not an
-// object.
+// object (and, should it not be valid JSON after all, when it is not one
+// as far as it goes).
 func readBatchResult(raw []byte, remoteIDField string) (r batchResult, ok bool) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
@@ -33,10 +34,15 @@ func readBatchResult(raw []byte, remoteIDField string) (r batchResult, ok bool) 
 	}
 	i = skipSpace(raw, i+1)
 	for i < len(raw) && raw[i] != '}' {
+		if raw[i] != '"' {
+			return batchResult{}, false
+		}
 		keyEnd := stringEnd(raw, i)
 		name := memberName(raw[i:keyEnd])
-		i = skipSpace(raw, keyEnd)
-		i = skipSpace(raw, i+1) // the ':'
+		if i = skipSpace(raw, keyEnd); i >= len(raw) || raw[i] != ':' {
+			return batchResult{}, false
+		}
+		i = skipSpace(raw, i+1)
 		valEnd := valueEnd(raw, i)
 		val := json.RawMessage(raw[i:valEnd])
 		switch string(name) { // compared, not kept: no copy

@@ -25,6 +25,12 @@ var resultSeeds = []string{
 	"{\"remote_id\":\"caf\xc3\xa9\",\"t\xc3\xa9\":1,\"status\":201}",
 	`{"status":-201}`, `{"status":0201}`, `{"status":2010}`, `{"status":true}`,
 	`{}`, `[]`, `"id"`, `201`, `null`, `[{"id":"0193a3c0-0000-7000-8000-000000000001","status":201}]`,
+	// The last "id" names the event, as in a map: the first must not
+	// take the status meant for the second.
+	`{"id":"0193a3c0-0000-7000-8000-000000000001","status":201,"id":"0193a3c0-0000-7000-8000-000000000002"}`,
+	// 38 bytes that uuid.Parse would take for a braced UUID, were the
+	// invalid UTF-8 not decoded to U+FFFD first.
+	"{\"id\":\"\xff0193a3c0-0000-7000-8000-000000000001x\",\"status\":201}",
 }
 
 // TestReadBatchResultDecodesAsAMapWould holds readBatchResult to what
@@ -57,12 +63,12 @@ func FuzzReadBatchResult(f *testing.F) {
 // results array that encoding/json has already decoded.
 func checkLikeAMap(t *testing.T, raw []byte, field string) {
 	t.Helper()
+	res, ok := readBatchResult(raw, field) // and on invalid JSON, no panic
 	if !json.Valid(raw) {
 		return
 	}
 	var obj map[string]json.RawMessage
 	mapErr := json.Unmarshal(raw, &obj)
-	res, ok := readBatchResult(raw, field)
 	isObject := mapErr == nil && obj != nil
 	if ok != isObject {
 		t.Fatalf("%s: read as an object %v, encoding/json: %v (err %v)", raw, ok, isObject, mapErr)
@@ -70,9 +76,12 @@ func checkLikeAMap(t *testing.T, raw []byte, field string) {
 	if !ok {
 		return
 	}
-	for name, got := range map[string]json.RawMessage{"id": res.id, "status": res.status, field: res.remoteID, "type": res.problemType, "title": res.problemTitle} {
-		if want := obj[name]; !bytes.Equal(bytes.TrimSpace(got), want) {
-			t.Errorf("%s: member %q read as %q, encoding/json: %q", raw, name, got, want)
+	for _, m := range []struct {
+		name string
+		got  json.RawMessage
+	}{{"id", res.id}, {"status", res.status}, {field, res.remoteID}, {"type", res.problemType}, {"title", res.problemTitle}} {
+		if want := obj[m.name]; !bytes.Equal(m.got, want) {
+			t.Errorf("%s: member %q read as %q, encoding/json: %q", raw, m.name, m.got, want)
 		}
 	}
 
@@ -82,7 +91,7 @@ func checkLikeAMap(t *testing.T, raw []byte, field string) {
 	if wantErr == nil {
 		wantID, wantErr = uuid.Parse(idText)
 	}
-	if id, ok := res.eventID(); ok != (wantErr == nil) || id != wantID {
+	if id, ok := res.eventID(); ok != (wantErr == nil) || (ok && id != wantID) {
 		t.Errorf("%s: event id %s (%v), encoding/json and uuid.Parse: %s (%v)", raw, id, ok, wantID, wantErr)
 	}
 
