@@ -220,7 +220,7 @@ func (s *Sender) parseResults(rep reply) (map[uuid.UUID]batchResult, error) {
 	}
 	byID := make(map[uuid.UUID]batchResult, len(doc.Results))
 	for _, raw := range doc.Results {
-		res, ok := readBatchResult(raw, s.batchRemoteIDField())
+		res, ok := readBatchResult(raw, s.resultRemoteIDField())
 		if !ok {
 			continue
 		}
@@ -235,9 +235,9 @@ func (s *Sender) parseResults(rep reply) (map[uuid.UUID]batchResult, error) {
 	return byID, nil
 }
 
-// batchRemoteIDField is the member of a batch result that holds the remote
+// resultRemoteIDField is the member of a batch result that holds the remote
 // id: in a batch result, "id" names the event.
-func (s *Sender) batchRemoteIDField() string {
+func (s *Sender) resultRemoteIDField() string {
 	if s.remoteIDField == "id" {
 		return batchRemoteIDField
 	}

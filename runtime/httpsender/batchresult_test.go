@@ -51,7 +51,7 @@ func FuzzReadBatchResult(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, field string) {
 		if field == "id" {
-			field = batchRemoteIDField // as Sender.batchRemoteIDField maps it
+			field = batchRemoteIDField // as Sender.resultRemoteIDField maps it
 		}
 		checkLikeAMap(t, raw, field)
 	})
