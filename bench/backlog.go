@@ -283,7 +283,7 @@ func (b *bench) templates(ctx context.Context, f filler, sizes ...int) (map[int]
 func (b *bench) backlogs(ctx context.Context) {
 	n := b.sizes.Backlog
 	ours, errO := b.templates(ctx, oursFiller, b.sizes.SmallBacklog, n)
-	rv, errR := b.templates(ctx, riverFiller, b.sizes.SmallBacklog, n)
+	rv, errR := b.templates(ctx, riverFiller, n)
 	wm, errW := b.templates(ctx, watermillFiller, n)
 	noop := outbox.SenderFunc(func(context.Context, *outbox.Event) (outbox.Receipt, error) { return outbox.Receipt{}, nil })
 	for _, c := range oursConfigs {

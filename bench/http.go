@@ -162,11 +162,11 @@ func (w *postWorker) Work(ctx context.Context, job *river.Job[weightArgs]) error
 // httpDeliveries runs the HTTP measurements once.
 func (b *bench) httpDeliveries(ctx context.Context) {
 	// The backlog of the no-op drain, so that the batch endpoint's ratio to
-	// it compares drains of one size, and a batch drain lasts seconds
-	// rather than two or three, in which a stall of the machine weighs more.
+	// it compares drains of one size, and a batch drain lasts about 5 s
+	// rather than under 3, in which one stall of the machine weighs more.
 	n := b.sizes.Backlog
 	ours, errO := b.templates(ctx, oursFiller, b.sizes.SmallBacklog, n)
-	rv, errR := b.templates(ctx, riverFiller, b.sizes.SmallBacklog, n)
+	rv, errR := b.templates(ctx, riverFiller, n)
 	s, err := startSink()
 	if err != nil {
 		b.res.fail("HTTP sink", err)

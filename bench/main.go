@@ -40,8 +40,8 @@ type sizes struct {
 	SkipSQLite, Silent bool          // test knobs
 }
 
-// fullSizes are the defaults: about 11 minutes with 3 runs on 2 cores,
-// and about 2½ more a run for the capacity measurements.
+// fullSizes are the defaults: about 40 minutes with 3 runs on 2 cores,
+// the capacity measurements and the memory drains (some 12) included.
 var fullSizes = sizes{
 	SaveWarm: 300 * time.Millisecond, SaveDur: 5 * time.Second,
 	Backlog: 100_000, SmallBacklog: 50_000, DrainCap: 30 * time.Second, SlowCap: 5 * time.Second,
@@ -67,7 +67,7 @@ func (s sizes) String() string {
 	for i, n := range s.ScrapeRows {
 		scrapes[i] = thousands(int64(n))
 	}
-	return fmt.Sprintf("saves %s each after %s warm-up; no-op and HTTP backlogs %s events, capacity and receiver %s events, drains capped at %s (River at MaxWorkers 100: %s; steady drains toward a backend of limited capacity: %s; an outage of %s before the drain after it); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events; processor RSS draining %s events (capped at %s)",
+	return fmt.Sprintf("saves %s each after %s warm-up; no-op and HTTP backlogs %s events, steady capacity drains and receiver %s events, drains capped at %s (River at MaxWorkers 100: %s; steady drains toward a backend of limited capacity: %s; an outage of %s before the drain after it); latency at %d/s for %s after %s warm-up; synthesized spec of %d metrics; scrapes at %s completed events; processor RSS draining %s events (capped at %s)",
 		s.SaveDur, s.SaveWarm, thousands(int64(s.Backlog)), thousands(int64(s.SmallBacklog)), s.DrainCap, s.SlowCap, s.CapacityCap, s.Outage, s.LatencyRate, s.LatencyDur, s.LatencyWarm, s.BigSpec,
 		strings.Join(scrapes, " and "), thousands(int64(s.MemoryBacklog)), s.MemoryCap)
 }

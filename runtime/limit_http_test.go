@@ -41,10 +41,10 @@ func (b *capacityBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // of the same ceiling has its requests refused several times as often.
 //
 // The limit starts at 16, twice this backend's capacity, so its first
-// rounds are refused by design: some 15 requests. 1,200 events keep those
-// to about a point of the share, so that the share measures the limit
-// once it has found the capacity (with 600, a loaded CI machine once saw
-// 16.7 %).
+// rounds are refused by design: some 15 requests, a cost per drain that
+// 1,200 events keep to about a point of the share. The rest comes from
+// probing above the capacity, per round. (With 600 events a loaded CI
+// machine once saw 16.7 %, more than the start explains; 2-10 % is usual.)
 func TestAdaptiveLimitFindsTheBackendsCapacity(t *testing.T) {
 	const events, capacity = 1200, 8
 	drain := func(t *testing.T, fixed bool) (refused float64, dead, limit int) {
