@@ -122,7 +122,9 @@
 // event without a result (none has its id, or its status is not a number
 // from 100 to 599), or every event when the body is not such an object or
 // exceeds 1 MiB, fails as transient: it is retried under the same
-// idempotency key.
+// idempotency key. Within a result, a member given twice counts by its
+// last value, as encoding/json decodes it; of two results for one event,
+// the first counts.
 //
 // A response that is not 2xx is about the request as a whole:
 //
