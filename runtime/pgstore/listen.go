@@ -67,10 +67,13 @@ func (s *Store) listenOnce(ctx context.Context, signal func()) (listened bool, e
 	// Notifications sent while we were not listening are lost; look once.
 	signal()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return true, err
 		}
-		signal()
+		if s.notifier.fromOthers(n.Payload) {
+			signal()
+		}
 	}
 }
 
@@ -82,6 +85,7 @@ func (s *Store) listenOnce(ctx context.Context, signal func()) (listened bool, e
 type notifier struct {
 	pool    *pgxpool.Pool
 	channel string
+	origin  string // the payload, which tells this store's NOTIFYs from others'
 	log     *slog.Logger
 
 	mu      sync.Mutex
@@ -117,7 +121,7 @@ const notifySpacing = 5 * time.Millisecond
 // notifyQuery sends the wake-up without waiting for its commit record to
 // reach the disk: a NOTIFY lost in a crash costs at most a poll interval,
 // never an event.
-const notifyQuery = "SELECT pg_notify($1, ''), set_config('synchronous_commit', 'off', true)"
+const notifyQuery = "SELECT pg_notify($1, $2), set_config('synchronous_commit', 'off', true)"
 
 func (n *notifier) send() {
 	defer n.wg.Done()
@@ -139,12 +143,17 @@ func (n *notifier) send() {
 		n.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		// A lost NOTIFY only delays delivery until the next poll.
-		if _, err := n.pool.Exec(ctx, notifyQuery, n.channel); err != nil {
+		if _, err := n.pool.Exec(ctx, notifyQuery, n.channel, n.origin); err != nil {
 			n.log.Debug("outbox NOTIFY failed", "err", err)
 		}
 		cancel()
 	}
 }
+
+// fromOthers reports whether a NOTIFY with payload came from another
+// store. This store's own follow wakes it gave its subscribers already;
+// heard again, each would cost a claim that finds nothing.
+func (n *notifier) fromOthers(payload string) bool { return payload != n.origin }
 
 // close stops taking kicks and waits for the NOTIFY of the last ones.
 func (n *notifier) close() {

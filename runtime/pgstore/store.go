@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -101,7 +102,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
-	s.notifier = notifier{pool: pool, channel: s.channel, log: s.log}
+	s.notifier = notifier{pool: pool, channel: s.channel, origin: uuid.NewString(), log: s.log}
 	return s
 }
 
