@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	outbox "github.com/outboxgen/outboxgen/runtime"
@@ -63,6 +64,29 @@ func BenchmarkBatchResults(b *testing.B) {
 			if _, err := s.classifyResult("/v1/weight", 200, byID[ev.ID]); err != nil {
 				b.Fatal(err)
 			}
+		}
+	}
+}
+
+// BenchmarkSend measures one event's request, from headers to outcome,
+// against a backend in the same process.
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"r-1234","user_id":"ada","kg":70.5,"recorded_at":"2026-12-01T08:00:00Z"}`))
+	}))
+	defer srv.Close()
+	s, err := New(srv.URL, testRoutes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.CloseIdleConnections()
+	evs, _, _ := batchOf500(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Send(b.Context(), evs[0]); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -109,3 +109,24 @@ func checkLikeAMap(t *testing.T, raw []byte, field string) {
 		t.Errorf("%s: remote id %q, encoding/json: %q", raw, got, want)
 	}
 }
+
+// FuzzRemoteID checks that a response's remote id is what decoding the
+// body into a map, as the sender did, would give, for any body and field.
+func FuzzRemoteID(f *testing.F) {
+	for _, seed := range resultSeeds {
+		f.Add([]byte(seed), "remote_id")
+		f.Add([]byte(seed), "id")
+	}
+	f.Add([]byte(`{"id":"r1"} trailing`), "id")
+	f.Add([]byte(`null`), "id")
+	f.Fuzz(func(t *testing.T, body []byte, field string) {
+		want := ""
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(body, &obj) == nil {
+			want = remoteIDIn(obj[field])
+		}
+		if got := remoteID(body, field); got != want {
+			t.Errorf("remoteID(%q, %q) = %q, decoded as a map: %q", body, field, got, want)
+		}
+	})
+}

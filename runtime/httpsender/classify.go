@@ -190,13 +190,18 @@ func excerpt(text []byte) string {
 }
 
 // remoteID returns the string or number in field of body when body is a
-// JSON object, and "" otherwise.
+// JSON object, and "" otherwise. It reads the object as a batch result is
+// read (see readBatchResult), without decoding the members it does not
+// need.
 func remoteID(body []byte, field string) string {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(body, &obj) != nil {
+	if !json.Valid(body) {
 		return ""
 	}
-	return remoteIDIn(obj[field])
+	r, ok := readBatchResult(body, field)
+	if !ok {
+		return ""
+	}
+	return remoteIDIn(r.remoteID)
 }
 
 // remoteIDIn returns the string or number raw holds, and "" otherwise (nil

@@ -272,7 +272,9 @@ func (s *Sender) Send(ctx context.Context, ev *outbox.Event) (outbox.Receipt, er
 	if err != nil {
 		return outbox.Receipt{}, err
 	}
-	req := request{path: rt.path, url: rt.url, header: http.Header{}, body: ev.Payload, limit: maxBodyBytes}
+	// Sized for every header it will hold, so that it does not grow.
+	h := make(http.Header, len(ev.Metadata)+len(rt.header)+eventHeaders)
+	req := request{path: rt.path, url: rt.url, header: h, body: ev.Payload, limit: maxBodyBytes}
 	setHeaders(req.header, rt, ev)
 	rep, err := s.exchange(ctx, req)
 	if err != nil {
@@ -357,8 +359,22 @@ func (s *Sender) exchange(ctx context.Context, req request) (reply, error) {
 func (s *Sender) post(ctx context.Context, req request, token string) (reply, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	// Whether the request was written whole tells a backend out of reach
+	// (nothing to hold against the event) from one that got the request and
+	// never answered (it may have crashed on this very event). net/http
+	// tries again on a fresh connection when a kept-alive one dies after
+	// the request was written; if the backend crashed on it, that dial is
+	// refused, and the request was still delivered once: any try counts.
+	var written atomic.Bool
+	traced := httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				written.Store(true)
+			}
+		},
+	})
 	method := cmp.Or(req.method, http.MethodPost)
-	hreq, err := http.NewRequestWithContext(reqCtx, method, req.url, bytes.NewReader(req.body))
+	hreq, err := http.NewRequestWithContext(traced, method, req.url, bytes.NewReader(req.body))
 	if err != nil { // New checked the URL; this is not expected.
 		return reply{}, outbox.PermanentError(fmt.Errorf("%s %s: %w", method, req.path, urlErrCause(err)))
 	}
@@ -369,20 +385,6 @@ func (s *Sender) post(ctx context.Context, req request, token string) (reply, er
 		hreq.Header = req.header.Clone()
 		hreq.Header.Set("Authorization", "Bearer "+token)
 	}
-	// Whether the request was written whole tells a backend out of reach
-	// (nothing to hold against the event) from one that got the request and
-	// never answered (it may have crashed on this very event). net/http
-	// tries again on a fresh connection when a kept-alive one dies after
-	// the request was written; if the backend crashed on it, that dial is
-	// refused, and the request was still delivered once: any try counts.
-	var written atomic.Bool
-	hreq = hreq.WithContext(httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				written.Store(true)
-			}
-		},
-	}))
 
 	resp, err := s.client.Do(hreq)
 	if err != nil {
@@ -424,6 +426,10 @@ func tlsAlert(err error) bool {
 }
 
 // setHeaders fills the headers of ev's request to rt.
+// eventHeaders is how many headers setHeaders and setCommonHeaders add
+// besides the metadata and the route's own.
+const eventHeaders = 5
+
 func setHeaders(h http.Header, rt route, ev *outbox.Event) {
 	for _, k := range slices.Sorted(maps.Keys(ev.Metadata)) {
 		if v := ev.Metadata[k]; sendableMeta(k, v) {
