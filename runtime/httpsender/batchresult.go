@@ -22,8 +22,9 @@ type batchResult struct {
 	id, status, remoteID, problemType, problemTitle json.RawMessage
 }
 
-// readBatchResult reads raw, one element of a response's "results" array,
-// which encoding/json has already found to be valid JSON. remoteIDField is
+// readBatchResult reads raw, valid JSON: one element of a response's
+// "results" array, which encoding/json has decoded already, or a response
+// body that json.Valid accepted (see remoteID). remoteIDField is
 // the member that holds the remote id. ok is false when raw is not an
 // object (and, should it not be valid JSON after all, when it is not one
 // as far as it goes).

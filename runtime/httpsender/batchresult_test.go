@@ -119,6 +119,9 @@ func FuzzRemoteID(f *testing.F) {
 	}
 	f.Add([]byte(`{"id":"r1"} trailing`), "id")
 	f.Add([]byte(`null`), "id")
+	f.Add([]byte("\xef\xbb\xbf{\"id\":1}"), "id")
+	f.Add([]byte(`{"\u0069d":"x","id":"y","\u0069d":"z"}`), "id")
+	f.Add([]byte(`{"a":[[[{"id":"inner"}]]],"id":7}`), "id")
 	f.Fuzz(func(t *testing.T, body []byte, field string) {
 		want := ""
 		var obj map[string]json.RawMessage

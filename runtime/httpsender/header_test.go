@@ -39,3 +39,19 @@ func TestRouteHeader(t *testing.T) {
 		}
 	}
 }
+
+// eventHeaders counts what an event's request carries besides its metadata
+// and its route's headers, so that Send sizes the header map right.
+func TestEventHeadersCount(t *testing.T) {
+	s := newSender(t, "http://127.0.0.1")
+	ev := newEvent(t, "weight.created", `{}`)
+	rt, err := s.routeOf(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	setHeaders(h, rt, ev)
+	if len(h) != len(rt.header)+eventHeaders {
+		t.Errorf("an event without metadata gets %d headers (%v) with %d of its route's; eventHeaders says %d more", len(h), h, len(rt.header), eventHeaders)
+	}
+}

@@ -425,11 +425,11 @@ func tlsAlert(err error) bool {
 	return errors.As(err, &oe) && oe.Op == "remote error"
 }
 
-// setHeaders fills the headers of ev's request to rt.
 // eventHeaders is how many headers setHeaders and setCommonHeaders add
 // besides the metadata and the route's own.
 const eventHeaders = 5
 
+// setHeaders fills the headers of ev's request to rt.
 func setHeaders(h http.Header, rt route, ev *outbox.Event) {
 	for _, k := range slices.Sorted(maps.Keys(ev.Metadata)) {
 		if v := ev.Metadata[k]; sendableMeta(k, v) {
