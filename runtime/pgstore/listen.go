@@ -151,8 +151,8 @@ func (n *notifier) send() {
 }
 
 // fromOthers reports whether a NOTIFY with payload came from another
-// store. This store's own follow wakes it gave its subscribers already;
-// heard again, each would cost a claim that finds nothing.
+// store. This store's own NOTIFYs follow wake-ups it gave its subscribers
+// already; heard again, each would cost a claim that finds nothing.
 func (n *notifier) fromOthers(payload string) bool { return payload != n.origin }
 
 // close stops taking kicks and waits for the NOTIFY of the last ones.
