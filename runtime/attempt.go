@@ -84,7 +84,7 @@ func (sc *sendContexts) release() {
 // deliver makes one delivery attempt, once it has a send slot (held
 // already when the claim found one free), and hands its outcome to the
 // completer.
-func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
+func (r *run) deliver(stop context.Context, c claimed, held slot, ev *Event) {
 	defer r.sends.Done()
 	defer c.ctxs.release()
 	s, unsent, ok := r.takeSlots(stop, c, held, ev)
@@ -111,18 +111,19 @@ func (r *run) deliver(stop context.Context, c claimed, held *slot, ev *Event) {
 
 // takeSlots makes sure evs hold a send slot each: held is the slots the
 // claim took, as it does for the events there were free slots for; the
-// others were claimed ahead and wait for slots here. When the processor
-// stops or the send deadline passes first, or delivery paused while they
-// waited (and none of evs is the pause's probe), it returns the outcome
-// of the first event, released unsent with its attempt unspent, and no
-// slot: ok is false, and the caller gives the other events the same fate.
-func (r *run) takeSlots(stop context.Context, c claimed, held *slot, evs ...*Event) (s slot, unsent Outcome, ok bool) {
-	if held != nil {
+// others, claimed ahead, have the zero slot, which holds none, and wait
+// for slots here. When the processor stops or the send deadline passes
+// first, or delivery paused while they waited (and none of evs is the
+// pause's probe), it returns the outcome of the first event, released
+// unsent with its attempt unspent, and no slot: ok is false, and the
+// caller gives the other events the same fate.
+func (r *run) takeSlots(stop context.Context, c claimed, held slot, evs ...*Event) (s slot, unsent Outcome, ok bool) {
+	if held.n > 0 {
 		if !time.Now().Before(c.deadline) {
-			r.slots.release(*held)
+			r.slots.release(held)
 			return slot{}, r.tooLate(evs[0], c), false
 		}
-		return *held, Outcome{}, true
+		return held, Outcome{}, true
 	}
 	ctx := c.ctxs.wait
 	stopped := func() (slot, Outcome, bool) {
@@ -186,7 +187,7 @@ func (r *run) ping(ctx context.Context, ev *Event) bool {
 
 // deliverBatch makes one delivery attempt of several events in one call
 // and hands each event's outcome to the completer.
-func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held *slot, evs []*Event) {
+func (r *run) deliverBatch(stop context.Context, bs BatchSender, c claimed, held slot, evs []*Event) {
 	defer r.sends.Done()
 	defer c.ctxs.release()
 	s, unsent, ok := r.takeSlots(stop, c, held, evs...)

@@ -42,6 +42,9 @@ type Attempt struct {
 // has. Senders of other protocols may report a code the same way; the
 // attempt history shows it.
 func StatusCode(err error) int {
+	if err == nil {
+		return 0 // before errors.As, whose target would escape: a delivery allocates nothing here
+	}
 	var sc interface{ StatusCode() int }
 	if errors.As(err, &sc) {
 		return sc.StatusCode()

@@ -469,12 +469,11 @@ func (r *run) claim(ctx, sendCtx context.Context) (claimed, limit int, err error
 }
 
 // held takes n send slots if they are free now, for the events of a claim
-// that go at once; nil if they are not.
-func (r *run) held(n int) *slot {
-	if s, ok := r.slots.tryAcquire(n); ok {
-		return &s
-	}
-	return nil
+// that go at once; if they are not, it returns the zero slot, which holds
+// none.
+func (r *run) held(n int) slot {
+	s, _ := r.slots.tryAcquire(n)
+	return s
 }
 
 // claimedNow is the timing of a claim about to be asked for.

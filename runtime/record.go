@@ -119,6 +119,7 @@ const (
 // turns failed delivered hooks into retries. It returns the outcomes that
 // were recorded (for failed hooks, the outcome they became).
 func (r *run) finish(ctx context.Context, batch []Outcome) (recorded []Outcome) {
+	recorded = make([]Outcome, 0, len(batch))
 	for failures := 0; len(batch) > 0; {
 		callCtx, cancel := context.WithTimeout(ctx, storeCallTimeout)
 		res, err := r.store.Finish(callCtx, batch)

@@ -26,7 +26,7 @@ func (s *Store) ListPage(ctx context.Context, f outbox.Filter, after outbox.Page
 		CreatedBefore:  optionalTime(f.CreatedBefore),
 		MaxEvents:      int32(f.Limit),
 	}
-	var rows []pgdb.OutboxEvent
+	var rows []*pgdb.OutboxEvent
 	var err error
 	switch {
 	case f.Status == outbox.StatusCompleted && f.UserID != "": // in completion order

@@ -17,9 +17,10 @@ import (
 
 // Claim implements outbox.Store.
 func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.Duration) ([]*outbox.Event, error) {
+	token := uuid.New()
 	rows, err := pgdb.New(statementTx{s.pool}).Claim(ctx, pgdb.ClaimParams{
 		Owner:     owner,
-		Token:     uuid.New(),
+		Token:     token,
 		Now:       s.now(),
 		LeaseMs:   lease.Milliseconds(),
 		MaxEvents: int32(limit),
@@ -28,17 +29,17 @@ func (s *Store) Claim(ctx context.Context, owner string, limit int, lease time.D
 		return nil, err
 	}
 	// UPDATE … RETURNING does not keep the claim order; restore it.
-	slices.SortFunc(rows, func(a, b pgdb.ClaimRow) int {
+	slices.SortFunc(rows, func(a, b *pgdb.ClaimRow) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Seq, b.Seq))
 	})
 	evs := make([]*outbox.Event, len(rows))
 	for i, r := range rows {
-		evs[i] = toEvent(pgdb.OutboxEvent{
+		evs[i] = toEvent(&pgdb.OutboxEvent{
 			ID: r.ID, Seq: r.Seq, EventType: r.EventType, Aggregate: r.Aggregate, AggregateID: r.AggregateID,
 			UserID: r.UserID, OrderingKey: r.OrderingKey, IsNewRecord: r.IsNewRecord, EntityVersion: r.EntityVersion,
 			Payload: r.Payload, Metadata: r.Metadata, Priority: r.Priority, Status: r.Status, IsHead: r.IsHead,
-			Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, RunAt: r.RunAt, LeaseOwner: r.LeaseOwner,
-			LeaseToken: r.LeaseToken, LeaseUntil: r.LeaseUntil, LastError: r.LastError, CreatedAt: r.CreatedAt,
+			Attempts: r.Attempts, MaxAttempts: r.MaxAttempts, RunAt: r.RunAt, LeaseOwner: &owner,
+			LeaseToken: &token, LeaseUntil: r.LeaseUntil, LastError: r.LastError, CreatedAt: r.CreatedAt,
 			UpdatedAt: r.UpdatedAt, CompletedAt: r.CompletedAt, LeaseExpiries: r.LeaseExpiries,
 			Releases: r.Releases, FailedAt: r.FailedAt, FailedClass: r.FailedClass, CountedClass: r.CountedClass, InProgress: r.InProgress,
 		})
@@ -116,12 +117,12 @@ func (s *Store) NextDue(ctx context.Context) (time.Duration, bool, error) {
 func (s *Store) nextDue(ctx context.Context) (pgdb.NextDueRow, bool, error) {
 	next, err := s.q.NextDue(ctx, s.now())
 	if isNoRows(err) {
-		return next, false, nil
+		return pgdb.NextDueRow{}, false, nil
 	}
 	if err != nil {
-		return next, false, fmt.Errorf("next due: %w", err)
+		return pgdb.NextDueRow{}, false, fmt.Errorf("next due: %w", err)
 	}
-	return next, true, nil
+	return *next, true, nil
 }
 
 // finishTx is storekit.FinishTx on one pgx transaction. Each statement
@@ -291,7 +292,7 @@ func errorTexts(outs []outbox.Outcome) []string {
 	return es
 }
 
-func toEvents(rows []pgdb.OutboxEvent) []*outbox.Event {
+func toEvents(rows []*pgdb.OutboxEvent) []*outbox.Event {
 	evs := make([]*outbox.Event, len(rows))
 	for i, r := range rows {
 		evs[i] = toEvent(r)
@@ -299,7 +300,7 @@ func toEvents(rows []pgdb.OutboxEvent) []*outbox.Event {
 	return evs
 }
 
-func toEvent(r pgdb.OutboxEvent) *outbox.Event {
+func toEvent(r *pgdb.OutboxEvent) *outbox.Event {
 	// Metadata is informational: unreadable metadata (written by hand, say)
 	// must not stop the event, or its whole batch, from being delivered.
 	meta, _ := outbox.DecodeMetadata(r.Metadata)

@@ -64,7 +64,7 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (*outbox.Event, error) {
 
 // Retry implements outbox.Inspector.
 func (s *Store) Retry(ctx context.Context, id uuid.UUID) error {
-	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev pgdb.LockEventRow) error {
+	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev *pgdb.LockEventRow) error {
 		switch outbox.Status(ev.Status) {
 		case outbox.StatusFailed:
 			return q.RequeueFailed(ctx, pgdb.RequeueFailedParams{Now: s.now(), ID: id})
@@ -89,7 +89,7 @@ func (s *Store) Retry(ctx context.Context, id uuid.UUID) error {
 // Discard implements outbox.Inspector.
 func (s *Store) Discard(ctx context.Context, id uuid.UUID) error {
 	promoted := false
-	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev pgdb.LockEventRow) error {
+	err := s.withEvent(ctx, id, func(q *pgdb.Queries, ev *pgdb.LockEventRow) error {
 		if ev.InFlight {
 			return fmt.Errorf("event %s: %w; wait until its lease ends", id, outbox.ErrInFlight)
 		}
@@ -132,7 +132,7 @@ func (s *Store) PurgeCompleted(ctx context.Context, before time.Time) (int64, er
 // withEvent runs fn in a transaction holding the lock of the event's key,
 // then of the event: the order in which Finish takes them. An event whose
 // row is locked is being recorded by a processor, so it is in flight.
-func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*pgdb.Queries, pgdb.LockEventRow) error) error {
+func (s *Store) withEvent(ctx context.Context, id uuid.UUID, fn func(*pgdb.Queries, *pgdb.LockEventRow) error) error {
 	return pgx.BeginTxFunc(ctx, s.pool, readCommitted, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		ev, err := q.GetEvent(ctx, id)

@@ -43,7 +43,7 @@ func (s *Store) Pauses(ctx context.Context) ([]outbox.Pause, error) {
 
 // toPauses converts rows, sorted by event type: the pause of every type
 // ("") first.
-func toPauses(rows []pgdb.OutboxPause) []outbox.Pause {
+func toPauses(rows []*pgdb.OutboxPause) []outbox.Pause {
 	ps := make([]outbox.Pause, len(rows))
 	for i, r := range rows {
 		ps[i] = outbox.Pause{EventType: r.EventType, By: r.PausedBy, Reason: r.Reason, Since: r.PausedAt}

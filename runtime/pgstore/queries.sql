@@ -32,6 +32,7 @@ SELECT outbox_enqueue(
 -- Events whose type an operator paused are skipped: a pause of every type
 -- is checked once per claim (an InitPlan), a type's pause per candidate (a
 -- hashed subplan over outbox_pauses).
+-- The lease's owner and token are not returned: they are the parameters.
 -- name: Claim :many
 WITH due AS (
     SELECT id FROM outbox_events
@@ -55,7 +56,7 @@ FROM due
 WHERE e.id = due.id
 RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
-    e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
+    e.run_at, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
     e.lease_expiries, e.releases, e.failed_at, e.failed_class, e.counted_class, e.in_progress,
     coalesce(e.failed_at < (SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), false)::boolean AS others_delivered,
     coalesce((SELECT max(d.failed_at) FROM outbox_events d WHERE d.status = 'dead')

@@ -56,8 +56,8 @@ func (s *Store) RetryMatching(ctx context.Context, sel outbox.Selection, progres
 // requeue gives locked dead and failed events a fresh start; dead ones
 // rejoin their keys' unfinished events, and in a key that had none the
 // oldest of them becomes the head, as Retry decides for one event.
-func (s *Store) requeue(ctx context.Context, q *pgdb.Queries, evs []pgdb.LockRepairableRow) error {
-	slices.SortFunc(evs, func(a, b pgdb.LockRepairableRow) int { return cmp.Compare(a.Seq, b.Seq) })
+func (s *Store) requeue(ctx context.Context, q *pgdb.Queries, evs []*pgdb.LockRepairableRow) error {
+	slices.SortFunc(evs, func(a, b *pgdb.LockRepairableRow) int { return cmp.Compare(a.Seq, b.Seq) })
 	var ids []uuid.UUID
 	var keys []string
 	revived := map[string][]uuid.UUID{} // by key, oldest first
@@ -120,7 +120,7 @@ func (s *Store) DiscardMatching(ctx context.Context, sel outbox.Selection, progr
 
 // deleteEvents deletes locked events; the unfinished ones leave their
 // keys, whose next events move up.
-func deleteEvents(ctx context.Context, q *pgdb.Queries, evs []pgdb.LockRepairableRow) error {
+func deleteEvents(ctx context.Context, q *pgdb.Queries, evs []*pgdb.LockRepairableRow) error {
 	var ids []uuid.UUID
 	var keys []string
 	for _, ev := range evs {
@@ -143,7 +143,7 @@ func deleteEvents(ctx context.Context, q *pgdb.Queries, evs []pgdb.LockRepairabl
 // gives way after 500 ms of waiting for a lock (an application's
 // transaction may hold several keys); it is then tried again.
 func (s *Store) repairBatch(ctx context.Context, sel outbox.Selection, statuses []string, max int,
-	repair func(context.Context, *pgdb.Queries, []pgdb.LockRepairableRow) error) (done, held int, err error) {
+	repair func(context.Context, *pgdb.Queries, []*pgdb.LockRepairableRow) error) (done, held int, err error) {
 	for tries := 1; ; tries++ {
 		done, held, err = s.tryRepairBatch(ctx, sel, statuses, max, repair)
 		var pgErr *pgconn.PgError
@@ -162,7 +162,7 @@ func (s *Store) repairBatch(ctx context.Context, sel outbox.Selection, statuses 
 var lockRetry = outbox.Backoff{Base: 50 * time.Millisecond, Max: time.Second, Jitter: 0.5}
 
 func (s *Store) tryRepairBatch(ctx context.Context, sel outbox.Selection, statuses []string, max int,
-	repair func(context.Context, *pgdb.Queries, []pgdb.LockRepairableRow) error) (done, held int, err error) {
+	repair func(context.Context, *pgdb.Queries, []*pgdb.LockRepairableRow) error) (done, held int, err error) {
 	err = pgx.BeginTxFunc(ctx, s.pool, processorTx, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
 		candidates, err := q.RepairCandidates(ctx, pgdb.RepairCandidatesParams{

@@ -116,14 +116,14 @@ func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin, careful b
 		byKind[o.Kind] = append(byKind[o.Kind], o)
 	}
 	recorded := make(map[uuid.UUID]bool, len(outs))
-	var keys []string
+	keys := make([]string, 0, len(outs))
 
 	if delivered := byKind[outbox.Delivered]; len(delivered) > 0 {
 		done, err := tx.Complete(ctx, delivered)
 		if err != nil {
 			return res, false, fmt.Errorf("complete: %w", err)
 		}
-		var ds []outbox.Delivery
+		ds := make([]outbox.Delivery, 0, len(delivered))
 		for _, o := range delivered {
 			key, ok := done[o.Event.ID]
 			if !ok {
@@ -172,6 +172,7 @@ func finishTx(ctx context.Context, outs []outbox.Outcome, begin Begin, careful b
 	if err := commit(ctx); err != nil {
 		return res, false, fmt.Errorf("commit: %w", err)
 	}
+	res.Recorded = make([]uuid.UUID, 0, len(outs))
 	for _, o := range outs {
 		if recorded[o.Event.ID] {
 			res.Recorded = append(res.Recorded, o.Event.ID)

@@ -62,7 +62,7 @@ FROM due
 WHERE e.id = due.id
 RETURNING e.id, e.seq, e.event_type, e.aggregate, e.aggregate_id, e.user_id, e.ordering_key, e.is_new_record,
     e.entity_version, e.payload, e.metadata, e.priority, e.status, e.is_head, e.attempts, e.max_attempts,
-    e.run_at, e.lease_owner, e.lease_token, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
+    e.run_at, e.lease_until, e.last_error, e.created_at, e.updated_at, e.completed_at,
     e.lease_expiries, e.releases, e.failed_at, e.failed_class, e.counted_class, e.in_progress,
     coalesce(e.failed_at < (SELECT c.claimed_at FROM outbox_events c WHERE c.status = 'completed' ORDER BY c.completed_at DESC LIMIT 1), false)::boolean AS others_delivered,
     coalesce((SELECT max(d.failed_at) FROM outbox_events d WHERE d.status = 'dead')
@@ -95,8 +95,6 @@ type ClaimRow struct {
 	Attempts        int32
 	MaxAttempts     int32
 	RunAt           time.Time
-	LeaseOwner      *string
-	LeaseToken      *uuid.UUID
 	LeaseUntil      *time.Time
 	LastError       *string
 	CreatedAt       time.Time
@@ -125,7 +123,8 @@ type ClaimRow struct {
 // Events whose type an operator paused are skipped: a pause of every type
 // is checked once per claim (an InitPlan), a type's pause per candidate (a
 // hashed subplan over outbox_pauses).
-func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error) {
+// The lease's owner and token are not returned: they are the parameters.
+func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]*ClaimRow, error) {
 	rows, err := q.db.Query(ctx, claim,
 		arg.Owner,
 		arg.Token,
@@ -137,7 +136,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ClaimRow
+	var items []*ClaimRow
 	for rows.Next() {
 		var i ClaimRow
 		if err := rows.Scan(
@@ -158,8 +157,6 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 			&i.Attempts,
 			&i.MaxAttempts,
 			&i.RunAt,
-			&i.LeaseOwner,
-			&i.LeaseToken,
 			&i.LeaseUntil,
 			&i.LastError,
 			&i.CreatedAt,
@@ -176,7 +173,7 @@ func (q *Queries) Claim(ctx context.Context, arg ClaimParams) ([]ClaimRow, error
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -220,19 +217,19 @@ type CompleteRow struct {
 // it leaves the id to find each row, through the primary key or a hash
 // join. Retry, Release and Kill are fenced the same way (TestRecordingPlans).
 // A completed event keeps no last error; its attempt log keeps the failures.
-func (q *Queries) Complete(ctx context.Context, arg CompleteParams) ([]CompleteRow, error) {
+func (q *Queries) Complete(ctx context.Context, arg CompleteParams) ([]*CompleteRow, error) {
 	rows, err := q.db.Query(ctx, complete, arg.Now, arg.Ids, arg.Tokens)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CompleteRow
+	var items []*CompleteRow
 	for rows.Next() {
 		var i CompleteRow
 		if err := rows.Scan(&i.ID, &i.OrderingKey); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -249,19 +246,19 @@ type CountCompletedByTypeRow struct {
 	Events    int64
 }
 
-func (q *Queries) CountCompletedByType(ctx context.Context) ([]CountCompletedByTypeRow, error) {
+func (q *Queries) CountCompletedByType(ctx context.Context) ([]*CountCompletedByTypeRow, error) {
 	rows, err := q.db.Query(ctx, countCompletedByType)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CountCompletedByTypeRow
+	var items []*CountCompletedByTypeRow
 	for rows.Next() {
 		var i CountCompletedByTypeRow
 		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -291,19 +288,19 @@ type CountDeadRow struct {
 	Events    int64
 }
 
-func (q *Queries) CountDead(ctx context.Context) ([]CountDeadRow, error) {
+func (q *Queries) CountDead(ctx context.Context) ([]*CountDeadRow, error) {
 	rows, err := q.db.Query(ctx, countDead)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CountDeadRow
+	var items []*CountDeadRow
 	for rows.Next() {
 		var i CountDeadRow
 		if err := rows.Scan(&i.EventType, &i.Events); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -400,19 +397,19 @@ type CountUnfinishedByUserRow struct {
 
 // Completed events are left out: there are many and they need no one. Each
 // half reads a partial index.
-func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]CountUnfinishedByUserRow, error) {
+func (q *Queries) CountUnfinishedByUser(ctx context.Context) ([]*CountUnfinishedByUserRow, error) {
 	rows, err := q.db.Query(ctx, countUnfinishedByUser)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CountUnfinishedByUserRow
+	var items []*CountUnfinishedByUserRow
 	for rows.Next() {
 		var i CountUnfinishedByUserRow
 		if err := rows.Scan(&i.UserID, &i.Status, &i.Events); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -436,13 +433,13 @@ type CountWaitingRow struct {
 
 // Stats reads the waiting and the dead events through their partial
 // indexes, and never scans the completed ones, which may be millions.
-func (q *Queries) CountWaiting(ctx context.Context) ([]CountWaitingRow, error) {
+func (q *Queries) CountWaiting(ctx context.Context) ([]*CountWaitingRow, error) {
 	rows, err := q.db.Query(ctx, countWaiting)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []CountWaitingRow
+	var items []*CountWaitingRow
 	for rows.Next() {
 		var i CountWaitingRow
 		if err := rows.Scan(
@@ -453,7 +450,7 @@ func (q *Queries) CountWaiting(ctx context.Context) ([]CountWaitingRow, error) {
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -502,19 +499,19 @@ type DeliveredPerMinuteRow struct {
 
 // Retention keeps completed events a day by default, so the last hour's
 // deliveries are all here, one range of the completed index.
-func (q *Queries) DeliveredPerMinute(ctx context.Context, since time.Time) ([]DeliveredPerMinuteRow, error) {
+func (q *Queries) DeliveredPerMinute(ctx context.Context, since time.Time) ([]*DeliveredPerMinuteRow, error) {
 	rows, err := q.db.Query(ctx, deliveredPerMinute, since)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []DeliveredPerMinuteRow
+	var items []*DeliveredPerMinuteRow
 	for rows.Next() {
 		var i DeliveredPerMinuteRow
 		if err := rows.Scan(&i.Minute, &i.Events); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -598,19 +595,19 @@ type FailedPerMinuteRow struct {
 
 // An event keeps only its latest failure (failed_at), so this counts the
 // events whose latest failure fell in each minute, whatever became of them.
-func (q *Queries) FailedPerMinute(ctx context.Context, since time.Time) ([]FailedPerMinuteRow, error) {
+func (q *Queries) FailedPerMinute(ctx context.Context, since time.Time) ([]*FailedPerMinuteRow, error) {
 	rows, err := q.db.Query(ctx, failedPerMinute, since)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []FailedPerMinuteRow
+	var items []*FailedPerMinuteRow
 	for rows.Next() {
 		var i FailedPerMinuteRow
 		if err := rows.Scan(&i.Minute, &i.Events); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -633,7 +630,7 @@ const getEvent = `-- name: GetEvent :one
 SELECT id, seq, event_type, aggregate, aggregate_id, user_id, ordering_key, is_new_record, entity_version, payload, metadata, priority, status, is_head, attempts, max_attempts, run_at, lease_owner, lease_token, lease_until, last_error, created_at, updated_at, completed_at, lease_expiries, releases, failed_at, failed_class, attempt_log, counted_class, in_progress, claimed_at FROM outbox_events WHERE id = $1
 `
 
-func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, error) {
+func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (*OutboxEvent, error) {
 	row := q.db.QueryRow(ctx, getEvent, id)
 	var i OutboxEvent
 	err := row.Scan(
@@ -670,7 +667,7 @@ func (q *Queries) GetEvent(ctx context.Context, id uuid.UUID) (OutboxEvent, erro
 		&i.InProgress,
 		&i.ClaimedAt,
 	)
-	return i, err
+	return &i, err
 }
 
 const heartbeat = `-- name: Heartbeat :exec
@@ -744,19 +741,19 @@ RETURNING ordering_key, unfinished
 // so its oldest revived event becomes its head. (Every key with unfinished
 // events has a head, so no scan for one is needed, which, planned on
 // statistics from before a large retry, could cost seconds per batch.)
-func (q *Queries) IncrementKeys(ctx context.Context, keys []string) ([]OutboxKey, error) {
+func (q *Queries) IncrementKeys(ctx context.Context, keys []string) ([]*OutboxKey, error) {
 	rows, err := q.db.Query(ctx, incrementKeys, keys)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxKey
+	var items []*OutboxKey
 	for rows.Next() {
 		var i OutboxKey
 		if err := rows.Scan(&i.OrderingKey, &i.Unfinished); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -797,7 +794,7 @@ type KillRow struct {
 	OrderingKey string
 }
 
-func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
+func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]*KillRow, error) {
 	rows, err := q.db.Query(ctx, kill,
 		arg.Now,
 		arg.Ids,
@@ -810,13 +807,13 @@ func (q *Queries) Kill(ctx context.Context, arg KillParams) ([]KillRow, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []KillRow
+	var items []*KillRow
 	for rows.Next() {
 		var i KillRow
 		if err := rows.Scan(&i.ID, &i.OrderingKey); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -847,7 +844,7 @@ type ListCompletedPageParams struct {
 // (outbox_events_completed) gives them in page order and a page costs the
 // same at the millionth event as at the first. A user's completed events:
 // ListCompletedPageOfUser.
-func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPageParams) ([]OutboxEvent, error) {
+func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPageParams) ([]*OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listCompletedPage,
 		arg.AfterCompletedAt,
 		arg.AfterID,
@@ -859,7 +856,7 @@ func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPagePa
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxEvent
+	var items []*OutboxEvent
 	for rows.Next() {
 		var i OutboxEvent
 		if err := rows.Scan(
@@ -898,7 +895,7 @@ func (q *Queries) ListCompletedPage(ctx context.Context, arg ListCompletedPagePa
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -930,7 +927,7 @@ type ListCompletedPageOfUserParams struct {
 // cannot read an index of users, and this one can read the index on
 // (user_id, completed_at, id) of completed events that docs/OPERATIONS.md
 // suggests to teams that look users up at scale.
-func (q *Queries) ListCompletedPageOfUser(ctx context.Context, arg ListCompletedPageOfUserParams) ([]OutboxEvent, error) {
+func (q *Queries) ListCompletedPageOfUser(ctx context.Context, arg ListCompletedPageOfUserParams) ([]*OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listCompletedPageOfUser,
 		arg.UserID,
 		arg.AfterCompletedAt,
@@ -943,7 +940,7 @@ func (q *Queries) ListCompletedPageOfUser(ctx context.Context, arg ListCompleted
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxEvent
+	var items []*OutboxEvent
 	for rows.Next() {
 		var i OutboxEvent
 		if err := rows.Scan(
@@ -982,7 +979,7 @@ func (q *Queries) ListCompletedPageOfUser(ctx context.Context, arg ListCompleted
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1008,7 +1005,7 @@ type ListEventsParams struct {
 	MaxEvents     int32
 }
 
-func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]OutboxEvent, error) {
+func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]*OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listEvents,
 		arg.Status,
 		arg.EventType,
@@ -1020,7 +1017,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxEvent
+	var items []*OutboxEvent
 	for rows.Next() {
 		var i OutboxEvent
 		if err := rows.Scan(
@@ -1059,7 +1056,7 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Outbo
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1090,7 +1087,7 @@ type ListFailedOrDeadPageParams struct {
 // literal status IN list lets even a generic plan read the partial index of
 // migration 0010 in page order, so a page costs the same at the millionth
 // event as at the first.
-func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDeadPageParams) ([]OutboxEvent, error) {
+func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDeadPageParams) ([]*OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listFailedOrDeadPage,
 		arg.Status,
 		arg.AfterCreatedAt,
@@ -1103,7 +1100,7 @@ func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDead
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxEvent
+	var items []*OutboxEvent
 	for rows.Next() {
 		var i OutboxEvent
 		if err := rows.Scan(
@@ -1142,7 +1139,7 @@ func (q *Queries) ListFailedOrDeadPage(ctx context.Context, arg ListFailedOrDead
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1174,7 +1171,7 @@ type ListPageParams struct {
 // counts of a filtered set, and recent activity per minute.
 // One status at a time, oldest first, after a (created_at, id) key. Failed
 // and dead events: ListFailedOrDeadPage; a user's events: ListPageOfUser.
-func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEvent, error) {
+func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]*OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listPage,
 		arg.Status,
 		arg.AfterCreatedAt,
@@ -1187,7 +1184,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxEvent
+	var items []*OutboxEvent
 	for rows.Next() {
 		var i OutboxEvent
 		if err := rows.Scan(
@@ -1226,7 +1223,7 @@ func (q *Queries) ListPage(ctx context.Context, arg ListPageParams) ([]OutboxEve
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1258,7 +1255,7 @@ type ListPageOfUserParams struct {
 // ones included, can go straight to the user's events where a team adds an
 // index of users; none is a migration, as every save would pay for it. A
 // user's completed events: ListCompletedPageOfUser.
-func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) ([]OutboxEvent, error) {
+func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) ([]*OutboxEvent, error) {
 	rows, err := q.db.Query(ctx, listPageOfUser,
 		arg.UserID,
 		arg.Status,
@@ -1272,7 +1269,7 @@ func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) 
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxEvent
+	var items []*OutboxEvent
 	for rows.Next() {
 		var i OutboxEvent
 		if err := rows.Scan(
@@ -1311,7 +1308,7 @@ func (q *Queries) ListPageOfUser(ctx context.Context, arg ListPageOfUserParams) 
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1323,13 +1320,13 @@ const listPauses = `-- name: ListPauses :many
 SELECT event_type, paused_by, reason, paused_at FROM outbox_pauses ORDER BY event_type
 `
 
-func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
+func (q *Queries) ListPauses(ctx context.Context) ([]*OutboxPause, error) {
 	rows, err := q.db.Query(ctx, listPauses)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxPause
+	var items []*OutboxPause
 	for rows.Next() {
 		var i OutboxPause
 		if err := rows.Scan(
@@ -1340,7 +1337,7 @@ func (q *Queries) ListPauses(ctx context.Context) ([]OutboxPause, error) {
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1370,13 +1367,13 @@ type ListProcessorsRow struct {
 	Alive       bool
 }
 
-func (q *Queries) ListProcessors(ctx context.Context, now *time.Time) ([]ListProcessorsRow, error) {
+func (q *Queries) ListProcessors(ctx context.Context, now *time.Time) ([]*ListProcessorsRow, error) {
 	rows, err := q.db.Query(ctx, listProcessors, now)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListProcessorsRow
+	var items []*ListProcessorsRow
 	for rows.Next() {
 		var i ListProcessorsRow
 		if err := rows.Scan(
@@ -1396,7 +1393,7 @@ func (q *Queries) ListProcessors(ctx context.Context, now *time.Time) ([]ListPro
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1425,7 +1422,7 @@ type LockEventRow struct {
 }
 
 // NOWAIT: an event locked by a delivery being recorded is in flight.
-func (q *Queries) LockEvent(ctx context.Context, arg LockEventParams) (LockEventRow, error) {
+func (q *Queries) LockEvent(ctx context.Context, arg LockEventParams) (*LockEventRow, error) {
 	row := q.db.QueryRow(ctx, lockEvent, arg.Now, arg.ID)
 	var i LockEventRow
 	err := row.Scan(
@@ -1434,7 +1431,7 @@ func (q *Queries) LockEvent(ctx context.Context, arg LockEventParams) (LockEvent
 		&i.Status,
 		&i.InFlight,
 	)
-	return i, err
+	return &i, err
 }
 
 const lockKey = `-- name: LockKey :many
@@ -1514,13 +1511,13 @@ type LockRepairableRow struct {
 
 // Locks the candidates that still qualify, skipping those a processor is
 // recording an outcome for.
-func (q *Queries) LockRepairable(ctx context.Context, arg LockRepairableParams) ([]LockRepairableRow, error) {
+func (q *Queries) LockRepairable(ctx context.Context, arg LockRepairableParams) ([]*LockRepairableRow, error) {
 	rows, err := q.db.Query(ctx, lockRepairable, arg.Ids, arg.Statuses, arg.Now)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LockRepairableRow
+	var items []*LockRepairableRow
 	for rows.Next() {
 		var i LockRepairableRow
 		if err := rows.Scan(
@@ -1531,7 +1528,7 @@ func (q *Queries) LockRepairable(ctx context.Context, arg LockRepairableParams) 
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1556,11 +1553,11 @@ type NextDueRow struct {
 
 // Paused events are not due: a processor would otherwise wake for them
 // and claim nothing, again and again.
-func (q *Queries) NextDue(ctx context.Context, now *time.Time) (NextDueRow, error) {
+func (q *Queries) NextDue(ctx context.Context, now *time.Time) (*NextDueRow, error) {
 	row := q.db.QueryRow(ctx, nextDue, now)
 	var i NextDueRow
 	err := row.Scan(&i.RunAt, &i.WaitMs)
-	return i, err
+	return &i, err
 }
 
 const pauseDelivery = `-- name: PauseDelivery :exec
@@ -1714,19 +1711,19 @@ type ReclaimExpiredRow struct {
 // (see Claim's others_delivered), as any failure
 // is held against an event; an event whose counted expiries reach the limit
 // is what keeps killing its processors, and goes dead.
-func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]ReclaimExpiredRow, error) {
+func (q *Queries) ReclaimExpired(ctx context.Context, arg ReclaimExpiredParams) ([]*ReclaimExpiredRow, error) {
 	rows, err := q.db.Query(ctx, reclaimExpired, arg.MaxExpiries, arg.Now)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ReclaimExpiredRow
+	var items []*ReclaimExpiredRow
 	for rows.Next() {
 		var i ReclaimExpiredRow
 		if err := rows.Scan(&i.ID, &i.OrderingKey, &i.Status); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1896,7 +1893,7 @@ type RepairCandidatesRow struct {
 // The next batch of a bulk retry or discard, oldest first, read without
 // locks: the batch locks the events' keys, then the events themselves.
 // Events being delivered (processing under a live lease) are left out.
-func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesParams) ([]RepairCandidatesRow, error) {
+func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesParams) ([]*RepairCandidatesRow, error) {
 	rows, err := q.db.Query(ctx, repairCandidates,
 		arg.Statuses,
 		arg.EventType,
@@ -1910,13 +1907,13 @@ func (q *Queries) RepairCandidates(ctx context.Context, arg RepairCandidatesPara
 		return nil, err
 	}
 	defer rows.Close()
-	var items []RepairCandidatesRow
+	var items []*RepairCandidatesRow
 	for rows.Next() {
 		var i RepairCandidatesRow
 		if err := rows.Scan(&i.ID, &i.OrderingKey); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -1992,13 +1989,13 @@ RETURNING event_type, paused_by, reason, paused_at
 `
 
 // An empty event type lifts every pause.
-func (q *Queries) ResumeDelivery(ctx context.Context, eventType string) ([]OutboxPause, error) {
+func (q *Queries) ResumeDelivery(ctx context.Context, eventType string) ([]*OutboxPause, error) {
 	rows, err := q.db.Query(ctx, resumeDelivery, eventType)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []OutboxPause
+	var items []*OutboxPause
 	for rows.Next() {
 		var i OutboxPause
 		if err := rows.Scan(
@@ -2009,7 +2006,7 @@ func (q *Queries) ResumeDelivery(ctx context.Context, eventType string) ([]Outbo
 		); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, &i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -1,0 +1,100 @@
+package pgstore_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/outboxgen/outboxgen/internal/pgtest"
+	"github.com/outboxgen/outboxgen/runtime/pgstore"
+)
+
+// prepared connects to a fresh database with PrepareConn applied.
+func prepared(t *testing.T) *pgx.Conn {
+	t.Helper()
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.WithoutCancel(ctx)) })
+	if err := pgstore.PrepareConn(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// PostgreSQL's text of each value is the reference: a binary encoding that
+// swapped or dropped a byte would print a different uuid.
+func TestPrepareConnSendsUUIDsAsThemselves(t *testing.T) {
+	conn := prepared(t)
+	a, b := uuid.New(), uuid.New()
+	var text, texts, nullText *string
+	err := conn.QueryRow(t.Context(), `SELECT $1::uuid::text, array_to_string($2::uuid[], ','), $3::uuid::text`,
+		a, []uuid.UUID{a, b}, (*uuid.UUID)(nil)).Scan(&text, &texts, &nullText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *text != a.String() || *texts != a.String()+","+b.String() || nullText != nil {
+		t.Fatalf("sent %s and [%s %s] and nil, PostgreSQL read %v, %v and %v", a, a, b, *text, *texts, nullText)
+	}
+	if err := conn.QueryRow(t.Context(), `SELECT $1::uuid::text`, &b).Scan(&text); err != nil || *text != b.String() {
+		t.Fatalf("sent *uuid.UUID %s, PostgreSQL read %v (%v)", b, *text, err)
+	}
+	var empty *string
+	if err := conn.QueryRow(t.Context(), `SELECT array_to_string($1::uuid[], ',')`, []uuid.UUID{}).Scan(&empty); err != nil || *empty != "" {
+		t.Fatalf("sent an empty []uuid.UUID, PostgreSQL read %v (%v)", empty, err)
+	}
+}
+
+func TestPrepareConnReadsUUIDsAsThemselves(t *testing.T) {
+	conn := prepared(t)
+	want := uuid.New()
+	var got uuid.UUID
+	var some, none *uuid.UUID
+	var many []uuid.UUID
+	err := conn.QueryRow(t.Context(), `SELECT $1::text::uuid, $1::text::uuid, NULL::uuid, ARRAY[$1::text::uuid, $2::text::uuid]`,
+		want.String(), uuid.Nil.String()).Scan(&got, &some, &none, &many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || some == nil || *some != want || none != nil || !slices.Equal(many, []uuid.UUID{want, uuid.Nil}) {
+		t.Fatalf("PostgreSQL sent %s, %s, NULL and [%s %s]; read %s, %v, %v and %v", want, want, want, uuid.Nil, got, some, none, many)
+	}
+	// As uuid.UUID's sql.Scanner did: NULL into a uuid.UUID is the zero uuid.
+	got = want
+	if err := conn.QueryRow(t.Context(), `SELECT NULL::uuid`).Scan(&got); err != nil || got != uuid.Nil {
+		t.Fatalf("NULL read as %s (%v), want the zero uuid", got, err)
+	}
+}
+
+// What PrepareConn is for: no allocation per id read, and none per element
+// of an array sent (the old paths made a string per id read and boxed each
+// element).
+func TestPrepareConnCodesUUIDsWithoutAllocating(t *testing.T) {
+	tm := prepared(t).TypeMap()
+	id := uuid.New()
+	var got uuid.UUID
+	scan := tm.PlanScan(pgtype.UUIDOID, pgtype.BinaryFormatCode, &got)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := scan.Scan(id[:], &got); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 || got != id {
+		t.Fatalf("reading a uuid: %v allocations and %s, want none and %s", n, got, id)
+	}
+	ids := make([]uuid.UUID, 100)
+	encode := tm.PlanEncode(pgtype.UUIDArrayOID, pgtype.BinaryFormatCode, ids)
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := encode.Encode(ids, buf[:0]); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 5 {
+		t.Fatalf("sending 100 uuids: %v allocations, want a few for the array", n)
+	}
+}
