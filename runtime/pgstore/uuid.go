@@ -16,9 +16,15 @@ import (
 // back, and boxes each element of a []uuid.UUID through reflection: a
 // claim reads two ids an event and a batch of completions sends two arrays
 // of them, so that was about a sixth of the objects a delivered event
-// allocated.
+// allocated. A connection whose uuid type already has a codec other than
+// pgx's own (one registered by an earlier AfterConnect, say) keeps it.
 func PrepareConn(_ context.Context, conn *pgx.Conn) error {
 	tm := conn.TypeMap()
+	if t, ok := tm.TypeForOID(pgtype.UUIDOID); ok {
+		if _, own := t.Codec.(pgtype.UUIDCodec); !own {
+			return nil
+		}
+	}
 	// pgx asks a type's codec first, before it looks for a sql.Scanner: a
 	// codec is the one place that can take *uuid.UUID targets over.
 	t := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: uuidCodec{}}
@@ -66,10 +72,11 @@ func (encodeUUID) Encode(value any, buf []byte) ([]byte, error) {
 	return nil, fmt.Errorf("encode uuid: unexpected %T", value)
 }
 
-// scanUUID reads the 16 bytes of a uuid. NULL leaves the zero uuid, as
-// uuid.UUID's sql.Scanner, which this replaces, does; nullable columns are
-// read into *uuid.UUID, which pgx sets to nil for NULL before this is
-// asked.
+// scanUUID reads the 16 bytes of a uuid. NULL reads as the zero uuid, not
+// as an error: uuid.UUID's sql.Scanner, which this replaces, took it too
+// (leaving the value as it was, which is the zero uuid in a fresh row).
+// Nullable columns are read into *uuid.UUID, which pgx sets to nil for
+// NULL before this is asked.
 type scanUUID struct{}
 
 func (scanUUID) Scan(src []byte, target any) error {

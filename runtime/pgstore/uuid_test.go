@@ -13,8 +13,8 @@ import (
 	"github.com/outboxgen/outboxgen/runtime/pgstore"
 )
 
-// prepared connects to a fresh database with PrepareConn applied.
-func prepared(t *testing.T) *pgx.Conn {
+// connect connects to a fresh database.
+func connect(t *testing.T) *pgx.Conn {
 	t.Helper()
 	ctx := t.Context()
 	conn, err := pgx.Connect(ctx, pgtest.NewDatabase(t))
@@ -22,10 +22,44 @@ func prepared(t *testing.T) *pgx.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(context.WithoutCancel(ctx)) })
-	if err := pgstore.PrepareConn(ctx, conn); err != nil {
+	return conn
+}
+
+// prepared connects to a fresh database with PrepareConn applied.
+func prepared(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn := connect(t)
+	if err := pgstore.PrepareConn(t.Context(), conn); err != nil {
 		t.Fatal(err)
 	}
 	return conn
+}
+
+type anotherUUIDCodec struct{ pgtype.UUIDCodec }
+
+// An application that registered a uuid codec of its own keeps it, and so
+// does a connection prepared twice (its wrapping plans are not stacked).
+func TestPrepareConnKeepsAnotherUUIDCodec(t *testing.T) {
+	conn := connect(t)
+	tm := conn.TypeMap()
+	mine := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: anotherUUIDCodec{}}
+	tm.RegisterType(mine)
+	wraps := len(tm.TryWrapEncodePlanFuncs)
+	if err := pgstore.PrepareConn(t.Context(), conn); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tm.TypeForOID(pgtype.UUIDOID); got != mine || len(tm.TryWrapEncodePlanFuncs) != wraps {
+		t.Fatalf("PrepareConn replaced the application's uuid codec (%T) or added wrapping plans (%d, was %d)", got.Codec, len(tm.TryWrapEncodePlanFuncs), wraps)
+	}
+
+	twice := prepared(t)
+	wraps = len(twice.TypeMap().TryWrapEncodePlanFuncs)
+	if err := pgstore.PrepareConn(t.Context(), twice); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(twice.TypeMap().TryWrapEncodePlanFuncs); n != wraps {
+		t.Fatalf("a second PrepareConn added %d wrapping plans", n-wraps)
+	}
 }
 
 // PostgreSQL's text of each value is the reference: a binary encoding that
@@ -65,7 +99,8 @@ func TestPrepareConnReadsUUIDsAsThemselves(t *testing.T) {
 	if got != want || some == nil || *some != want || none != nil || !slices.Equal(many, []uuid.UUID{want, uuid.Nil}) {
 		t.Fatalf("PostgreSQL sent %s, %s, NULL and [%s %s]; read %s, %v, %v and %v", want, want, want, uuid.Nil, got, some, none, many)
 	}
-	// As uuid.UUID's sql.Scanner did: NULL into a uuid.UUID is the zero uuid.
+	// NULL into a uuid.UUID is the zero uuid, not an error (uuid.UUID's
+	// sql.Scanner took it too, leaving a fresh row's zero uuid).
 	got = want
 	if err := conn.QueryRow(t.Context(), `SELECT NULL::uuid`).Scan(&got); err != nil || got != uuid.Nil {
 		t.Fatalf("NULL read as %s (%v), want the zero uuid", got, err)
