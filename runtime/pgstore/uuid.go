@@ -15,7 +15,7 @@ import (
 // driver.Valuer and sql.Scanner, which format every id as text to parse it
 // back, and boxes each element of a []uuid.UUID through reflection: a
 // claim reads two ids an event and a batch of completions sends two arrays
-// of them, so that was about a sixth of the objects a delivered event
+// of them, so that was about a third of the objects a delivered event
 // allocated. A connection whose uuid type already has a codec other than
 // pgx's own (one registered by an earlier AfterConnect, say) keeps it.
 func PrepareConn(_ context.Context, conn *pgx.Conn) error {
