@@ -89,7 +89,8 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
 // New returns a store on an existing pool. Close does not close the pool.
 // Set the pool's AfterConnect to PrepareConn for the binary uuid encoding
-// that Open's pools use.
+// that Open's pools use. The pool's query exec mode must be one that asks
+// the server for parameter types, as Open requires (see checkExecMode).
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
 	s := &Store{
 		pool:       pool,
@@ -114,6 +115,9 @@ func Open(ctx context.Context, url string, maxConns int, opts ...Option) (*Store
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: parse database url: %w", err)
 	}
+	if err := checkExecMode(cfg.ConnConfig.DefaultQueryExecMode); err != nil {
+		return nil, err
+	}
 	if maxConns <= 0 {
 		maxConns = 10
 	}
@@ -130,6 +134,20 @@ func Open(ctx context.Context, url string, maxConns int, opts ...Option) (*Store
 	s := New(pool, opts...)
 	s.ownsPool = true
 	return s, nil
+}
+
+// checkExecMode refuses the query exec modes in which pgx picks parameter
+// types from Go values instead of asking the server (exec and
+// simple_protocol): there a payload, a []byte, goes to a json parameter as
+// bytea text, and every enqueue fails with "invalid input syntax for type
+// json". Refused at Open, with what to use instead, rather than at the
+// first save.
+func checkExecMode(m pgx.QueryExecMode) error {
+	name := map[pgx.QueryExecMode]string{pgx.QueryExecModeExec: "exec", pgx.QueryExecModeSimpleProtocol: "simple_protocol"}[m]
+	if name != "" {
+		return fmt.Errorf("pgstore: default_query_exec_mode=%s is not supported: the store's statements need their parameter types from the server; use cache_statement (the default), cache_describe or describe_exec", name)
+	}
+	return nil
 }
 
 // Pool returns the store's connection pool.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,38 @@ func TestStateMachine(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			clock := storetest.NewClock()
 			storetest.StateMachine(t, suiteStore{open(t, pgstore.WithClock(clock.Now))}, clock, storetest.RandomProgram(seed, 300))
+		})
+	}
+}
+
+// In the exec modes that take parameter types from Go values, every
+// enqueue would fail (a payload would go to its json parameter as bytea
+// text): Open says so, and what to use instead, before connecting.
+func TestOpenRefusesExecModesWithoutServerTypes(t *testing.T) {
+	for _, mode := range []string{"exec", "simple_protocol"} {
+		_, err := pgstore.Open(t.Context(), "postgres://nobody@127.0.0.1:1/none?default_query_exec_mode="+mode, 1)
+		if err == nil || !strings.Contains(err.Error(), "default_query_exec_mode="+mode+" is not supported") || !strings.Contains(err.Error(), "cache_describe") {
+			t.Errorf("Open with default_query_exec_mode=%s: %v, want it refused with what to use instead", mode, err)
+		}
+	}
+}
+
+// The modes that ask the server for parameter types run the conformance
+// suite as the default mode does.
+func TestConformanceInDescribeModes(t *testing.T) {
+	for _, mode := range []string{"cache_describe", "describe_exec"} {
+		t.Run(mode, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T, clock func() time.Time) storetest.Store {
+				s, err := pgstore.Open(t.Context(), pgtest.NewDatabase(t)+"&default_query_exec_mode="+mode, 8, pgstore.WithClock(clock))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(s.Close)
+				if err := s.Migrate(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				return suiteStore{s}
+			})
 		})
 	}
 }
