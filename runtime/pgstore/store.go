@@ -89,8 +89,8 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
 // New returns a store on an existing pool. Close does not close the pool.
 // Set the pool's AfterConnect to PrepareConn for the binary uuid encoding
-// that Open's pools use. The pool's query exec mode must be one that asks
-// the server for parameter types, as Open requires (see checkExecMode).
+// that Open's pools use. The pool's query exec mode must ask the server for
+// parameter types (not exec or simple_protocol), as Open requires.
 func New(pool *pgxpool.Pool, opts ...Option) *Store {
 	s := &Store{
 		pool:       pool,
@@ -143,11 +143,16 @@ func Open(ctx context.Context, url string, maxConns int, opts ...Option) (*Store
 // json". Refused at Open, with what to use instead, rather than at the
 // first save.
 func checkExecMode(m pgx.QueryExecMode) error {
-	name := map[pgx.QueryExecMode]string{pgx.QueryExecModeExec: "exec", pgx.QueryExecModeSimpleProtocol: "simple_protocol"}[m]
-	if name != "" {
-		return fmt.Errorf("pgstore: default_query_exec_mode=%s is not supported: the store's statements need their parameter types from the server; use cache_statement (the default), cache_describe or describe_exec", name)
+	var name string // as the URL spells it; m.String() does not
+	switch m {
+	case pgx.QueryExecModeExec:
+		name = "exec"
+	case pgx.QueryExecModeSimpleProtocol:
+		name = "simple_protocol"
+	default:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("pgstore: default_query_exec_mode=%s is not supported: the store's statements need their parameter types from the server; use cache_statement (the default), cache_describe or describe_exec", name)
 }
 
 // Pool returns the store's connection pool.

@@ -53,7 +53,13 @@ func (s suiteStore) OnDelivered(eventType string, fn func(context.Context, outbo
 
 func open(t *testing.T, opts ...pgstore.Option) *pgstore.Store {
 	t.Helper()
-	s, err := pgstore.Open(t.Context(), pgtest.NewDatabase(t), 8, opts...)
+	return openURL(t, pgtest.NewDatabase(t), opts...)
+}
+
+// openURL opens and migrates a store on the database at url.
+func openURL(t *testing.T, url string, opts ...pgstore.Option) *pgstore.Store {
+	t.Helper()
+	s, err := pgstore.Open(t.Context(), url, 8, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +123,7 @@ func TestConformanceInDescribeModes(t *testing.T) {
 	for _, mode := range []string{"cache_describe", "describe_exec"} {
 		t.Run(mode, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T, clock func() time.Time) storetest.Store {
-				s, err := pgstore.Open(t.Context(), pgtest.NewDatabase(t)+"&default_query_exec_mode="+mode, 8, pgstore.WithClock(clock))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(s.Close)
-				if err := s.Migrate(t.Context()); err != nil {
-					t.Fatal(err)
-				}
-				return suiteStore{s}
+				return suiteStore{openURL(t, pgtest.NewDatabase(t)+"&default_query_exec_mode="+mode, pgstore.WithClock(clock))}
 			})
 		})
 	}

@@ -67,21 +67,21 @@ func TestPrepareConnKeepsAnotherUUIDCodec(t *testing.T) {
 func TestPrepareConnSendsUUIDsAsThemselves(t *testing.T) {
 	conn := prepared(t)
 	a, b := uuid.New(), uuid.New()
-	var text, texts, nullText *string
+	var text, texts string
+	var nullText *string
 	err := conn.QueryRow(t.Context(), `SELECT $1::uuid::text, array_to_string($2::uuid[], ','), $3::uuid::text`,
 		a, []uuid.UUID{a, b}, (*uuid.UUID)(nil)).Scan(&text, &texts, &nullText)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *text != a.String() || *texts != a.String()+","+b.String() || nullText != nil {
-		t.Fatalf("sent %s and [%s %s] and nil, PostgreSQL read %v, %v and %v", a, a, b, *text, *texts, nullText)
+	if text != a.String() || texts != a.String()+","+b.String() || nullText != nil {
+		t.Fatalf("sent %s and [%s %s] and nil, PostgreSQL read %s, %s and %v", a, a, b, text, texts, nullText)
 	}
-	if err := conn.QueryRow(t.Context(), `SELECT $1::uuid::text`, &b).Scan(&text); err != nil || *text != b.String() {
-		t.Fatalf("sent *uuid.UUID %s, PostgreSQL read %v (%v)", b, *text, err)
+	if err := conn.QueryRow(t.Context(), `SELECT $1::uuid::text`, &b).Scan(&text); err != nil || text != b.String() {
+		t.Fatalf("sent *uuid.UUID %s, PostgreSQL read %q (%v)", b, text, err)
 	}
-	var empty *string
-	if err := conn.QueryRow(t.Context(), `SELECT array_to_string($1::uuid[], ',')`, []uuid.UUID{}).Scan(&empty); err != nil || *empty != "" {
-		t.Fatalf("sent an empty []uuid.UUID, PostgreSQL read %v (%v)", empty, err)
+	if err := conn.QueryRow(t.Context(), `SELECT array_to_string($1::uuid[], ',')`, []uuid.UUID{}).Scan(&texts); err != nil || texts != "" {
+		t.Fatalf("sent an empty []uuid.UUID, PostgreSQL read %q (%v)", texts, err)
 	}
 }
 
