@@ -53,6 +53,11 @@ func backlogCPUDef(c oursConfig) def {
 	return def{"cpu.ours." + c.key, groupCPU, "outboxgen, " + c.label, "µs/event", false}
 }
 
+// riverBacklogDef is the no-op drain of River configuration c.
+func riverBacklogDef(c riverConfig) def {
+	return def{"backlog.river." + c.key, groupBacklog, "River, no-op worker, " + c.label(), "events/s", true}
+}
+
 func backlogOursKeys() []string {
 	keys := make([]string, len(oursConfigs))
 	for i, c := range oursConfigs {
@@ -63,8 +68,6 @@ func backlogOursKeys() []string {
 
 // The competitors' drain measurements.
 var (
-	mBacklogRiver100      = def{"backlog.river.100", groupBacklog, "River, no-op worker, MaxWorkers 100 (FetchCooldown 100 ms)", "events/s", true}
-	mBacklogRiver1000     = def{"backlog.river.1000", groupBacklog, "River, no-op worker, MaxWorkers 1000 (FetchCooldown 100 ms)", "events/s", true}
 	mBacklogWatermill100  = def{"backlog.watermill.100", groupBacklog, "watermill-sql forwarder → no-op publisher, SubscribeBatchSize 100", "events/s", true}
 	mBacklogWatermill1000 = def{"backlog.watermill.1000", groupBacklog, "watermill-sql forwarder → no-op publisher, SubscribeBatchSize 1000", "events/s", true}
 
@@ -75,8 +78,6 @@ var (
 	mBacklogHooks = def{"backlog.ours.hooks", groupBacklog, "outboxgen processor, generated weight events with their delivered hooks, Concurrency 1000, BatchSize 250", "events/s", true}
 	mCPUHooks     = def{"cpu.ours.hooks", groupCPU, "outboxgen, generated events with hooks, Concurrency 1000, BatchSize 250", "µs/event", false}
 
-	mCPURiver100      = def{"cpu.river.100", groupCPU, "River, MaxWorkers 100", "µs/event", false}
-	mCPURiver1000     = def{"cpu.river.1000", groupCPU, "River, MaxWorkers 1000", "µs/event", false}
 	mCPUWatermill100  = def{"cpu.watermill.100", groupCPU, "watermill-sql, batch 100", "µs/event", false}
 	mCPUWatermill1000 = def{"cpu.watermill.1000", groupCPU, "watermill-sql, batch 1000", "µs/event", false}
 )
@@ -311,16 +312,15 @@ func (b *bench) backlogs(ctx context.Context) {
 			return drainStore(ctx, dbURL, n, cfg, noop, b.sizes.DrainCap, b.profilePath("backlog-hooks"), hooks)
 		})
 	}
-	for _, rc := range []struct {
-		d, cpu  def
-		workers int
-	}{{mBacklogRiver100, mCPURiver100, 100}, {mBacklogRiver1000, mCPURiver1000, 1000}} {
+	for _, rc := range riverConfigs {
+		d := riverBacklogDef(rc)
 		if errR != nil {
-			b.res.fail(rc.d.Name, errR)
+			b.res.fail(d.Name, errR)
 			continue
 		}
-		b.measureDrain(ctx, rc.d, rc.cpu, rv[n], func(ctx context.Context, dbURL string) (drainResult, error) {
-			return drainRiver(ctx, dbURL, n, riverWorking{MaxWorkers: rc.workers, Register: registerNoop}, b.riverCap(rc.workers))
+		cpu := def{"cpu.river." + rc.key, groupCPU, "River, " + rc.label(), "µs/event", false}
+		b.measureDrain(ctx, d, cpu, rv[n], func(ctx context.Context, dbURL string) (drainResult, error) {
+			return drainRiver(ctx, dbURL, n, riverWorking{MaxWorkers: rc.workers, FetchCooldown: rc.cooldown, Register: registerNoop}, b.riverCap(rc))
 		})
 	}
 	for _, wc := range []struct {
@@ -370,11 +370,10 @@ func (b *bench) measureDrain(ctx context.Context, d, cpu def, template string, d
 		thousands(int64(res.Done)), thousands(int64(res.Total)), res.Elapsed.Round(time.Millisecond), self, pg)
 }
 
-// riverCap is how long a River drain may run: River at MaxWorkers 100
-// fetches at most 100 jobs per FetchCooldown (100 ms), so its rate is known
-// to be 1,000/s and a shorter sample measures it as well.
-func (b *bench) riverCap(workers int) time.Duration {
-	if workers <= 100 {
+// riverCap is how long a River drain of configuration c may run: a
+// short sample for the one whose rate is River's fetch cap.
+func (b *bench) riverCap(c riverConfig) time.Duration {
+	if c.capped() {
 		return b.sizes.SlowCap
 	}
 	return b.sizes.DrainCap

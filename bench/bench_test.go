@@ -76,8 +76,11 @@ func TestQuickPath(t *testing.T) {
 	for _, f := range b.res.failures {
 		t.Errorf("failed: %s", f)
 	}
-	want := []def{mSavePlain, mSaveOurs, mSaveRole, mSaveRiver, mSaveSQLite, mBacklogRiver100, mBacklogWatermill100,
-		mHTTPOursDef, mHTTPOurs64, mHTTPRiver100, mLatencyOursP50, mLatencyRiverP99}
+	want := []def{mSavePlain, mSaveOurs, mSaveRole, mSaveRiver, mSaveSQLite, mBacklogWatermill100,
+		mHTTPOursDef, mHTTPOurs64, mLatencyOursP50, mLatencyRiverP99}
+	for _, c := range riverConfigs {
+		want = append(want, riverBacklogDef(c), riverHTTPDef(c))
+	}
 	for _, l := range receiverLoads {
 		want = append(want, l.events)
 	}

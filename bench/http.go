@@ -32,8 +32,6 @@ var (
 	mHTTPOurs1024  = def{"http.ours.1024", groupHTTP, "outboxgen processor + httpsender, Concurrency 1024, BatchSize 128 (client with 1024 idle conns)", "events/s", true}
 	mHTTPOursBatch = def{"http.ours.batch", groupHTTP, "outboxgen processor + httpsender batch endpoint, Concurrency 1000, BatchSize 1000, SendBatch 500", "events/s", true}
 	mHTTPOursB250  = def{"http.ours.batch250", groupHTTP, "outboxgen processor + httpsender batch endpoint, Concurrency 1000, BatchSize 250, SendBatch 250", "events/s", true}
-	mHTTPRiver100  = def{"http.river.100", groupHTTP, "River POST worker, MaxWorkers 100 (FetchCooldown 100 ms)", "events/s", true}
-	mHTTPRiver1000 = def{"http.river.1000", groupHTTP, "River POST worker, MaxWorkers 1000 (FetchCooldown 100 ms)", "events/s", true}
 )
 
 // benchRoute is where the HTTP measurements deliver, and benchBatchRoute
@@ -213,20 +211,23 @@ func (b *bench) httpDeliveries(ctx context.Context) {
 			return drainOurs(ctx, dbURL, n, oc.cfg, sender, b.sizes.DrainCap, b.profilePath(oc.d.Key))
 		})
 	}
-	for _, rc := range []struct {
-		d       def
-		workers int
-	}{{mHTTPRiver100, 100}, {mHTTPRiver1000, 1000}} {
+	for _, rc := range riverConfigs {
+		d := riverHTTPDef(rc)
 		if errR != nil {
-			b.res.fail(rc.d.Name, errR)
+			b.res.fail(d.Name, errR)
 			continue
 		}
-		cpu := def{"cpu.http.river." + fmt.Sprint(rc.workers), groupHTTPCPU, fmt.Sprintf("River, MaxWorkers %d", rc.workers), "µs/event", false}
-		b.measureDrain(ctx, rc.d, cpu, rv[n], func(ctx context.Context, dbURL string) (drainResult, error) {
+		cpu := def{"cpu.http.river." + rc.key, groupHTTPCPU, "River, " + rc.label(), "µs/event", false}
+		b.measureDrain(ctx, d, cpu, rv[n], func(ctx context.Context, dbURL string) (drainResult, error) {
 			client := keepAliveClient(rc.workers)
 			defer client.CloseIdleConnections()
 			w := &postWorker{client: client, url: s.url + benchRoute}
-			return drainRiver(ctx, dbURL, n, riverWorking{MaxWorkers: rc.workers, Register: func(ws *river.Workers) { river.AddWorker(ws, w) }}, b.riverCap(rc.workers))
+			return drainRiver(ctx, dbURL, n, riverWorking{MaxWorkers: rc.workers, FetchCooldown: rc.cooldown, Register: func(ws *river.Workers) { river.AddWorker(ws, w) }}, b.riverCap(rc))
 		})
 	}
+}
+
+// riverHTTPDef is the HTTP drain of River configuration c.
+func riverHTTPDef(c riverConfig) def {
+	return def{"http.river." + c.key, groupHTTP, "River POST worker, " + c.label(), "events/s", true}
 }

@@ -55,6 +55,50 @@ func newInsertOnlyRiver(pool *pgxpool.Pool) (*river.Client[pgx.Tx], error) {
 	return c, nil
 }
 
+// riverConfig is one River configuration a drain measures.
+type riverConfig struct {
+	key      string        // the measurement key's suffix
+	workers  int           // MaxWorkers of the default queue
+	cooldown time.Duration // FetchCooldown; zero is River's default (100 ms)
+}
+
+// riverConfigs sweep River's two throughput knobs as oursConfigs sweep
+// ours. River fetches at most MaxWorkers jobs per FetchCooldown, so at its
+// default cooldown its rate is capped at ten fetches a second whatever the
+// machine: 1,000 jobs/s at MaxWorkers 100 and 10,000 at 1000. The shorter
+// cooldowns take that cap away (River's minimum is 1 ms), and 2000 workers
+// check that 1000 is not the next cap. The first is River's default
+// configuration.
+var riverConfigs = []riverConfig{
+	{"100", 100, 0},
+	{"1000", 1000, 0},
+	{"1000.cd10", 1000, 10 * time.Millisecond},
+	{"1000.cd1", 1000, time.Millisecond},
+	{"2000.cd10", 2000, 10 * time.Millisecond},
+}
+
+// label names c in reports.
+func (c riverConfig) label() string {
+	if c.cooldown == 0 {
+		return fmt.Sprintf("MaxWorkers %d (FetchCooldown 100 ms, River's default)", c.workers)
+	}
+	return fmt.Sprintf("MaxWorkers %d, FetchCooldown %d ms", c.workers, c.cooldown.Milliseconds())
+}
+
+// capped tells whether c's rate is River's fetch cap of 1,000 jobs/s, which
+// a short sample measures as well as a whole drain.
+func (c riverConfig) capped() bool { return c.cooldown == 0 && c.workers <= 100 }
+
+// riverKeys returns the measurement keys of every River configuration,
+// prefix being the measurement's ("backlog.river.").
+func riverKeys(prefix string) []string {
+	keys := make([]string, len(riverConfigs))
+	for i, c := range riverConfigs {
+		keys[i] = prefix + c.key
+	}
+	return keys
+}
+
 // riverWorking configures a River client that works jobs.
 type riverWorking struct {
 	MaxWorkers    int
