@@ -371,9 +371,9 @@ func (b *bench) measureDrain(ctx context.Context, d, cpu def, template string, d
 }
 
 // riverCap is how long a River drain of configuration c may run: a
-// short sample for the one whose rate is River's fetch cap.
+// short sample when c runs at 1,000 jobs/s (riverConfig.slow).
 func (b *bench) riverCap(c riverConfig) time.Duration {
-	if c.capped() {
+	if c.slow() {
 		return b.sizes.SlowCap
 	}
 	return b.sizes.DrainCap

@@ -25,7 +25,7 @@ type sizes struct {
 	Backlog            int           // events of the no-op drain
 	SmallBacklog       int           // events of the steady drains toward a backend of limited capacity, and of the receiver's measurement
 	DrainCap           time.Duration // a drain still running after this is stopped and rated on what it did
-	SlowCap            time.Duration // the cap of River at MaxWorkers 100, whose rate FetchCooldown bounds at 1,000/s
+	SlowCap            time.Duration // the cap of River at MaxWorkers 100 and its default FetchCooldown, whose rate that cooldown bounds at 1,000/s
 	CapacityCap        time.Duration // the cap of the steady drains toward a backend of limited capacity (-only capacity)
 	Outage             time.Duration // how long that backend refuses everything before the drain after an outage
 	LatencyRate        int           // saves per second

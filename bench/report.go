@@ -190,7 +190,7 @@ func (r *results) targets() []target {
 	ratio("Save as the least-privilege app role costs ≤ 1.1× the owner's (owner tx/s ÷ role tx/s)", mSaveOurs.Key, mSaveRole.Key, func(v float64) bool { return v <= 1.1 })
 
 	oursBest, _, okO := r.best(backlogOursKeys()...)
-	riverBest, _, okR := r.best(riverKeys("backlog.river.")...)
+	riverBest, _, okR := r.best(riverKeys(riverBacklogDef)...)
 	if okO && okR {
 		ratio("No-op delivery ≥ 1.5× River's best", oursBest, riverBest, func(v float64) bool { return v >= 1.5 })
 	}
@@ -208,7 +208,7 @@ func (r *results) targets() []target {
 		ratio("No-op delivery: our best configuration ≥ 75 % of the raw SQL claim-and-complete loop's best", oursBest, rawBest, func(v float64) bool { return v >= 0.75 })
 	}
 	httpOurs, _, okHO := r.best(mHTTPOursDef.Key, mHTTPOurs64.Key, mHTTPOurs256.Key, mHTTPOurs1024.Key)
-	httpRiver, _, okHR := r.best(riverKeys("http.river.")...)
+	httpRiver, _, okHR := r.best(riverKeys(riverHTTPDef)...)
 	if okHO && okHR {
 		ratio("HTTP delivery ≥ 1.5× River's best", httpOurs, httpRiver, func(v float64) bool { return v >= 1.5 })
 	}

@@ -67,8 +67,8 @@ type riverConfig struct {
 // default cooldown its rate is capped at ten fetches a second whatever the
 // machine: 1,000 jobs/s at MaxWorkers 100 and 10,000 at 1000. The shorter
 // cooldowns take that cap away (River's minimum is 1 ms), and 2000 workers
-// check that 1000 is not the next cap. The first is River's default
-// configuration.
+// check that 1000 workers are not the limit. The first is River's usual
+// example (MaxWorkers has no default) at its default cooldown.
 var riverConfigs = []riverConfig{
 	{"100", 100, 0},
 	{"1000", 1000, 0},
@@ -85,16 +85,17 @@ func (c riverConfig) label() string {
 	return fmt.Sprintf("MaxWorkers %d, FetchCooldown %d ms", c.workers, c.cooldown.Milliseconds())
 }
 
-// capped tells whether c's rate is River's fetch cap of 1,000 jobs/s, which
-// a short sample measures as well as a whole drain.
-func (c riverConfig) capped() bool { return c.cooldown == 0 && c.workers <= 100 }
+// slow tells whether c runs at 1,000 jobs/s, River's fetch cap at
+// MaxWorkers 100 and the default cooldown, which a short sample measures
+// as well as a whole drain.
+func (c riverConfig) slow() bool { return c.cooldown == 0 && c.workers <= 100 }
 
-// riverKeys returns the measurement keys of every River configuration,
-// prefix being the measurement's ("backlog.river.").
-func riverKeys(prefix string) []string {
+// riverKeys returns the keys of one measurement (riverBacklogDef, say) of
+// every River configuration.
+func riverKeys(measurement func(riverConfig) def) []string {
 	keys := make([]string, len(riverConfigs))
 	for i, c := range riverConfigs {
-		keys[i] = prefix + c.key
+		keys[i] = measurement(c).Key
 	}
 	return keys
 }
