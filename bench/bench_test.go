@@ -303,3 +303,20 @@ func eachSharedKeyEvent(n, keys int, enqueue func(outbox.Event) error) error {
 	}
 	return nil
 }
+
+// TestSaveWhatIfsApply checks that every what-if of -diagnose whatif still
+// applies to the migrated schema and leaves a save that works: a renamed
+// index or function fails here rather than in a diagnosis run.
+func TestSaveWhatIfsApply(t *testing.T) {
+	ctx, b := newTestBench(t)
+	for _, v := range saveWhatIfs {
+		res, err := b.saveOnWhatIf(ctx, v)
+		if err != nil {
+			t.Errorf("%s: %v", v.label, err)
+			continue
+		}
+		if res.Done == 0 {
+			t.Errorf("%s: no save completed", v.label)
+		}
+	}
+}

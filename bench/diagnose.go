@@ -167,18 +167,18 @@ func sqlLiteral(v any) (string, error) {
 	return "", fmt.Errorf("no literal form for %T", v)
 }
 
-// diagnose writes, into dir, the save decomposition, the plans of the
-// processor's queries on a full backlog, CPU profiles of drains and what
-// the database sessions were doing during them, and the cost of the
-// generated delivered hooks.
+// diagnose writes, into dir, the save decomposition and its what-ifs,
+// the plans of the processor's queries on a full backlog, CPU profiles of
+// drains and what the database sessions were doing during them, and the
+// cost of the generated delivered hooks.
 func (b *bench) diagnose(ctx context.Context, dir string, parts []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	want := func(part string) bool { return len(parts) == 0 || slices.Contains(parts, part) }
 	for _, p := range parts {
-		if !slices.Contains([]string{"save", "plans", "drains", "hooks", "half"}, p) {
-			return fmt.Errorf("-only %q: with -diagnose, use save, plans, drains, hooks or half", p)
+		if !slices.Contains([]string{"save", "whatif", "plans", "drains", "hooks", "half"}, p) {
+			return fmt.Errorf("-only %q: with -diagnose, use save, whatif, plans, drains, hooks or half", p)
 		}
 	}
 	n := b.sizes.Backlog
@@ -189,6 +189,11 @@ func (b *bench) diagnose(ctx context.Context, dir string, parts []string) error 
 	var report strings.Builder
 	if want("save") {
 		if err := b.diagnoseSave(ctx, &report); err != nil {
+			return err
+		}
+	}
+	if want("whatif") {
+		if err := b.diagnoseSaveWhatIfs(ctx, &report); err != nil {
 			return err
 		}
 	}

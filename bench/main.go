@@ -152,7 +152,7 @@ func run() error {
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
 	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
 	consoleEvents := flag.Int("console", 0, consoleUsage)
-	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,capacity,receiver,latency,generate,sqlite,memory,scrape (memory runs in the first run only, scrape only when named; with -diagnose: save,plans,drains,hooks,half)")
+	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,capacity,receiver,latency,generate,sqlite,memory,scrape (memory runs in the first run only, scrape only when named; with -diagnose: save,whatif,plans,drains,hooks,half)")
 	flag.Parse()
 
 	sz := fullSizes
