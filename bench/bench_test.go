@@ -305,12 +305,32 @@ func eachSharedKeyEvent(n, keys int, enqueue func(outbox.Event) error) error {
 }
 
 // TestSaveWhatIfsApply checks that every what-if of -diagnose whatif still
-// applies to the migrated schema and leaves a save that works: a renamed
-// index or function fails here rather than in a diagnosis run.
+// applies to the migrated schema and leaves a save that works, and that
+// the function still has what the what-ifs take away: a renamed index or
+// a changed migration fails here rather than mislabels a diagnosis.
 func TestSaveWhatIfsApply(t *testing.T) {
 	ctx, b := newTestBench(t)
+	dbURL, done, err := b.srv.fresh(ctx, "whatif_schema", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	store, _, err := openMetricsPG(ctx, dbURL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var definer bool
+	var config []string
+	err = store.Pool().QueryRow(ctx, "SELECT prosecdef, coalesce(proconfig, '{}') FROM pg_proc WHERE proname = 'outbox_enqueue'").Scan(&definer, &config)
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !definer || len(config) != 1 || !strings.HasPrefix(config[0], "search_path=") {
+		t.Errorf("outbox_enqueue is SECURITY DEFINER %v with settings %q; the what-ifs take away SECURITY DEFINER and one search_path setting", definer, config)
+	}
 	for _, v := range saveWhatIfs {
-		res, err := b.saveOnWhatIf(ctx, v)
+		res, err := b.saveGenerated(ctx, "whatif", v.sql)
 		if err != nil {
 			t.Errorf("%s: %v", v.label, err)
 			continue

@@ -232,7 +232,11 @@ func (b *bench) diagnose(ctx context.Context, dir string, parts []string) error 
 	if err := os.WriteFile(path, []byte(report.String()), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, "bench: wrote", path, "and CPU profiles drain-*.pprof (read them with: go tool pprof -top FILE)")
+	if want("drains") {
+		fmt.Fprintln(os.Stderr, "bench: wrote", path, "and CPU profiles drain-*.pprof (read them with: go tool pprof -top FILE)")
+	} else {
+		fmt.Fprintln(os.Stderr, "bench: wrote", path)
+	}
 	return nil
 }
 

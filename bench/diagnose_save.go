@@ -150,11 +150,7 @@ func (b *bench) diagnoseSave(ctx context.Context, w *strings.Builder) error {
 		}
 	}
 	return b.decomposeOne(ctx, w, "generated SaveWeight (all of the above, the Go side, and the store's NOTIFY after commit)", func(ctx context.Context, m *metrics.Metrics, _ pgxPool) saveOp {
-		return func(ctx context.Context, wr, i int) error {
-			user, day := entryKey(wr, i)
-			_, err := m.SaveWeight(ctx, metrics.WeightInput{UserID: user, RecordedAt: day, Kg: 70.5})
-			return err
-		}
+		return saveWeights(m)
 	})
 }
 
@@ -213,9 +209,9 @@ func (b *bench) decomposeOne(ctx context.Context, w *strings.Builder, label stri
 	}
 	// The window's saves plus those finishing after it; a few extra
 	// commits come from the measurement's own connections.
-	n := float64(max(res.Done, 1))
+	self, pg := res.cpuPerSave()
 	fmt.Fprintf(w, "| %s | %s | %.0f | %.0f | %.2f |\n", label, format(res.Rate, "tx/s"),
-		float64(res.CPU.Postgres.Microseconds())/n, float64(res.CPU.Self.Microseconds())/n, float64(c1-c0)/n)
+		pg, self, float64(c1-c0)/float64(max(res.Done, 1)))
 	b.logf("diagnosis: %s: %s tx/s", label, format(res.Rate, "tx/s"))
 	return nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/outboxgen/outboxgen/examples/fitness/metrics"
 )
 
 // saveWhatIf is the generated save on a schema changed by one statement
@@ -43,14 +41,14 @@ func (b *bench) diagnoseSaveWhatIfs(ctx context.Context, w *strings.Builder) err
 	goCPU := make([][]float64, len(saveWhatIfs))
 	for range whatIfRounds {
 		for k, v := range saveWhatIfs {
-			res, err := b.saveOnWhatIf(ctx, v)
+			res, err := b.saveGenerated(ctx, "diag_whatif", v.sql)
 			if err != nil {
 				return fmt.Errorf("what-if %q: %w", v.label, err)
 			}
-			n := float64(max(res.Done, 1))
+			self, pg := res.cpuPerSave()
 			rates[k] = append(rates[k], res.Rate)
-			pgCPU[k] = append(pgCPU[k], float64(res.CPU.Postgres.Microseconds())/n)
-			goCPU[k] = append(goCPU[k], float64(res.CPU.Self.Microseconds())/n)
+			pgCPU[k] = append(pgCPU[k], pg)
+			goCPU[k] = append(goCPU[k], self)
 			b.logf("what-if: %s: %s tx/s", v.label, format(res.Rate, "tx/s"))
 		}
 	}
@@ -64,28 +62,4 @@ func (b *bench) diagnoseSaveWhatIfs(ctx context.Context, w *strings.Builder) err
 		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.1f-%.1f |\n", v.label, format(rate, "tx/s"), pg, gc, lo, hi)
 	}
 	return nil
-}
-
-// saveOnWhatIf measures the generated save on a fresh database changed by v.
-func (b *bench) saveOnWhatIf(ctx context.Context, v saveWhatIf) (saveResult, error) {
-	dbURL, done, err := b.srv.fresh(ctx, "diag_whatif", "")
-	if err != nil {
-		return saveResult{}, err
-	}
-	defer done()
-	store, m, err := openMetricsPG(ctx, dbURL, savePoolSize)
-	if err != nil {
-		return saveResult{}, err
-	}
-	defer store.Close()
-	if v.sql != "" {
-		if _, err := store.Pool().Exec(ctx, v.sql); err != nil {
-			return saveResult{}, err
-		}
-	}
-	return runWriters(ctx, b.sizes.SaveWarm, b.sizes.SaveDur, func(ctx context.Context, w, i int) error {
-		user, day := entryKey(w, i)
-		_, err := m.SaveWeight(ctx, metrics.WeightInput{UserID: user, RecordedAt: day, Kg: 70.5})
-		return err
-	})
 }

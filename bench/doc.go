@@ -7,7 +7,7 @@
 //
 //	cd bench && go run . [-runs 3] [-quick] [-write] [-only save,backlog,http,latency,generate]
 //	cd bench && go run . -profile /tmp/prof    # CPU profiles of our saves and drains too
-//	cd bench && go run . -diagnose /tmp/diag   # save decomposition, plans, drain profiles, hook cost
+//	cd bench && go run . -diagnose /tmp/diag   # save decomposition and what-ifs, plans, drain profiles, hook cost
 //
 // Every measurement gets a database of its own on the server named by
 // OUTBOXGEN_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres),

@@ -40,7 +40,7 @@ type sizes struct {
 	SkipSQLite, Silent bool          // test knobs
 }
 
-// fullSizes are the defaults: about 40 minutes with 3 runs on 2 cores,
+// fullSizes are the defaults: 30 to 45 minutes with 3 runs on 2 cores,
 // the capacity measurements and the memory drains (some 12) included.
 var fullSizes = sizes{
 	SaveWarm: 300 * time.Millisecond, SaveDur: 5 * time.Second,
@@ -150,7 +150,7 @@ func run() error {
 	write := flag.Bool("write", false, "rewrite the results section of docs/BENCHMARKS.md")
 	repo := flag.String("repo", "..", "the outboxgen repository (for docs/BENCHMARKS.md and the generator)")
 	profile := flag.String("profile", "", "write CPU profiles of the outboxgen drains into this directory")
-	diagnose := flag.String("diagnose", "", "instead of benchmarking, write EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog and a CPU profile of a drain into this directory")
+	diagnose := flag.String("diagnose", "", "instead of benchmarking, write evidence for the analysis into this directory: the save's decomposition and what-ifs, EXPLAIN (ANALYZE, BUFFERS) of the processor's queries on a full backlog, CPU profiles of drains, the cost of delivered hooks")
 	consoleEvents := flag.Int("console", 0, consoleUsage)
 	only := flag.String("only", "", "comma-separated subset to run: save,backlog,http,capacity,receiver,latency,generate,sqlite,memory,scrape (memory runs in the first run only, scrape only when named; with -diagnose: save,whatif,plans,drains,hooks,half)")
 	flag.Parse()

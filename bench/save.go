@@ -80,6 +80,13 @@ type saveResult struct {
 	CPU  cpuUse  // spent in the measured window
 }
 
+// cpuPerSave is the CPU, in microseconds, each save completed in the
+// window cost in this process and in PostgreSQL.
+func (r saveResult) cpuPerSave() (self, pg float64) {
+	n := float64(max(r.Done, 1))
+	return float64(r.CPU.Self.Microseconds()) / n, float64(r.CPU.Postgres.Microseconds()) / n
+}
+
 // runWriters runs op in saveWriters goroutines for warm + dur and returns
 // the saves per second completed during dur, and the CPU they took.
 func runWriters(ctx context.Context, warm, dur time.Duration, op saveOp) (saveResult, error) {
@@ -159,9 +166,7 @@ func (b *bench) measureSave(ctx context.Context, d def, run func(context.Context
 		return
 	}
 	b.res.add(d, res.Rate)
-	n := float64(max(res.Done, 1))
-	goCPU := float64(res.CPU.Self.Microseconds()) / n
-	pgCPU := float64(res.CPU.Postgres.Microseconds()) / n
+	goCPU, pgCPU := res.cpuPerSave()
 	b.res.add(def{"cpu." + d.Key + ".go", groupSaveCPU, d.Name + ": Go process", "µs/tx", false}, goCPU)
 	if pg {
 		b.res.add(def{"cpu." + d.Key + ".pg", groupSaveCPU, d.Name + ": PostgreSQL", "µs/tx", false}, pgCPU)
@@ -205,7 +210,14 @@ func insertWeight(ctx context.Context, tx pgx.Tx, w, i int) error {
 
 // saveOurs: the generated SaveWeight on PostgreSQL.
 func (b *bench) saveOurs(ctx context.Context) (saveResult, error) {
-	dbURL, done, err := b.srv.fresh(ctx, "save_ours", "")
+	return b.saveGenerated(ctx, "save_ours", "")
+}
+
+// saveGenerated runs the generated SaveWeight on a fresh database named
+// after name, after running alter on it unless alter is "" (the what-ifs
+// of -diagnose whatif).
+func (b *bench) saveGenerated(ctx context.Context, name, alter string) (saveResult, error) {
+	dbURL, done, err := b.srv.fresh(ctx, name, "")
 	if err != nil {
 		return saveResult{}, err
 	}
@@ -215,11 +227,22 @@ func (b *bench) saveOurs(ctx context.Context) (saveResult, error) {
 		return saveResult{}, err
 	}
 	defer store.Close()
-	return runWriters(ctx, b.sizes.SaveWarm, b.sizes.SaveDur, func(ctx context.Context, w, i int) error {
+	if alter != "" {
+		if _, err := store.Pool().Exec(ctx, alter); err != nil {
+			return saveResult{}, fmt.Errorf("alter the schema: %w", err)
+		}
+	}
+	return runWriters(ctx, b.sizes.SaveWarm, b.sizes.SaveDur, saveWeights(m))
+}
+
+// saveWeights is the save operation of the generated code: writer w's
+// i-th weight entry through m.SaveWeight.
+func saveWeights(m *metrics.Metrics) saveOp {
+	return func(ctx context.Context, w, i int) error {
 		user, day := entryKey(w, i)
 		_, err := m.SaveWeight(ctx, metrics.WeightInput{UserID: user, RecordedAt: day, Kg: 70.5})
 		return err
-	})
+	}
 }
 
 // openMetricsPG opens a PostgreSQL outbox store, migrates it and the
@@ -314,9 +337,5 @@ func (b *bench) saveSQLite(ctx context.Context) (saveResult, error) {
 	if err := m.Migrate(ctx); err != nil {
 		return saveResult{}, fmt.Errorf("migrate metrics: %w", err)
 	}
-	return runWriters(ctx, b.sizes.SaveWarm, b.sizes.SaveDur, func(ctx context.Context, w, i int) error {
-		user, day := entryKey(w, i)
-		_, err := m.SaveWeight(ctx, metrics.WeightInput{UserID: user, RecordedAt: day, Kg: 70.5})
-		return err
-	})
+	return runWriters(ctx, b.sizes.SaveWarm, b.sizes.SaveDur, saveWeights(m))
 }

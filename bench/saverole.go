@@ -45,11 +45,7 @@ func (b *bench) saveAsAppRole(ctx context.Context) (saveResult, error) {
 	}
 	defer store.Close()
 	m := metrics.NewPostgres(store)
-	return runWriters(ctx, b.sizes.SaveWarm, b.sizes.SaveDur, func(ctx context.Context, w, i int) error {
-		user, day := entryKey(w, i)
-		_, err := m.SaveWeight(ctx, metrics.WeightInput{UserID: user, RecordedAt: day, Kg: 70.5})
-		return err
-	})
+	return runWriters(ctx, b.sizes.SaveWarm, b.sizes.SaveDur, saveWeights(m))
 }
 
 // grantAppRole creates role (again, if an earlier run left it) and gives
